@@ -1,0 +1,45 @@
+// ir::Context: owns and interns nodes; make() checks types, folds constants, simplifies.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "compiler/ir/node.h"
+
+namespace keops::ir {
+
+class Context {
+ public:
+  Context() = default;
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  // The node op(args; ints, values), checked (keops::Error on a dim or attribute
+  // mismatch, naming the op), constant-folded when every argument is a constant,
+  // simplified by local identities (x+0, x*1, x*0, --x), and interned: an equal
+  // node already made is returned instead of a new one.
+  Expr make(Op op, std::vector<Expr> args, std::vector<int64_t> ints = {});
+
+  Expr var(int index, int dim, Cat cat, DType dtype);
+  Expr constant(std::vector<double> values, DType dtype);
+  Expr scalar(double value, DType dtype) { return constant({value}, dtype); }
+  Expr zeros(int dim, DType dtype) { return constant(std::vector<double>(size_t(dim), 0.0), dtype); }
+
+  size_t size() const;
+
+ private:
+  // Interns a fully built node, without simplification.
+  Expr intern(Node node);
+
+  mutable std::recursive_mutex mutex_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::unordered_multimap<uint64_t, const Node*> table_;
+};
+
+// The output dim of op applied to args with these attributes; keops::Error when the
+// combination is invalid (the message names the op and the offending dims).
+int infer_dim(Op op, const std::vector<Expr>& args, const std::vector<int64_t>& ints);
+
+}  // namespace keops::ir

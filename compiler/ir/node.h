@@ -1,0 +1,54 @@
+// IR nodes: immutable, interned, typed (dtype, dim, dependency set); the op enum from ops.def.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "compiler/ir/types.h"
+
+namespace keops::ir {
+
+enum class Op : uint16_t {
+#define KEOPS_OP(name, spelling, arity, ints, shape) name,
+#include "compiler/ir/ops.def"
+#undef KEOPS_OP
+};
+
+enum class Shape : uint8_t { Leaf, Same, Broadcast, Scalar, Custom };
+
+struct OpInfo {
+  std::string_view spelling;
+  int arity;
+  int int_attrs;  // -1: variable length
+  Shape shape;
+};
+
+const OpInfo& op_info(Op op);
+int op_count();
+// The op spelled `name` (exact, case-sensitive), or nullptr.
+const Op* op_by_spelling(std::string_view name);
+
+struct Node {
+  Op op;
+  DType dtype;
+  int dim;
+  DepSet deps;
+  std::vector<const Node*> args;
+  std::vector<int64_t> ints;   // integer attributes (see ops.def)
+  std::vector<double> values;  // Constant only
+  uint64_t hash;               // structural, stable across processes
+  uint32_t id;                 // creation order within its Context
+
+  bool is(Op o) const { return op == o; }
+  // Var accessors.
+  int var_index() const { return int(ints[0]); }
+  Cat var_cat() const { return Cat(ints[2]); }
+  bool is_constant() const { return op == Op::Constant; }
+  // True when a Constant has every component equal to v.
+  bool is_constant_value(double v) const;
+};
+
+using Expr = const Node*;
+
+}  // namespace keops::ir

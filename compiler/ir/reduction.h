@@ -1,0 +1,46 @@
+// Reductions by name: the kinds of FORMULA_LANGUAGE.md and the shape of what each yields.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "compiler/ir/node.h"
+
+namespace keops::ir {
+
+enum class ReductionKind {
+  Sum,
+  Max,
+  Min,
+  ArgMax,
+  ArgMin,
+  Max_ArgMax,
+  Min_ArgMin,
+  KMin,
+  ArgKMin,
+  KMin_ArgKMin,
+  LogSumExp,
+  LogSumExpWeight,
+  Max_SumShiftExp,
+  Max_SumShiftExpWeight,
+  SumSoftMaxWeight,
+};
+
+std::string_view reduction_name(ReductionKind kind);
+// keops::Error naming the unknown reduction and listing the known ones.
+ReductionKind reduction_by_name(std::string_view name);
+
+// What a reduction is applied to: F, and G (formula2) for the weighted forms.
+struct ReductionSpec {
+  ReductionKind kind = ReductionKind::Sum;
+  int k = 0;                // K of the KMin forms
+  Expr formula2 = nullptr;  // G of the weighted forms
+
+  bool needs_formula2() const;
+  bool needs_k() const;
+  // Values and indices per output row for a formula F of dim f_dim.
+  int value_cols(int f_dim) const;
+  int index_cols(int f_dim) const;
+};
+
+}  // namespace keops::ir

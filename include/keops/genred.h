@@ -1,0 +1,47 @@
+// keops::Genred: a generic reduction of a formula over i or j, compiled on first use.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "keops/options.h"
+#include "keops/result.h"
+#include "keops/view.h"
+
+namespace keops {
+
+namespace detail {
+struct GenredImpl;
+}
+
+class Genred {
+ public:
+  // Throws keops::Error for a bad formula, alias, reduction or option: nothing is run.
+  Genred(std::string formula, std::vector<std::string> aliases, std::string reduction = "Sum",
+         int axis = 0, Options options = {});
+
+  Result<float> operator()(const std::vector<View<const float>>& args) const;
+  Result<double> operator()(const std::vector<View<const double>>& args) const;
+
+  void run(const std::vector<View<const float>>& args, View<float> values,
+           View<int64_t> indices = {}) const;
+  void run(const std::vector<View<const double>>& args, View<double> values,
+           View<int64_t> indices = {}) const;
+
+  Genred grad(const std::string& var) const;
+
+  std::string formula() const;  // canonical text of the compiled formula
+
+  // Beyond the contract: the shape of what the reduction yields.
+  int axis() const;
+  int value_cols() const;  // values per output row
+  int index_cols() const;  // indices per output row (0 for value-only reductions)
+  int arg_count() const;   // arguments expected, in position order
+
+ private:
+  explicit Genred(std::shared_ptr<const detail::GenredImpl> impl);
+  std::shared_ptr<const detail::GenredImpl> impl_;
+};
+
+}  // namespace keops

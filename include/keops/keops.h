@@ -1,0 +1,9 @@
+// Umbrella header of the keops library.
+#pragma once
+
+#include "keops/error.h"
+#include "keops/genred.h"
+#include "keops/gpu.h"
+#include "keops/options.h"
+#include "keops/result.h"
+#include "keops/view.h"
