@@ -42,8 +42,8 @@ uint64_t structural_hash(const Node& n) {
 }
 
 bool same_node(const Node& a, const Node& b) {
-  if (a.op != b.op || a.dtype != b.dtype || a.dim != b.dim || a.args != b.args || a.ints != b.ints ||
-      a.values.size() != b.values.size())
+  if (a.op != b.op || a.dtype != b.dtype || a.dim != b.dim || a.args != b.args ||
+      a.ints != b.ints || a.values.size() != b.values.size())
     return false;
   for (size_t k = 0; k < a.values.size(); ++k)
     if (bits_of(a.values[k]) != bits_of(b.values[k])) return false;

@@ -25,7 +25,9 @@ class Context {
   Expr var(int index, int dim, Cat cat, DType dtype);
   Expr constant(std::vector<double> values, DType dtype);
   Expr scalar(double value, DType dtype) { return constant({value}, dtype); }
-  Expr zeros(int dim, DType dtype) { return constant(std::vector<double>(size_t(dim), 0.0), dtype); }
+  Expr zeros(int dim, DType dtype) {
+    return constant(std::vector<double>(size_t(dim), 0.0), dtype);
+  }
 
   size_t size() const;
 

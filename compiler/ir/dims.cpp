@@ -22,8 +22,9 @@ int broadcast_dim(Op op, const std::vector<Expr>& args) {
   int dim = 1;
   for (Expr a : args) {
     if (a->dim == 1 || a->dim == dim) continue;
-    if (dim != 1) fail(op, "dim mismatch: arguments have dims " + dims_text(args) +
-                               " (each must be equal, or 1)");
+    if (dim != 1)
+      fail(op,
+           "dim mismatch: arguments have dims " + dims_text(args) + " (each must be equal, or 1)");
     dim = a->dim;
   }
   return dim;
@@ -93,8 +94,9 @@ int tensordot_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>&
   }
   const int64_t kept = nf + ng - 2 * nc;
   if (np != 0) {
-    if (np != kept) fail(op, "the permutation has " + std::to_string(np) + " entries for " +
-                                 std::to_string(kept) + " remaining axes");
+    if (np != kept)
+      fail(op, "the permutation has " + std::to_string(np) + " entries for " +
+                   std::to_string(kept) + " remaining axes");
     std::vector<bool> seen(size_t(np), false);
     for (int64_t p : perm) {
       require_range(op, "a permutation entry", p, 0, np - 1);
@@ -103,8 +105,10 @@ int tensordot_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>&
     }
   }
   int64_t out = 1;
-  for (int64_t k = 0; k < nf; ++k) if (!used_f[k]) out *= dims_f[k];
-  for (int64_t k = 0; k < ng; ++k) if (!used_g[k]) out *= dims_g[k];
+  for (int64_t k = 0; k < nf; ++k)
+    if (!used_f[k]) out *= dims_f[k];
+  for (int64_t k = 0; k < ng; ++k)
+    if (!used_g[k]) out *= dims_g[k];
   return int(out);
 }
 
@@ -118,8 +122,8 @@ int kron_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>& ints
     fail(op, "dims_f multiply to " + std::to_string(product(&ints[1], n)) + ", but f has dim " +
                  std::to_string(a[0]->dim));
   if (product(&ints[1 + n], n) != a[1]->dim)
-    fail(op, "dims_g multiply to " + std::to_string(product(&ints[1 + n], n)) +
-                 ", but g has dim " + std::to_string(a[1]->dim));
+    fail(op, "dims_g multiply to " + std::to_string(product(&ints[1 + n], n)) + ", but g has dim " +
+                 std::to_string(a[1]->dim));
   return a[0]->dim * a[1]->dim;
 }
 
@@ -156,7 +160,8 @@ int custom_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>& in
       require_range(op, "the length", ints[1], 1, a[0]->dim - ints[0]);
       return int(ints[1]);
     case Op::ElemT:
-      if (a[0]->dim != 1) fail(op, "the argument must have dim 1, not " + std::to_string(a[0]->dim));
+      if (a[0]->dim != 1)
+        fail(op, "the argument must have dim 1, not " + std::to_string(a[0]->dim));
       require_range(op, "the dim", ints[0], 1, 1 << 24);
       require_range(op, "the index", ints[1], 0, ints[0] - 1);
       return int(ints[0]);
@@ -166,7 +171,8 @@ int custom_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>& in
       return int(ints[1]);
     case Op::SumT:
     case Op::OneHot:
-      if (a[0]->dim != 1) fail(op, "the argument must have dim 1, not " + std::to_string(a[0]->dim));
+      if (a[0]->dim != 1)
+        fail(op, "the argument must have dim 1, not " + std::to_string(a[0]->dim));
       require_range(op, "the dim", ints[0], 1, 1 << 24);
       return int(ints[0]);
     case Op::MatVecMult:
@@ -215,11 +221,13 @@ int custom_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>& in
       require_even(op, a[0]);
       return 2;
     case Op::ComplexSumT:
-      if (a[0]->dim != 2) fail(op, "the argument must have dim 2, not " + std::to_string(a[0]->dim));
+      if (a[0]->dim != 2)
+        fail(op, "the argument must have dim 2, not " + std::to_string(a[0]->dim));
       require_range(op, "the dim", ints[0], 1, 1 << 23);
       return int(2 * ints[0]);
     case Op::ComplexRealScal:
-      if (a[0]->dim != 1) fail(op, "the real factor must have dim 1, not " + std::to_string(a[0]->dim));
+      if (a[0]->dim != 1)
+        fail(op, "the real factor must have dim 1, not " + std::to_string(a[0]->dim));
       require_even(op, a[1]);
       return a[1]->dim;
     case Op::BSpline:

@@ -10,10 +10,10 @@ enum class Backend { Auto, CPU, GPU };
 enum class SumScheme { Auto, Direct, Block, Kahan };
 
 struct Options {
-  Backend backend = Backend::Auto;   // Auto: the GPU when one is usable, else the CPU
-  int device = -1;                   // GPU id; -1: the inputs' device, else 0
-  int k = 0;                         // K of KMin / ArgKMin / KMin_ArgKMin
-  std::string formula2;              // G of SumSoftMaxWeight / LogSumExpWeight / ..Weight
+  Backend backend = Backend::Auto;  // Auto: the GPU when one is usable, else the CPU
+  int device = -1;                  // GPU id; -1: the inputs' device, else 0
+  int k = 0;                        // K of KMin / ArgKMin / KMin_ArgKMin
+  std::string formula2;             // G of SumSoftMaxWeight / LogSumExpWeight / ..Weight
   SumScheme sum_scheme = SumScheme::Auto;
   bool float64_accumulator = false;  // accumulate float32 sums in float64
 
