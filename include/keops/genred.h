@@ -40,7 +40,6 @@ class Genred {
   int arg_count() const;   // arguments expected, in position order
 
  private:
-  explicit Genred(std::shared_ptr<const detail::GenredImpl> impl);
   std::shared_ptr<const detail::GenredImpl> impl_;
 };
 

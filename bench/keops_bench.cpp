@@ -1,0 +1,177 @@
+// keops_bench: runs the cases of BENCHMARKS.md by name and prints one JSON line per case.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <keops/keops.h>
+
+#include "compiler/frontend/aliases.h"
+#include "compiler/frontend/parser.h"
+#include "compiler/ir/context.h"
+#include "compiler/ir/evaluator.h"
+
+namespace {
+
+struct Case {
+  std::string name;
+  std::string formula;
+  std::vector<std::string> aliases;
+  std::string reduction;
+  bool float64;
+  int64_t nx, ny;            // full sizes
+  int64_t quick_nx, quick_ny;  // --quick sizes
+};
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case> all = {
+      {"gauss_sum_D3", "Exp(-SqDist(x,y))*b", {"x=Vi(3)", "y=Vj(3)", "b=Vj(1)"}, "Sum", false,
+       100000, 100000, 10000, 10000},
+      {"gauss_sum_D3_f64", "Exp(-SqDist(x,y))*b", {"x=Vi(3)", "y=Vj(3)", "b=Vj(1)"}, "Sum", true,
+       20000, 20000, 5000, 5000},
+  };
+  return all;
+}
+
+struct Settings {
+  bool quick = false;
+  bool check = true;
+  int repeat = 5;
+  int threads = 0;
+  int64_t nx = -1, ny = -1;
+  std::vector<std::string> only;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+template <class T>
+std::vector<T> random_vector(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<T> v(n);
+  for (T& x : v) x = T(u(rng));
+  return v;
+}
+
+// Max-norm relative error of the first rows of `out` against the float64 reference evaluator.
+template <class T>
+double reference_error(const Case& c, const std::vector<std::vector<T>>& data,
+                       const std::vector<keops::frontend::ArgInfo>& args, const std::vector<T>& out,
+                       int64_t ny, int64_t rows) {
+  keops::ir::Context ctx;
+  const auto table = keops::frontend::AliasTable::parse(c.aliases);
+  auto f = keops::frontend::parse_formula(c.formula, table, ctx, keops::ir::DType::F64);
+  std::vector<std::vector<double>> d;
+  std::vector<const double*> ptrs;
+  for (size_t k = 0; k < data.size(); ++k) {
+    const size_t n = args[k].cat == keops::ir::CatI ? size_t(rows * args[k].dim) : data[k].size();
+    d.emplace_back(data[k].begin(), data[k].begin() + long(n));
+  }
+  for (auto& v : d) ptrs.push_back(v.data());
+  auto ref = keops::ir::reference_reduce(f, {}, 1, ptrs, rows, ny);
+  double err = 0, norm = 0;
+  for (size_t k = 0; k < ref.values.size(); ++k) {
+    err = std::max(err, std::fabs(double(out[k]) - ref.values[k]));
+    norm = std::max(norm, std::fabs(ref.values[k]));
+  }
+  return norm > 0 ? err / norm : err;
+}
+
+template <class T>
+void run_case(const Case& c, const Settings& s) {
+  const int64_t nx = s.nx > 0 ? s.nx : (s.quick ? c.quick_nx : c.nx);
+  const int64_t ny = s.ny > 0 ? s.ny : (s.quick ? c.quick_ny : c.ny);
+  keops::Options options;
+  options.threads = s.threads;
+  keops::ir::Context ctx;
+  const auto table = keops::frontend::AliasTable::parse(c.aliases);
+  const auto args = keops::frontend::collect_arguments(
+      table, {keops::frontend::parse_formula(c.formula, table, ctx, keops::ir::DType::F64)});
+  std::vector<std::vector<T>> data;
+  std::vector<keops::View<const T>> views;
+  for (size_t k = 0; k < args.size(); ++k) {
+    const int64_t rows = args[k].cat == keops::ir::CatI ? nx : args[k].cat == keops::ir::CatJ ? ny : 1;
+    data.push_back(random_vector<T>(size_t(rows * args[k].dim), 1000 + k));
+  }
+  for (size_t k = 0; k < args.size(); ++k)
+    views.push_back({data[k].data(), int64_t(data[k].size()) / args[k].dim, args[k].dim});
+
+  auto t0 = std::chrono::steady_clock::now();
+  keops::Genred op(c.formula, c.aliases, c.reduction, 1, options);
+  keops::Result<T> result = op(views);
+  const double first = seconds_since(t0);
+  std::vector<double> times;
+  for (int r = 0; r < s.repeat; ++r) {
+    t0 = std::chrono::steady_clock::now();
+    result = op(views);
+    times.push_back(seconds_since(t0));
+  }
+  std::sort(times.begin(), times.end());
+  const double median = times.empty() ? first : times[times.size() / 2];
+  const double min = times.empty() ? first : times.front();
+  const double err = s.check ? reference_error<T>(c, data, args, result.values, ny, std::min<int64_t>(nx, 16)) : NAN;
+  std::printf(
+      "{\"case\": \"%s\", \"backend\": \"cpu\", \"dtype\": \"%s\", \"nx\": %lld, \"ny\": %lld, "
+      "\"threads\": %d, \"median_s\": %.6g, \"min_s\": %.6g, \"first_call_s\": %.6g, "
+      "\"pairs_per_s\": %.4g, \"max_rel_err\": %.3g}\n",
+      c.name.c_str(), sizeof(T) == 4 ? "float32" : "float64", (long long)nx, (long long)ny, s.threads,
+      median, min, first, double(nx) * double(ny) / median, err);
+  std::fflush(stdout);
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: keops_bench [--quick] [--cases a,b] [--repeat N] [--threads T]\n"
+               "                   [--nx N] [--ny M] [--no-check] [--list]\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings s;
+  for (int k = 1; k < argc; ++k) {
+    const std::string a = argv[k];
+    auto value = [&]() -> std::string { return k + 1 < argc ? argv[++k] : ""; };
+    if (a == "--quick") s.quick = true;
+    else if (a == "--no-check") s.check = false;
+    else if (a == "--repeat") s.repeat = std::atoi(value().c_str());
+    else if (a == "--threads") s.threads = std::atoi(value().c_str());
+    else if (a == "--nx") s.nx = std::atoll(value().c_str());
+    else if (a == "--ny") s.ny = std::atoll(value().c_str());
+    else if (a == "--cases") {
+      std::string list = value();
+      for (size_t pos = 0; pos <= list.size();) {
+        size_t comma = list.find(',', pos);
+        if (comma == std::string::npos) comma = list.size();
+        s.only.push_back(list.substr(pos, comma - pos));
+        pos = comma + 1;
+      }
+    } else if (a == "--list") {
+      for (const Case& c : cases()) std::printf("%s\n", c.name.c_str());
+      return 0;
+    } else return usage();
+  }
+  for (const std::string& name : s.only)
+    if (std::none_of(cases().begin(), cases().end(), [&](const Case& c) { return c.name == name; })) {
+      std::fprintf(stderr, "keops_bench: unknown case '%s' (see --list)\n", name.c_str());
+      return 2;
+    }
+  try {
+    for (const Case& c : cases()) {
+      if (!s.only.empty() && std::find(s.only.begin(), s.only.end(), c.name) == s.only.end()) continue;
+      if (c.float64) run_case<double>(c, s);
+      else run_case<float>(c, s);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "keops_bench: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

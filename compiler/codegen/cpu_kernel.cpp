@@ -1,0 +1,278 @@
+// The CPU kernel builder: lanes over output rows, a register tile of several vectors,
+// the reduced index streamed (its data broadcast), blocks of it merged into a total.
+#include "compiler/codegen/cpu_kernel.h"
+
+#include <algorithm>
+#include <memory>
+
+#include <llvm/IR/Function.h>
+#include <llvm/IR/IRBuilder.h>
+
+#include "compiler/codegen/formula_emitter.h"
+#include "compiler/codegen/reductions.h"
+
+namespace keops::codegen {
+
+using llvm::BasicBlock;
+using llvm::Value;
+
+CpuTiling choose_cpu_tiling(const KernelSpec& spec) {
+  const int scalar_bits = spec.dtype == ir::DType::F32 ? 32 : 64;
+  const int lanes = std::max(1, spec.target.vector_bits / scalar_bits);
+  // Vector registers a copy keeps live across the reduced loop: its outer-row data and
+  // its accumulators. Several copies share each broadcast of reduced-index data; more
+  // than the register file holds would spill in the hot loop.
+  int live = spec.value_cols() + spec.index_cols();
+  for (const ArgLayout& a : spec.args)
+    if (a.cat == spec.outer_cat()) live += a.dim;
+  const int registers = spec.target.vector_bits == 512 ? 32 : 16;
+  const int copies = std::clamp((registers - 8) / (live + 4), 1, 4);
+  return {lanes, copies};
+}
+
+namespace {
+
+// The builder state of one kernel under construction.
+class CpuKernelBuilder {
+ public:
+  CpuKernelBuilder(llvm::Module& m, const KernelSpec& spec, const std::string& name)
+      : spec_(spec), ctx_(m.getContext()), tiling_(choose_cpu_tiling(spec)) {
+    T_ = spec.dtype == ir::DType::F32 ? llvm::Type::getFloatTy(ctx_) : llvm::Type::getDoubleTy(ctx_);
+    i64_ = llvm::Type::getInt64Ty(ctx_);
+    ptr_ = llvm::PointerType::get(ctx_, 0);
+    VT_ = llvm::FixedVectorType::get(T_, unsigned(tiling_.lanes));
+    IVT_ = llvm::FixedVectorType::get(i64_, unsigned(tiling_.lanes));
+    auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx_), {i64_, i64_, i64_, ptr_, ptr_, ptr_},
+                                        false);
+    fn_ = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m);
+    set_attributes();
+  }
+
+  void build();
+
+ private:
+  void set_attributes();
+  Value* splat(Value* v) { return llvm::ConstantVector::getSplat(llvm::ElementCount::getFixed(unsigned(tiling_.lanes)), llvm::cast<llvm::Constant>(v)); }
+  Value* element_ptrs(llvm::IRBuilderBase& b, llvm::Type* elem, Value* base, Value* rows,
+                      int64_t row_size, int64_t col);
+
+  const KernelSpec& spec_;
+  llvm::LLVMContext& ctx_;
+  CpuTiling tiling_;
+  llvm::Type* T_;
+  llvm::IntegerType* i64_;
+  llvm::PointerType* ptr_;
+  llvm::FixedVectorType* VT_;
+  llvm::FixedVectorType* IVT_;
+  llvm::Function* fn_;
+};
+
+void CpuKernelBuilder::set_attributes() {
+  fn_->addFnAttr("target-cpu", spec_.target.cpu);
+  fn_->addFnAttr("target-features", spec_.target.features);
+  // Keep the explicit vectors whole: without these, LLVM may split 512-bit vectors on
+  // CPUs whose default preference is 256 bits.
+  const std::string width = std::to_string(spec_.target.vector_bits);
+  fn_->addFnAttr("prefer-vector-width", width);
+  fn_->addFnAttr("min-legal-vector-width", width);
+  fn_->addFnAttr(llvm::Attribute::NoUnwind);
+  for (unsigned k = 3; k < 6; ++k) fn_->addParamAttr(k, llvm::Attribute::NoAlias);
+}
+
+// Vector of pointers base + rows * row_size + col.
+Value* CpuKernelBuilder::element_ptrs(llvm::IRBuilderBase& b, llvm::Type* elem, Value* base,
+                                      Value* rows, int64_t row_size, int64_t col) {
+  Value* offsets = b.CreateAdd(b.CreateMul(rows, splat(llvm::ConstantInt::get(i64_, row_size))),
+                               splat(llvm::ConstantInt::get(i64_, col)));
+  return b.CreateGEP(elem, base, offsets);
+}
+
+void CpuKernelBuilder::build() {
+  const int lanes = tiling_.lanes, copies = tiling_.copies;
+  const llvm::Align align_t(T_->getPrimitiveSizeInBits() / 8);
+  auto* entry = BasicBlock::Create(ctx_, "entry", fn_);
+  auto* tile_header = BasicBlock::Create(ctx_, "tile.header", fn_);
+  auto* tile_body = BasicBlock::Create(ctx_, "tile.body", fn_);
+  auto* block_header = BasicBlock::Create(ctx_, "block.header", fn_);
+  auto* block_pre = BasicBlock::Create(ctx_, "block.pre", fn_);
+  auto* inner_header = BasicBlock::Create(ctx_, "inner.header", fn_);
+  auto* inner_load = BasicBlock::Create(ctx_, "inner.load", fn_);
+  auto* inner_pair = BasicBlock::Create(ctx_, "inner.pair", fn_);
+  auto* block_post = BasicBlock::Create(ctx_, "block.post", fn_);
+  auto* tile_fin = BasicBlock::Create(ctx_, "tile.fin", fn_);
+  auto* exit = BasicBlock::Create(ctx_, "exit", fn_);
+
+  Value* out_begin = fn_->getArg(0);
+  Value* out_end = fn_->getArg(1);
+  Value* n_reduced = fn_->getArg(2);
+  Value* args = fn_->getArg(3);
+  Value* values = fn_->getArg(4);
+  Value* indices = fn_->getArg(5);
+
+  const ir::Expr f = spec_.formula;
+  auto reduction = make_reduction_emitter(spec_.reduction, f->dim);
+  const auto state_types = reduction->state_types(VT_);
+
+  // entry: state slots (promoted to registers by SROA), argument pointers.
+  llvm::IRBuilder<> b(entry);
+  auto make_slots = [&] {
+    std::vector<std::vector<llvm::AllocaInst*>> slots(static_cast<size_t>(copies));
+    for (auto& copy : slots)
+      for (llvm::Type* t : state_types) copy.push_back(b.CreateAlloca(t));
+    return slots;
+  };
+  const auto total_slots = make_slots();
+  const auto block_slots = make_slots();
+  std::vector<Value*> arg_ptrs;
+  for (size_t k = 0; k < spec_.args.size(); ++k)
+    arg_ptrs.push_back(b.CreateLoad(ptr_, b.CreateConstGEP1_64(ptr_, args, k), "arg" + std::to_string(k)));
+  b.CreateBr(tile_header);
+
+  // Scalar loads of one row of an argument (parameters, and the reduced index's data).
+  auto scalar_row = [&](llvm::IRBuilderBase& ib, ir::Expr var, Value* row) {
+    const int dim = int(var->dim);
+    Vals out(static_cast<size_t>(dim));
+    Value* base = ib.CreateGEP(T_, arg_ptrs[size_t(var->var_index())], ib.CreateMul(row, ib.getInt64(dim)));
+    for (int c = 0; c < dim; ++c)
+      out[size_t(c)] = ib.CreateAlignedLoad(T_, ib.CreateConstGEP1_64(T_, base, uint64_t(c)), align_t);
+    return out;
+  };
+
+  llvm::IRBuilder<> param_b(entry->getTerminator());
+  FormulaEmitter param_scope(param_b, ir::kDepP,
+                             [&](llvm::IRBuilderBase& ib, ir::Expr var) -> Vals { return scalar_row(ib, var, ib.getInt64(0)); });
+
+  // tile.header: for (ob = out_begin; ob < out_end; ob += lanes * copies)
+  b.SetInsertPoint(tile_header);
+  llvm::PHINode* ob = b.CreatePHI(i64_, 2, "ob");
+  ob->addIncoming(out_begin, entry);
+  b.CreateCondBr(b.CreateICmpSLT(ob, out_end), tile_body, exit);
+
+  // tile.body: lane indices, clamped for loads and masked for stores.
+  b.SetInsertPoint(tile_body);
+  std::vector<Value*> rows(static_cast<size_t>(copies)), clamped(static_cast<size_t>(copies)), live(static_cast<size_t>(copies));
+  {
+    std::vector<llvm::Constant*> iota;
+    for (int l = 0; l < lanes; ++l) iota.push_back(llvm::ConstantInt::get(i64_, uint64_t(l)));
+    Value* iota_v = llvm::ConstantVector::get(iota);
+    Value* last = b.CreateVectorSplat(unsigned(lanes), b.CreateSub(out_end, b.getInt64(1)));
+    Value* end_v = b.CreateVectorSplat(unsigned(lanes), out_end);
+    for (int r = 0; r < copies; ++r) {
+      Value* first = b.CreateAdd(ob, b.getInt64(int64_t(r) * lanes));
+      rows[size_t(r)] = b.CreateAdd(b.CreateVectorSplat(unsigned(lanes), first), iota_v);
+      live[size_t(r)] = b.CreateICmpSLT(rows[size_t(r)], end_v);
+      clamped[size_t(r)] = b.CreateSelect(live[size_t(r)], rows[size_t(r)], last);
+    }
+  }
+  for (int r = 0; r < copies; ++r) {
+    Vals init = reduction->init(b, VT_);
+    for (size_t s = 0; s < init.size(); ++s) b.CreateStore(init[s], total_slots[size_t(r)][s]);
+  }
+  b.CreateBr(block_header);
+
+  llvm::IRBuilder<> outer_b(tile_body->getTerminator());
+  Value* all_lanes = llvm::ConstantInt::getTrue(llvm::FixedVectorType::get(b.getInt1Ty(), unsigned(lanes)));
+  std::vector<std::unique_ptr<FormulaEmitter>> outer_scopes;
+  for (int r = 0; r < copies; ++r) {
+    auto gather_row = [&, r](llvm::IRBuilderBase& ib, ir::Expr var) {
+      Vals out(static_cast<size_t>(var->dim));
+      for (int c = 0; c < var->dim; ++c) {
+        Value* ptrs = element_ptrs(ib, T_, arg_ptrs[size_t(var->var_index())], clamped[size_t(r)], var->dim, c);
+        out[size_t(c)] = ib.CreateMaskedGather(VT_, ptrs, align_t, all_lanes);
+      }
+      return out;
+    };
+    outer_scopes.push_back(std::make_unique<FormulaEmitter>(outer_b, ir::DepSet(ir::dep_of(spec_.outer_cat()) | ir::kDepP), gather_row));
+    outer_scopes.back()->delegate_to(&param_scope);
+  }
+
+  // block.header: for (jb = 0; jb < n_reduced; jb += block)
+  b.SetInsertPoint(block_header);
+  llvm::PHINode* jb = b.CreatePHI(i64_, 2, "jb");
+  jb->addIncoming(b.getInt64(0), tile_body);
+  b.CreateCondBr(b.CreateICmpSLT(jb, n_reduced), block_pre, tile_fin);
+
+  b.SetInsertPoint(block_pre);
+  Value* block = spec_.sum_blocking == SumBlocking::Direct ? n_reduced : b.getInt64(spec_.block_size);
+  Value* jb_next = b.CreateAdd(jb, block);
+  Value* j_end = b.CreateSelect(b.CreateICmpSLT(jb_next, n_reduced), jb_next, n_reduced);
+  for (int r = 0; r < copies; ++r) {
+    Vals init = reduction->init(b, VT_);
+    for (size_t s = 0; s < init.size(); ++s) b.CreateStore(init[s], block_slots[size_t(r)][s]);
+  }
+  b.CreateBr(inner_header);
+
+  // inner.header: for (j = jb; j < j_end; ++j)
+  b.SetInsertPoint(inner_header);
+  llvm::PHINode* j = b.CreatePHI(i64_, 2, "j");
+  j->addIncoming(jb, block_pre);
+  b.CreateCondBr(b.CreateICmpSLT(j, j_end), inner_load, block_post);
+
+  b.SetInsertPoint(inner_load);
+  b.CreateBr(inner_pair);
+  llvm::IRBuilder<> inner_b(inner_load->getTerminator());
+  FormulaEmitter inner_scope(inner_b, ir::DepSet(ir::dep_of(spec_.inner_cat()) | ir::kDepP),
+                             [&](llvm::IRBuilderBase& ib, ir::Expr var) -> Vals { return scalar_row(ib, var, j); });
+  inner_scope.delegate_to(&param_scope);
+
+  // inner.pair: F for each copy, folded into the block state.
+  b.SetInsertPoint(inner_pair);
+  Value* j_lanes = b.CreateVectorSplat(unsigned(lanes), j);
+  for (int r = 0; r < copies; ++r) {
+    FormulaEmitter pair_scope(b, ir::kDepI | ir::kDepJ | ir::kDepP, nullptr);
+    pair_scope.delegate_to(&param_scope);
+    pair_scope.delegate_to(outer_scopes[size_t(r)].get());
+    pair_scope.delegate_to(&inner_scope);
+    const Vals& fv = pair_scope.emit(f);
+    Vals state;
+    for (size_t s = 0; s < state_types.size(); ++s)
+      state.push_back(b.CreateLoad(state_types[s], block_slots[size_t(r)][s]));
+    Vals next = reduction->combine(b, state, fv, j_lanes);
+    for (size_t s = 0; s < next.size(); ++s) b.CreateStore(next[s], block_slots[size_t(r)][s]);
+  }
+  j->addIncoming(b.CreateAdd(j, b.getInt64(1)), inner_pair);
+  b.CreateBr(inner_header);
+
+  // block.post: total = merge(total, block)
+  b.SetInsertPoint(block_post);
+  for (int r = 0; r < copies; ++r) {
+    Vals total, part;
+    for (size_t s = 0; s < state_types.size(); ++s) {
+      total.push_back(b.CreateLoad(state_types[s], total_slots[size_t(r)][s]));
+      part.push_back(b.CreateLoad(state_types[s], block_slots[size_t(r)][s]));
+    }
+    Vals merged = reduction->merge(b, total, part);
+    for (size_t s = 0; s < merged.size(); ++s) b.CreateStore(merged[s], total_slots[size_t(r)][s]);
+  }
+  jb->addIncoming(jb_next, block_post);
+  b.CreateBr(block_header);
+
+  // tile.fin: finalize and store the live lanes.
+  b.SetInsertPoint(tile_fin);
+  const int value_cols = spec_.value_cols(), index_cols = spec_.index_cols();
+  for (int r = 0; r < copies; ++r) {
+    Vals total, out_values, out_indices;
+    for (size_t s = 0; s < state_types.size(); ++s)
+      total.push_back(b.CreateLoad(state_types[s], total_slots[size_t(r)][s]));
+    reduction->finalize(b, total, out_values, out_indices);
+    for (int c = 0; c < value_cols; ++c)
+      b.CreateMaskedScatter(match_width(b, out_values[size_t(c)], llvm::PoisonValue::get(VT_)),
+                            element_ptrs(b, T_, values, rows[size_t(r)], value_cols, c), align_t, live[size_t(r)]);
+    for (int c = 0; c < index_cols; ++c)
+      b.CreateMaskedScatter(out_indices[size_t(c)], element_ptrs(b, i64_, indices, rows[size_t(r)], index_cols, c),
+                            llvm::Align(8), live[size_t(r)]);
+  }
+  ob->addIncoming(b.CreateAdd(ob, b.getInt64(int64_t(lanes) * copies)), tile_fin);
+  b.CreateBr(tile_header);
+
+  b.SetInsertPoint(exit);
+  b.CreateRetVoid();
+}
+
+}  // namespace
+
+void build_cpu_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name) {
+  CpuKernelBuilder(m, spec, name).build();
+}
+
+}  // namespace keops::codegen

@@ -1,0 +1,91 @@
+// KernelSpec keys and CPU targets.
+#include "compiler/codegen/kernel_spec.h"
+
+#include <llvm/ADT/StringMap.h>
+#include <llvm/MC/TargetRegistry.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/TargetParser/Host.h>
+#include <llvm/TargetParser/Triple.h>
+#include <llvm/TargetParser/X86TargetParser.h>
+
+#include "compiler/ir/printer.h"
+#include "keops/error.h"
+
+namespace keops::codegen {
+namespace {
+
+constexpr const char* kCompilerVersion = "keops-0.1.0";
+
+int vector_bits_of(const llvm::StringMap<bool>& features) {
+  auto has = [&](const char* f) {
+    auto it = features.find(f);
+    return it != features.end() && it->second;
+  };
+  if (has("avx512f")) return 512;
+  if (has("avx")) return 256;
+  return 128;
+}
+
+std::string feature_string(const llvm::StringMap<bool>& features) {
+  std::vector<std::string> list;
+  for (const auto& f : features) list.push_back((f.second ? "+" : "-") + f.first().str());
+  std::sort(list.begin(), list.end());
+  std::string s;
+  for (const auto& f : list) s += (s.empty() ? "" : ",") + f;
+  return s;
+}
+
+}  // namespace
+
+CpuTarget CpuTarget::host() {
+  static const CpuTarget cached = [] {
+    CpuTarget t;
+    t.triple = llvm::sys::getProcessTriple();
+    t.cpu = llvm::sys::getHostCPUName().str();
+    llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+    t.features = feature_string(features);
+    t.vector_bits = vector_bits_of(features);
+    return t;
+  }();
+  return cached;
+}
+
+CpuTarget CpuTarget::named(const std::string& cpu) {
+  llvm::SmallVector<llvm::StringRef, 64> names;
+  llvm::X86::fillValidCPUArchList(names, /*Only64Bit=*/true);
+  if (std::find(names.begin(), names.end(), cpu) == names.end())
+    throw Error("choosing the CPU target: unknown x86-64 CPU '" + cpu + "'");
+  llvm::SmallVector<llvm::StringRef, 128> enabled;
+  llvm::X86::getFeaturesForCPU(cpu, enabled, /*NeedPlus=*/false);
+  llvm::StringMap<bool> features;
+  for (auto f : enabled) features[f] = true;
+  CpuTarget t;
+  t.triple = llvm::sys::getProcessTriple();
+  t.cpu = cpu;
+  t.features = feature_string(features);
+  t.vector_bits = vector_bits_of(features);
+  return t;
+}
+
+std::string KernelSpec::key() const {
+  std::string k = kCompilerVersion;
+  k += "|F=" + ir::print(formula);
+  k += "|R=" + std::string(ir::reduction_name(reduction.kind)) + "," + std::to_string(reduction.k);
+  if (reduction.formula2) k += "|G=" + ir::print(reduction.formula2);
+  k += "|axis=" + std::to_string(axis) + "|" + std::string(ir::dtype_name(dtype));
+  k += "|args=";
+  for (const ArgLayout& a : args) k += std::to_string(a.dim) + ":" + std::to_string(int(a.cat)) + ",";
+  k += "|" + target.triple + "|" + target.cpu + "|" + target.features;
+  k += "|vb=" + std::to_string(target.vector_bits);
+  k += sum_blocking == SumBlocking::Direct ? "|direct" : "|block=" + std::to_string(block_size);
+  return k;
+}
+
+uint64_t KernelSpec::key_hash() const {
+  // FNV-1a: stable across processes, which symbol names and disk caches need.
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : key()) h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
+
+}  // namespace keops::codegen

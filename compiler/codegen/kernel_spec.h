@@ -1,0 +1,54 @@
+// KernelSpec: everything that determines a kernel's code; its key is the cache key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compiler/ir/node.h"
+#include "compiler/ir/reduction.h"
+
+namespace keops::codegen {
+
+// One argument position as the kernel sees it.
+struct ArgLayout {
+  int dim;
+  ir::Cat cat;
+};
+
+// The x86-64 CPU a kernel is compiled for (the host unless a test or keopsc names one).
+struct CpuTarget {
+  std::string triple;
+  std::string cpu;       // LLVM CPU name: znver5, skylake-avx512, haswell, x86-64, ...
+  std::string features;  // LLVM feature string, "+avx2,+fma,..."
+  int vector_bits = 128;  // widest vector register the kernel uses
+
+  static CpuTarget host();
+  // A named LLVM CPU with its default features; keops::Error for an unknown name.
+  static CpuTarget named(const std::string& cpu);
+};
+
+enum class SumBlocking { Direct, Block };
+
+struct KernelSpec {
+  ir::Expr formula = nullptr;  // F, after passes
+  ir::ReductionSpec reduction;
+  int axis = 1;  // 1: one output row per i, reduce over j; 0: the other way
+  ir::DType dtype = ir::DType::F32;
+  std::vector<ArgLayout> args;  // by position
+  CpuTarget target;
+  SumBlocking sum_blocking = SumBlocking::Block;
+  int64_t block_size = 256;  // reduced indices per block when sum_blocking == Block
+
+  ir::Cat outer_cat() const { return axis == 1 ? ir::CatI : ir::CatJ; }
+  ir::Cat inner_cat() const { return axis == 1 ? ir::CatJ : ir::CatI; }
+  int value_cols() const { return reduction.value_cols(formula->dim); }
+  int index_cols() const { return reduction.index_cols(formula->dim); }
+  // A canonical text of every field that changes the generated code, the compiler
+  // version included; equal keys mean interchangeable kernels.
+  std::string key() const;
+  // A 64-bit digest of key(), for symbol names.
+  uint64_t key_hash() const;
+};
+
+}  // namespace keops::codegen

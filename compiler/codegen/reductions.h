@@ -1,0 +1,34 @@
+// Reductions as four IR emitters (init, combine, merge, finalize): ARCHITECTURE.md rule 4.
+#pragma once
+
+#include <memory>
+
+#include "compiler/codegen/formula_emitter.h"
+#include "compiler/ir/reduction.h"
+
+namespace keops::codegen {
+
+// Every kernel builder (CPU now, GPU later; 1-D, block, split) drives a reduction only
+// through these four functions, so the schemes cannot disagree. The state is a list of
+// values, each of a type from state_types(): lanes of output rows side by side.
+class ReductionEmitter {
+ public:
+  virtual ~ReductionEmitter() = default;
+  // `lanes` is the type of one lane group of values: T or <W x T>.
+  virtual std::vector<llvm::Type*> state_types(llvm::Type* lanes) const = 0;
+  virtual Vals init(llvm::IRBuilderBase& b, llvm::Type* lanes) const = 0;
+  // Folds one term: f holds F's components (scalars are broadcast), index is the reduced
+  // index as i64 (for the Arg forms).
+  virtual Vals combine(llvm::IRBuilderBase& b, const Vals& state, const Vals& f,
+                       llvm::Value* index) const = 0;
+  // Combines two states over disjoint index ranges, `first` the lower one.
+  virtual Vals merge(llvm::IRBuilderBase& b, const Vals& first, const Vals& second) const = 0;
+  // The output row: value_cols values (lane type) and index_cols indices (i64 lanes).
+  virtual void finalize(llvm::IRBuilderBase& b, const Vals& state, Vals& values,
+                        Vals& indices) const = 0;
+};
+
+// keops::Error when the kind has no code generation yet.
+std::unique_ptr<ReductionEmitter> make_reduction_emitter(const ir::ReductionSpec& spec, int f_dim);
+
+}  // namespace keops::codegen

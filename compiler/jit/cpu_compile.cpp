@@ -1,0 +1,59 @@
+// From a KernelSpec to CPU code (see cpu_compile.h).
+#include "compiler/jit/cpu_compile.h"
+
+#include <cstdio>
+
+#include <llvm/Support/raw_ostream.h>
+
+#include "compiler/jit/orc.h"
+
+namespace keops::jit {
+namespace {
+
+// Members die in reverse order: the module before its context.
+struct OwnedModule {
+  std::unique_ptr<llvm::LLVMContext> context;
+  std::unique_ptr<llvm::Module> module;
+};
+
+OwnedModule build_optimized(const codegen::KernelSpec& spec) {
+  OwnedModule m;
+  m.context = std::make_unique<llvm::LLVMContext>();
+  m.module = std::make_unique<llvm::Module>("keops", *m.context);
+  codegen::build_cpu_kernel(*m.module, spec, cpu_kernel_symbol(spec));
+  optimize_module(*m.module, spec.target);
+  return m;
+}
+
+}  // namespace
+
+std::string cpu_kernel_symbol(const codegen::KernelSpec& spec) {
+  char name[32];
+  std::snprintf(name, sizeof name, "keops_cpu_%016llx", static_cast<unsigned long long>(spec.key_hash()));
+  return name;
+}
+
+CpuKernel compile_cpu_kernel(const codegen::KernelSpec& spec) {
+  OwnedModule m = build_optimized(spec);
+  CpuKernel k;
+  k.tiling = codegen::choose_cpu_tiling(spec);
+  // The module must die before its context: load() takes both and orders that.
+  k.entry = CpuJit::instance().load(std::move(m.context), std::move(m.module), cpu_kernel_symbol(spec));
+  return k;
+}
+
+std::string cpu_kernel_llvm_ir(const codegen::KernelSpec& spec) {
+  OwnedModule m = build_optimized(spec);
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  m.module->print(os, nullptr);
+  return text;
+}
+
+std::string cpu_kernel_assembly(const codegen::KernelSpec& spec) {
+  OwnedModule m = build_optimized(spec);
+  std::string text = emit_assembly(*m.module, spec.target);
+  return text;
+}
+
+}  // namespace keops::jit

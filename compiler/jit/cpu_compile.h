@@ -1,0 +1,26 @@
+// From a KernelSpec to CPU code: build the LLVM module, optimize it, load it or print it.
+#pragma once
+
+#include <string>
+
+#include "compiler/codegen/cpu_kernel.h"
+#include "compiler/codegen/kernel_spec.h"
+
+namespace keops::jit {
+
+struct CpuKernel {
+  void* entry = nullptr;  // a codegen::CpuKernelFn<float> or <double>, per spec.dtype
+  codegen::CpuTiling tiling{1, 1};
+};
+
+// Compiles and loads the kernel; keops::Error for an op or reduction without codegen.
+CpuKernel compile_cpu_kernel(const codegen::KernelSpec& spec);
+
+// The kernel's LLVM IR after optimization, and its assembly (tests, keopsc emit).
+std::string cpu_kernel_llvm_ir(const codegen::KernelSpec& spec);
+std::string cpu_kernel_assembly(const codegen::KernelSpec& spec);
+
+// The symbol a spec's kernel gets.
+std::string cpu_kernel_symbol(const codegen::KernelSpec& spec);
+
+}  // namespace keops::jit

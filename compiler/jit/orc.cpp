@@ -1,0 +1,112 @@
+// The CPU JIT (ORC LLJIT) and the optimization pipeline shared with AOT compilation.
+#include "compiler/jit/orc.h"
+
+#include <mutex>
+
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/MC/TargetRegistry.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Target/TargetMachine.h>
+
+#include "compiler/support/check.h"
+#include "keops/error.h"
+
+namespace keops::jit {
+namespace {
+
+void initialize_llvm() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+}
+
+std::string error_text(llvm::Error e) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << e;
+  return s;
+}
+
+std::unique_ptr<llvm::TargetMachine> make_target_machine(const codegen::CpuTarget& target) {
+  initialize_llvm();
+  std::string err;
+  const llvm::Target* t = llvm::TargetRegistry::lookupTarget(target.triple, err);
+  if (!t) throw Error("creating the CPU target " + target.triple + ": " + err);
+  llvm::TargetOptions options;
+  std::unique_ptr<llvm::TargetMachine> tm(t->createTargetMachine(
+      target.triple, target.cpu, target.features, options, llvm::Reloc::PIC_, std::nullopt,
+      llvm::CodeGenOptLevel::Aggressive));
+  if (!tm) throw Error("creating the CPU target " + target.triple + " for " + target.cpu);
+  return tm;
+}
+
+}  // namespace
+
+void optimize_module(llvm::Module& m, const codegen::CpuTarget& target) {
+  KEOPS_CHECK(!llvm::verifyModule(m, &llvm::errs()), "the generated module is invalid");
+  auto tm = make_target_machine(target);
+  m.setDataLayout(tm->createDataLayout());
+  m.setTargetTriple(target.triple);
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder pb(tm.get());
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
+}
+
+std::string emit_assembly(llvm::Module& m, const codegen::CpuTarget& target) {
+  auto tm = make_target_machine(target);
+  m.setDataLayout(tm->createDataLayout());
+  llvm::SmallString<0> buffer;
+  llvm::raw_svector_ostream os(buffer);
+  llvm::legacy::PassManager pm;
+  KEOPS_CHECK(!tm->addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::AssemblyFile),
+              "the CPU target cannot emit assembly");
+  pm.run(m);
+  return std::string(buffer.str());
+}
+
+struct CpuJit::State {
+  std::unique_ptr<llvm::orc::LLJIT> jit;
+};
+
+CpuJit::CpuJit() : state_(std::make_unique<State>()) {
+  initialize_llvm();
+  auto builder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!builder) throw Error("starting the CPU JIT: " + error_text(builder.takeError()));
+  builder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(*builder)).create();
+  if (!jit) throw Error("starting the CPU JIT: " + error_text(jit.takeError()));
+  state_->jit = std::move(*jit);
+}
+
+CpuJit& CpuJit::instance() {
+  static CpuJit jit;
+  return jit;
+}
+
+void* CpuJit::load(std::unique_ptr<llvm::LLVMContext> context, std::unique_ptr<llvm::Module> module,
+                   const std::string& symbol) {
+  module->setDataLayout(state_->jit->getDataLayout());
+  llvm::orc::ThreadSafeModule tsm(std::move(module), std::move(context));
+  if (auto err = state_->jit->addIRModule(std::move(tsm)))
+    throw Error("loading kernel " + symbol + " into the CPU JIT: " + error_text(std::move(err)));
+  auto address = state_->jit->lookup(symbol);
+  if (!address) throw Error("looking up kernel " + symbol + ": " + error_text(address.takeError()));
+  return address->toPtr<void*>();
+}
+
+}  // namespace keops::jit

@@ -1,0 +1,141 @@
+// Genred's contract: construction and call-time checks, each with its message.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include <keops/keops.h>
+
+using keops::Error;
+using keops::Genred;
+using keops::Options;
+using keops::View;
+
+namespace {
+
+const std::vector<std::string> kGauss = {"x = Vi(3)", "y = Vj(3)", "b = Vj(1)"};
+const char* kGaussFormula = "Exp(-SqDist(x, y)) * b";
+
+struct GaussData {
+  std::vector<float> x = std::vector<float>(4 * 3, 0.5f);
+  std::vector<float> y = std::vector<float>(5 * 3, 0.25f);
+  std::vector<float> b = std::vector<float>(5, 1.0f);
+  std::vector<View<const float>> views() const {
+    return {{x.data(), 4, 3}, {y.data(), 5, 3}, {b.data(), 5, 1}};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("Genred runs the Gaussian kernel sum and reports its shape") {
+  Genred op(kGaussFormula, kGauss, "Sum", 1);
+  GaussData d;
+  auto r = op(d.views());
+  CHECK(r.rows == 4);
+  CHECK(r.cols == 1);
+  CHECK(r.index_cols == 0);
+  CHECK(r.indices.empty());
+  const float expected = 5 * std::exp(-3 * 0.0625f);
+  for (float v : r.values) CHECK(v == doctest::Approx(expected).epsilon(1e-6));
+  CHECK(op.formula() == "Mult(Exp(Minus(SqDist(Var(0,3,0),Var(1,3,1)))),Var(2,1,1))");
+  CHECK(op.arg_count() == 3);
+}
+
+TEST_CASE("Genred::run writes into caller memory") {
+  Genred op(kGaussFormula, kGauss, "Sum", 0);
+  GaussData d;
+  std::vector<float> out(5, -1.0f);
+  op.run(d.views(), View<float>{out.data(), 5, 1});
+  for (float v : out) CHECK(v == doctest::Approx(4 * std::exp(-3 * 0.0625f)).epsilon(1e-6));
+  CHECK_THROWS_WITH_AS(op.run(d.views(), View<float>{out.data(), 4, 1}),
+                       doctest::Contains("values is 4 x 1, expected 5 x 1"), Error);
+  CHECK_THROWS_WITH_AS(op.run(d.views(), View<float>{nullptr, 5, 1}),
+                       doctest::Contains("values has null data"), Error);
+}
+
+TEST_CASE("Genred construction errors") {
+  CHECK_THROWS_WITH_AS(Genred(kGaussFormula, kGauss, "Summ", 1), doctest::Contains("Summ"), Error);
+  CHECK_THROWS_WITH_AS(Genred(kGaussFormula, kGauss, "Sum", 2), doctest::Contains("axis must be 0"),
+                       Error);
+  Options gpu;
+  gpu.backend = keops::Backend::GPU;
+  CHECK_THROWS_WITH_AS(Genred(kGaussFormula, kGauss, "Sum", 1, gpu),
+                       doctest::Contains("GPU backend is unavailable"), Error);
+  Options threads;
+  threads.threads = -1;
+  CHECK_THROWS_WITH_AS(Genred(kGaussFormula, kGauss, "Sum", 1, threads),
+                       doctest::Contains("Options::threads"), Error);
+  Options k;
+  k.k = 3;
+  CHECK_THROWS_WITH_AS(Genred(kGaussFormula, kGauss, "Sum", 1, k), doctest::Contains("Options::k"),
+                       Error);
+  Options g;
+  g.formula2 = "b";
+  CHECK_THROWS_WITH_AS(Genred(kGaussFormula, kGauss, "Sum", 1, g),
+                       doctest::Contains("Options::formula2"), Error);
+  CHECK_THROWS_WITH_AS(Genred("Exp(-SqDist(x, z))", kGauss, "Sum", 1),
+                       doctest::Contains("unknown variable"), Error);
+}
+
+TEST_CASE("Genred call-time errors name the argument") {
+  Genred op(kGaussFormula, kGauss, "Sum", 1);
+  GaussData d;
+  auto v = d.views();
+
+  auto missing = v;
+  missing.pop_back();
+  CHECK_THROWS_WITH_AS(op(missing), doctest::Contains("expected 3 argument(s), got 2"), Error);
+
+  auto wrong_cols = v;
+  wrong_cols[1].cols = 2;
+  CHECK_THROWS_WITH_AS(op(wrong_cols), doctest::Contains("argument 1 (y) has 2 cols, but its dim is 3"),
+                       Error);
+
+  auto wrong_rows = v;
+  wrong_rows[2].rows = 4;
+  CHECK_THROWS_WITH_AS(op(wrong_rows),
+                       doctest::Contains("argument 2 (b) has 4 rows, but argument 1 (y)"), Error);
+
+  auto null_data = v;
+  null_data[0].data = nullptr;
+  CHECK_THROWS_WITH_AS(op(null_data), doctest::Contains("argument 0 (x) has null data"), Error);
+
+  auto on_gpu = v;
+  on_gpu[0].device = 0;
+  CHECK_THROWS_WITH_AS(op(on_gpu), doctest::Contains("argument 0 (x) is in GPU memory"), Error);
+
+  Genred with_param("Exp(-p * SqDist(x, y)) * b", {"x = Vi(3)", "y = Vj(3)", "b = Vj(1)", "p = Pm(1)"},
+                    "Sum", 1);
+  float p[2] = {1.0f, 2.0f};
+  auto two_rows = v;
+  two_rows.push_back({p, 2, 1});
+  CHECK_THROWS_WITH_AS(with_param(two_rows),
+                       doctest::Contains("argument 3 (p) is a parameter and must have 1 row, not 2"), Error);
+}
+
+TEST_CASE("a formula without j arguments takes the reduced size from Options::ny") {
+  const std::vector<std::string> aliases = {"x = Vi(1)"};
+  float x[3] = {1, 2, 3};
+  CHECK_THROWS_WITH_AS(Genred("x", aliases, "Sum", 1)({{x, 3, 1}}), doctest::Contains("Options::ny"),
+                       Error);
+  Options o;
+  o.ny = 10;
+  auto r = Genred("x", aliases, "Sum", 1, o)({{x, 3, 1}});
+  CHECK(r.values == std::vector<float>{10, 20, 30});
+}
+
+TEST_CASE("empty inputs give empty or identity outputs") {
+  Genred op(kGaussFormula, kGauss, "Sum", 1);
+  using Args = std::vector<View<const float>>;
+  auto r = op(Args{{nullptr, 0, 3}, {nullptr, 0, 3}, {nullptr, 0, 1}});
+  CHECK(r.rows == 0);
+  CHECK(r.values.empty());
+  GaussData d;
+  auto sum_over_nothing = op(Args{{d.x.data(), 4, 3}, {nullptr, 0, 3}, {nullptr, 0, 1}});
+  CHECK(sum_over_nothing.values == std::vector<float>(4, 0.0f));
+}
+
+TEST_CASE("gpu_available is false in a CPU-only build, with a reason") {
+  CHECK_FALSE(keops::gpu_available());
+  CHECK(keops::gpu_unavailable_reason().find("no GPU backend") != std::string::npos);
+}
