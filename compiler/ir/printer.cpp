@@ -14,6 +14,8 @@ void print_number(std::string& out, double v) {
     out += "(0.0/0.0)";
   } else if (std::isinf(v)) {
     out += v > 0 ? "(1.0/0.0)" : "(-1.0/0.0)";
+  } else if (v == 0 && std::signbit(v)) {
+    out += "(-0.0)";  // keeps the sign bit, which interning distinguishes
   } else if (v == std::trunc(v) && std::fabs(v) < 1e15) {
     out += std::to_string(int64_t(v));
   } else {
