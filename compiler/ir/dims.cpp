@@ -223,8 +223,10 @@ int custom_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>& in
     case Op::ComplexSumT:
       if (a[0]->dim != 2)
         fail(op, "the argument must have dim 2, not " + std::to_string(a[0]->dim));
-      require_range(op, "the dim", ints[0], 1, 1 << 23);
-      return int(2 * ints[0]);
+      // As in keopscore, the attribute is the output dim (two reals per complex number).
+      require_range(op, "the dim", ints[0], 2, 1 << 24);
+      if (ints[0] % 2 != 0) fail(op, "the dim must be even, not " + std::to_string(ints[0]));
+      return int(ints[0]);
     case Op::ComplexRealScal:
       if (a[0]->dim != 1)
         fail(op, "the real factor must have dim 1, not " + std::to_string(a[0]->dim));

@@ -11,7 +11,8 @@ namespace keops::ir {
 
 // Evaluates the single op of `n` on argument values already computed:
 // arg_values[k] holds n.args[k]->dim values; writes n.dim values to out.
-// Used by constant folding, so it must not look at n.args themselves.
+// Used by constant folding: it reads the dims of n.args (broadcasting, split points),
+// never their values.
 void eval_op(const Node& n, const std::vector<const double*>& arg_values, double* out);
 
 // Evaluates f for one (i, j) pair. arg_rows[k] points to the row of argument k that

@@ -1,0 +1,103 @@
+// Reductions by name, and how many values and indices each yields per output row.
+#include "compiler/ir/reduction.h"
+
+#include <array>
+#include <string>
+#include <utility>
+
+#include "compiler/support/check.h"
+#include "keops/error.h"
+
+namespace keops::ir {
+namespace {
+
+constexpr std::array<std::pair<ReductionKind, std::string_view>, 15> kNames = {{
+    {ReductionKind::Sum, "Sum"},
+    {ReductionKind::Max, "Max"},
+    {ReductionKind::Min, "Min"},
+    {ReductionKind::ArgMax, "ArgMax"},
+    {ReductionKind::ArgMin, "ArgMin"},
+    {ReductionKind::Max_ArgMax, "Max_ArgMax"},
+    {ReductionKind::Min_ArgMin, "Min_ArgMin"},
+    {ReductionKind::KMin, "KMin"},
+    {ReductionKind::ArgKMin, "ArgKMin"},
+    {ReductionKind::KMin_ArgKMin, "KMin_ArgKMin"},
+    {ReductionKind::LogSumExp, "LogSumExp"},
+    {ReductionKind::LogSumExpWeight, "LogSumExpWeight"},
+    {ReductionKind::Max_SumShiftExp, "Max_SumShiftExp"},
+    {ReductionKind::Max_SumShiftExpWeight, "Max_SumShiftExpWeight"},
+    {ReductionKind::SumSoftMaxWeight, "SumSoftMaxWeight"},
+}};
+
+}  // namespace
+
+std::string_view reduction_name(ReductionKind kind) {
+  for (const auto& [k, name] : kNames)
+    if (k == kind) return name;
+  KEOPS_CHECK(false, "a reduction kind without a name");
+  return {};
+}
+
+ReductionKind reduction_by_name(std::string_view name) {
+  for (const auto& [k, known] : kNames)
+    if (known == name) return k;
+  std::string list;
+  for (const auto& [k, known] : kNames) list += (list.empty() ? "" : ", ") + std::string(known);
+  throw Error("unknown reduction '" + std::string(name) + "' (known reductions: " + list + ")");
+}
+
+bool ReductionSpec::needs_formula2() const {
+  return kind == ReductionKind::LogSumExpWeight || kind == ReductionKind::Max_SumShiftExpWeight ||
+         kind == ReductionKind::SumSoftMaxWeight;
+}
+
+bool ReductionSpec::needs_k() const {
+  return kind == ReductionKind::KMin || kind == ReductionKind::ArgKMin ||
+         kind == ReductionKind::KMin_ArgKMin;
+}
+
+int ReductionSpec::value_cols(int f_dim) const {
+  const int g_dim = formula2 ? formula2->dim : 0;
+  switch (kind) {
+    case ReductionKind::Sum:
+    case ReductionKind::Max:
+    case ReductionKind::Min:
+    case ReductionKind::Max_ArgMax:
+    case ReductionKind::Min_ArgMin:
+      return f_dim;
+    case ReductionKind::ArgMax:
+    case ReductionKind::ArgMin:
+    case ReductionKind::ArgKMin:
+      return 0;
+    case ReductionKind::KMin:
+    case ReductionKind::KMin_ArgKMin:
+      return k * f_dim;
+    case ReductionKind::LogSumExp:
+      return 1;
+    case ReductionKind::Max_SumShiftExp:
+      return 2;
+    case ReductionKind::LogSumExpWeight:
+    case ReductionKind::SumSoftMaxWeight:
+      return g_dim;
+    case ReductionKind::Max_SumShiftExpWeight:
+      return 1 + g_dim;
+  }
+  return 0;
+}
+
+int ReductionSpec::index_cols(int f_dim) const {
+  switch (kind) {
+    case ReductionKind::ArgMax:
+    case ReductionKind::ArgMin:
+    case ReductionKind::Max_ArgMax:
+    case ReductionKind::Min_ArgMin:
+      return f_dim;
+    case ReductionKind::ArgKMin:
+    case ReductionKind::KMin_ArgKMin:
+      return k * f_dim;
+    default:
+      return 0;
+  }
+}
+
+}  // namespace keops::ir
