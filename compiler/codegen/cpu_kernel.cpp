@@ -110,7 +110,7 @@ void CpuKernelBuilder::build() {
   Value* indices = fn_->getArg(5);
 
   const ir::Expr f = spec_.formula;
-  auto reduction = make_reduction_emitter(spec_.reduction, f->dim);
+  auto reduction = make_reduction_emitter(spec_);
   const auto state_types = reduction->state_types(VT_);
 
   // entry: state slots (promoted to registers by SROA), argument pointers.
@@ -193,7 +193,7 @@ void CpuKernelBuilder::build() {
   b.CreateCondBr(b.CreateICmpSLT(jb, n_reduced), block_pre, tile_fin);
 
   b.SetInsertPoint(block_pre);
-  Value* block = spec_.sum_blocking == SumBlocking::Direct ? n_reduced : b.getInt64(spec_.block_size);
+  Value* block = spec_.sum_scheme == SumScheme::Block ? b.getInt64(spec_.block_size) : n_reduced;
   Value* jb_next = b.CreateAdd(jb, block);
   Value* j_end = b.CreateSelect(b.CreateICmpSLT(jb_next, n_reduced), jb_next, n_reduced);
   for (int r = 0; r < copies; ++r) {
@@ -223,7 +223,12 @@ void CpuKernelBuilder::build() {
     pair_scope.delegate_to(&param_scope);
     pair_scope.delegate_to(outer_scopes[size_t(r)].get());
     pair_scope.delegate_to(&inner_scope);
-    const Vals& fv = pair_scope.emit(f);
+    // The weighted reductions get G's components after F's.
+    Vals fv = pair_scope.emit(f);
+    if (spec_.reduction.formula2) {
+      const Vals& gv = pair_scope.emit(spec_.reduction.formula2);
+      fv.insert(fv.end(), gv.begin(), gv.end());
+    }
     Vals state;
     for (size_t s = 0; s < state_types.size(); ++s)
       state.push_back(b.CreateLoad(state_types[s], block_slots[size_t(r)][s]));

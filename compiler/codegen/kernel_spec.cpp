@@ -77,7 +77,10 @@ std::string KernelSpec::key() const {
   for (const ArgLayout& a : args) k += std::to_string(a.dim) + ":" + std::to_string(int(a.cat)) + ",";
   k += "|" + target.triple + "|" + target.cpu + "|" + target.features;
   k += "|vb=" + std::to_string(target.vector_bits);
-  k += sum_blocking == SumBlocking::Direct ? "|direct" : "|block=" + std::to_string(block_size);
+  k += sum_scheme == SumScheme::Direct  ? "|direct"
+       : sum_scheme == SumScheme::Kahan ? "|kahan"
+                                        : "|block=" + std::to_string(block_size);
+  if (float64_accumulator) k += "|acc64";
   return k;
 }
 

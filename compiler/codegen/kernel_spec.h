@@ -28,7 +28,9 @@ struct CpuTarget {
   static CpuTarget named(const std::string& cpu);
 };
 
-enum class SumBlocking { Direct, Block };
+// How Sum-like reductions accumulate: Direct (one running sum), Block (sums of
+// block_size terms merged into the total), Kahan (compensated running sum).
+enum class SumScheme { Direct, Block, Kahan };
 
 struct KernelSpec {
   ir::Expr formula = nullptr;  // F, after passes
@@ -37,8 +39,9 @@ struct KernelSpec {
   ir::DType dtype = ir::DType::F32;
   std::vector<ArgLayout> args;  // by position
   CpuTarget target;
-  SumBlocking sum_blocking = SumBlocking::Block;
-  int64_t block_size = 256;  // reduced indices per block when sum_blocking == Block
+  SumScheme sum_scheme = SumScheme::Block;
+  int64_t block_size = 256;          // reduced indices per block when sum_scheme == Block
+  bool float64_accumulator = false;  // float32 sums accumulated in float64
 
   ir::Cat outer_cat() const { return axis == 1 ? ir::CatI : ir::CatJ; }
   ir::Cat inner_cat() const { return axis == 1 ? ir::CatJ : ir::CatI; }

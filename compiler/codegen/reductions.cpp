@@ -40,12 +40,12 @@ class SumEmitter final : public ReductionEmitter {
 
 }  // namespace
 
-std::unique_ptr<ReductionEmitter> make_reduction_emitter(const ir::ReductionSpec& spec, int f_dim) {
-  switch (spec.kind) {
+std::unique_ptr<ReductionEmitter> make_reduction_emitter(const KernelSpec& spec) {
+  switch (spec.reduction.kind) {
     case ir::ReductionKind::Sum:
-      return std::make_unique<SumEmitter>(f_dim);
+      return std::make_unique<SumEmitter>(spec.formula->dim);
     default:
-      throw Error("compiling the reduction " + std::string(ir::reduction_name(spec.kind)) +
+      throw Error("compiling the reduction " + std::string(ir::reduction_name(spec.reduction.kind)) +
                   ": it has no code generation yet");
   }
 }

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "compiler/codegen/formula_emitter.h"
+#include "compiler/codegen/kernel_spec.h"
 #include "compiler/ir/reduction.h"
 
 namespace keops::codegen {
@@ -17,8 +18,8 @@ class ReductionEmitter {
   // `lanes` is the type of one lane group of values: T or <W x T>.
   virtual std::vector<llvm::Type*> state_types(llvm::Type* lanes) const = 0;
   virtual Vals init(llvm::IRBuilderBase& b, llvm::Type* lanes) const = 0;
-  // Folds one term: f holds F's components (scalars are broadcast), index is the reduced
-  // index as i64 (for the Arg forms).
+  // Folds one term: f holds F's components then G's (formula2, for the weighted forms);
+  // scalars among them are broadcast. index is the reduced index as i64 lanes.
   virtual Vals combine(llvm::IRBuilderBase& b, const Vals& state, const Vals& f,
                        llvm::Value* index) const = 0;
   // Combines two states over disjoint index ranges, `first` the lower one.
@@ -28,7 +29,8 @@ class ReductionEmitter {
                         Vals& indices) const = 0;
 };
 
-// keops::Error when the kind has no code generation yet.
-std::unique_ptr<ReductionEmitter> make_reduction_emitter(const ir::ReductionSpec& spec, int f_dim);
+// The emitter of spec.reduction for spec.formula (and spec.reduction.formula2), with the
+// sum scheme and accumulator of the spec. keops::Error when a kind has no codegen yet.
+std::unique_ptr<ReductionEmitter> make_reduction_emitter(const KernelSpec& spec);
 
 }  // namespace keops::codegen

@@ -56,6 +56,25 @@ bool ReductionSpec::needs_k() const {
          kind == ReductionKind::KMin_ArgKMin;
 }
 
+void ReductionSpec::check(int f_dim) const {
+  const std::string name(reduction_name(kind));
+  if (needs_k() && k < 1)
+    throw Error("the reduction " + name + " needs K >= 1 (Options::k), got " + std::to_string(k));
+  if (!needs_k() && k != 0)
+    throw Error("K (Options::k) is only used by KMin, ArgKMin and KMin_ArgKMin, not by " + name);
+  if (needs_formula2() && !formula2)
+    throw Error("the reduction " + name + " needs the weights G (Options::formula2)");
+  if (!needs_formula2() && formula2)
+    throw Error("formula2 (Options::formula2) is only used by the weighted reductions, not by " + name);
+  const bool exponential = kind == ReductionKind::LogSumExp || kind == ReductionKind::LogSumExpWeight ||
+                           kind == ReductionKind::Max_SumShiftExp ||
+                           kind == ReductionKind::Max_SumShiftExpWeight ||
+                           kind == ReductionKind::SumSoftMaxWeight;
+  if (exponential && f_dim != 1)
+    throw Error("the reduction " + name + " needs a scalar formula, but it has dim " +
+                std::to_string(f_dim));
+}
+
 int ReductionSpec::value_cols(int f_dim) const {
   const int g_dim = formula2 ? formula2->dim : 0;
   switch (kind) {

@@ -38,6 +38,9 @@ struct ReductionSpec {
 
   bool needs_formula2() const;
   bool needs_k() const;
+  // keops::Error for a combination the reduction cannot take: a vector F for the
+  // exponential forms, a missing or unused K or formula2.
+  void check(int f_dim) const;
   // Values and indices per output row for a formula F of dim f_dim.
   int value_cols(int f_dim) const;
   int index_cols(int f_dim) const;

@@ -29,7 +29,7 @@ struct GenredImpl {
   std::string formula_text;
   int axis = 0;
   Options options;
-  ir::ReductionSpec reduction;  // formula2 left null: it lives in TypedFormula
+  ir::ReductionSpec reduction;  // formula2 is the float64 G; kernels take their dtype's
   std::vector<frontend::ArgInfo> args;
   std::shared_ptr<ir::Context> context;
   TypedFormula f32, f64;
@@ -56,14 +56,14 @@ detail::TypedFormula parse_typed(const std::string& formula, const std::string& 
   return t;
 }
 
-codegen::SumBlocking sum_blocking(const Options& o) {
+codegen::SumScheme sum_scheme(const Options& o) {
   switch (o.sum_scheme) {
-    case SumScheme::Direct: return codegen::SumBlocking::Direct;
+    case SumScheme::Direct: return codegen::SumScheme::Direct;
+    case SumScheme::Kahan: return codegen::SumScheme::Kahan;
     case SumScheme::Auto:
-    case SumScheme::Block: return codegen::SumBlocking::Block;
-    case SumScheme::Kahan: break;
+    case SumScheme::Block: break;
   }
-  throw Error("Genred: the Kahan sum scheme is not available yet; use Auto, Direct or Block");
+  return codegen::SumScheme::Block;
 }
 
 void check_options(const GenredImpl& g) {
@@ -74,21 +74,11 @@ void check_options(const GenredImpl& g) {
   if (o.backend == Backend::GPU)
     throw Error("Genred: the GPU backend is unavailable: " + gpu_unavailable_reason());
   if (o.threads < 0) throw Error("Genred: Options::threads must be >= 0, not " + std::to_string(o.threads));
-  if (o.float64_accumulator)
-    throw Error("Genred: Options::float64_accumulator is not available yet");
-  sum_blocking(o);
-  const ir::ReductionSpec& r = g.reduction;
-  const std::string name(ir::reduction_name(r.kind));
-  if (r.needs_k() && o.k < 1)
-    throw Error("Genred: the reduction " + name + " needs Options::k >= 1, got " + std::to_string(o.k));
-  if (!r.needs_k() && o.k != 0)
-    throw Error("Genred: Options::k is only used by KMin, ArgKMin and KMin_ArgKMin, not " + name);
-  if (r.needs_formula2() && o.formula2.empty())
-    throw Error("Genred: the reduction " + name + " needs Options::formula2 (the weights G)");
-  if (!r.needs_formula2() && !o.formula2.empty())
-    throw Error("Genred: Options::formula2 is only used by the weighted reductions, not " + name);
-  // Rejects, before anything runs, a reduction the kernels cannot emit yet.
-  codegen::make_reduction_emitter(r, g.f64.f->dim);
+  try {
+    g.reduction.check(g.f64.f->dim);
+  } catch (const Error& e) {
+    throw Error(std::string("Genred: ") + e.what());
+  }
 }
 
 template <class T>
@@ -170,7 +160,8 @@ void run_impl(const GenredImpl& g, const std::vector<View<const T>>& args, View<
   spec.dtype = dtype_of<T>();
   for (const frontend::ArgInfo& a : g.args) spec.args.push_back({a.dim, a.cat});
   spec.target = codegen::CpuTarget::host();
-  spec.sum_blocking = sum_blocking(g.options);
+  spec.sum_scheme = sum_scheme(g.options);
+  spec.float64_accumulator = g.options.float64_accumulator;
   check_output("values", values, sizes.out_rows, spec.value_cols());
   check_output("indices", indices, sizes.out_rows, spec.index_cols());
   if (sizes.out_rows == 0) return;
@@ -212,6 +203,7 @@ Genred::Genred(std::string formula, std::vector<std::string> aliases, std::strin
   std::vector<ir::Expr> roots{g->f64.f};
   if (g->f64.g) roots.push_back(g->f64.g);
   g->args = frontend::collect_arguments(table, roots);
+  g->reduction.formula2 = g->f64.g;  // for shapes; each dtype's kernel gets its own G
   check_options(*g);
   impl_ = std::move(g);
 }
