@@ -28,7 +28,7 @@ int vector_bits_of(const llvm::StringMap<bool>& features) {
 
 std::string feature_string(const llvm::StringMap<bool>& features) {
   std::vector<std::string> list;
-  for (const auto& f : features) list.push_back((f.second ? "+" : "-") + f.first().str());
+  for (const auto& f : features) list.push_back(std::string(1, f.second ? '+' : '-').append(f.first()));
   std::sort(list.begin(), list.end());
   std::string s;
   for (const auto& f : list) s += (s.empty() ? "" : ",") + f;

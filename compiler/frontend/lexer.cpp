@@ -91,7 +91,8 @@ class Lexer {
     Token token{is_float ? TokenKind::Float : TokenKind::Integer, spelling, column(start)};
     if (is_float) {
       // from_chars reads no leading '.': ".5" is read as "0.5"
-      const std::string digits_text = (spelling.front() == '.' ? "0" : "") + std::string(spelling);
+      std::string digits_text(spelling.front() == '.' ? "0" : "");
+      digits_text.append(spelling);
       const char* first = digits_text.data();
       if (std::from_chars(first, first + digits_text.size(), token.number).ec != std::errc())
         throw error_at(doing_, text_, token.column,
@@ -127,7 +128,9 @@ std::vector<Token> tokenize(std::string_view text, std::string_view doing) {
 
 std::string describe(const Token& token) {
   if (token.kind == TokenKind::End) return "end of input";
-  return "'" + std::string(token.text) + "'";
+  std::string quoted = "'";  // appended, not "'" + string: GCC 12 warns falsely (-Wrestrict)
+  quoted.append(token.text).append("'");
+  return quoted;
 }
 
 Error error_at(std::string_view doing, std::string_view text, int column,
