@@ -23,16 +23,66 @@ struct Case {
   std::vector<std::string> aliases;
   std::string reduction;
   bool float64;
-  int64_t nx, ny;            // full sizes
+  int64_t nx, ny;              // CPU sizes of BENCHMARKS.md
   int64_t quick_nx, quick_ny;  // --quick sizes
+  int k = 0;                   // Options::k
+  std::string formula2;        // Options::formula2
 };
 
 const std::vector<Case>& cases() {
+  const std::vector<std::string> d3 = {"x=Vi(3)", "y=Vj(3)", "b=Vj(1)"};
   static const std::vector<Case> all = {
-      {"gauss_sum_D3", "Exp(-SqDist(x,y))*b", {"x=Vi(3)", "y=Vj(3)", "b=Vj(1)"}, "Sum", false,
-       100000, 100000, 10000, 10000},
-      {"gauss_sum_D3_f64", "Exp(-SqDist(x,y))*b", {"x=Vi(3)", "y=Vj(3)", "b=Vj(1)"}, "Sum", true,
-       20000, 20000, 5000, 5000},
+      {"gauss_sum_D3", "Exp(-SqDist(x,y))*b", d3, "Sum", false, 100000, 100000, 10000, 10000},
+      {"gauss_sum_D3_f64", "Exp(-SqDist(x,y))*b", d3, "Sum", true, 20000, 20000, 5000, 5000},
+      {"gauss_D64_E16",
+       "Exp(-SqDist(x,y)*g)*b",
+       {"x=Vi(64)", "y=Vj(64)", "b=Vj(16)", "g=Pm(1)"},
+       "Sum",
+       false,
+       20000,
+       20000,
+       4000,
+       4000},
+      {"logsumexp_D3",
+       "-SqDist(x,y)",
+       {"x=Vi(3)", "y=Vj(3)"},
+       "LogSumExp",
+       false,
+       20000,
+       20000,
+       5000,
+       5000},
+      {"knn_D3",
+       "SqDist(x,y)",
+       {"x=Vi(3)", "y=Vj(3)"},
+       "ArgKMin",
+       false,
+       20000,
+       20000,
+       5000,
+       5000,
+       10},
+      {"knn_D64",
+       "SqDist(x,y)",
+       {"x=Vi(64)", "y=Vj(64)"},
+       "ArgKMin",
+       false,
+       10000,
+       100000,
+       2000,
+       20000,
+       10},
+      {"attention_D64",
+       "(x|y)",
+       {"x=Vi(64)", "y=Vj(64)", "v=Vj(64)"},
+       "SumSoftMaxWeight",
+       false,
+       10000,
+       10000,
+       2000,
+       2000,
+       0,
+       "v"},
   };
   return all;
 }
@@ -59,11 +109,12 @@ std::vector<T> random_vector(size_t n, uint64_t seed) {
   return v;
 }
 
-// Max-norm relative error of the first rows of `out` against the float64 reference evaluator.
+// Max-norm relative error of the first rows of a result against the float64 reference evaluator
+// (for index-only reductions, the fraction of indices that differ).
 template <class T>
 double reference_error(const Case& c, const std::vector<std::vector<T>>& data,
-                       const std::vector<keops::frontend::ArgInfo>& args, const std::vector<T>& out,
-                       int64_t ny, int64_t rows) {
+                       const std::vector<keops::frontend::ArgInfo>& args,
+                       const keops::Result<T>& result, int64_t ny, int64_t rows) {
   keops::ir::Context ctx;
   const auto table = keops::frontend::AliasTable::parse(c.aliases);
   auto f = keops::frontend::parse_formula(c.formula, table, ctx, keops::ir::DType::F64);
@@ -74,11 +125,22 @@ double reference_error(const Case& c, const std::vector<std::vector<T>>& data,
     d.emplace_back(data[k].begin(), data[k].begin() + long(n));
   }
   for (auto& v : d) ptrs.push_back(v.data());
-  auto ref = keops::ir::reference_reduce(f, {}, 1, ptrs, rows, ny);
+  keops::ir::ReductionSpec spec;
+  spec.kind = keops::ir::reduction_by_name(c.reduction);
+  spec.k = c.k;
+  if (!c.formula2.empty())
+    spec.formula2 = keops::frontend::parse_formula(c.formula2, table, ctx, keops::ir::DType::F64);
+  auto ref = keops::ir::reference_reduce(f, spec, 1, ptrs, rows, ny);
   double err = 0, norm = 0;
   for (size_t k = 0; k < ref.values.size(); ++k) {
-    err = std::max(err, std::fabs(double(out[k]) - ref.values[k]));
+    err = std::max(err, std::fabs(double(result.values[k]) - ref.values[k]));
     norm = std::max(norm, std::fabs(ref.values[k]));
+  }
+  // Index-only reductions: the fraction of indices that differ from the reference's.
+  if (ref.values.empty() && !ref.indices.empty()) {
+    size_t differ = 0;
+    for (size_t k = 0; k < ref.indices.size(); ++k) differ += ref.indices[k] != result.indices[k];
+    return double(differ) / double(ref.indices.size());
   }
   return norm > 0 ? err / norm : err;
 }
@@ -89,14 +151,21 @@ void run_case(const Case& c, const Settings& s) {
   const int64_t ny = s.ny > 0 ? s.ny : (s.quick ? c.quick_ny : c.ny);
   keops::Options options;
   options.threads = s.threads;
+  options.k = c.k;
+  options.formula2 = c.formula2;
   keops::ir::Context ctx;
   const auto table = keops::frontend::AliasTable::parse(c.aliases);
-  const auto args = keops::frontend::collect_arguments(
-      table, {keops::frontend::parse_formula(c.formula, table, ctx, keops::ir::DType::F64)});
+  std::vector<keops::ir::Expr> roots = {
+      keops::frontend::parse_formula(c.formula, table, ctx, keops::ir::DType::F64)};
+  if (!c.formula2.empty())
+    roots.push_back(keops::frontend::parse_formula(c.formula2, table, ctx, keops::ir::DType::F64));
+  const auto args = keops::frontend::collect_arguments(table, roots);
   std::vector<std::vector<T>> data;
   std::vector<keops::View<const T>> views;
   for (size_t k = 0; k < args.size(); ++k) {
-    const int64_t rows = args[k].cat == keops::ir::CatI ? nx : args[k].cat == keops::ir::CatJ ? ny : 1;
+    const int64_t rows = args[k].cat == keops::ir::CatI   ? nx
+                         : args[k].cat == keops::ir::CatJ ? ny
+                                                          : 1;
     data.push_back(random_vector<T>(size_t(rows * args[k].dim), 1000 + k));
   }
   for (size_t k = 0; k < args.size(); ++k)
@@ -115,13 +184,14 @@ void run_case(const Case& c, const Settings& s) {
   std::sort(times.begin(), times.end());
   const double median = times.empty() ? first : times[times.size() / 2];
   const double min = times.empty() ? first : times.front();
-  const double err = s.check ? reference_error<T>(c, data, args, result.values, ny, std::min<int64_t>(nx, 16)) : NAN;
+  const double err =
+      s.check ? reference_error<T>(c, data, args, result, ny, std::min<int64_t>(nx, 16)) : NAN;
   std::printf(
       "{\"case\": \"%s\", \"backend\": \"cpu\", \"dtype\": \"%s\", \"nx\": %lld, \"ny\": %lld, "
       "\"threads\": %d, \"median_s\": %.6g, \"min_s\": %.6g, \"first_call_s\": %.6g, "
       "\"pairs_per_s\": %.4g, \"max_rel_err\": %.3g}\n",
-      c.name.c_str(), sizeof(T) == 4 ? "float32" : "float64", (long long)nx, (long long)ny, s.threads,
-      median, min, first, double(nx) * double(ny) / median, err);
+      c.name.c_str(), sizeof(T) == 4 ? "float32" : "float64", (long long)nx, (long long)ny,
+      s.threads, median, min, first, double(nx) * double(ny) / median, err);
   std::fflush(stdout);
 }
 
@@ -139,12 +209,18 @@ int main(int argc, char** argv) {
   for (int k = 1; k < argc; ++k) {
     const std::string a = argv[k];
     auto value = [&]() -> std::string { return k + 1 < argc ? argv[++k] : ""; };
-    if (a == "--quick") s.quick = true;
-    else if (a == "--no-check") s.check = false;
-    else if (a == "--repeat") s.repeat = std::atoi(value().c_str());
-    else if (a == "--threads") s.threads = std::atoi(value().c_str());
-    else if (a == "--nx") s.nx = std::atoll(value().c_str());
-    else if (a == "--ny") s.ny = std::atoll(value().c_str());
+    if (a == "--quick")
+      s.quick = true;
+    else if (a == "--no-check")
+      s.check = false;
+    else if (a == "--repeat")
+      s.repeat = std::atoi(value().c_str());
+    else if (a == "--threads")
+      s.threads = std::atoi(value().c_str());
+    else if (a == "--nx")
+      s.nx = std::atoll(value().c_str());
+    else if (a == "--ny")
+      s.ny = std::atoll(value().c_str());
     else if (a == "--cases") {
       std::string list = value();
       for (size_t pos = 0; pos <= list.size();) {
@@ -156,18 +232,23 @@ int main(int argc, char** argv) {
     } else if (a == "--list") {
       for (const Case& c : cases()) std::printf("%s\n", c.name.c_str());
       return 0;
-    } else return usage();
+    } else
+      return usage();
   }
   for (const std::string& name : s.only)
-    if (std::none_of(cases().begin(), cases().end(), [&](const Case& c) { return c.name == name; })) {
+    if (std::none_of(cases().begin(), cases().end(),
+                     [&](const Case& c) { return c.name == name; })) {
       std::fprintf(stderr, "keops_bench: unknown case '%s' (see --list)\n", name.c_str());
       return 2;
     }
   try {
     for (const Case& c : cases()) {
-      if (!s.only.empty() && std::find(s.only.begin(), s.only.end(), c.name) == s.only.end()) continue;
-      if (c.float64) run_case<double>(c, s);
-      else run_case<float>(c, s);
+      if (!s.only.empty() && std::find(s.only.begin(), s.only.end(), c.name) == s.only.end())
+        continue;
+      if (c.float64)
+        run_case<double>(c, s);
+      else
+        run_case<float>(c, s);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "keops_bench: %s\n", e.what());
