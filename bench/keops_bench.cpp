@@ -31,59 +31,22 @@ struct Case {
 
 const std::vector<Case>& cases() {
   const std::vector<std::string> d3 = {"x=Vi(3)", "y=Vj(3)", "b=Vj(1)"};
+  // clang-format off
   static const std::vector<Case> all = {
-      {"gauss_sum_D3", "Exp(-SqDist(x,y))*b", d3, "Sum", false, 100000, 100000, 10000, 10000},
-      {"gauss_sum_D3_f64", "Exp(-SqDist(x,y))*b", d3, "Sum", true, 20000, 20000, 5000, 5000},
-      {"gauss_D64_E16",
-       "Exp(-SqDist(x,y)*g)*b",
-       {"x=Vi(64)", "y=Vj(64)", "b=Vj(16)", "g=Pm(1)"},
-       "Sum",
-       false,
-       20000,
-       20000,
-       4000,
-       4000},
-      {"logsumexp_D3",
-       "-SqDist(x,y)",
-       {"x=Vi(3)", "y=Vj(3)"},
-       "LogSumExp",
-       false,
-       20000,
-       20000,
-       5000,
-       5000},
-      {"knn_D3",
-       "SqDist(x,y)",
-       {"x=Vi(3)", "y=Vj(3)"},
-       "ArgKMin",
-       false,
-       20000,
-       20000,
-       5000,
-       5000,
-       10},
-      {"knn_D64",
-       "SqDist(x,y)",
-       {"x=Vi(64)", "y=Vj(64)"},
-       "ArgKMin",
-       false,
-       10000,
-       100000,
-       2000,
-       20000,
-       10},
-      {"attention_D64",
-       "(x|y)",
-       {"x=Vi(64)", "y=Vj(64)", "v=Vj(64)"},
-       "SumSoftMaxWeight",
-       false,
-       10000,
-       10000,
-       2000,
-       2000,
-       0,
-       "v"},
+      {"gauss_sum_D3", "Exp(-SqDist(x,y))*b", d3, "Sum", false, 100000, 100000, 10000, 10000, 0, ""},
+      {"gauss_sum_D3_f64", "Exp(-SqDist(x,y))*b", d3, "Sum", true, 20000, 20000, 5000, 5000, 0, ""},
+      {"gauss_D64_E16", "Exp(-SqDist(x,y)*g)*b", {"x=Vi(64)", "y=Vj(64)", "b=Vj(16)", "g=Pm(1)"},
+       "Sum", false, 20000, 20000, 4000, 4000, 0, ""},
+      {"logsumexp_D3", "-SqDist(x,y)", {"x=Vi(3)", "y=Vj(3)"}, "LogSumExp", false,
+       20000, 20000, 5000, 5000, 0, ""},
+      {"knn_D3", "SqDist(x,y)", {"x=Vi(3)", "y=Vj(3)"}, "ArgKMin", false,
+       20000, 20000, 5000, 5000, 10, ""},
+      {"knn_D64", "SqDist(x,y)", {"x=Vi(64)", "y=Vj(64)"}, "ArgKMin", false,
+       10000, 100000, 2000, 20000, 10, ""},
+      {"attention_D64", "(x|y)", {"x=Vi(64)", "y=Vj(64)", "v=Vj(64)"}, "SumSoftMaxWeight", false,
+       10000, 10000, 2000, 2000, 0, "v"},
   };
+  // clang-format on
   return all;
 }
 
@@ -175,10 +138,13 @@ void run_case(const Case& c, const Settings& s) {
   keops::Genred op(c.formula, c.aliases, c.reduction, 1, options);
   keops::Result<T> result = op(views);
   const double first = seconds_since(t0);
+  // Later calls write into the first result, so memory stays inputs + one output.
+  const keops::View<T> values{result.values.data(), result.rows, result.cols};
+  const keops::View<int64_t> indices{result.indices.data(), result.rows, result.index_cols};
   std::vector<double> times;
   for (int r = 0; r < s.repeat; ++r) {
     t0 = std::chrono::steady_clock::now();
-    result = op(views);
+    op.run(views, values, indices);
     times.push_back(seconds_since(t0));
   }
   std::sort(times.begin(), times.end());
