@@ -1,53 +1,315 @@
-// The reduction emitters: Sum now; every kind of FORMULA_LANGUAGE.md plugs in here.
+// The reduction emitters of every kind of FORMULA_LANGUAGE.md, in three families.
 #include "compiler/codegen/reductions.h"
 
-#include <string>
+#include <limits>
 
-#include "keops/error.h"
+#include <llvm/IR/Intrinsics.h>
+
+#include "compiler/codegen/math.h"
+#include "compiler/support/check.h"
 
 namespace keops::codegen {
 namespace {
 
-// Sum: one accumulator per component of F. NaN and inf propagate as IEEE addition does.
+using llvm::Value;
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// The type shaped like `lanes` (a scalar or <W x _>) with elements of type `elem`.
+llvm::Type* lanes_of(llvm::Type* lanes, llvm::Type* elem) {
+  if (auto* vt = llvm::dyn_cast<llvm::FixedVectorType>(lanes))
+    return llvm::FixedVectorType::get(elem, vt->getNumElements());
+  return elem;
+}
+
+// Sum: per component of F, a running sum, or with Kahan a compensated pair (s, c) worth
+// s - c. Direct and Block share the plain sum (the kernel merges Block's partial sums).
+// NaN and inf propagate as IEEE addition does: Kahan resets c to 0 once s is not finite,
+// else an infinite term would give c = inf - inf = NaN and poison every later sum. With
+// float64_accumulator, float32 terms are widened and the state is kept in double lanes.
 class SumEmitter final : public ReductionEmitter {
  public:
-  explicit SumEmitter(int dim) : dim_(size_t(dim)) {}
+  SumEmitter(int dim, bool kahan, bool widen) : dim_(size_t(dim)), kahan_(kahan), widen_(widen) {}
 
   std::vector<llvm::Type*> state_types(llvm::Type* lanes) const override {
-    return std::vector<llvm::Type*>(dim_, lanes);
+    llvm::Type* acc =
+        widen_ ? lanes_of(lanes, llvm::Type::getDoubleTy(lanes->getContext())) : lanes;
+    return std::vector<llvm::Type*>(kahan_ ? 2 * dim_ : dim_, acc);
   }
   Vals init(llvm::IRBuilderBase&, llvm::Type* lanes) const override {
-    return Vals(dim_, llvm::ConstantFP::get(lanes, 0.0));
+    Vals zeros;
+    for (llvm::Type* t : state_types(lanes)) zeros.push_back(llvm::ConstantFP::get(t, 0.0));
+    return zeros;
   }
   Vals combine(llvm::IRBuilderBase& b, const Vals& state, const Vals& f,
                llvm::Value*) const override {
-    Vals out(dim_);
-    for (size_t c = 0; c < dim_; ++c) out[c] = b.CreateFAdd(state[c], match_width(b, f[c], state[c]));
+    Vals out = state;
+    for (size_t c = 0; c < dim_; ++c) {
+      Value* term = b.CreateFPExt(match_width(b, f[c], state[c]), state[c]->getType());
+      add(b, out, c, term);
+    }
     return out;
   }
   Vals merge(llvm::IRBuilderBase& b, const Vals& first, const Vals& second) const override {
-    Vals out(dim_);
-    for (size_t c = 0; c < dim_; ++c) out[c] = b.CreateFAdd(first[c], second[c]);
+    Vals out = first;
+    for (size_t c = 0; c < dim_; ++c) add(b, out, c, value(b, second, c));
     return out;
   }
-  void finalize(llvm::IRBuilderBase&, const Vals& state, Vals& values, Vals&) const override {
-    values = state;
+  void finalize(llvm::IRBuilderBase& b, const Vals& state, Vals& values, Vals&) const override {
+    values.clear();
+    for (size_t c = 0; c < dim_; ++c) {
+      Value* v = value(b, state, c);
+      values.push_back(widen_ ? b.CreateFPTrunc(v, lanes_of(v->getType(), b.getFloatTy())) : v);
+    }
   }
 
  private:
+  // The sum component c stands for.
+  Value* value(llvm::IRBuilderBase& b, const Vals& state, size_t c) const {
+    return kahan_ ? b.CreateFSub(state[c], state[dim_ + c]) : state[c];
+  }
+  // state[c] += x, compensated with state[dim + c] under Kahan.
+  void add(llvm::IRBuilderBase& b, Vals& state, size_t c, Value* x) const {
+    if (!kahan_) {
+      state[c] = b.CreateFAdd(state[c], x);
+      return;
+    }
+    Value* s = state[c];
+    Value* y = b.CreateFSub(x, state[dim_ + c]);
+    Value* t = b.CreateFAdd(s, y);
+    Value* lost = b.CreateFSub(b.CreateFSub(t, s), y);
+    Value* finite = b.CreateFCmpOLT(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, t),
+                                    llvm::ConstantFP::get(t->getType(), kInf));
+    state[c] = t;
+    state[dim_ + c] = b.CreateSelect(finite, lost, llvm::ConstantFP::get(t->getType(), 0.0));
+  }
+
   size_t dim_;
+  bool kahan_, widen_;
+};
+
+// Max, Min, KMin and their Arg forms: per component of F, the K best values sorted best
+// first (K = 1 but for the KMin forms), with their indices when the output has any.
+// As in the reference (evaluator_reduce.cpp), x beats a slot when x < slot (x > slot for
+// Max) or when the slot is still empty (index -1) and x is not NaN. The comparison is
+// strict and terms arrive in index order (merge's second state holds the higher
+// indices), so ties keep the lowest index; NaN compares false, so it is never selected;
+// an infinite value still takes an empty slot with its index. Without indices the
+// empty-slot rule cannot change a value (the empty slot holds that same infinity), so
+// the value-only forms skip it. State: K*dim values rank-major (the output layout),
+// then, when indices are kept, K*dim i64 indices in the same layout.
+class SelectEmitter final : public ReductionEmitter {
+ public:
+  enum class Best { Lowest, Highest };
+  enum class Output { Values, Indices, Both };
+
+  SelectEmitter(int dim, int k, Best best, Output output)
+      : dim_(size_t(dim)),
+        k_(size_t(k)),
+        is_max_(best == Best::Highest),
+        values_out_(output != Output::Indices),
+        indices_out_(output != Output::Values) {}
+
+  std::vector<llvm::Type*> state_types(llvm::Type* lanes) const override {
+    std::vector<llvm::Type*> types(k_ * dim_, lanes);
+    if (indices_out_)
+      types.resize(2 * k_ * dim_, lanes_of(lanes, llvm::Type::getInt64Ty(lanes->getContext())));
+    return types;
+  }
+  Vals init(llvm::IRBuilderBase&, llvm::Type* lanes) const override {
+    Vals state;
+    for (llvm::Type* t : state_types(lanes))
+      state.push_back(t->isFPOrFPVectorTy() ? llvm::ConstantFP::get(t, is_max_ ? -kInf : kInf)
+                                            : llvm::ConstantInt::get(t, uint64_t(-1), true));
+    return state;
+  }
+  Vals combine(llvm::IRBuilderBase& b, const Vals& state, const Vals& f,
+               llvm::Value* index) const override {
+    Vals out = state;
+    for (size_t c = 0; c < dim_; ++c)
+      insert(b, out, c, {match_width(b, f[c], state[c]), indices_out_ ? index : nullptr});
+    return out;
+  }
+  // Inserting the second state's entries in rank order keeps its ties after the first's.
+  Vals merge(llvm::IRBuilderBase& b, const Vals& first, const Vals& second) const override {
+    Vals out = first;
+    for (size_t c = 0; c < dim_; ++c)
+      for (size_t r = 0; r < k_; ++r)
+        insert(b, out, c,
+               {second[r * dim_ + c], indices_out_ ? second[index_slot(r, c)] : nullptr});
+    return out;
+  }
+  void finalize(llvm::IRBuilderBase&, const Vals& state, Vals& values,
+                Vals& indices) const override {
+    const auto values_end = state.begin() + long(k_ * dim_);
+    if (values_out_) values.assign(state.begin(), values_end);
+    if (indices_out_) indices.assign(values_end, state.end());
+  }
+
+ private:
+  // A candidate or a slot: a value and its index (null when indices are not kept).
+  struct Entry {
+    Value* value;
+    Value* index;
+  };
+
+  size_t index_slot(size_t rank, size_t c) const { return k_ * dim_ + rank * dim_ + c; }
+  Entry slot(const Vals& state, size_t rank, size_t c) const {
+    return {state[rank * dim_ + c], indices_out_ ? state[index_slot(rank, c)] : nullptr};
+  }
+
+  Value* beats(llvm::IRBuilderBase& b, const Entry& x, const Entry& s) const {
+    Value* better = is_max_ ? b.CreateFCmpOGT(x.value, s.value) : b.CreateFCmpOLT(x.value, s.value);
+    if (!x.index) return better;
+    Value* empty = b.CreateICmpSLT(s.index, llvm::ConstantInt::get(s.index->getType(), 0));
+    return b.CreateOr(better, b.CreateAnd(empty, b.CreateFCmpORD(x.value, x.value)));
+  }
+
+  // A branch-free insertion into component c's sorted slots: slot r takes slot r-1's entry
+  // where x beats both, x where it beats slot r only, and keeps its own entry elsewhere.
+  void insert(llvm::IRBuilderBase& b, Vals& state, size_t c, const Entry& x) const {
+    std::vector<Entry> old(k_);
+    std::vector<Value*> wins(k_);
+    for (size_t r = 0; r < k_; ++r) {
+      old[r] = slot(state, r, c);
+      wins[r] = beats(b, x, old[r]);
+    }
+    for (size_t r = 0; r < k_; ++r) {
+      Entry incoming = x;
+      if (r > 0)
+        incoming = {b.CreateSelect(wins[r - 1], old[r - 1].value, x.value),
+                    x.index ? b.CreateSelect(wins[r - 1], old[r - 1].index, x.index) : nullptr};
+      state[r * dim_ + c] = b.CreateSelect(wins[r], incoming.value, old[r].value);
+      if (x.index) state[index_slot(r, c)] = b.CreateSelect(wins[r], incoming.index, old[r].index);
+    }
+  }
+
+  size_t dim_, k_;
+  bool is_max_, values_out_, indices_out_;
+};
+
+// The shifted-exponential forms, F scalar. State (m, s_1..s_n): m = max_j F_j and
+// s_w = sum_j exp(F_j - m) W_wj, with weights W of 1 (LogSumExp, Max_SumShiftExp, the
+// normalizer of SumSoftMaxWeight) or G's components. A term is the one-term state
+// (F_j, W_j), so combine is a merge, and a merge costs one exp:
+//   e = exp(-|m1 - m2|),  s = m2 > m1 ? s1 e + s2 : s1 + s2 e,  m = max(m1, m2),
+// where e = 1 exactly when m1 == m2 (the reference counts F_j == m as 1, and an infinite
+// m gives no inf - inf), and m is NaN once either is (then e, hence s, is NaN too).
+class ShiftedExpEmitter final : public ReductionEmitter {
+ public:
+  ShiftedExpEmitter(ir::ReductionKind kind, int g_dim) : kind_(kind) {
+    if (kind == ir::ReductionKind::LogSumExp || kind == ir::ReductionKind::Max_SumShiftExp ||
+        kind == ir::ReductionKind::SumSoftMaxWeight)
+      weights_.push_back(kUnitWeight);
+    if (kind != ir::ReductionKind::LogSumExp && kind != ir::ReductionKind::Max_SumShiftExp)
+      for (int c = 0; c < g_dim; ++c) weights_.push_back(c);
+  }
+
+  std::vector<llvm::Type*> state_types(llvm::Type* lanes) const override {
+    return std::vector<llvm::Type*>(1 + weights_.size(), lanes);
+  }
+  Vals init(llvm::IRBuilderBase&, llvm::Type* lanes) const override {
+    Vals state(1 + weights_.size(), llvm::ConstantFP::get(lanes, 0.0));
+    state[0] = llvm::ConstantFP::get(lanes, -kInf);
+    return state;
+  }
+  Vals combine(llvm::IRBuilderBase& b, const Vals& state, const Vals& f,
+               llvm::Value*) const override {
+    Vals term{match_width(b, f[0], state[0])};
+    for (int w : weights_)
+      term.push_back(w == kUnitWeight ? llvm::ConstantFP::get(state[0]->getType(), 1.0)
+                                      : match_width(b, f[size_t(1 + w)], state[0]));
+    return merge(b, state, term);
+  }
+  Vals merge(llvm::IRBuilderBase& b, const Vals& first, const Vals& second) const override {
+    Value *m1 = first[0], *m2 = second[0];
+    llvm::Type* t = m1->getType();
+    Value* gap = b.CreateFNeg(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, b.CreateFSub(m1, m2)));
+    Value* e =
+        b.CreateSelect(b.CreateFCmpOEQ(m1, m2), llvm::ConstantFP::get(t, 1.0), emit_exp(b, gap));
+    Value* second_higher = b.CreateFCmpOGT(m2, m1);
+    Vals out{b.CreateSelect(b.CreateOr(second_higher, b.CreateFCmpUNO(m2, m2)), m2, m1)};
+    for (size_t w = 1; w < first.size(); ++w)
+      out.push_back(b.CreateSelect(second_higher,
+                                   b.CreateFAdd(b.CreateFMul(first[w], e), second[w]),
+                                   b.CreateFAdd(first[w], b.CreateFMul(second[w], e))));
+    return out;
+  }
+  void finalize(llvm::IRBuilderBase& b, const Vals& state, Vals& values, Vals&) const override {
+    llvm::Type* t = state[0]->getType();
+    Value* zero = llvm::ConstantFP::get(t, 0.0);
+    values.clear();
+    switch (kind_) {
+      case ir::ReductionKind::LogSumExp:
+      case ir::ReductionKind::LogSumExpWeight:
+        // m + log(s), where s = 0 (an empty range, or weights summing to 0) gives -inf.
+        for (size_t w = 1; w < state.size(); ++w)
+          values.push_back(b.CreateSelect(b.CreateFCmpOEQ(state[w], zero),
+                                          llvm::ConstantFP::get(t, -kInf),
+                                          b.CreateFAdd(state[0], emit_log(b, state[w]))));
+        break;
+      case ir::ReductionKind::SumSoftMaxWeight:
+        // The normalizer s_1 is >= 1 (or NaN) unless the range is empty: then 0, and the
+        // output is the empty sum 0.
+        for (size_t w = 2; w < state.size(); ++w)
+          values.push_back(b.CreateSelect(b.CreateFCmpOEQ(state[1], zero), zero,
+                                          b.CreateFDiv(state[w], state[1])));
+        break;
+      default:  // Max_SumShiftExp(Weight): the raw (m, s) state.
+        values = state;
+    }
+  }
+
+ private:
+  static constexpr int kUnitWeight = -1;  // in weights_: a weight of 1, else G's component
+
+  ir::ReductionKind kind_;
+  std::vector<int> weights_;
 };
 
 }  // namespace
 
 std::unique_ptr<ReductionEmitter> make_reduction_emitter(const KernelSpec& spec) {
+  using Kind = ir::ReductionKind;
+  const int dim = spec.formula->dim, k = spec.reduction.k;
+  spec.reduction.check(dim);
+  using Best = SelectEmitter::Best;
+  using Output = SelectEmitter::Output;
+  auto select = [&](Best best, Output output, int slots = 1) {
+    return std::make_unique<SelectEmitter>(dim, slots, best, output);
+  };
   switch (spec.reduction.kind) {
-    case ir::ReductionKind::Sum:
-      return std::make_unique<SumEmitter>(spec.formula->dim);
-    default:
-      throw Error("compiling the reduction " + std::string(ir::reduction_name(spec.reduction.kind)) +
-                  ": it has no code generation yet");
+    case Kind::Sum:
+      return std::make_unique<SumEmitter>(dim, spec.sum_scheme == SumScheme::Kahan,
+                                          spec.float64_accumulator && spec.dtype == ir::DType::F32);
+    case Kind::Max:
+      return select(Best::Highest, Output::Values);
+    case Kind::Min:
+      return select(Best::Lowest, Output::Values);
+    case Kind::ArgMax:
+      return select(Best::Highest, Output::Indices);
+    case Kind::ArgMin:
+      return select(Best::Lowest, Output::Indices);
+    case Kind::Max_ArgMax:
+      return select(Best::Highest, Output::Both);
+    case Kind::Min_ArgMin:
+      return select(Best::Lowest, Output::Both);
+    case Kind::KMin:
+      return select(Best::Lowest, Output::Values, k);
+    case Kind::ArgKMin:
+      return select(Best::Lowest, Output::Indices, k);
+    case Kind::KMin_ArgKMin:
+      return select(Best::Lowest, Output::Both, k);
+    case Kind::LogSumExp:
+    case Kind::LogSumExpWeight:
+    case Kind::Max_SumShiftExp:
+    case Kind::Max_SumShiftExpWeight:
+    case Kind::SumSoftMaxWeight:
+      return std::make_unique<ShiftedExpEmitter>(
+          spec.reduction.kind, spec.reduction.formula2 ? spec.reduction.formula2->dim : 0);
   }
+  KEOPS_CHECK(false, "a reduction kind without an emitter");
+  return nullptr;
 }
 
 }  // namespace keops::codegen

@@ -30,7 +30,8 @@ class ReductionEmitter {
 };
 
 // The emitter of spec.reduction for spec.formula (and spec.reduction.formula2), with the
-// sum scheme and accumulator of the spec. keops::Error when a kind has no codegen yet.
+// sum scheme and accumulator of the spec. keops::Error when the reduction does not fit F
+// (ir::ReductionSpec::check).
 std::unique_ptr<ReductionEmitter> make_reduction_emitter(const KernelSpec& spec);
 
 }  // namespace keops::codegen

@@ -1,0 +1,230 @@
+// Reduction emitters: every kind merged over blocks of 1, 7 and 256 equals its Direct run.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "compiler/codegen/kernel_spec.h"
+#include "compiler/frontend/aliases.h"
+#include "compiler/frontend/parser.h"
+#include "compiler/ir/context.h"
+#include "compiler/jit/cpu_compile.h"
+#include "runtime/cpu/driver.h"
+#include "runtime/cpu/kernels.h"
+
+namespace {
+
+using keops::codegen::KernelSpec;
+using keops::codegen::SumScheme;
+
+const std::vector<std::string> kAliases = {"x = Vi(2)", "y = Vj(2)", "a = Vi(1)", "b = Vj(1)"};
+const std::string kVectorF = "x - y + a + b";
+const std::string kScalarF = "Elem(x - y, 0) + Elem(x, 1) * Elem(y, 1) + a + b";
+
+struct Case {
+  std::string formula;
+  std::string reduction;
+  int k = 0;
+  std::string formula2 = "";
+  bool exact = true;  // selections are exact; sums only up to rounding
+};
+
+const std::vector<Case> kCases = {
+    {kVectorF, "Sum", 0, "", false},
+    {kVectorF, "Max"},
+    {kVectorF, "Min"},
+    {kVectorF, "ArgMax"},
+    {kVectorF, "ArgMin"},
+    {kVectorF, "Max_ArgMax"},
+    {kVectorF, "Min_ArgMin"},
+    {kVectorF, "KMin", 3},
+    {kVectorF, "ArgKMin", 1},
+    {kVectorF, "ArgKMin", 4},
+    {kVectorF, "KMin_ArgKMin", 3},
+    {kScalarF, "LogSumExp", 0, "", false},
+    {kScalarF, "LogSumExpWeight", 0, "Exp(y)", false},
+    {kScalarF, "Max_SumShiftExp", 0, "", false},
+    {kScalarF, "Max_SumShiftExpWeight", 0, "y", false},
+    {kScalarF, "SumSoftMaxWeight", 0, "y", false},
+};
+
+struct Scheme {
+  SumScheme sum_scheme;
+  int64_t block_size = 0;
+  bool float64_accumulator = false;
+  keops::codegen::CpuTarget target = keops::codegen::CpuTarget::host();
+};
+
+// The spec of a case; its formulas live in ctx.
+KernelSpec spec_for(keops::ir::Context& ctx, const Case& c, keops::ir::DType dtype,
+                    const Scheme& scheme) {
+  const auto aliases = keops::frontend::AliasTable::parse(kAliases);
+  KernelSpec spec;
+  spec.formula = keops::frontend::parse_formula(c.formula, aliases, ctx, dtype);
+  spec.reduction.kind = keops::ir::reduction_by_name(c.reduction);
+  spec.reduction.k = c.k;
+  if (!c.formula2.empty())
+    spec.reduction.formula2 = keops::frontend::parse_formula(c.formula2, aliases, ctx, dtype);
+  spec.dtype = dtype;
+  for (const auto& a : keops::frontend::collect_arguments(aliases, {spec.formula}))
+    spec.args.push_back({a.dim, a.cat});
+  spec.target = scheme.target;
+  spec.sum_scheme = scheme.sum_scheme;
+  spec.block_size = scheme.block_size;
+  spec.float64_accumulator = scheme.float64_accumulator;
+  return spec;
+}
+
+// x, y: small integers, so that F has many ties; a (per i) and b (per j) mostly 0 or 0.5.
+// Some a are NaN or infinite, making whole rows special; with special_columns some b too,
+// which the selections skip or take but which would make almost every sum NaN.
+template <class T>
+struct Data {
+  std::vector<T> x, y, a, b;
+  Data(int64_t nx, int64_t ny, bool special_columns) {
+    std::mt19937_64 rng(7);
+    auto small_int = [&] { return T(int(rng() % 3)); };
+    auto offset = [&](bool special) -> T {
+      const T inf = std::numeric_limits<T>::infinity();
+      switch (special ? rng() % 16 : 3) {
+        case 0:
+          return std::numeric_limits<T>::quiet_NaN();
+        case 1:
+          return inf;
+        case 2:
+          return -inf;
+        default:
+          return T(0.5) * T(rng() % 2);
+      }
+    };
+    for (int64_t k = 0; k < 2 * nx; ++k) x.push_back(small_int());
+    for (int64_t k = 0; k < 2 * ny; ++k) y.push_back(small_int());
+    for (int64_t k = 0; k < nx; ++k) a.push_back(offset(true));
+    for (int64_t k = 0; k < ny; ++k) b.push_back(offset(special_columns));
+  }
+};
+
+struct Outputs {
+  std::vector<double> values;
+  std::vector<int64_t> indices;
+};
+
+template <class T>
+Outputs run(const Case& c, const Scheme& scheme, const Data<T>& data, int64_t nx, int64_t ny) {
+  keops::ir::Context ctx;
+  const KernelSpec spec =
+      spec_for(ctx, c, sizeof(T) == 4 ? keops::ir::DType::F32 : keops::ir::DType::F64, scheme);
+  const auto kernel = keops::runtime::cpu_kernel_for(spec);
+  std::vector<T> values(size_t(nx * spec.value_cols()));
+  std::vector<int64_t> indices(size_t(nx * spec.index_cols()));
+  const T* args[] = {data.x.data(), data.y.data(), data.a.data(), data.b.data()};
+  keops::runtime::run_cpu_kernel<T>(kernel, nx, ny, args, values.data(), indices.data(), 2);
+  return {std::vector<double>(values.begin(), values.end()), indices};
+}
+
+// Max-norm relative difference over the finite values; special values must match.
+double relative_difference(const std::vector<double>& got, const std::vector<double>& want) {
+  double max_error = 0, max_want = 0;
+  for (size_t k = 0; k < want.size(); ++k) {
+    if (!std::isfinite(want[k])) {
+      if (std::isnan(want[k]) != std::isnan(got[k]) || (!std::isnan(want[k]) && got[k] != want[k]))
+        return INFINITY;
+      continue;
+    }
+    max_error = std::max(max_error, std::fabs(got[k] - want[k]));
+    max_want = std::max(max_want, std::fabs(want[k]));
+  }
+  return max_want > 0 ? max_error / max_want : max_error;
+}
+
+bool bitwise_equal(const std::vector<double>& u, const std::vector<double>& v) {
+  return u.size() == v.size() && std::memcmp(u.data(), v.data(), u.size() * sizeof(double)) == 0;
+}
+
+template <class T>
+double tolerance() {
+  return sizeof(T) == 4 ? 1e-5 : 1e-12;
+}
+
+template <class T>
+void check_blocks_match_direct(const Case& c, bool float64_accumulator = false) {
+  const int64_t nx = 37;
+  for (int64_t ny : {2, 300}) {
+    const Data<T> data(nx, ny, /*special_columns=*/c.exact);
+    const Outputs direct = run<T>(c, {SumScheme::Direct, 0, float64_accumulator}, data, nx, ny);
+    for (int64_t block : {1, 7, 256}) {
+      CAPTURE(c.reduction);
+      CAPTURE(c.k);
+      CAPTURE(ny);
+      CAPTURE(block);
+      const Outputs blocked =
+          run<T>(c, {SumScheme::Block, block, float64_accumulator}, data, nx, ny);
+      CHECK(blocked.indices == direct.indices);
+      if (c.exact)
+        CHECK(bitwise_equal(blocked.values, direct.values));
+      else
+        CHECK(relative_difference(blocked.values, direct.values) <= tolerance<T>());
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("every reduction merged over blocks of 1, 7 and 256 equals its Direct run", T,
+                   float, double) {
+  for (const Case& c : kCases) check_blocks_match_direct<T>(c);
+}
+
+TEST_CASE("float64-accumulated float32 sums merge over blocks like their Direct run") {
+  check_blocks_match_direct<float>(kCases[0], /*float64_accumulator=*/true);
+}
+
+TEST_CASE_TEMPLATE("a Kahan sum (one block merged into the total) matches the Direct sum", T, float,
+                   double) {
+  const int64_t nx = 37, ny = 300;
+  const Data<T> data(nx, ny, /*special_columns=*/false);
+  for (bool float64_accumulator : {false, true}) {
+    CAPTURE(float64_accumulator);
+    const Outputs direct =
+        run<T>(kCases[0], {SumScheme::Direct, 0, float64_accumulator}, data, nx, ny);
+    const Outputs kahan =
+        run<T>(kCases[0], {SumScheme::Kahan, 0, float64_accumulator}, data, nx, ny);
+    CHECK(relative_difference(kahan.values, direct.values) <= tolerance<T>());
+  }
+}
+
+TEST_CASE("every reduction's machine code calls no function (straight-line, GPU-ready)") {
+  for (const Case& c : kCases) {
+    keops::ir::Context ctx;
+    const KernelSpec spec = spec_for(ctx, c, keops::ir::DType::F32, {SumScheme::Block, 256});
+    CAPTURE(c.reduction);
+    CHECK_FALSE(std::regex_search(keops::jit::cpu_kernel_assembly(spec), std::regex("\\bcall")));
+  }
+}
+
+TEST_CASE_TEMPLATE("every reduction gives the same on AVX2 and SSE-only targets as on the host", T,
+                   float, double) {
+  // Other vector widths mean other lane and i64 index vector types; the host runs them all.
+  const int64_t nx = 37, ny = 300;
+  for (const char* cpu : {"haswell", "x86-64"}) {
+    const keops::codegen::CpuTarget target = keops::codegen::CpuTarget::named(cpu);
+    if (target.vector_bits > keops::codegen::CpuTarget::host().vector_bits) continue;
+    for (const Case& c : kCases) {
+      CAPTURE(cpu);
+      CAPTURE(c.reduction);
+      const Data<T> data(nx, ny, /*special_columns=*/c.exact);
+      const Outputs host = run<T>(c, {SumScheme::Block, 7}, data, nx, ny);
+      const Outputs other = run<T>(c, {SumScheme::Block, 7, false, target}, data, nx, ny);
+      CHECK(other.indices == host.indices);
+      if (c.exact)
+        CHECK(bitwise_equal(other.values, host.values));
+      else
+        CHECK(relative_difference(other.values, host.values) <= tolerance<T>());
+    }
+  }
+}
