@@ -7,6 +7,7 @@
 
 #include <llvm/IR/Function.h>
 #include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/MDBuilder.h>
 
 #include "compiler/codegen/formula_emitter.h"
 #include "compiler/codegen/reductions.h"
@@ -20,9 +21,18 @@ CpuTiling choose_cpu_tiling(const KernelSpec& spec) {
   const int scalar_bits = spec.dtype == ir::DType::F32 ? 32 : 64;
   const int lanes = std::max(1, spec.target.vector_bits / scalar_bits);
   // Vector registers a copy keeps live across the reduced loop: its outer-row data and
-  // its accumulators. Several copies share each broadcast of reduced-index data; more
-  // than the register file holds would spill in the hot loop.
-  int live = spec.value_cols() + spec.index_cols();
+  // its reduction state (int64 indices and float64 accumulators take more than one).
+  // Several copies share each broadcast of reduced-index data; more than the register
+  // file holds would spill in the hot loop.
+  llvm::LLVMContext ctx;
+  llvm::Type* scalar =
+      spec.dtype == ir::DType::F32 ? llvm::Type::getFloatTy(ctx) : llvm::Type::getDoubleTy(ctx);
+  int live = 0;
+  for (llvm::Type* t : make_reduction_emitter(spec)->state_types(
+           llvm::FixedVectorType::get(scalar, unsigned(lanes))))
+    live +=
+        int((t->getPrimitiveSizeInBits().getFixedValue() + unsigned(spec.target.vector_bits) - 1) /
+            unsigned(spec.target.vector_bits));
   for (const ArgLayout& a : spec.args)
     if (a.cat == spec.outer_cat()) live += a.dim;
   const int registers = spec.target.vector_bits == 512 ? 32 : 16;
@@ -37,13 +47,14 @@ class CpuKernelBuilder {
  public:
   CpuKernelBuilder(llvm::Module& m, const KernelSpec& spec, const std::string& name)
       : spec_(spec), ctx_(m.getContext()), tiling_(choose_cpu_tiling(spec)) {
-    T_ = spec.dtype == ir::DType::F32 ? llvm::Type::getFloatTy(ctx_) : llvm::Type::getDoubleTy(ctx_);
+    T_ =
+        spec.dtype == ir::DType::F32 ? llvm::Type::getFloatTy(ctx_) : llvm::Type::getDoubleTy(ctx_);
     i64_ = llvm::Type::getInt64Ty(ctx_);
     ptr_ = llvm::PointerType::get(ctx_, 0);
     VT_ = llvm::FixedVectorType::get(T_, unsigned(tiling_.lanes));
     IVT_ = llvm::FixedVectorType::get(i64_, unsigned(tiling_.lanes));
-    auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx_), {i64_, i64_, i64_, ptr_, ptr_, ptr_},
-                                        false);
+    auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx_),
+                                        {i64_, i64_, i64_, ptr_, ptr_, ptr_}, false);
     fn_ = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m);
     set_attributes();
   }
@@ -52,7 +63,10 @@ class CpuKernelBuilder {
 
  private:
   void set_attributes();
-  Value* splat(Value* v) { return llvm::ConstantVector::getSplat(llvm::ElementCount::getFixed(unsigned(tiling_.lanes)), llvm::cast<llvm::Constant>(v)); }
+  Value* splat(Value* v) {
+    return llvm::ConstantVector::getSplat(llvm::ElementCount::getFixed(unsigned(tiling_.lanes)),
+                                          llvm::cast<llvm::Constant>(v));
+  }
   Value* element_ptrs(llvm::IRBuilderBase& b, llvm::Type* elem, Value* base, Value* rows,
                       int64_t row_size, int64_t col);
 
@@ -125,22 +139,27 @@ void CpuKernelBuilder::build() {
   const auto block_slots = make_slots();
   std::vector<Value*> arg_ptrs;
   for (size_t k = 0; k < spec_.args.size(); ++k)
-    arg_ptrs.push_back(b.CreateLoad(ptr_, b.CreateConstGEP1_64(ptr_, args, k), "arg" + std::to_string(k)));
+    arg_ptrs.push_back(
+        b.CreateLoad(ptr_, b.CreateConstGEP1_64(ptr_, args, k), "arg" + std::to_string(k)));
   b.CreateBr(tile_header);
 
   // Scalar loads of one row of an argument (parameters, and the reduced index's data).
   auto scalar_row = [&](llvm::IRBuilderBase& ib, ir::Expr var, Value* row) {
     const int dim = int(var->dim);
     Vals out(static_cast<size_t>(dim));
-    Value* base = ib.CreateGEP(T_, arg_ptrs[size_t(var->var_index())], ib.CreateMul(row, ib.getInt64(dim)));
+    Value* base =
+        ib.CreateGEP(T_, arg_ptrs[size_t(var->var_index())], ib.CreateMul(row, ib.getInt64(dim)));
     for (int c = 0; c < dim; ++c)
-      out[size_t(c)] = ib.CreateAlignedLoad(T_, ib.CreateConstGEP1_64(T_, base, uint64_t(c)), align_t);
+      out[size_t(c)] =
+          ib.CreateAlignedLoad(T_, ib.CreateConstGEP1_64(T_, base, uint64_t(c)), align_t);
     return out;
   };
 
   llvm::IRBuilder<> param_b(entry->getTerminator());
   FormulaEmitter param_scope(param_b, ir::kDepP,
-                             [&](llvm::IRBuilderBase& ib, ir::Expr var) -> Vals { return scalar_row(ib, var, ib.getInt64(0)); });
+                             [&](llvm::IRBuilderBase& ib, ir::Expr var) -> Vals {
+                               return scalar_row(ib, var, ib.getInt64(0));
+                             });
 
   // tile.header: for (ob = out_begin; ob < out_end; ob += lanes * copies)
   b.SetInsertPoint(tile_header);
@@ -150,7 +169,8 @@ void CpuKernelBuilder::build() {
 
   // tile.body: lane indices, clamped for loads and masked for stores.
   b.SetInsertPoint(tile_body);
-  std::vector<Value*> rows(static_cast<size_t>(copies)), clamped(static_cast<size_t>(copies)), live(static_cast<size_t>(copies));
+  std::vector<Value*> rows(static_cast<size_t>(copies)), clamped(static_cast<size_t>(copies)),
+      live(static_cast<size_t>(copies));
   {
     std::vector<llvm::Constant*> iota;
     for (int l = 0; l < lanes; ++l) iota.push_back(llvm::ConstantInt::get(i64_, uint64_t(l)));
@@ -171,18 +191,21 @@ void CpuKernelBuilder::build() {
   b.CreateBr(block_header);
 
   llvm::IRBuilder<> outer_b(tile_body->getTerminator());
-  Value* all_lanes = llvm::ConstantInt::getTrue(llvm::FixedVectorType::get(b.getInt1Ty(), unsigned(lanes)));
+  Value* all_lanes =
+      llvm::ConstantInt::getTrue(llvm::FixedVectorType::get(b.getInt1Ty(), unsigned(lanes)));
   std::vector<std::unique_ptr<FormulaEmitter>> outer_scopes;
   for (int r = 0; r < copies; ++r) {
     auto gather_row = [&, r](llvm::IRBuilderBase& ib, ir::Expr var) {
       Vals out(static_cast<size_t>(var->dim));
       for (int c = 0; c < var->dim; ++c) {
-        Value* ptrs = element_ptrs(ib, T_, arg_ptrs[size_t(var->var_index())], clamped[size_t(r)], var->dim, c);
+        Value* ptrs = element_ptrs(ib, T_, arg_ptrs[size_t(var->var_index())], clamped[size_t(r)],
+                                   var->dim, c);
         out[size_t(c)] = ib.CreateMaskedGather(VT_, ptrs, align_t, all_lanes);
       }
       return out;
     };
-    outer_scopes.push_back(std::make_unique<FormulaEmitter>(outer_b, ir::DepSet(ir::dep_of(spec_.outer_cat()) | ir::kDepP), gather_row));
+    outer_scopes.push_back(std::make_unique<FormulaEmitter>(
+        outer_b, ir::DepSet(ir::dep_of(spec_.outer_cat()) | ir::kDepP), gather_row));
     outer_scopes.back()->delegate_to(&param_scope);
   }
 
@@ -193,7 +216,14 @@ void CpuKernelBuilder::build() {
   b.CreateCondBr(b.CreateICmpSLT(jb, n_reduced), block_pre, tile_fin);
 
   b.SetInsertPoint(block_pre);
-  Value* block = spec_.sum_scheme == SumScheme::Block ? b.getInt64(spec_.block_size) : n_reduced;
+  // Blocks bound the rounding of sums; a selection is exact and would only restart its
+  // slots (and lose the fast rejection of may_change) at every block.
+  constexpr int64_t kSumBlock = 256;
+  const int64_t block_size = spec_.sum_scheme != SumScheme::Block ? 0
+                             : spec_.block_size > 0               ? spec_.block_size
+                             : reduction->exact()                 ? 0
+                                                                  : kSumBlock;
+  Value* block = block_size > 0 ? b.getInt64(block_size) : n_reduced;
   Value* jb_next = b.CreateAdd(jb, block);
   Value* j_end = b.CreateSelect(b.CreateICmpSLT(jb_next, n_reduced), jb_next, n_reduced);
   for (int r = 0; r < copies; ++r) {
@@ -211,8 +241,9 @@ void CpuKernelBuilder::build() {
   b.SetInsertPoint(inner_load);
   b.CreateBr(inner_pair);
   llvm::IRBuilder<> inner_b(inner_load->getTerminator());
-  FormulaEmitter inner_scope(inner_b, ir::DepSet(ir::dep_of(spec_.inner_cat()) | ir::kDepP),
-                             [&](llvm::IRBuilderBase& ib, ir::Expr var) -> Vals { return scalar_row(ib, var, j); });
+  FormulaEmitter inner_scope(
+      inner_b, ir::DepSet(ir::dep_of(spec_.inner_cat()) | ir::kDepP),
+      [&](llvm::IRBuilderBase& ib, ir::Expr var) -> Vals { return scalar_row(ib, var, j); });
   inner_scope.delegate_to(&param_scope);
 
   // inner.pair: F for each copy, folded into the block state.
@@ -232,10 +263,25 @@ void CpuKernelBuilder::build() {
     Vals state;
     for (size_t s = 0; s < state_types.size(); ++s)
       state.push_back(b.CreateLoad(state_types[s], block_slots[size_t(r)][s]));
-    Vals next = reduction->combine(b, state, fv, j_lanes);
-    for (size_t s = 0; s < next.size(); ++s) b.CreateStore(next[s], block_slots[size_t(r)][s]);
+    auto combine = [&] {
+      Vals next = reduction->combine(b, state, fv, j_lanes);
+      for (size_t s = 0; s < next.size(); ++s) b.CreateStore(next[s], block_slots[size_t(r)][s]);
+    };
+    if (Value* lanes_changed = reduction->may_change(b, state, fv)) {
+      Value* any =
+          lanes_changed->getType()->isVectorTy() ? b.CreateOrReduce(lanes_changed) : lanes_changed;
+      auto* update = BasicBlock::Create(ctx_, "combine", fn_);
+      auto* done = BasicBlock::Create(ctx_, "combined", fn_);
+      b.CreateCondBr(any, update, done, llvm::MDBuilder(ctx_).createBranchWeights(1, 16));
+      b.SetInsertPoint(update);
+      combine();
+      b.CreateBr(done);
+      b.SetInsertPoint(done);
+    } else {
+      combine();
+    }
   }
-  j->addIncoming(b.CreateAdd(j, b.getInt64(1)), inner_pair);
+  j->addIncoming(b.CreateAdd(j, b.getInt64(1)), b.GetInsertBlock());
   b.CreateBr(inner_header);
 
   // block.post: total = merge(total, block)
@@ -262,9 +308,11 @@ void CpuKernelBuilder::build() {
     reduction->finalize(b, total, out_values, out_indices);
     for (int c = 0; c < value_cols; ++c)
       b.CreateMaskedScatter(match_width(b, out_values[size_t(c)], llvm::PoisonValue::get(VT_)),
-                            element_ptrs(b, T_, values, rows[size_t(r)], value_cols, c), align_t, live[size_t(r)]);
+                            element_ptrs(b, T_, values, rows[size_t(r)], value_cols, c), align_t,
+                            live[size_t(r)]);
     for (int c = 0; c < index_cols; ++c)
-      b.CreateMaskedScatter(out_indices[size_t(c)], element_ptrs(b, i64_, indices, rows[size_t(r)], index_cols, c),
+      b.CreateMaskedScatter(out_indices[size_t(c)],
+                            element_ptrs(b, i64_, indices, rows[size_t(r)], index_cols, c),
                             llvm::Align(8), live[size_t(r)]);
   }
   ob->addIncoming(b.CreateAdd(ob, b.getInt64(int64_t(lanes) * copies)), tile_fin);

@@ -40,7 +40,9 @@ struct KernelSpec {
   std::vector<ArgLayout> args;  // by position
   CpuTarget target;
   SumScheme sum_scheme = SumScheme::Block;
-  int64_t block_size = 256;          // reduced indices per block when sum_scheme == Block
+  // Reduced indices per block when sum_scheme == Block. 0: automatic (256 for sums; none
+  // for selections, whose merge is exact); > 0 forces that size on every reduction.
+  int64_t block_size = 0;
   bool float64_accumulator = false;  // float32 sums accumulated in float64
 
   ir::Cat outer_cat() const { return axis == 1 ? ir::CatI : ir::CatJ; }

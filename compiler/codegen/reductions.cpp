@@ -130,6 +130,20 @@ class SelectEmitter final : public ReductionEmitter {
       insert(b, out, c, {match_width(b, f[c], state[c]), indices_out_ ? index : nullptr});
     return out;
   }
+  // Only a term that beats the last slot of some component is kept: once the slots are
+  // full that is rare (K/j for random data), so kernels branch around the insertion.
+  Value* may_change(llvm::IRBuilderBase& b, const Vals& state, const Vals& f) const override {
+    Value* any = nullptr;
+    for (size_t c = 0; c < dim_; ++c) {
+      const Entry last = slot(state, k_ - 1, c);
+      Value* candidate = match_width(b, f[c], last.value);
+      // The index only matters through the empty-slot test, which any index passes.
+      Value* wins = beats(b, {candidate, last.index}, last);
+      any = any ? b.CreateOr(any, wins) : wins;
+    }
+    return any;
+  }
+  bool exact() const override { return true; }
   // Inserting the second state's entries in rank order keeps its ties after the first's.
   Vals merge(llvm::IRBuilderBase& b, const Vals& first, const Vals& second) const override {
     Vals out = first;

@@ -22,6 +22,14 @@ class ReductionEmitter {
   // scalars among them are broadcast. index is the reduced index as i64 lanes.
   virtual Vals combine(llvm::IRBuilderBase& b, const Vals& state, const Vals& f,
                        llvm::Value* index) const = 0;
+  // The lanes (i1 or <W x i1>) where combining f could change the state, or null when
+  // any term may. Where it is given, kernels skip combine for terms no lane would keep.
+  virtual llvm::Value* may_change(llvm::IRBuilderBase&, const Vals& /*state*/,
+                                  const Vals& /*f*/) const {
+    return nullptr;
+  }
+  // True when the state is exact (selections): summing in blocks then gains nothing.
+  virtual bool exact() const { return false; }
   // Combines two states over disjoint index ranges, `first` the lower one.
   virtual Vals merge(llvm::IRBuilderBase& b, const Vals& first, const Vals& second) const = 0;
   // The output row: value_cols values (lane type) and index_cols indices (i64 lanes).
