@@ -1,12 +1,12 @@
-// GPU availability. This build has no GPU backend yet: every GPU request is refused with this reason.
+// GPU availability: the CUDA driver loaded with dlopen, cuInit passed and a device was found.
 #include "keops/gpu.h"
+
+#include "runtime/cuda/driver_api.h"
 
 namespace keops {
 
-bool gpu_available() { return false; }
+bool gpu_available() { return runtime::cuda::driver_probe().available; }
 
-std::string gpu_unavailable_reason() {
-  return "this build of keops has no GPU backend yet (CPU only); the CUDA driver was not probed";
-}
+std::string gpu_unavailable_reason() { return runtime::cuda::driver_probe().reason; }
 
 }  // namespace keops

@@ -135,7 +135,6 @@ TEST_CASE("empty inputs give empty or identity outputs") {
   CHECK(sum_over_nothing.values == std::vector<float>(4, 0.0f));
 }
 
-TEST_CASE("gpu_available is false in a CPU-only build, with a reason") {
-  CHECK_FALSE(keops::gpu_available());
-  CHECK(keops::gpu_unavailable_reason().find("no GPU backend") != std::string::npos);
+TEST_CASE("gpu_available comes with a reason exactly when it is false") {
+  CHECK(keops::gpu_unavailable_reason().empty() == keops::gpu_available());
 }

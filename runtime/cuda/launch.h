@@ -1,0 +1,28 @@
+// Kernel launches through cuLaunchKernel, with errors that name the kernel and its shape.
+#pragma once
+
+#include "runtime/cuda/driver_api.h"
+#include "runtime/cuda/module_cache.h"
+
+namespace keops::runtime::cuda {
+
+struct Dim3 {
+  unsigned x = 1, y = 1, z = 1;
+};
+
+struct LaunchConfig {
+  Dim3 grid;
+  Dim3 block;
+  unsigned dynamic_shared_bytes = 0;
+  CUstream stream = nullptr;  // null: the legacy default stream
+};
+
+// Dynamic shared memory a kernel may use without opting in.
+inline constexpr unsigned kDefaultDynamicSharedLimit = 48 * 1024;
+
+// Launches `kernel` asynchronously on config.stream; `args` points to each kernel parameter's
+// value, in order. Opts the function in first when it asks for more than 48 KiB of dynamic
+// shared memory. Makes the kernel's device current for the calls.
+void launch(const KernelFunction& kernel, const LaunchConfig& config, void** args);
+
+}  // namespace keops::runtime::cuda

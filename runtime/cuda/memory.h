@@ -1,0 +1,62 @@
+// Device memory: RAII buffers and host/device copies, with errors that say how much and where.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "runtime/cuda/driver_api.h"
+
+namespace keops::runtime::cuda {
+
+// "1.50 GiB": byte counts in messages.
+std::string format_bytes(size_t bytes);
+
+// Copies between raw addresses on `device` (a user's device array or a DeviceBuffer), with
+// the device's primary context made current. The async forms are ordered on `stream`; their
+// host memory must stay alive (and, for true overlap, be page-locked) until it completes.
+void copy_to_device(int device, CUdeviceptr dst, const void* src, size_t bytes);
+void copy_to_host(int device, void* dst, CUdeviceptr src, size_t bytes);
+void copy_on_device(int device, CUdeviceptr dst, CUdeviceptr src, size_t bytes);
+void copy_to_device_async(int device, CUdeviceptr dst, const void* src, size_t bytes,
+                          CUstream stream);
+void copy_to_host_async(int device, void* dst, CUdeviceptr src, size_t bytes, CUstream stream);
+
+// Device memory owned by one object; freed by the destructor. A failed allocation throws
+// (out of memory: how much was asked and how much is free) and leaves nothing allocated.
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  DeviceBuffer(int device, size_t bytes);  // zero bytes: no allocation, a null address
+  ~DeviceBuffer();
+  DeviceBuffer(DeviceBuffer&& other) noexcept;
+  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+
+  CUdeviceptr address() const { return address_; }
+  template <class T>
+  T* as() const {
+    return reinterpret_cast<T*>(static_cast<uintptr_t>(address_));
+  }
+  size_t bytes() const { return bytes_; }
+  int device() const { return device_; }
+
+  // Copies `bytes` at byte `offset` of this buffer; a range outside the buffer throws.
+  void upload(const void* src, size_t bytes, size_t offset = 0);
+  void download(void* dst, size_t bytes, size_t offset = 0) const;
+  void upload_async(const void* src, size_t bytes, CUstream stream, size_t offset = 0);
+  void download_async(void* dst, size_t bytes, CUstream stream, size_t offset = 0) const;
+  void fill_zero();
+  void fill_zero_async(CUstream stream);
+
+ private:
+  void check_range(const char* what, size_t bytes, size_t offset) const;
+  void release() noexcept;
+
+  CUdeviceptr address_ = 0;
+  size_t bytes_ = 0;
+  int device_ = -1;
+};
+
+}  // namespace keops::runtime::cuda

@@ -1,0 +1,63 @@
+// Module loading through cuModuleLoadDataEx with the JIT's error log, and the module cache.
+#include "runtime/cuda/module_cache.h"
+
+#include <cstdint>
+#include <vector>
+
+#include "runtime/cache/kernel_cache.h"
+#include "runtime/cuda/device.h"
+#include "runtime/cuda/errors.h"
+
+namespace keops::runtime::cuda {
+
+namespace {
+
+constexpr size_t kJitLogBytes = 16 * 1024;
+
+}  // namespace
+
+Module::Module(int device, const std::string& ptx) : device_(device) {
+  ContextGuard guard(device);
+  std::vector<char> error_log(kJitLogBytes, '\0');
+  CUjit_option options[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+  // Option values travel as pointers; a size is passed as the pointer's bits.
+  void* values[] = {error_log.data(), reinterpret_cast<void*>(uintptr_t{kJitLogBytes - 1})};
+  const CUresult result = driver().cuModuleLoadDataEx(&module_, ptx.c_str(), 2, options, values);
+  if (result == CUDA_SUCCESS) return;
+  module_ = nullptr;
+  std::string message =
+      "cuModuleLoadDataEx: " + describe_result(result) + " on GPU " + std::to_string(device);
+  const std::string log(error_log.data());
+  if (!log.empty()) message += "; the JIT said:\n" + log;
+  throw DriverError(message, result);
+}
+
+Module::~Module() {
+  ContextGuard guard(device_, std::nothrow);
+  driver_probe().api.cuModuleUnload(module_);
+}
+
+KernelFunction Module::function(const std::string& name) const {
+  KernelFunction function{nullptr, name, device_};
+  check(driver().cuModuleGetFunction(&function.handle, module_, name.c_str()),
+        "cuModuleGetFunction(" + name + ")");
+  return function;
+}
+
+int function_attribute(const KernelFunction& kernel, CUfunction_attribute attribute) {
+  int value = 0;
+  check(driver().cuFuncGetAttribute(&value, attribute, kernel.handle),
+        "cuFuncGetAttribute(" + kernel.name + ", " + std::to_string(attribute) + ")");
+  return value;
+}
+
+std::shared_ptr<const Module> cached_module(const std::string& kernel_key, int device,
+                                            const std::function<std::string()>& make_ptx) {
+  // Never destroyed: unloading modules during exit would race the driver's own teardown.
+  static auto* cache = new KernelCache<std::shared_ptr<const Module>>();
+  check_device(device);
+  return cache->get(std::to_string(device) + ":" + kernel_key,
+                    [&] { return std::make_shared<const Module>(device, make_ptx()); });
+}
+
+}  // namespace keops::runtime::cuda

@@ -1,0 +1,47 @@
+// PTX modules loaded on a device, cached per (kernel key, device), and their kernel functions.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "runtime/cuda/driver_api.h"
+
+namespace keops::runtime::cuda {
+
+// A kernel entry point of a loaded module; the name is kept for error messages.
+struct KernelFunction {
+  CUfunction handle = nullptr;
+  std::string name;
+  int device = -1;
+};
+
+// A property of a kernel as compiled for its device (registers, max threads per block, ...).
+int function_attribute(const KernelFunction& kernel, CUfunction_attribute attribute);
+
+// A PTX module JIT-compiled by the driver for one device; unloaded by the destructor.
+class Module {
+ public:
+  // Throws DriverError naming the failure and quoting the JIT's error log (bad PTX, a PTX
+  // version the driver does not know, ...).
+  Module(int device, const std::string& ptx);
+  ~Module();
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  // Throws DriverError naming `name` when the module has no such entry point.
+  KernelFunction function(const std::string& name) const;
+  int device() const { return device_; }
+
+ private:
+  CUmodule module_ = nullptr;
+  int device_;
+};
+
+// The module of `kernel_key` (a KernelSpec key or its hash) on `device`, from the process-wide
+// cache: `make_ptx` runs and the driver loads its text only on the first request, once even
+// under concurrent callers. A failed load is not cached. Cached modules live until exit.
+std::shared_ptr<const Module> cached_module(const std::string& kernel_key, int device,
+                                            const std::function<std::string()>& make_ptx);
+
+}  // namespace keops::runtime::cuda

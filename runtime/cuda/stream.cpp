@@ -1,0 +1,52 @@
+// Streams and events, created and destroyed under their device's primary context.
+#include "runtime/cuda/stream.h"
+
+#include "runtime/cuda/device.h"
+#include "runtime/cuda/errors.h"
+
+namespace keops::runtime::cuda {
+
+Stream::Stream(int device) : device_(device) {
+  ContextGuard guard(device);
+  check(driver().cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+}
+
+Stream::~Stream() {
+  // Pending work still completes: the driver destroys the stream once it is idle.
+  ContextGuard guard(device_, std::nothrow);
+  driver_probe().api.cuStreamDestroy(stream_);
+}
+
+void Stream::synchronize() const {
+  ContextGuard guard(device_);
+  check(driver().cuStreamSynchronize(stream_), "cuStreamSynchronize");
+}
+
+Event::Event(int device) : device_(device) {
+  ContextGuard guard(device);
+  check(driver().cuEventCreate(&event_, CU_EVENT_DEFAULT), "cuEventCreate");
+}
+
+Event::~Event() {
+  ContextGuard guard(device_, std::nothrow);
+  driver_probe().api.cuEventDestroy(event_);
+}
+
+void Event::record(CUstream stream) {
+  ContextGuard guard(device_);
+  check(driver().cuEventRecord(event_, stream), "cuEventRecord");
+}
+
+void Event::synchronize() const {
+  ContextGuard guard(device_);
+  check(driver().cuEventSynchronize(event_), "cuEventSynchronize");
+}
+
+float Event::milliseconds_since(const Event& start) const {
+  float milliseconds = 0;
+  ContextGuard guard(device_);
+  check(driver().cuEventElapsedTime(&milliseconds, start.event_, event_), "cuEventElapsedTime");
+  return milliseconds;
+}
+
+}  // namespace keops::runtime::cuda
