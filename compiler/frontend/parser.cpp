@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "compiler/frontend/lexer.h"
+#include "compiler/passes/autodiff.h"
 #include "keops/error.h"
 
 namespace keops::frontend {
@@ -317,8 +318,7 @@ class Parser {
     const std::string spelled(name.text);
     if (aliases_.find(name.text))
       throw fail(name, "'" + spelled + "' is a variable, not a function");
-    if (listed(kDifferentiationForms, name.text))
-      throw fail(name, "differentiation (" + spelled + ") is not available yet");
+    if (listed(kDifferentiationForms, name.text)) return differentiation(name, arguments(next()));
     if (listed(kKernelShorthands, name.text))
       throw fail(name, "kernel shorthands (" + spelled + ") are not available yet");
     const ir::Op* op = ir::op_by_spelling(name.text);
@@ -411,6 +411,55 @@ class Parser {
                         : spelled == "Vj" ? ir::CatJ
                                           : ir::CatP;
     return {Operand::Kind::Formula, ctx_.var(index, dim, cat, dtype_), 0, {}, {}, name.column};
+  }
+
+  // Runs check(), its keops::Error pointing at `column`.
+  template <class Check>
+  void at_column(int column, Check check) {
+    try {
+      check();
+    } catch (const Error& e) {
+      throw fail(column, e.what());
+    }
+  }
+
+  // Grad(f, v, e), Diff(f, v, u), GradMatrix(f, v), Divergence(f, v), Laplacian(f, v):
+  // expanded here into the derivative formula. Each argument error points at the argument.
+  Operand differentiation(const Token& name, const std::vector<Argument>& args) {
+    const std::string form(name.text);
+    const bool is_grad = form == "Grad", is_diff = form == "Diff";
+    const size_t expected = is_grad || is_diff ? 3 : 2;
+    if (args.size() != expected)
+      throw fail(name, "wrong number of arguments: " + form + " expects " +
+                           (is_grad   ? "3 (f, v, e)"
+                            : is_diff ? "3 (f, v, u)"
+                                      : "2 (f, v)") +
+                           ", got " + std::to_string(args.size()));
+    std::vector<ir::Expr> formulas;
+    for (size_t k = 0; k < args.size(); ++k)
+      formulas.push_back(formula(args[k].operand, argument_name(form, k)));
+    const ir::Expr f = formulas[0], v = formulas[1];
+    at_column(args[1].operand.column, [&] { passes::check_variable(form, v); });
+    if (is_grad)
+      at_column(args[2].operand.column, [&] { passes::check_cotangent(f, formulas[2]); });
+    if (is_diff) at_column(args[2].operand.column, [&] { passes::check_tangent(v, formulas[2]); });
+    if (form == "Divergence")
+      at_column(args[0].operand.column, [&] { passes::check_divergence(f, v); });
+    if (form == "Laplacian") at_column(args[0].operand.column, [&] { passes::check_laplacian(f); });
+    ir::Expr result = nullptr;
+    at_column(name.column, [&] {
+      if (is_grad)
+        result = passes::grad(ctx_, f, v, formulas[2]);
+      else if (is_diff)
+        result = passes::diff(ctx_, f, v, formulas[2]);
+      else if (form == "GradMatrix")
+        result = passes::grad_matrix(ctx_, f, v);
+      else if (form == "Divergence")
+        result = passes::divergence(ctx_, f, v);
+      else
+        result = passes::laplacian(ctx_, f, v);
+    });
+    return {Operand::Kind::Formula, result, 0, {}, {}, name.column};
   }
 
   // TensorDot(f, g, dims_f, dims_g, contract_f, contract_g [, permute]) and

@@ -14,29 +14,30 @@ namespace {
 
 void verify_node(Expr n, std::map<int, Expr>& vars) {
   const OpInfo& info = op_info(n->op);
-  const std::string where = " in node " + print(n);
-  KEOPS_CHECK(int(n->args.size()) == info.arity, "arity" + where);
-  KEOPS_CHECK(info.int_attrs < 0 || int(n->ints.size()) == info.int_attrs, "attributes" + where);
-  KEOPS_CHECK(n->dim >= 1, "dim" + where);
+  // Printed only on failure: print() writes shared subtrees in full, exponential on deep DAGs.
+  auto where = [n] { return " in node " + print(n); };
+  KEOPS_CHECK(int(n->args.size()) == info.arity, "arity" + where());
+  KEOPS_CHECK(info.int_attrs < 0 || int(n->ints.size()) == info.int_attrs, "attributes" + where());
+  KEOPS_CHECK(n->dim >= 1, "dim" + where());
   if (n->op == Op::Var) {
-    KEOPS_CHECK(n->deps == dep_of(n->var_cat()) && n->dim == n->ints[1], "Var" + where);
+    KEOPS_CHECK(n->deps == dep_of(n->var_cat()) && n->dim == n->ints[1], "Var" + where());
     auto [it, fresh] = vars.emplace(n->var_index(), n);
     KEOPS_CHECK(fresh || (it->second->dim == n->dim && it->second->var_cat() == n->var_cat()),
-                "two Var leaves at one position with different shapes" + where);
+                "two Var leaves at one position with different shapes" + where());
     return;
   }
   if (n->op == Op::Constant) {
-    KEOPS_CHECK(n->deps == kDepNone && int(n->values.size()) == n->dim, "Constant" + where);
+    KEOPS_CHECK(n->deps == kDepNone && int(n->values.size()) == n->dim, "Constant" + where());
     return;
   }
   DepSet deps = kDepNone;
   for (Expr a : n->args) {
-    KEOPS_CHECK(a->id < n->id, "argument made after its user" + where);
-    KEOPS_CHECK(a->dtype == n->dtype, "dtype" + where);
+    KEOPS_CHECK(a->id < n->id, "argument made after its user" + where());
+    KEOPS_CHECK(a->dtype == n->dtype, "dtype" + where());
     deps |= a->deps;
   }
-  KEOPS_CHECK(deps == n->deps, "dependency set" + where);
-  KEOPS_CHECK(infer_dim(n->op, n->args, n->ints) == n->dim, "dim" + where);
+  KEOPS_CHECK(deps == n->deps, "dependency set" + where());
+  KEOPS_CHECK(infer_dim(n->op, n->args, n->ints) == n->dim, "dim" + where());
 }
 
 }  // namespace

@@ -8,10 +8,12 @@
 #include "compiler/frontend/parser.h"
 #include "compiler/ir/context.h"
 #include "compiler/ir/printer.h"
+#include "compiler/passes/autodiff.h"
 #include "keops/error.h"
 
 using keops::frontend::AliasTable;
 using keops::frontend::parse_formula;
+namespace passes = keops::passes;
 namespace ir = keops::ir;
 using ir::Op;
 
@@ -273,14 +275,52 @@ TEST_CASE_FIXTURE(Fixture, "parser: tuples outside TensorDot and Kron") {
   check_error("()", "the formula is a tuple", 1);
 }
 
-TEST_CASE_FIXTURE(Fixture, "parser: differentiation and kernel shorthands are not available yet") {
-  for (const char* form : {"Grad", "Diff", "GradMatrix", "Divergence", "Laplacian"}) {
-    CAPTURE(form);
-    check_error("b + " + std::string(form) + "(x, x, y)",
-                "differentiation (" + std::string(form) + ") is not available yet", 5);
-  }
+TEST_CASE_FIXTURE(Fixture, "parser: kernel shorthands are not available yet") {
   check_error("GaussKernel(p, x, y, b)", "kernel shorthands (GaussKernel) are not available yet",
               1);
+}
+
+TEST_CASE_FIXTURE(Fixture, "parser: differentiation forms expand into derivative formulas") {
+  const ir::Expr e = ctx.var(5, 1, ir::CatI, F32);
+  const ir::Expr gauss = parse("Exp(-SqDist(x,y))");
+  CHECK(parse("Grad(Exp(-SqDist(x,y)), x, Var(5,1,0))") == passes::grad(ctx, gauss, x, e));
+  CHECK(parse("Grad(Exp(-SqDist(x,y)), Var(0,3,0), Var(5,1,0))") == passes::grad(ctx, gauss, x, e));
+  CHECK(parse("Diff(Exp(-SqDist(x,y)), y, x)") == passes::diff(ctx, gauss, y, x));
+  CHECK(parse("GradMatrix(x*y, x)") == passes::grad_matrix(ctx, make(Op::Mult, {x, y}), x));
+  CHECK(parse("Divergence(x*y, x)") == passes::divergence(ctx, make(Op::Mult, {x, y}), x));
+  CHECK(parse("Laplacian(SqNorm2(x), x)") == num(6));
+  CHECK(parse("Grad(Grad(x + y, x, Var(6,3,0)), x, Var(7,3,0))") == ctx.zeros(3, F32));
+  // A derivative is an ordinary formula: it composes with the rest of the text.
+  CHECK(parse("b * Grad(Exp(-SqDist(x,y)), x, Var(5,1,0))") ==
+        make(Op::Mult, {b, passes::grad(ctx, gauss, x, e)}));
+}
+
+TEST_CASE_FIXTURE(Fixture, "parser: differentiation errors point at the argument") {
+  check_error("Grad(Exp(x), x+y, b)",
+              "in Grad: differentiation is with respect to a variable (an alias or "
+              "Var(index, dim, cat)), not a formula (Add)",
+              14);
+  check_error("b + Diff(b, 2, b)", "in Diff: differentiation is with respect to a variable", 13);
+  check_error("Grad(Exp(x), x, b)",
+              "in Grad: the gradient input e has dim 1, but the formula has dim 3 (they must be "
+              "equal)",
+              17);
+  check_error("Diff(Exp(x), x, c)",
+              "in Diff: the direction u has dim 2, but the variable has dim 3 (they must be equal)",
+              17);
+  check_error("Divergence(Sum(x), x)",
+              "in Divergence: the formula has dim 1, but the variable has dim 3", 12);
+  check_error("Laplacian(x, x)", "in Laplacian: the formula must be scalar (dim 1), not dim 3", 11);
+  check_error("b + Grad(x, x)", "wrong number of arguments: Grad expects 3 (f, v, e), got 2", 5);
+  check_error("Diff(x, x)", "Diff expects 3 (f, v, u), got 2", 1);
+  for (const char* form : {"GradMatrix", "Divergence", "Laplacian"}) {
+    CAPTURE(form);
+    check_error("b + " + std::string(form) + "(x, x, y)",
+                std::string(form) + " expects 2 (f, v), got 3", 5);
+  }
+  check_error("Grad(BSpline(Var(5,6,2), b, 2), Var(5,6,2), Var(6,3,0))",
+              "in BSpline: the derivative with respect to the knots is not supported yet", 1);
+  check_error("Grad(x, (1,2), x)", "argument 2 of Grad is a tuple", 9);
 }
 
 TEST_CASE_FIXTURE(Fixture, "parser: nesting depth is bounded") {
