@@ -28,7 +28,8 @@ int vector_bits_of(const llvm::StringMap<bool>& features) {
 
 std::string feature_string(const llvm::StringMap<bool>& features) {
   std::vector<std::string> list;
-  for (const auto& f : features) list.push_back(std::string(1, f.second ? '+' : '-').append(f.first()));
+  for (const auto& f : features)
+    list.push_back(std::string(1, f.second ? '+' : '-').append(f.first()));
   std::sort(list.begin(), list.end());
   std::string s;
   for (const auto& f : list) s += (s.empty() ? "" : ",") + f;
@@ -69,12 +70,13 @@ CpuTarget CpuTarget::named(const std::string& cpu) {
 
 std::string KernelSpec::key() const {
   std::string k = kCompilerVersion;
-  k += "|F=" + ir::print(formula);
+  k += "|F=" + ir::print_dag(formula);
   k += "|R=" + std::string(ir::reduction_name(reduction.kind)) + "," + std::to_string(reduction.k);
-  if (reduction.formula2) k += "|G=" + ir::print(reduction.formula2);
+  if (reduction.formula2) k += "|G=" + ir::print_dag(reduction.formula2);
   k += "|axis=" + std::to_string(axis) + "|" + std::string(ir::dtype_name(dtype));
   k += "|args=";
-  for (const ArgLayout& a : args) k += std::to_string(a.dim) + ":" + std::to_string(int(a.cat)) + ",";
+  for (const ArgLayout& a : args)
+    k += std::to_string(a.dim) + ":" + std::to_string(int(a.cat)) + ",";
   k += "|" + target.triple + "|" + target.cpu + "|" + target.features;
   k += "|vb=" + std::to_string(target.vector_bits);
   k += sum_scheme == SumScheme::Direct  ? "|direct"

@@ -3,6 +3,9 @@
 
 #include <charconv>
 #include <cmath>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "compiler/ir/node.h"
 
@@ -49,11 +52,11 @@ void print_tuple_attributes(std::string& out, Expr e) {
     print_tuple(out, v, print_tuple(out, v, 1, v[0]), v[0]);
     return;
   }
-  size_t pos = print_tuple(out, v, 1, v[0]);                      // dims_f
-  pos = print_tuple(out, v, pos + 1, v[pos]);                     // dims_g
+  size_t pos = print_tuple(out, v, 1, v[0]);   // dims_f
+  pos = print_tuple(out, v, pos + 1, v[pos]);  // dims_g
   const int64_t nc = v[pos];
   pos = print_tuple(out, v, print_tuple(out, v, pos + 1, nc), nc);  // contract_f, contract_g
-  if (v[pos] > 0) print_tuple(out, v, pos + 1, v[pos]);           // permutation
+  if (v[pos] > 0) print_tuple(out, v, pos + 1, v[pos]);             // permutation
 }
 
 void print_into(std::string& out, Expr e) {
@@ -80,6 +83,41 @@ void print_into(std::string& out, Expr e) {
 }
 
 }  // namespace
+
+std::string print_dag(Expr root) {
+  std::unordered_map<Expr, size_t> number;
+  std::string out;
+  // Iterative post-order, so that deep graphs cannot overflow the stack.
+  std::vector<std::pair<Expr, size_t>> stack{{root, 0}};
+  while (!stack.empty()) {
+    auto& [node, next_arg] = stack.back();
+    if (number.count(node)) {
+      stack.pop_back();
+      continue;
+    }
+    if (next_arg < node->args.size()) {
+      Expr arg = node->args[next_arg++];
+      if (!number.count(arg)) stack.push_back({arg, 0});
+      continue;
+    }
+    const size_t id = number.size();
+    number.emplace(node, id);
+    out.append("%").append(std::to_string(id)).append("=");
+    if (node->op == Op::Constant) {
+      print_constant(out, node->values, 0);
+    } else {
+      out += op_info(node->op).spelling;
+      out += "(";
+      for (Expr a : node->args) out.append("%").append(std::to_string(number.at(a))).append(",");
+      for (int64_t v : node->ints) out += std::to_string(v) + ",";
+      out += ")";
+    }
+    out += dtype_name(node->dtype);
+    out += ";";
+    stack.pop_back();
+  }
+  return out;
+}
 
 std::string print(Expr e) {
   std::string out;

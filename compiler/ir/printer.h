@@ -11,4 +11,8 @@ namespace keops::ir {
 // every other node as Spelling(args..., ints...). Shared subtrees are printed in full.
 std::string print(Expr e);
 
+// The DAG under e, each node once, in topological order: "%0=Var(0,3,0);%1=Exp(%0);...".
+// Linear in the node count (print() can be exponential on derivative graphs): cache keys.
+std::string print_dag(Expr e);
+
 }  // namespace keops::ir
