@@ -77,8 +77,12 @@ std::string KernelSpec::key() const {
   k += "|args=";
   for (const ArgLayout& a : args)
     k += std::to_string(a.dim) + ":" + std::to_string(int(a.cat)) + ",";
-  k += "|" + target.triple + "|" + target.cpu + "|" + target.features;
-  k += "|vb=" + std::to_string(target.vector_bits);
+  if (gpu_sm > 0) {
+    k += "|nvptx|sm_" + std::to_string(gpu_sm);
+  } else {
+    k += "|" + target.triple + "|" + target.cpu + "|" + target.features;
+    k += "|vb=" + std::to_string(target.vector_bits);
+  }
   k += sum_scheme == SumScheme::Direct  ? "|direct"
        : sum_scheme == SumScheme::Kahan ? "|kahan"
                                         : "|block=" + std::to_string(block_size);

@@ -38,7 +38,8 @@ struct KernelSpec {
   int axis = 1;  // 1: one output row per i, reduce over j; 0: the other way
   ir::DType dtype = ir::DType::F32;
   std::vector<ArgLayout> args;  // by position
-  CpuTarget target;
+  CpuTarget target;  // for CPU kernels
+  int gpu_sm = 0;    // > 0: a GPU kernel for sm_<gpu_sm> (90 for sm_90); target is then unused
   SumScheme sum_scheme = SumScheme::Block;
   // Reduced indices per block when sum_scheme == Block. 0: automatic (256 for sums; none
   // for selections, whose merge is exact); > 0 forces that size on every reduction.

@@ -1,0 +1,263 @@
+// The GPU kernel builder (see nvptx_kernel.h): per block, reduced rows are loaded a tile
+// at a time, their reduced-only subexpressions computed once per row into shared memory;
+// each thread then folds the tile's terms of its own output row into its state.
+#include "compiler/codegen/nvptx_kernel.h"
+
+#include <llvm/IR/IntrinsicsNVPTX.h>
+#include <llvm/IR/MDBuilder.h>
+
+#include "compiler/codegen/formula_emitter.h"
+#include "compiler/codegen/reductions.h"
+#include "compiler/passes/split.h"
+
+namespace keops::codegen {
+
+using llvm::BasicBlock;
+using llvm::Value;
+
+namespace {
+
+// The spec's formulas with their reduced-only parts cut out (see passes/split.h).
+struct StagedSpec {
+  ir::Context ctx;
+  passes::StagedFormulas staged;
+  int staged_values = 0;
+  StagedSpec(const KernelSpec& spec) {
+    std::vector<ir::Expr> roots{spec.formula};
+    if (spec.reduction.formula2) roots.push_back(spec.reduction.formula2);
+    staged = passes::stage_reduced_only(ctx, roots, spec.inner_cat(), int(spec.args.size()));
+    for (ir::Expr e : staged.staged) staged_values += e->dim;
+  }
+};
+
+constexpr int kBlockThreads = 256;
+
+}  // namespace
+
+int64_t GpuLayout::shared_bytes() const {
+  return int64_t(block_threads) * staged_values * element_bytes;
+}
+
+GpuLayout gpu_layout(const KernelSpec& spec) {
+  const StagedSpec s(spec);
+  return {kBlockThreads, s.staged_values, spec.dtype == ir::DType::F32 ? 4 : 8};
+}
+
+void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name) {
+  llvm::LLVMContext& ctx = m.getContext();
+  StagedSpec s(spec);
+  const ir::Expr f = s.staged.roots[0];
+  const ir::Expr g = s.staged.roots.size() > 1 ? s.staged.roots[1] : nullptr;
+  KernelSpec staged_spec = spec;  // the reduction sees the rebuilt formulas
+  staged_spec.formula = f;
+  staged_spec.reduction.formula2 = g;
+  auto reduction = make_reduction_emitter(staged_spec);
+
+  llvm::Type* T =
+      spec.dtype == ir::DType::F32 ? llvm::Type::getFloatTy(ctx) : llvm::Type::getDoubleTy(ctx);
+  auto* i64 = llvm::Type::getInt64Ty(ctx);
+  auto* i32 = llvm::Type::getInt32Ty(ctx);
+  auto* ptr = llvm::PointerType::get(ctx, 0);
+  const llvm::Align align_t(T->getPrimitiveSizeInBits() / 8);
+  auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {i64, i64, ptr, ptr, ptr}, false);
+  auto* fn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m);
+  fn->setCallingConv(llvm::CallingConv::PTX_Kernel);
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  m.getOrInsertNamedMetadata("nvvm.annotations")
+      ->addOperand(llvm::MDNode::get(
+          ctx, {llvm::ValueAsMetadata::get(fn), llvm::MDString::get(ctx, "kernel"),
+                llvm::ConstantAsMetadata::get(llvm::ConstantInt::get(i32, 1))}));
+  // The tile: dynamic shared memory, sized at launch.
+  auto* tile = new llvm::GlobalVariable(m, llvm::ArrayType::get(T, 0), false,
+                                        llvm::GlobalValue::ExternalLinkage, nullptr, "keops_tile",
+                                        nullptr, llvm::GlobalValue::NotThreadLocal, 3);
+  tile->setAlignment(llvm::Align(16));
+
+  Value* out_rows = fn->getArg(0);
+  Value* n_reduced = fn->getArg(1);
+  Value* args = fn->getArg(2);
+  Value* values = fn->getArg(3);
+  Value* indices = fn->getArg(4);
+
+  auto* entry = BasicBlock::Create(ctx, "entry", fn);
+  auto* tile_header = BasicBlock::Create(ctx, "tile.header", fn);
+  auto* stage = BasicBlock::Create(ctx, "tile.stage", fn);
+  auto* staged = BasicBlock::Create(ctx, "tile.staged", fn);
+  auto* inner_header = BasicBlock::Create(ctx, "inner.header", fn);
+  auto* inner_body = BasicBlock::Create(ctx, "inner.body", fn);
+  auto* tile_end = BasicBlock::Create(ctx, "tile.end", fn);
+  auto* finish = BasicBlock::Create(ctx, "finish", fn);
+  auto* store = BasicBlock::Create(ctx, "store", fn);
+  auto* exit = BasicBlock::Create(ctx, "exit", fn);
+
+  llvm::IRBuilder<> b(entry);
+  auto sreg = [&](llvm::Intrinsic::ID id) {
+    return b.CreateZExt(b.CreateIntrinsic(id, {}, {}), i64);
+  };
+  Value* thread = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x);
+  Value* block_threads = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x);
+  Value* row = b.CreateAdd(
+      b.CreateMul(sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x), block_threads), thread);
+  Value* live = b.CreateICmpSLT(row, out_rows);
+  // Threads past the last row still load tiles for the others: they read the last row.
+  Value* load_row = b.CreateSelect(live, row, b.CreateSub(out_rows, b.getInt64(1)));
+
+  const auto state_types = reduction->state_types(T);
+  std::vector<llvm::AllocaInst*> slots;
+  for (llvm::Type* t : state_types) slots.push_back(b.CreateAlloca(t));
+  {
+    Vals init = reduction->init(b, T);
+    for (size_t k = 0; k < init.size(); ++k) b.CreateStore(init[k], slots[k]);
+  }
+  std::vector<Value*> arg_ptrs;
+  for (size_t k = 0; k < spec.args.size(); ++k)
+    arg_ptrs.push_back(b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, args, k)));
+  b.CreateBr(tile_header);
+
+  auto global_row = [&](llvm::IRBuilderBase& ib, ir::Expr var, Value* at) {
+    Vals out(static_cast<size_t>(var->dim));
+    Value* base = ib.CreateGEP(T, arg_ptrs[size_t(var->var_index())],
+                               ib.CreateMul(at, ib.getInt64(var->dim)));
+    for (int c = 0; c < var->dim; ++c)
+      out[size_t(c)] =
+          ib.CreateAlignedLoad(T, ib.CreateConstGEP1_64(T, base, uint64_t(c)), align_t);
+    return out;
+  };
+  llvm::IRBuilder<> entry_b(entry->getTerminator());
+  FormulaEmitter params(entry_b, ir::kDepP, [&](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals {
+    return global_row(ib, v, ib.getInt64(0));
+  });
+  FormulaEmitter outer(
+      entry_b, ir::DepSet(ir::dep_of(spec.outer_cat()) | ir::kDepP),
+      [&](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals { return global_row(ib, v, load_row); });
+  outer.delegate_to(&params);
+
+  // tile.header: for (t0 = 0; t0 < n_reduced; t0 += block_threads)
+  b.SetInsertPoint(tile_header);
+  llvm::PHINode* t0 = b.CreatePHI(i64, 2, "t0");
+  t0->addIncoming(b.getInt64(0), entry);
+  Value* stage_row = b.CreateAdd(t0, thread);
+  b.CreateCondBr(b.CreateICmpSLT(t0, n_reduced), stage, finish);
+
+  // tile.stage: this thread's reduced row of the tile, its staged values to shared memory.
+  b.SetInsertPoint(stage);
+  auto* stage_work = BasicBlock::Create(ctx, "tile.stage.work", fn, staged);
+  b.CreateCondBr(b.CreateICmpSLT(stage_row, n_reduced), stage_work, staged);
+  b.SetInsertPoint(stage_work);
+  {
+    FormulaEmitter stager(
+        b, ir::DepSet(ir::dep_of(spec.inner_cat()) | ir::kDepP),
+        [&](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals { return global_row(ib, v, stage_row); });
+    stager.delegate_to(&params);
+    Value* slot = b.CreateMul(thread, b.getInt64(s.staged_values));
+    int offset = 0;
+    for (ir::Expr e : s.staged.staged) {
+      const Vals& v = stager.emit(e);
+      for (int c = 0; c < e->dim; ++c)
+        b.CreateAlignedStore(
+            v[size_t(c)], b.CreateGEP(T, tile, b.CreateAdd(slot, b.getInt64(offset + c))), align_t);
+      offset += e->dim;
+    }
+  }
+  b.CreateBr(staged);
+
+  b.SetInsertPoint(staged);
+  b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});
+  Value* remaining = b.CreateSub(n_reduced, t0);
+  Value* tile_len =
+      b.CreateSelect(b.CreateICmpSLT(remaining, block_threads), remaining, block_threads);
+  b.CreateBr(inner_header);
+
+  // inner.header: for (t = 0; t < tile_len; ++t)
+  b.SetInsertPoint(inner_header);
+  llvm::PHINode* t = b.CreatePHI(i64, 2, "t");
+  t->addIncoming(b.getInt64(0), staged);
+  b.CreateCondBr(b.CreateICmpSLT(t, tile_len), inner_body, tile_end);
+
+  b.SetInsertPoint(inner_body);
+  {
+    // Staged values are the Var leaves past the arguments: read from the tile.
+    std::vector<int> offsets;
+    int offset = 0;
+    for (ir::Expr e : s.staged.staged) {
+      offsets.push_back(offset);
+      offset += e->dim;
+    }
+    Value* slot = b.CreateMul(t, b.getInt64(s.staged_values));
+    FormulaEmitter from_tile(
+        b, ir::DepSet(ir::dep_of(spec.inner_cat()) | ir::kDepP),
+        [&](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals {
+          const int at = offsets[size_t(v->var_index()) - spec.args.size()];
+          Vals out(static_cast<size_t>(v->dim));
+          for (int c = 0; c < v->dim; ++c)
+            out[size_t(c)] = ib.CreateAlignedLoad(
+                T, ib.CreateGEP(T, tile, ib.CreateAdd(slot, ib.getInt64(at + c))), align_t);
+          return out;
+        });
+    from_tile.delegate_to(&params);
+    FormulaEmitter pair(b, ir::kDepI | ir::kDepJ | ir::kDepP, nullptr);
+    pair.delegate_to(&params);
+    pair.delegate_to(&outer);
+    pair.delegate_to(&from_tile);
+    Vals fv = pair.emit(f);
+    if (g) {
+      const Vals& gv = pair.emit(g);
+      fv.insert(fv.end(), gv.begin(), gv.end());
+    }
+    Vals state;
+    for (size_t k = 0; k < state_types.size(); ++k)
+      state.push_back(b.CreateLoad(state_types[k], slots[k]));
+    Value* index = b.CreateAdd(t0, t);
+    auto combine = [&] {
+      Vals next = reduction->combine(b, state, fv, index);
+      for (size_t k = 0; k < next.size(); ++k) b.CreateStore(next[k], slots[k]);
+    };
+    if (Value* changes = reduction->may_change(b, state, fv)) {
+      auto* update = BasicBlock::Create(ctx, "combine", fn, tile_end);
+      auto* done = BasicBlock::Create(ctx, "combined", fn, tile_end);
+      b.CreateCondBr(changes, update, done, llvm::MDBuilder(ctx).createBranchWeights(1, 16));
+      b.SetInsertPoint(update);
+      combine();
+      b.CreateBr(done);
+      b.SetInsertPoint(done);
+    } else {
+      combine();
+    }
+  }
+  t->addIncoming(b.CreateAdd(t, b.getInt64(1)), b.GetInsertBlock());
+  b.CreateBr(inner_header);
+
+  // tile.end: nobody overwrites the tile before everyone has read it.
+  b.SetInsertPoint(tile_end);
+  b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});
+  t0->addIncoming(b.CreateAdd(t0, block_threads), tile_end);
+  b.CreateBr(tile_header);
+
+  b.SetInsertPoint(finish);
+  b.CreateCondBr(live, store, exit);
+  b.SetInsertPoint(store);
+  {
+    Vals state, out_values, out_indices;
+    for (size_t k = 0; k < state_types.size(); ++k)
+      state.push_back(b.CreateLoad(state_types[k], slots[k]));
+    reduction->finalize(b, state, out_values, out_indices);
+    const int value_cols = spec.value_cols(), index_cols = spec.index_cols();
+    for (int c = 0; c < value_cols; ++c)
+      b.CreateAlignedStore(
+          out_values[size_t(c)],
+          b.CreateGEP(T, values,
+                      b.CreateAdd(b.CreateMul(row, b.getInt64(value_cols)), b.getInt64(c))),
+          align_t);
+    for (int c = 0; c < index_cols; ++c)
+      b.CreateAlignedStore(
+          out_indices[size_t(c)],
+          b.CreateGEP(i64, indices,
+                      b.CreateAdd(b.CreateMul(row, b.getInt64(index_cols)), b.getInt64(c))),
+          llvm::Align(8));
+  }
+  b.CreateBr(exit);
+  b.SetInsertPoint(exit);
+  b.CreateRetVoid();
+}
+
+}  // namespace keops::codegen

@@ -1,0 +1,84 @@
+// PTX emission (see ptx.h).
+#include "compiler/jit/ptx.h"
+
+#include <cstdio>
+#include <memory>
+#include <mutex>
+
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/MC/TargetRegistry.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Target/TargetMachine.h>
+
+#include "compiler/codegen/nvptx_kernel.h"
+#include "compiler/jit/optimize.h"
+#include "compiler/support/check.h"
+#include "keops/error.h"
+
+extern "C" {
+void LLVMInitializeNVPTXTargetInfo();
+void LLVMInitializeNVPTXTarget();
+void LLVMInitializeNVPTXTargetMC();
+void LLVMInitializeNVPTXAsmPrinter();
+}
+
+namespace keops::jit {
+namespace {
+
+constexpr const char* kTriple = "nvptx64-nvidia-cuda";
+
+// The oldest PTX ISA that has every instruction of the architecture: what its drivers take.
+const char* ptx_version_for(int sm) {
+  if (sm >= 90) return "+ptx80";
+  if (sm >= 89) return "+ptx78";
+  if (sm >= 80) return "+ptx70";
+  return "+ptx64";
+}
+
+std::unique_ptr<llvm::TargetMachine> nvptx_machine(int sm) {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    LLVMInitializeNVPTXTargetInfo();
+    LLVMInitializeNVPTXTarget();
+    LLVMInitializeNVPTXTargetMC();
+    LLVMInitializeNVPTXAsmPrinter();
+  });
+  std::string err;
+  const llvm::Target* target = llvm::TargetRegistry::lookupTarget(kTriple, err);
+  if (!target) throw Error("creating the NVPTX target: " + err);
+  const std::string cpu = "sm_" + std::to_string(sm);
+  std::unique_ptr<llvm::TargetMachine> tm(
+      target->createTargetMachine(kTriple, cpu, ptx_version_for(sm), llvm::TargetOptions(),
+                                  std::nullopt, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+  if (!tm) throw Error("creating the NVPTX target for " + cpu);
+  return tm;
+}
+
+}  // namespace
+
+std::string gpu_kernel_symbol(const codegen::KernelSpec& spec) {
+  char name[32];
+  std::snprintf(name, sizeof name, "keops_gpu_%016llx",
+                static_cast<unsigned long long>(spec.key_hash()));
+  return name;
+}
+
+std::string gpu_kernel_ptx(const codegen::KernelSpec& spec) {
+  KEOPS_CHECK(spec.gpu_sm > 0, "a GPU kernel needs an sm_XX target");
+  auto tm = nvptx_machine(spec.gpu_sm);
+  llvm::LLVMContext context;
+  auto m = std::make_unique<llvm::Module>("keops", context);
+  m->setTargetTriple(kTriple);
+  m->setDataLayout(tm->createDataLayout());
+  codegen::build_nvptx_kernel(*m, spec, gpu_kernel_symbol(spec));
+  run_o3_pipeline(*m, *tm);
+  llvm::SmallString<0> ptx;
+  llvm::raw_svector_ostream os(ptx);
+  llvm::legacy::PassManager pm;
+  KEOPS_CHECK(!tm->addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::AssemblyFile),
+              "the NVPTX target cannot emit PTX");
+  pm.run(*m);
+  return std::string(ptx.str());
+}
+
+}  // namespace keops::jit

@@ -1,0 +1,17 @@
+// PTX emission: a GPU KernelSpec to PTX text through LLVM's NVPTX backend.
+#pragma once
+
+#include <string>
+
+#include "compiler/codegen/kernel_spec.h"
+
+namespace keops::jit {
+
+// The PTX of the spec's kernel for sm_<spec.gpu_sm>, with a PTX ISA version that the
+// drivers of that architecture accept.
+std::string gpu_kernel_ptx(const codegen::KernelSpec& spec);
+
+// The kernel's entry name in that PTX.
+std::string gpu_kernel_symbol(const codegen::KernelSpec& spec);
+
+}  // namespace keops::jit

@@ -1,0 +1,85 @@
+// The GPU driver of a reduction (see gpu_reduce.h).
+#include "runtime/cuda/gpu_reduce.h"
+
+#include <string>
+
+#include "compiler/codegen/nvptx_kernel.h"
+#include "compiler/jit/ptx.h"
+#include "keops/error.h"
+#include "runtime/cuda/device.h"
+#include "runtime/cuda/launch.h"
+#include "runtime/cuda/memory.h"
+#include "runtime/cuda/module_cache.h"
+
+namespace keops::runtime::cuda {
+namespace {
+
+CUdeviceptr address_of(const void* p) {
+  return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p));
+}
+
+// A view's data on the device: its own pointer when it is there, else a copy made here.
+template <class V>
+CUdeviceptr on_device(const V& view, int device, size_t bytes, std::vector<DeviceBuffer>& owned,
+                      bool upload) {
+  if (view.device == device) return address_of(view.data);
+  if (view.device >= 0)
+    throw Error("running on GPU " + std::to_string(device) + ": an array is on GPU " +
+                std::to_string(view.device) + "; all arrays must be on the host or on that GPU");
+  owned.emplace_back(device, bytes);
+  if (upload && bytes > 0) owned.back().upload(view.data, bytes);
+  return owned.back().address();
+}
+
+}  // namespace
+
+int device_sm(int device) {
+  const DeviceInfo info = device_info(device);
+  return info.compute_major * 10 + info.compute_minor;
+}
+
+template <class T>
+void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_rows,
+                       int64_t n_reduced, const std::vector<View<const T>>& args, View<T> values,
+                       View<int64_t> indices) {
+  if (out_rows == 0) return;
+  ContextGuard guard(device);
+  const auto module = cached_module(spec.key(), device, [&] { return jit::gpu_kernel_ptx(spec); });
+  const KernelFunction kernel = module->function(jit::gpu_kernel_symbol(spec));
+  const codegen::GpuLayout layout = codegen::gpu_layout(spec);
+
+  std::vector<DeviceBuffer> owned;
+  owned.reserve(args.size() + 3);
+  std::vector<CUdeviceptr> arg_addresses;
+  for (const auto& a : args)
+    arg_addresses.push_back(on_device(a, device, size_t(a.rows * a.cols) * sizeof(T), owned, true));
+  DeviceBuffer arg_table(device, arg_addresses.size() * sizeof(CUdeviceptr));
+  if (!arg_addresses.empty()) arg_table.upload(arg_addresses.data(), arg_table.bytes());
+  const size_t value_bytes = size_t(values.rows * values.cols) * sizeof(T);
+  const size_t index_bytes = size_t(indices.rows * indices.cols) * sizeof(int64_t);
+  CUdeviceptr values_address = on_device(values, device, value_bytes, owned, false);
+  CUdeviceptr indices_address = on_device(indices, device, index_bytes, owned, false);
+
+  int64_t rows_arg = out_rows, reduced_arg = n_reduced;
+  CUdeviceptr table_arg = arg_table.address();
+  void* params[] = {&rows_arg, &reduced_arg, &table_arg, &values_address, &indices_address};
+  LaunchConfig config;
+  config.block.x = unsigned(layout.block_threads);
+  config.grid.x = unsigned((out_rows + layout.block_threads - 1) / layout.block_threads);
+  config.dynamic_shared_bytes = unsigned(layout.shared_bytes());
+  launch(kernel, config, params);
+  synchronize(device);
+  if (values.device != device && value_bytes > 0)
+    copy_to_host(device, values.data, values_address, value_bytes);
+  if (indices.device != device && index_bytes > 0)
+    copy_to_host(device, indices.data, indices_address, index_bytes);
+}
+
+template void run_gpu_reduction<float>(const codegen::KernelSpec&, int, int64_t, int64_t,
+                                       const std::vector<View<const float>>&, View<float>,
+                                       View<int64_t>);
+template void run_gpu_reduction<double>(const codegen::KernelSpec&, int, int64_t, int64_t,
+                                        const std::vector<View<const double>>&, View<double>,
+                                        View<int64_t>);
+
+}  // namespace keops::runtime::cuda

@@ -1,0 +1,99 @@
+// PTX generation, checked everywhere: expected instructions, and ptxas assembles it where found.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "compiler/codegen/kernel_spec.h"
+#include "compiler/frontend/aliases.h"
+#include "compiler/frontend/parser.h"
+#include "compiler/ir/context.h"
+#include "compiler/jit/ptx.h"
+
+namespace {
+
+using keops::codegen::KernelSpec;
+
+struct GpuSpec {
+  keops::ir::Context ctx;
+  KernelSpec spec;
+  GpuSpec(const std::string& formula, const std::string& reduction, keops::ir::DType dtype, int sm,
+          int k = 0, const std::string& formula2 = "") {
+    const auto aliases =
+        keops::frontend::AliasTable::parse({"x = Vi(3)", "y = Vj(3)", "b = Vj(1)", "p = Pm(1)"});
+    spec.formula = keops::frontend::parse_formula(formula, aliases, ctx, dtype);
+    spec.reduction.kind = keops::ir::reduction_by_name(reduction);
+    spec.reduction.k = k;
+    if (!formula2.empty())
+      spec.reduction.formula2 = keops::frontend::parse_formula(formula2, aliases, ctx, dtype);
+    spec.axis = 1;
+    spec.dtype = dtype;
+    spec.args = {
+        {3, keops::ir::CatI}, {3, keops::ir::CatJ}, {1, keops::ir::CatJ}, {1, keops::ir::CatP}};
+    spec.gpu_sm = sm;
+  }
+};
+
+std::string find_ptxas() {
+  for (const char* candidate : {"/usr/local/cuda/bin/ptxas", "/usr/bin/ptxas"})
+    if (std::filesystem::exists(candidate)) return candidate;
+  return "";
+}
+
+// Assembles ptx for sm_<sm> with ptxas; "" when it succeeds, else its output.
+std::string assemble(const std::string& ptxas, const std::string& ptx, int sm) {
+  const auto dir = std::filesystem::temp_directory_path();
+  const std::string source = (dir / "keops_ptx_test.ptx").string();
+  const std::string log = (dir / "keops_ptx_test.log").string();
+  std::ofstream(source) << ptx;
+  const std::string command =
+      ptxas + " -arch=sm_" + std::to_string(sm) + " -o /dev/null " + source + " > " + log + " 2>&1";
+  const int status = std::system(command.c_str());
+  std::ifstream in(log);
+  const std::string output((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return status == 0 ? "" : "ptxas failed: " + output;
+}
+
+}  // namespace
+
+TEST_CASE("the Gaussian kernel's PTX stages j rows in shared memory and has no calls") {
+  GpuSpec g("Exp(-p * SqDist(x, y)) * b", "Sum", keops::ir::DType::F32, 90);
+  const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
+  CHECK(ptx.find(".target sm_90") != std::string::npos);
+  CHECK(ptx.find(".version 8.0") != std::string::npos);
+  CHECK(ptx.find(".entry " + keops::jit::gpu_kernel_symbol(g.spec)) != std::string::npos);
+  CHECK(ptx.find("bar.sync") != std::string::npos);
+  CHECK(ptx.find("st.shared") != std::string::npos);
+  CHECK(ptx.find("ld.shared") != std::string::npos);
+  CHECK(ptx.find("call") == std::string::npos);
+}
+
+TEST_CASE("PTX for every reduction kind assembles with ptxas for sm_80 and sm_90") {
+  const std::string ptxas = find_ptxas();
+  struct Case {
+    const char* formula;
+    const char* reduction;
+    int k;
+    const char* formula2;
+  };
+  const Case cases[] = {{"Exp(-SqDist(x, y)) * b", "Sum", 0, ""},
+                        {"SqDist(x, y)", "ArgKMin", 5, ""},
+                        {"x - y", "Min_ArgMin", 0, ""},
+                        {"-SqDist(x, y)", "LogSumExp", 0, ""},
+                        {"(x | y)", "SumSoftMaxWeight", 0, "y"}};
+  for (const Case& c : cases)
+    for (auto dtype : {keops::ir::DType::F32, keops::ir::DType::F64})
+      for (int sm : {80, 90}) {
+        CAPTURE(c.reduction);
+        CAPTURE(sm);
+        GpuSpec g(c.formula, c.reduction, dtype, sm, c.k, c.formula2);
+        const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
+        CHECK(ptx.find(".target sm_" + std::to_string(sm)) != std::string::npos);
+        if (ptxas.empty()) continue;
+        CHECK(assemble(ptxas, ptx, sm) == "");
+      }
+  if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
+}
