@@ -27,6 +27,9 @@ struct Case {
   int64_t quick_nx, quick_ny;  // --quick sizes
   int k = 0;                   // Options::k
   std::string formula2;        // Options::formula2
+  // Non-empty: also time the gradient of sum(a^2), a the result, with respect to this
+  // argument (e = 2a): the forward prints as "<name>_forward", the gradient as "<name>".
+  std::string grad_var = "";
 };
 
 const std::vector<Case>& cases() {
@@ -45,6 +48,8 @@ const std::vector<Case>& cases() {
        10000, 100000, 2000, 20000, 10, ""},
       {"attention_D64", "(x|y)", {"x=Vi(64)", "y=Vj(64)", "v=Vj(64)"}, "SumSoftMaxWeight", false,
        10000, 10000, 2000, 2000, 0, "v"},
+      {"gauss_grad_x", "Exp(-SqDist(x,y))*b", d3, "Sum", false, 100000, 100000, 10000, 10000, 0, "",
+       "x"},
   };
   // clang-format on
   return all;
@@ -108,6 +113,46 @@ double reference_error(const Case& c, const std::vector<std::vector<T>>& data,
   return norm > 0 ? err / norm : err;
 }
 
+// The first call (compile included) and the later calls, which write into the first result,
+// so memory stays inputs + one output.
+template <class T>
+struct Timing {
+  keops::Result<T> result;
+  double first = 0, median = 0, min = 0;
+};
+
+template <class T>
+Timing<T> time_calls(const keops::Genred& op, const std::vector<keops::View<const T>>& views,
+                     int repeat, std::chrono::steady_clock::time_point t0) {
+  Timing<T> t;
+  t.result = op(views);
+  t.first = seconds_since(t0);
+  const keops::View<T> values{t.result.values.data(), t.result.rows, t.result.cols};
+  const keops::View<int64_t> indices{t.result.indices.data(), t.result.rows, t.result.index_cols};
+  std::vector<double> times;
+  for (int r = 0; r < repeat; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    op.run(views, values, indices);
+    times.push_back(seconds_since(start));
+  }
+  std::sort(times.begin(), times.end());
+  t.median = times.empty() ? t.first : times[times.size() / 2];
+  t.min = times.empty() ? t.first : times.front();
+  return t;
+}
+
+template <class T>
+void print_line(const std::string& name, int64_t nx, int64_t ny, const Settings& s,
+                const Timing<T>& t, double err) {
+  std::printf(
+      "{\"case\": \"%s\", \"backend\": \"cpu\", \"dtype\": \"%s\", \"nx\": %lld, \"ny\": %lld, "
+      "\"threads\": %d, \"median_s\": %.6g, \"min_s\": %.6g, \"first_call_s\": %.6g, "
+      "\"pairs_per_s\": %.4g, \"max_rel_err\": %.3g}\n",
+      name.c_str(), sizeof(T) == 4 ? "float32" : "float64", (long long)nx, (long long)ny, s.threads,
+      t.median, t.min, t.first, double(nx) * double(ny) / t.median, err);
+  std::fflush(stdout);
+}
+
 template <class T>
 void run_case(const Case& c, const Settings& s) {
   const int64_t nx = s.nx > 0 ? s.nx : (s.quick ? c.quick_nx : c.nx);
@@ -122,7 +167,7 @@ void run_case(const Case& c, const Settings& s) {
       keops::frontend::parse_formula(c.formula, table, ctx, keops::ir::DType::F64)};
   if (!c.formula2.empty())
     roots.push_back(keops::frontend::parse_formula(c.formula2, table, ctx, keops::ir::DType::F64));
-  const auto args = keops::frontend::collect_arguments(table, roots);
+  auto args = keops::frontend::collect_arguments(table, roots);
   std::vector<std::vector<T>> data;
   std::vector<keops::View<const T>> views;
   for (size_t k = 0; k < args.size(); ++k) {
@@ -134,31 +179,36 @@ void run_case(const Case& c, const Settings& s) {
   for (size_t k = 0; k < args.size(); ++k)
     views.push_back({data[k].data(), int64_t(data[k].size()) / args[k].dim, args[k].dim});
 
-  auto t0 = std::chrono::steady_clock::now();
-  keops::Genred op(c.formula, c.aliases, c.reduction, 1, options);
-  keops::Result<T> result = op(views);
-  const double first = seconds_since(t0);
-  // Later calls write into the first result, so memory stays inputs + one output.
-  const keops::View<T> values{result.values.data(), result.rows, result.cols};
-  const keops::View<int64_t> indices{result.indices.data(), result.rows, result.index_cols};
-  std::vector<double> times;
-  for (int r = 0; r < s.repeat; ++r) {
-    t0 = std::chrono::steady_clock::now();
-    op.run(views, values, indices);
-    times.push_back(seconds_since(t0));
-  }
-  std::sort(times.begin(), times.end());
-  const double median = times.empty() ? first : times[times.size() / 2];
-  const double min = times.empty() ? first : times.front();
+  const int64_t check_rows = std::min<int64_t>(nx, 16);
+  const auto t0 = std::chrono::steady_clock::now();
+  const keops::Genred op(c.formula, c.aliases, c.reduction, 1, options);
+  const Timing<T> forward = time_calls<T>(op, views, s.repeat, t0);
   const double err =
-      s.check ? reference_error<T>(c, data, args, result, ny, std::min<int64_t>(nx, 16)) : NAN;
-  std::printf(
-      "{\"case\": \"%s\", \"backend\": \"cpu\", \"dtype\": \"%s\", \"nx\": %lld, \"ny\": %lld, "
-      "\"threads\": %d, \"median_s\": %.6g, \"min_s\": %.6g, \"first_call_s\": %.6g, "
-      "\"pairs_per_s\": %.4g, \"max_rel_err\": %.3g}\n",
-      c.name.c_str(), sizeof(T) == 4 ? "float32" : "float64", (long long)nx, (long long)ny,
-      s.threads, median, min, first, double(nx) * double(ny) / median, err);
-  std::fflush(stdout);
+      s.check ? reference_error<T>(c, data, args, forward.result, ny, check_rows) : NAN;
+  if (c.grad_var.empty()) {
+    print_line(c.name, nx, ny, s, forward, err);
+    return;
+  }
+  print_line(c.name + "_forward", nx, ny, s, forward, err);
+
+  // The gradient of sum(a^2): its cotangent e = 2a is one more argument, of a's rows.
+  const auto t1 = std::chrono::steady_clock::now();
+  const keops::Genred grad = op.grad(c.grad_var);
+  data.emplace_back(forward.result.values);
+  for (T& v : data.back()) v *= 2;
+  args.push_back({"e", int(forward.result.cols), keops::ir::CatI});
+  views.push_back({data.back().data(), forward.result.rows, forward.result.cols});
+  const Timing<T> gradient = time_calls<T>(grad, views, s.repeat, t1);
+  // The gradient's reference: its formula (Var leaves, no aliases) summed over j.
+  Case grad_case = c;
+  grad_case.formula = grad.formula();
+  grad_case.aliases = {};
+  grad_case.reduction = "Sum";
+  grad_case.k = 0;
+  grad_case.formula2 = "";
+  const double grad_err =
+      s.check ? reference_error<T>(grad_case, data, args, gradient.result, ny, check_rows) : NAN;
+  print_line(c.name, nx, ny, s, gradient, grad_err);
 }
 
 int usage() {

@@ -29,17 +29,25 @@ class Genred {
   void run(const std::vector<View<const double>>& args, View<double> values,
            View<int64_t> indices = {}) const;
 
+  // The gradient of <this(args), e> with respect to the argument named `var` (an alias,
+  // or its Var(position,dim,cat) text): a Genred whose arguments are this one's followed
+  // by e (rows of this output, value_cols() wide) and whose output has the shape of var's
+  // argument (one row for a parameter). It can be differentiated again, unless it runs
+  // hidden steps first (the forward result, or the indices a selection picks: gradients of
+  // the exponential and selection reductions), where grad throws keops::Error.
   Genred grad(const std::string& var) const;
 
   std::string formula() const;  // canonical text of the compiled formula
 
   // Beyond the contract: the shape of what the reduction yields.
-  int axis() const;
+  int axis() const;        // -1 for a reduction over both axes (a parameter's gradient)
   int value_cols() const;  // values per output row
   int index_cols() const;  // indices per output row (0 for value-only reductions)
   int arg_count() const;   // arguments expected, in position order
 
  private:
+  explicit Genred(std::shared_ptr<const detail::GenredImpl> impl);
+
   std::shared_ptr<const detail::GenredImpl> impl_;
 };
 

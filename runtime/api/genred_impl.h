@@ -1,0 +1,93 @@
+// GenredImpl: a Genred's arguments and the reduction stages that compute its output.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compiler/codegen/kernel_spec.h"
+#include "compiler/frontend/aliases.h"
+#include "compiler/ir/context.h"
+#include "compiler/ir/reduction.h"
+#include "keops/options.h"
+
+namespace keops::detail {
+
+// One formula built once per dtype (Var leaves carry their dtype); null when absent.
+struct TypedFormula {
+  ir::Expr f32 = nullptr;
+  ir::Expr f64 = nullptr;
+  ir::Expr of(ir::DType t) const { return t == ir::DType::F32 ? f32 : f64; }
+};
+
+// One kernel launch: a reduction of F (and G) over the (i, j) pairs.
+struct ReductionStage {
+  TypedFormula f;
+  TypedFormula g;               // G of the weighted reductions
+  ir::ReductionSpec reduction;  // its formula2 is g.f64, for shapes
+  int axis = 1;                 // 1: reduce over j, one row per i; 0: over i, one row per j
+  // The rows are then added into one: a reduction over both axes (a parameter's gradient).
+  bool sum_rows = false;
+  // A map of the outer rows: the kernel reduces over a single pair, so the formula must
+  // read no argument of the inner category.
+  bool single_pair = false;
+  std::vector<codegen::ArgLayout> args;  // what the kernel reads, by position
+
+  ir::Cat outer_cat() const { return axis == 1 ? ir::CatI : ir::CatJ; }
+  ir::Cat inner_cat() const { return axis == 1 ? ir::CatJ : ir::CatI; }
+  ir::Cat output_cat() const { return sum_rows ? ir::CatP : outer_cat(); }
+  int value_cols() const { return reduction.value_cols(f.f64->dim); }
+  int index_cols() const { return reduction.index_cols(f.f64->dim); }
+  // A Sum of the constant 0 (the gradient of an Arg reduction): zeros, no kernel.
+  bool is_zero() const {
+    return reduction.kind == ir::ReductionKind::Sum && f.f64->is_constant_value(0.0);
+  }
+};
+
+// The subgradient through the indices a selection picks (Min, Max, KMin and their forms,
+// the max of Max_SumShiftExp): with idx_os the index of slot s of outer row o and
+// c = s mod dim(F), every (o, s) with idx_os >= 0 becomes one pair row whose gradient
+// C_os * dF_c(o, idx_os)/dv goes to v's row: o, idx_os, or the single parameter row.
+struct SelectionTerm {
+  ReductionStage arg_reduction;  // ArgMin, ArgMax or ArgKMin of F over the forward's axis
+  int cotangent_arg = 0;         // C: one value per slot and outer row (one row if CatP)
+  ir::Cat cotangent_cat = ir::CatI;
+  // Grad(F', v', E) over one pair, where F' reads the inner arguments as outer ones (a
+  // pair row holds the inner rows gathered at idx_os) and E, the last argument, holds
+  // C_os in component c.
+  ReductionStage pair_gradient;
+  ir::Cat var_cat = ir::CatI;  // v's category, in the forward's terms
+};
+
+struct GenredImpl {
+  std::vector<frontend::ArgInfo> args;  // what the caller passes, by position
+  Options options;
+  std::shared_ptr<ir::Context> context;  // owns the formulas, shared with gradients
+  // Hidden steps run first, invisible to the caller: the output of hidden[k] becomes
+  // argument args.size() + k, an array of rows of its outer category.
+  std::vector<ReductionStage> hidden;
+  ReductionStage main;                     // writes the output
+  std::optional<SelectionTerm> selection;  // added to main's output
+  // Non-empty for a gradient computed in several steps: the reduction it differentiates.
+  std::string staged_from;
+};
+
+// Rows of the i and j arguments of one call.
+struct RowCounts {
+  int64_t i = 0, j = 0;
+  int64_t of(ir::Cat c) const { return c == ir::CatI ? i : c == ir::CatJ ? j : 1; }
+};
+
+// Runs g on checked host arguments into host outputs of the shapes g.main yields
+// (genred_stages.cpp).
+template <class T>
+void run_stages(const GenredImpl& g, const std::vector<const T*>& args, const RowCounts& rows,
+                T* values, int64_t* indices);
+
+// The gradient of <forward(args), e> with respect to the argument named `var`: a
+// GenredImpl whose arguments are forward's followed by e (genred_grad.cpp).
+std::shared_ptr<const GenredImpl> gradient(const GenredImpl& forward, const std::string& var);
+
+}  // namespace keops::detail

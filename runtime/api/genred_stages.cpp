@@ -1,0 +1,163 @@
+// Runs a GenredImpl: its hidden stages, the main reduction, and a selection's gather/scatter.
+#include <algorithm>
+#include <type_traits>
+
+#include "runtime/api/genred_impl.h"
+#include "runtime/cpu/driver.h"
+#include "runtime/cpu/kernels.h"
+
+namespace keops::detail {
+namespace {
+
+template <class T>
+constexpr ir::DType dtype_of() {
+  return std::is_same_v<T, float> ? ir::DType::F32 : ir::DType::F64;
+}
+
+codegen::SumScheme sum_scheme(const Options& o) {
+  switch (o.sum_scheme) {
+    case SumScheme::Direct:
+      return codegen::SumScheme::Direct;
+    case SumScheme::Kahan:
+      return codegen::SumScheme::Kahan;
+    case SumScheme::Auto:
+    case SumScheme::Block:
+      break;
+  }
+  return codegen::SumScheme::Block;
+}
+
+codegen::KernelSpec kernel_spec(const ReductionStage& s, ir::DType dtype, const Options& o) {
+  codegen::KernelSpec spec;
+  spec.formula = s.f.of(dtype);
+  spec.reduction = s.reduction;
+  spec.reduction.formula2 = s.g.of(dtype);
+  spec.axis = s.axis;
+  spec.dtype = dtype;
+  spec.args = s.args;
+  spec.target = codegen::CpuTarget::host();
+  spec.sum_scheme = sum_scheme(o);
+  spec.float64_accumulator = o.float64_accumulator;
+  return spec;
+}
+
+// One stage into values (rows of its output category) and indices; args[k] is argument k.
+template <class T>
+void run_stage(const ReductionStage& s, const std::vector<const T*>& args, const RowCounts& rows,
+               const Options& o, T* values, int64_t* indices) {
+  const int64_t out_rows = rows.of(s.outer_cat());
+  const int64_t reduced = s.single_pair ? 1 : rows.of(s.inner_cat());
+  const int64_t cols = s.value_cols();
+  if (s.is_zero() || (s.sum_rows && out_rows == 0)) {
+    std::fill_n(values, (s.sum_rows ? 1 : out_rows) * cols, T(0));
+    return;
+  }
+  if (out_rows == 0) return;
+  const jit::CpuKernel kernel = runtime::cpu_kernel_for(kernel_spec(s, dtype_of<T>(), o));
+  if (!s.sum_rows) {
+    runtime::run_cpu_kernel<T>(kernel, out_rows, reduced, args.data(), values, indices, o.threads);
+    return;
+  }
+  std::vector<T> per_row(size_t(out_rows * cols));
+  runtime::run_cpu_kernel<T>(kernel, out_rows, reduced, args.data(), per_row.data(), nullptr,
+                             o.threads);
+  for (int64_t c = 0; c < cols; ++c) {
+    long double total = 0;
+    for (int64_t r = 0; r < out_rows; ++r) total += per_row[size_t(r * cols + c)];
+    values[c] = T(total);
+  }
+}
+
+// One selected (outer row, slot) pair and the index picked there.
+struct Pick {
+  int64_t row;
+  int64_t index;
+  int slot;
+};
+
+// Adds the selection term to values: pairs gathered into rows, one kernel over them, and
+// each row's gradient scattered into v's rows.
+template <class T>
+void add_selection(const SelectionTerm& s, const std::vector<const T*>& args, const RowCounts& rows,
+                   const Options& o, T* values) {
+  const ReductionStage& arg_reduction = s.arg_reduction;
+  const ir::Cat outer = arg_reduction.outer_cat();
+  const int64_t out_rows = rows.of(outer);
+  const int slots = arg_reduction.index_cols();
+  std::vector<int64_t> indices(size_t(out_rows * slots));
+  run_stage<T>(arg_reduction, args, rows, o, nullptr, indices.data());
+
+  std::vector<Pick> picks;  // an index of -1 (all NaN, or K beyond the range) picks nothing
+  for (int64_t r = 0; r < out_rows; ++r)
+    for (int slot = 0; slot < slots; ++slot)
+      if (const int64_t index = indices[size_t(r * slots + slot)]; index >= 0)
+        picks.push_back({r, index, slot});
+  if (picks.empty()) return;
+  const int64_t n_picks = int64_t(picks.size());
+
+  // The pair rows: each argument of F at its outer row or at the picked inner row.
+  const ReductionStage& pair_gradient = s.pair_gradient;
+  const size_t cotangent_position = pair_gradient.args.size() - 1;
+  std::vector<std::vector<T>> gathered(pair_gradient.args.size());
+  std::vector<const T*> pair_args(pair_gradient.args.size());
+  for (size_t k = 0; k < cotangent_position; ++k) {
+    const codegen::ArgLayout& arg = arg_reduction.args[k];
+    if (arg.cat == ir::CatP) {
+      pair_args[k] = args[k];
+      continue;
+    }
+    std::vector<T>& rows_k = gathered[k];
+    rows_k.resize(size_t(n_picks * arg.dim));
+    for (int64_t p = 0; p < n_picks; ++p) {
+      const int64_t source = arg.cat == outer ? picks[size_t(p)].row : picks[size_t(p)].index;
+      std::copy_n(args[k] + source * arg.dim, arg.dim, rows_k.begin() + p * arg.dim);
+    }
+    pair_args[k] = rows_k.data();
+  }
+  // E: the slot's cotangent in its component of F.
+  const int f_dim = pair_gradient.args[cotangent_position].dim;
+  const T* cotangent = args[size_t(s.cotangent_arg)];
+  std::vector<T>& e = gathered[cotangent_position];
+  e.assign(size_t(n_picks * f_dim), T(0));
+  for (int64_t p = 0; p < n_picks; ++p) {
+    const Pick& pick = picks[size_t(p)];
+    const int64_t row = s.cotangent_cat == ir::CatP ? 0 : pick.row;
+    e[size_t(p * f_dim + pick.slot % f_dim)] = cotangent[row * slots + pick.slot];
+  }
+  pair_args[cotangent_position] = e.data();
+
+  RowCounts pair_rows;
+  (outer == ir::CatI ? pair_rows.i : pair_rows.j) = n_picks;
+  const int64_t v_dim = pair_gradient.value_cols();
+  std::vector<T> grads(size_t(n_picks * v_dim));
+  run_stage<T>(pair_gradient, pair_args, pair_rows, o, grads.data(), nullptr);
+  for (int64_t p = 0; p < n_picks; ++p) {
+    const Pick& pick = picks[size_t(p)];
+    const int64_t target = s.var_cat == ir::CatP ? 0 : s.var_cat == outer ? pick.row : pick.index;
+    for (int64_t c = 0; c < v_dim; ++c) values[target * v_dim + c] += grads[size_t(p * v_dim + c)];
+  }
+}
+
+}  // namespace
+
+template <class T>
+void run_stages(const GenredImpl& g, const std::vector<const T*>& args, const RowCounts& rows,
+                T* values, int64_t* indices) {
+  std::vector<const T*> all_args = args;
+  std::vector<std::vector<T>> hidden_outputs(g.hidden.size());
+  for (size_t k = 0; k < g.hidden.size(); ++k) {
+    const ReductionStage& s = g.hidden[k];
+    hidden_outputs[k].resize(size_t(rows.of(s.output_cat()) * s.value_cols()));
+    run_stage<T>(s, all_args, rows, g.options, hidden_outputs[k].data(), nullptr);
+    all_args.push_back(hidden_outputs[k].data());
+  }
+  run_stage<T>(g.main, all_args, rows, g.options, values, indices);
+  if (g.selection) add_selection<T>(*g.selection, all_args, rows, g.options, values);
+}
+
+template void run_stages<float>(const GenredImpl&, const std::vector<const float*>&,
+                                const RowCounts&, float*, int64_t*);
+template void run_stages<double>(const GenredImpl&, const std::vector<const double*>&,
+                                 const RowCounts&, double*, int64_t*);
+
+}  // namespace keops::detail
