@@ -19,8 +19,8 @@ struct ArgLayout {
 // The x86-64 CPU a kernel is compiled for (the host unless a test or keopsc names one).
 struct CpuTarget {
   std::string triple;
-  std::string cpu;       // LLVM CPU name: znver5, skylake-avx512, haswell, x86-64, ...
-  std::string features;  // LLVM feature string, "+avx2,+fma,..."
+  std::string cpu;        // LLVM CPU name: znver5, skylake-avx512, haswell, x86-64, ...
+  std::string features;   // LLVM feature string, "+avx2,+fma,..."
   int vector_bits = 128;  // widest vector register the kernel uses
 
   static CpuTarget host();
@@ -38,8 +38,9 @@ struct KernelSpec {
   int axis = 1;  // 1: one output row per i, reduce over j; 0: the other way
   ir::DType dtype = ir::DType::F32;
   std::vector<ArgLayout> args;  // by position
-  CpuTarget target;  // for CPU kernels
-  int gpu_sm = 0;    // > 0: a GPU kernel for sm_<gpu_sm> (90 for sm_90); target is then unused
+  CpuTarget target;             // for CPU kernels
+  int gpu_sm = 0;  // > 0: a GPU kernel for sm_<gpu_sm> (90 for sm_90); target is then unused
+  bool gpu_fast_math = true;  // float32 GPU math on the hardware approximations (math.h)
   SumScheme sum_scheme = SumScheme::Block;
   // Reduced indices per block when sum_scheme == Block. 0: automatic (256 for sums; none
   // for selections, whose merge is exact); > 0 forces that size on every reduction.

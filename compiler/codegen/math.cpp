@@ -1,16 +1,24 @@
 // exp, log, sin, cos, sqrt as straight-line LLVM IR for float, double and their vectors.
 #include "compiler/codegen/math.h"
 
+#include <cmath>
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
 #include <vector>
 
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/IntrinsicsNVPTX.h>
+#include <llvm/IR/Module.h>
+#include <llvm/TargetParser/Triple.h>
 
 #include "compiler/support/check.h"
 
 namespace keops::codegen {
+
+namespace {
+constexpr const char* kFastMathFlag = "keops.gpu_fast_math";
+}
 namespace {
 
 using llvm::Value;
@@ -230,30 +238,53 @@ Value* emit_sin_cos(MathBuilder& m, Value* x, bool cosine) {
   return cosine ? result : b.CreateSelect(b.CreateFCmpOEQ(x, m.c(0.0)), x, result);
 }
 
+// True when x is a float32 scalar in a GPU module that asked for fast math: the
+// hardware approximations (MUFU) then replace the polynomials.
+bool gpu_fast_float(llvm::IRBuilderBase& b, Value* x) {
+  const llvm::Module* module = b.GetInsertBlock()->getModule();
+  return x->getType()->isFloatTy() && llvm::Triple(module->getTargetTriple()).isNVPTX() &&
+         module->getModuleFlag(kFastMathFlag) != nullptr;
+}
+
+Value* approx(llvm::IRBuilderBase& b, llvm::Intrinsic::ID id, Value* x) {
+  return b.CreateIntrinsic(id, {}, {x});
+}
+
 }  // namespace
+
+void request_gpu_fast_math(llvm::Module& m) {
+  m.addModuleFlag(llvm::Module::Override, kFastMathFlag, 1);
+}
 
 Value* emit_exp(llvm::IRBuilderBase& b, Value* x) {
   MathBuilder m(b, x);
+  if (gpu_fast_float(b, x))  // exp(x) = 2^(x log2 e): ex2.approx.ftz
+    return approx(b, llvm::Intrinsic::nvvm_ex2_approx_ftz_f, b.CreateFMul(x, m.c(M_LOG2E)));
   return m.is_double() ? exp_f64(m, x) : exp_f32(m, x);
 }
 
 Value* emit_log(llvm::IRBuilderBase& b, Value* x) {
   MathBuilder m(b, x);
+  if (gpu_fast_float(b, x))  // log(x) = log2(x) ln 2: lg2.approx.ftz
+    return b.CreateFMul(approx(b, llvm::Intrinsic::nvvm_lg2_approx_ftz_f, x), m.c(M_LN2));
   return emit_log_impl(m, x);
 }
 
 Value* emit_sin(llvm::IRBuilderBase& b, Value* x) {
   MathBuilder m(b, x);
+  if (gpu_fast_float(b, x)) return approx(b, llvm::Intrinsic::nvvm_sin_approx_ftz_f, x);
   return emit_sin_cos(m, x, /*cosine=*/false);
 }
 
 Value* emit_cos(llvm::IRBuilderBase& b, Value* x) {
   MathBuilder m(b, x);
+  if (gpu_fast_float(b, x)) return approx(b, llvm::Intrinsic::nvvm_cos_approx_ftz_f, x);
   return emit_sin_cos(m, x, /*cosine=*/true);
 }
 
 Value* emit_sqrt(llvm::IRBuilderBase& b, Value* x) {
   MathBuilder m(b, x);  // checks the type
+  if (gpu_fast_float(b, x)) return approx(b, llvm::Intrinsic::nvvm_sqrt_approx_ftz_f, x);
   return b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x);
 }
 

@@ -49,4 +49,11 @@ llvm::Value* emit_cos(llvm::IRBuilderBase& b, llvm::Value* x);
 // sqrt(x): the llvm.sqrt intrinsic, one correctly rounded instruction (<= 0.5 ulp).
 llvm::Value* emit_sqrt(llvm::IRBuilderBase& b, llvm::Value* x);
 
+// GPU fast math: in an NVPTX module so marked, float32 exp, log, sin, cos and sqrt map to
+// the hardware approximations (ex2/lg2/sin/cos/sqrt.approx.ftz, as KeOps's __expf etc.):
+// a few ulp near 0, relative error ~2^-22 growing with |x| for exp (x log2 e is rounded
+// first); sin/cos absolute error ~2^-21 in [-pi, pi]. Subnormals flush to zero. Float64
+// and unmarked modules keep the polynomials above.
+void request_gpu_fast_math(llvm::Module& m);
+
 }  // namespace keops::codegen

@@ -10,6 +10,7 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include "compiler/codegen/math.h"
 #include "compiler/codegen/nvptx_kernel.h"
 #include "compiler/jit/optimize.h"
 #include "compiler/support/check.h"
@@ -70,6 +71,7 @@ std::string gpu_kernel_ptx(const codegen::KernelSpec& spec) {
   auto m = std::make_unique<llvm::Module>("keops", context);
   m->setTargetTriple(kTriple);
   m->setDataLayout(tm->createDataLayout());
+  if (spec.gpu_fast_math) codegen::request_gpu_fast_math(*m);
   codegen::build_nvptx_kernel(*m, spec, gpu_kernel_symbol(spec));
   run_o3_pipeline(*m, *tm);
   llvm::SmallString<0> ptx;
