@@ -14,6 +14,7 @@
 #include "compiler/frontend/parser.h"
 #include "compiler/ir/context.h"
 #include "compiler/ir/evaluator.h"
+#include "runtime/cuda/memory.h"
 
 namespace {
 
@@ -60,6 +61,8 @@ struct Settings {
   bool check = true;
   int repeat = 5;
   int threads = 0;
+  bool gpu = false;       // --backend gpu: inputs and outputs in GPU 0's memory
+  bool fast_math = true;  // --accurate: Options::gpu_fast_math = false
   int64_t nx = -1, ny = -1;
   std::vector<std::string> only;
 };
@@ -123,12 +126,20 @@ struct Timing {
 
 template <class T>
 Timing<T> time_calls(const keops::Genred& op, const std::vector<keops::View<const T>>& views,
-                     int repeat, std::chrono::steady_clock::time_point t0) {
+                     int repeat, std::chrono::steady_clock::time_point t0, bool gpu) {
   Timing<T> t;
   t.result = op(views);
   t.first = seconds_since(t0);
-  const keops::View<T> values{t.result.values.data(), t.result.rows, t.result.cols};
-  const keops::View<int64_t> indices{t.result.indices.data(), t.result.rows, t.result.index_cols};
+  keops::View<T> values{t.result.values.data(), t.result.rows, t.result.cols};
+  keops::View<int64_t> indices{t.result.indices.data(), t.result.rows, t.result.index_cols};
+  // On the GPU the timed calls write to device memory, as KeOps's do to torch tensors.
+  keops::runtime::cuda::DeviceBuffer device_values, device_indices;
+  if (gpu) {
+    device_values = {0, t.result.values.size() * sizeof(T)};
+    device_indices = {0, t.result.indices.size() * sizeof(int64_t)};
+    values = {device_values.as<T>(), t.result.rows, t.result.cols, 0};
+    indices = {device_indices.as<int64_t>(), t.result.rows, t.result.index_cols, 0};
+  }
   std::vector<double> times;
   for (int r = 0; r < repeat; ++r) {
     const auto start = std::chrono::steady_clock::now();
@@ -145,11 +156,12 @@ template <class T>
 void print_line(const std::string& name, int64_t nx, int64_t ny, const Settings& s,
                 const Timing<T>& t, double err) {
   std::printf(
-      "{\"case\": \"%s\", \"backend\": \"cpu\", \"dtype\": \"%s\", \"nx\": %lld, \"ny\": %lld, "
+      "{\"case\": \"%s\", \"backend\": \"%s\", \"dtype\": \"%s\", \"nx\": %lld, \"ny\": %lld, "
       "\"threads\": %d, \"median_s\": %.6g, \"min_s\": %.6g, \"first_call_s\": %.6g, "
       "\"pairs_per_s\": %.4g, \"max_rel_err\": %.3g}\n",
-      name.c_str(), sizeof(T) == 4 ? "float32" : "float64", (long long)nx, (long long)ny, s.threads,
-      t.median, t.min, t.first, double(nx) * double(ny) / t.median, err);
+      name.c_str(), s.gpu ? (s.fast_math ? "gpu" : "gpu-accurate") : "cpu",
+      sizeof(T) == 4 ? "float32" : "float64", (long long)nx, (long long)ny, s.threads, t.median,
+      t.min, t.first, double(nx) * double(ny) / t.median, err);
   std::fflush(stdout);
 }
 
@@ -161,6 +173,8 @@ void run_case(const Case& c, const Settings& s) {
   options.threads = s.threads;
   options.k = c.k;
   options.formula2 = c.formula2;
+  options.backend = s.gpu ? keops::Backend::GPU : keops::Backend::CPU;
+  options.gpu_fast_math = s.fast_math;
   keops::ir::Context ctx;
   const auto table = keops::frontend::AliasTable::parse(c.aliases);
   std::vector<keops::ir::Expr> roots = {
@@ -178,11 +192,21 @@ void run_case(const Case& c, const Settings& s) {
   }
   for (size_t k = 0; k < args.size(); ++k)
     views.push_back({data[k].data(), int64_t(data[k].size()) / args[k].dim, args[k].dim});
+  std::vector<keops::runtime::cuda::DeviceBuffer>
+      on_gpu;  // the inputs, on GPU 0 with --backend gpu
+  auto to_gpu = [&](keops::View<const T>& v) {
+    if (!s.gpu) return;
+    on_gpu.emplace_back(0, size_t(v.rows * v.cols) * sizeof(T));
+    if (v.rows * v.cols > 0) on_gpu.back().upload(v.data, on_gpu.back().bytes());
+    v = {on_gpu.back().template as<T>(), v.rows, v.cols, 0};
+  };
+  on_gpu.reserve(args.size() + 1);
+  for (auto& v : views) to_gpu(v);
 
   const int64_t check_rows = std::min<int64_t>(nx, 16);
   const auto t0 = std::chrono::steady_clock::now();
   const keops::Genred op(c.formula, c.aliases, c.reduction, 1, options);
-  const Timing<T> forward = time_calls<T>(op, views, s.repeat, t0);
+  const Timing<T> forward = time_calls<T>(op, views, s.repeat, t0, s.gpu);
   const double err =
       s.check ? reference_error<T>(c, data, args, forward.result, ny, check_rows) : NAN;
   if (c.grad_var.empty()) {
@@ -198,7 +222,8 @@ void run_case(const Case& c, const Settings& s) {
   for (T& v : data.back()) v *= 2;
   args.push_back({"e", int(forward.result.cols), keops::ir::CatI});
   views.push_back({data.back().data(), forward.result.rows, forward.result.cols});
-  const Timing<T> gradient = time_calls<T>(grad, views, s.repeat, t1);
+  to_gpu(views.back());
+  const Timing<T> gradient = time_calls<T>(grad, views, s.repeat, t1, s.gpu);
   // The gradient's reference: its formula (Var leaves, no aliases) summed over j.
   Case grad_case = c;
   grad_case.formula = grad.formula();
@@ -214,7 +239,8 @@ void run_case(const Case& c, const Settings& s) {
 int usage() {
   std::fprintf(stderr,
                "usage: keops_bench [--quick] [--cases a,b] [--repeat N] [--threads T]\n"
-               "                   [--nx N] [--ny M] [--no-check] [--list]\n");
+               "                   [--backend cpu|gpu] [--accurate] [--nx N] [--ny M]\n"
+               "                   [--no-check] [--list]\n");
   return 2;
 }
 
@@ -229,7 +255,13 @@ int main(int argc, char** argv) {
       s.quick = true;
     else if (a == "--no-check")
       s.check = false;
-    else if (a == "--repeat")
+    else if (a == "--accurate")
+      s.fast_math = false;
+    else if (a == "--backend") {
+      const std::string b = value();
+      if (b != "cpu" && b != "gpu") return usage();
+      s.gpu = b == "gpu";
+    } else if (a == "--repeat")
       s.repeat = std::atoi(value().c_str());
     else if (a == "--threads")
       s.threads = std::atoi(value().c_str());

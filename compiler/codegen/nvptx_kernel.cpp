@@ -103,12 +103,26 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   Value* load_row = b.CreateSelect(live, row, b.CreateSub(out_rows, b.getInt64(1)));
 
   const auto state_types = reduction->state_types(T);
-  std::vector<llvm::AllocaInst*> slots;
-  for (llvm::Type* t : state_types) slots.push_back(b.CreateAlloca(t));
-  {
-    Vals init = reduction->init(b, T);
-    for (size_t k = 0; k < init.size(); ++k) b.CreateStore(init[k], slots[k]);
-  }
+  auto make_slots = [&] {
+    std::vector<llvm::AllocaInst*> slots;
+    for (llvm::Type* t : state_types) slots.push_back(b.CreateAlloca(t));
+    return slots;
+  };
+  auto load_state = [&](const std::vector<llvm::AllocaInst*>& from) {
+    Vals state;
+    for (size_t k = 0; k < state_types.size(); ++k)
+      state.push_back(b.CreateLoad(state_types[k], from[k]));
+    return state;
+  };
+  auto store_state = [&](const Vals& state, const std::vector<llvm::AllocaInst*>& to) {
+    for (size_t k = 0; k < state.size(); ++k) b.CreateStore(state[k], to[k]);
+  };
+  // Sums fold each tile into a fresh state merged into the total (the Block scheme of the
+  // CPU, with blocks of one tile): rounding grows with the tile, not with n_reduced.
+  const bool blocked = spec.sum_scheme == SumScheme::Block && !reduction->exact();
+  const auto total_slots = make_slots();
+  const auto tile_slots = blocked ? make_slots() : total_slots;
+  store_state(reduction->init(b, T), total_slots);
   std::vector<Value*> arg_ptrs;
   for (size_t k = 0; k < spec.args.size(); ++k)
     arg_ptrs.push_back(b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, args, k)));
@@ -163,6 +177,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
 
   b.SetInsertPoint(staged);
   b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});
+  if (blocked) store_state(reduction->init(b, T), tile_slots);
   Value* remaining = b.CreateSub(n_reduced, t0);
   Value* tile_len =
       b.CreateSelect(b.CreateICmpSLT(remaining, block_threads), remaining, block_threads);
@@ -204,14 +219,9 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
       const Vals& gv = pair.emit(g);
       fv.insert(fv.end(), gv.begin(), gv.end());
     }
-    Vals state;
-    for (size_t k = 0; k < state_types.size(); ++k)
-      state.push_back(b.CreateLoad(state_types[k], slots[k]));
+    const Vals state = load_state(tile_slots);
     Value* index = b.CreateAdd(t0, t);
-    auto combine = [&] {
-      Vals next = reduction->combine(b, state, fv, index);
-      for (size_t k = 0; k < next.size(); ++k) b.CreateStore(next[k], slots[k]);
-    };
+    auto combine = [&] { store_state(reduction->combine(b, state, fv, index), tile_slots); };
     if (Value* changes = reduction->may_change(b, state, fv)) {
       auto* update = BasicBlock::Create(ctx, "combine", fn, tile_end);
       auto* done = BasicBlock::Create(ctx, "combined", fn, tile_end);
@@ -229,6 +239,8 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
 
   // tile.end: nobody overwrites the tile before everyone has read it.
   b.SetInsertPoint(tile_end);
+  if (blocked)
+    store_state(reduction->merge(b, load_state(total_slots), load_state(tile_slots)), total_slots);
   b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});
   t0->addIncoming(b.CreateAdd(t0, block_threads), tile_end);
   b.CreateBr(tile_header);
@@ -237,10 +249,8 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   b.CreateCondBr(live, store, exit);
   b.SetInsertPoint(store);
   {
-    Vals state, out_values, out_indices;
-    for (size_t k = 0; k < state_types.size(); ++k)
-      state.push_back(b.CreateLoad(state_types[k], slots[k]));
-    reduction->finalize(b, state, out_values, out_indices);
+    Vals out_values, out_indices;
+    reduction->finalize(b, load_state(total_slots), out_values, out_indices);
     const int value_cols = spec.value_cols(), index_cols = spec.index_cols();
     for (int c = 0; c < value_cols; ++c)
       b.CreateAlignedStore(

@@ -17,6 +17,9 @@ struct Options {
   SumScheme sum_scheme = SumScheme::Auto;
   bool float64_accumulator = false;  // accumulate float32 sums in float64
 
+  // float32 exp, log, sin, cos and sqrt on the GPU's hardware approximations (as KeOps);
+  // false: the accurate polynomials of the CPU (float64 always uses those).
+  bool gpu_fast_math = true;
   // CPU threads; 0: OpenMP's default (OMP_NUM_THREADS or the core count).
   int threads = 0;
   // Rows of the output axis when the formula has no argument of that category

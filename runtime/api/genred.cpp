@@ -1,6 +1,8 @@
 // Genred: builds and checks the user's reduction, checks the arrays of each call, runs it.
 #include "keops/genred.h"
 
+#include <algorithm>
+
 #include <string>
 #include <type_traits>
 
@@ -12,6 +14,8 @@
 #include "keops/error.h"
 #include "keops/gpu.h"
 #include "runtime/api/genred_impl.h"
+#include "runtime/cuda/device.h"
+#include "runtime/cuda/gpu_reduce.h"
 
 namespace keops {
 
@@ -29,12 +33,39 @@ detail::TypedFormula parse_typed(const std::string& formula, const frontend::Ali
   return t;
 }
 
+// Auto runs on the GPU whenever one is usable.
+bool uses_gpu(const Options& o) {
+  return o.backend == Backend::GPU || (o.backend == Backend::Auto && gpu_available());
+}
+
+// The GPU of a call: Options::device, else the device of the arrays already on one, else 0.
+template <class T>
+int gpu_device(const Options& o, const std::vector<View<const T>>& args, const View<T>& values,
+               const View<int64_t>& indices) {
+  int device = o.device;
+  auto claim = [&](int d, const char* what) {
+    if (d < 0) return;
+    if (device >= 0 && d != device)
+      throw Error(std::string("Genred: ") + what + " is on GPU " + std::to_string(d) +
+                  ", but the call runs on GPU " + std::to_string(device));
+    device = d;
+  };
+  for (const auto& v : args) claim(v.device, "an argument");
+  claim(values.device, "values");
+  claim(indices.device, "indices");
+  device = std::max(device, 0);
+  if (device >= runtime::cuda::device_count())
+    throw Error("Genred: there is no GPU " + std::to_string(device) + " (" +
+                std::to_string(runtime::cuda::device_count()) + " found)");
+  return device;
+}
+
 void check_options(const GenredImpl& g) {
   const Options& o = g.options;
   if (g.main.axis != 0 && g.main.axis != 1)
     throw Error("Genred: axis must be 0 (reduce over i) or 1 (reduce over j), not " +
                 std::to_string(g.main.axis));
-  if (o.backend == Backend::GPU)
+  if (o.backend == Backend::GPU && !gpu_available())
     throw Error("Genred: the GPU backend is unavailable: " + gpu_unavailable_reason());
   if (o.threads < 0)
     throw Error("Genred: Options::threads must be >= 0, not " + std::to_string(o.threads));
@@ -59,8 +90,10 @@ detail::RowCounts check_arguments(const GenredImpl& g, const std::vector<View<co
     const frontend::ArgInfo& a = g.args[k];
     const View<const T>& v = args[k];
     const std::string which = "argument " + std::to_string(k) + " (" + a.name + ")";
-    if (v.device != -1)
-      throw Error("Genred: " + which + " is in GPU memory, but " + gpu_unavailable_reason());
+    if (v.device != -1 && !uses_gpu(g.options))
+      throw Error(
+          "Genred: " + which + " is in GPU memory, but this Genred runs on the CPU" +
+          (gpu_available() ? std::string(" (Options::backend)") : ": " + gpu_unavailable_reason()));
     if (v.rows < 0 || v.cols < 0) throw Error("Genred: " + which + " has a negative shape");
     if (v.cols != a.dim)
       throw Error("Genred: " + which + " has " + std::to_string(v.cols) + " cols, but its dim is " +
@@ -97,11 +130,12 @@ detail::RowCounts check_arguments(const GenredImpl& g, const std::vector<View<co
 }
 
 template <class V>
-void check_output(const char* what, const V& view, int64_t rows, int64_t cols) {
+void check_output(const char* what, const V& view, int64_t rows, int64_t cols,
+                  const Options& options) {
   if (cols == 0) return;
-  if (view.device != -1)
-    throw Error(std::string("Genred::run: ") + what + " is in GPU memory, but " +
-                gpu_unavailable_reason());
+  if (view.device != -1 && !uses_gpu(options))
+    throw Error(std::string("Genred::run: ") + what +
+                " is in GPU memory, but this Genred runs on the CPU");
   if (view.rows != rows || view.cols != cols)
     throw Error(std::string("Genred::run: ") + what + " is " + std::to_string(view.rows) + " x " +
                 std::to_string(view.cols) + ", expected " + std::to_string(rows) + " x " +
@@ -115,11 +149,27 @@ void run_impl(const GenredImpl& g, const std::vector<View<const T>>& args, View<
               View<int64_t> indices) {
   const detail::RowCounts rows = check_arguments(g, args);
   const int64_t out_rows = rows.of(g.main.output_cat());
-  check_output("values", values, out_rows, g.main.value_cols());
-  check_output("indices", indices, out_rows, g.main.index_cols());
+  check_output("values", values, out_rows, g.main.value_cols(), g.options);
+  check_output("indices", indices, out_rows, g.main.index_cols(), g.options);
+  const int device = uses_gpu(g.options) ? gpu_device(g.options, args, values, indices) : -1;
+  const bool in_device_memory =
+      values.device >= 0 || indices.device >= 0 ||
+      std::any_of(args.begin(), args.end(), [](const View<const T>& v) { return v.device >= 0; });
+  if (device >= 0 && g.hidden.empty() && !g.selection && !g.main.sum_rows && !g.main.is_zero()) {
+    // One kernel: device arrays are used in place, host arrays copied in and out.
+    const codegen::KernelSpec spec =
+        detail::kernel_spec(g.main, detail::dtype_of<T>(), g.options, device);
+    runtime::cuda::run_gpu_reduction<T>(spec, device, out_rows, rows.of(g.main.inner_cat()), args,
+                                        values, indices);
+    return;
+  }
+  if (in_device_memory)
+    throw Error("Genred: " + g.staged_from +
+                " gradients run in several steps, on host arrays only for now; " +
+                "copy the arguments and outputs to the host");
   std::vector<const T*> pointers;
   for (const auto& v : args) pointers.push_back(v.data);
-  detail::run_stages<T>(g, pointers, rows, values.data, indices.data);
+  detail::run_stages<T>(g, pointers, rows, values.data, indices.data, device);
 }
 
 template <class T>

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "compiler/codegen/kernel_spec.h"
@@ -74,17 +75,26 @@ struct GenredImpl {
   std::string staged_from;
 };
 
+template <class T>
+constexpr ir::DType dtype_of() {
+  return std::is_same_v<T, float> ? ir::DType::F32 : ir::DType::F64;
+}
+
 // Rows of the i and j arguments of one call.
 struct RowCounts {
   int64_t i = 0, j = 0;
   int64_t of(ir::Cat c) const { return c == ir::CatI ? i : c == ir::CatJ ? j : 1; }
 };
 
-// Runs g on checked host arguments into host outputs of the shapes g.main yields
-// (genred_stages.cpp).
+// Runs g on checked host arguments into host outputs of the shapes g.main yields, on the
+// CPU (gpu_device < 0) or on that GPU (genred_stages.cpp).
 template <class T>
 void run_stages(const GenredImpl& g, const std::vector<const T*>& args, const RowCounts& rows,
-                T* values, int64_t* indices);
+                T* values, int64_t* indices, int gpu_device);
+
+// The kernel of one stage for dtype, on the CPU (gpu_device < 0) or on that GPU.
+codegen::KernelSpec kernel_spec(const ReductionStage& s, ir::DType dtype, const Options& o,
+                                int gpu_device);
 
 // The gradient of <forward(args), e> with respect to the argument named `var`: a
 // GenredImpl whose arguments are forward's followed by e (genred_grad.cpp).

@@ -5,14 +5,10 @@
 #include "runtime/api/genred_impl.h"
 #include "runtime/cpu/driver.h"
 #include "runtime/cpu/kernels.h"
+#include "runtime/cuda/gpu_reduce.h"
 
 namespace keops::detail {
 namespace {
-
-template <class T>
-constexpr ir::DType dtype_of() {
-  return std::is_same_v<T, float> ? ir::DType::F32 : ir::DType::F64;
-}
 
 codegen::SumScheme sum_scheme(const Options& o) {
   switch (o.sum_scheme) {
@@ -27,7 +23,10 @@ codegen::SumScheme sum_scheme(const Options& o) {
   return codegen::SumScheme::Block;
 }
 
-codegen::KernelSpec kernel_spec(const ReductionStage& s, ir::DType dtype, const Options& o) {
+}  // namespace
+
+codegen::KernelSpec kernel_spec(const ReductionStage& s, ir::DType dtype, const Options& o,
+                                int gpu_device) {
   codegen::KernelSpec spec;
   spec.formula = s.f.of(dtype);
   spec.reduction = s.reduction;
@@ -38,13 +37,41 @@ codegen::KernelSpec kernel_spec(const ReductionStage& s, ir::DType dtype, const 
   spec.target = codegen::CpuTarget::host();
   spec.sum_scheme = sum_scheme(o);
   spec.float64_accumulator = o.float64_accumulator;
+  if (gpu_device >= 0) {
+    spec.gpu_sm = runtime::cuda::device_sm(gpu_device);
+    spec.gpu_fast_math = o.gpu_fast_math;
+  }
   return spec;
+}
+
+namespace {
+
+// Runs one stage's kernel on host arrays, on the CPU or on a GPU (copies in and out).
+template <class T>
+void run_kernel(const ReductionStage& s, const std::vector<const T*>& args, const RowCounts& rows,
+                const Options& o, int gpu_device, int64_t out_rows, int64_t reduced, T* values,
+                int64_t* indices) {
+  const codegen::KernelSpec spec = kernel_spec(s, dtype_of<T>(), o, gpu_device);
+  if (gpu_device < 0) {
+    runtime::run_cpu_kernel<T>(runtime::cpu_kernel_for(spec), out_rows, reduced, args.data(),
+                               values, indices, o.threads);
+    return;
+  }
+  std::vector<View<const T>> views;
+  for (size_t k = 0; k < s.args.size(); ++k)
+    views.push_back({args[k], rows.of(s.args[k].cat), s.args[k].dim});
+  if (s.single_pair)  // the reduced axis is one pair, whatever the rows of its category
+    for (size_t k = 0; k < s.args.size(); ++k)
+      if (s.args[k].cat == s.inner_cat()) views[k].rows = 1;
+  runtime::cuda::run_gpu_reduction<T>(spec, gpu_device, out_rows, reduced, views,
+                                      {values, out_rows, s.value_cols()},
+                                      {indices, out_rows, s.index_cols()});
 }
 
 // One stage into values (rows of its output category) and indices; args[k] is argument k.
 template <class T>
 void run_stage(const ReductionStage& s, const std::vector<const T*>& args, const RowCounts& rows,
-               const Options& o, T* values, int64_t* indices) {
+               const Options& o, int gpu_device, T* values, int64_t* indices) {
   const int64_t out_rows = rows.of(s.outer_cat());
   const int64_t reduced = s.single_pair ? 1 : rows.of(s.inner_cat());
   const int64_t cols = s.value_cols();
@@ -53,14 +80,12 @@ void run_stage(const ReductionStage& s, const std::vector<const T*>& args, const
     return;
   }
   if (out_rows == 0) return;
-  const jit::CpuKernel kernel = runtime::cpu_kernel_for(kernel_spec(s, dtype_of<T>(), o));
   if (!s.sum_rows) {
-    runtime::run_cpu_kernel<T>(kernel, out_rows, reduced, args.data(), values, indices, o.threads);
+    run_kernel<T>(s, args, rows, o, gpu_device, out_rows, reduced, values, indices);
     return;
   }
   std::vector<T> per_row(size_t(out_rows * cols));
-  runtime::run_cpu_kernel<T>(kernel, out_rows, reduced, args.data(), per_row.data(), nullptr,
-                             o.threads);
+  run_kernel<T>(s, args, rows, o, gpu_device, out_rows, reduced, per_row.data(), nullptr);
   for (int64_t c = 0; c < cols; ++c) {
     long double total = 0;
     for (int64_t r = 0; r < out_rows; ++r) total += per_row[size_t(r * cols + c)];
@@ -79,13 +104,13 @@ struct Pick {
 // each row's gradient scattered into v's rows.
 template <class T>
 void add_selection(const SelectionTerm& s, const std::vector<const T*>& args, const RowCounts& rows,
-                   const Options& o, T* values) {
+                   const Options& o, int gpu_device, T* values) {
   const ReductionStage& arg_reduction = s.arg_reduction;
   const ir::Cat outer = arg_reduction.outer_cat();
   const int64_t out_rows = rows.of(outer);
   const int slots = arg_reduction.index_cols();
   std::vector<int64_t> indices(size_t(out_rows * slots));
-  run_stage<T>(arg_reduction, args, rows, o, nullptr, indices.data());
+  run_stage<T>(arg_reduction, args, rows, o, gpu_device, nullptr, indices.data());
 
   std::vector<Pick> picks;  // an index of -1 (all NaN, or K beyond the range) picks nothing
   for (int64_t r = 0; r < out_rows; ++r)
@@ -130,7 +155,7 @@ void add_selection(const SelectionTerm& s, const std::vector<const T*>& args, co
   (outer == ir::CatI ? pair_rows.i : pair_rows.j) = n_picks;
   const int64_t v_dim = pair_gradient.value_cols();
   std::vector<T> grads(size_t(n_picks * v_dim));
-  run_stage<T>(pair_gradient, pair_args, pair_rows, o, grads.data(), nullptr);
+  run_stage<T>(pair_gradient, pair_args, pair_rows, o, gpu_device, grads.data(), nullptr);
   for (int64_t p = 0; p < n_picks; ++p) {
     const Pick& pick = picks[size_t(p)];
     const int64_t target = s.var_cat == ir::CatP ? 0 : s.var_cat == outer ? pick.row : pick.index;
@@ -142,22 +167,22 @@ void add_selection(const SelectionTerm& s, const std::vector<const T*>& args, co
 
 template <class T>
 void run_stages(const GenredImpl& g, const std::vector<const T*>& args, const RowCounts& rows,
-                T* values, int64_t* indices) {
+                T* values, int64_t* indices, int gpu_device) {
   std::vector<const T*> all_args = args;
   std::vector<std::vector<T>> hidden_outputs(g.hidden.size());
   for (size_t k = 0; k < g.hidden.size(); ++k) {
     const ReductionStage& s = g.hidden[k];
     hidden_outputs[k].resize(size_t(rows.of(s.output_cat()) * s.value_cols()));
-    run_stage<T>(s, all_args, rows, g.options, hidden_outputs[k].data(), nullptr);
+    run_stage<T>(s, all_args, rows, g.options, gpu_device, hidden_outputs[k].data(), nullptr);
     all_args.push_back(hidden_outputs[k].data());
   }
-  run_stage<T>(g.main, all_args, rows, g.options, values, indices);
-  if (g.selection) add_selection<T>(*g.selection, all_args, rows, g.options, values);
+  run_stage<T>(g.main, all_args, rows, g.options, gpu_device, values, indices);
+  if (g.selection) add_selection<T>(*g.selection, all_args, rows, g.options, gpu_device, values);
 }
 
 template void run_stages<float>(const GenredImpl&, const std::vector<const float*>&,
-                                const RowCounts&, float*, int64_t*);
+                                const RowCounts&, float*, int64_t*, int);
 template void run_stages<double>(const GenredImpl&, const std::vector<const double*>&,
-                                 const RowCounts&, double*, int64_t*);
+                                 const RowCounts&, double*, int64_t*, int);
 
 }  // namespace keops::detail

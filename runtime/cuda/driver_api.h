@@ -43,6 +43,17 @@ enum CUfunction_attribute : int {
   CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8,
 };
 
+// Attributes of a pointer (cuPointerGetAttribute) and the memory types it reports.
+enum CUpointer_attribute : int {
+  CU_POINTER_ATTRIBUTE_MEMORY_TYPE = 2,
+  CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL = 9,
+};
+enum CUmemorytype : unsigned {
+  CU_MEMORYTYPE_HOST = 1,
+  CU_MEMORYTYPE_DEVICE = 2,
+  CU_MEMORYTYPE_UNIFIED = 4,
+};
+
 enum CUjit_option : int {
   CU_JIT_ERROR_LOG_BUFFER = 5,
   CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6,
@@ -103,6 +114,8 @@ inline constexpr unsigned CU_EVENT_DEFAULT = 0x0;
     (int* value, CUfunction_attribute attribute, CUfunction function))                            \
   X(cuFuncSetAttribute, "cuFuncSetAttribute",                                                     \
     (CUfunction function, CUfunction_attribute attribute, int value))                             \
+  X(cuPointerGetAttribute, "cuPointerGetAttribute",                                               \
+    (void* data, CUpointer_attribute attribute, CUdeviceptr pointer))                             \
   X(cuLaunchKernel, "cuLaunchKernel",                                                             \
     (CUfunction function, unsigned grid_x, unsigned grid_y, unsigned grid_z, unsigned block_x,    \
      unsigned block_y, unsigned block_z, unsigned shared_bytes, CUstream stream,                  \

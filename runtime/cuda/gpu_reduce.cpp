@@ -18,11 +18,33 @@ CUdeviceptr address_of(const void* p) {
   return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p));
 }
 
+// Throws unless p is memory of `device` (cudaMalloc, PyTorch, managed): a host pointer
+// marked as device memory would fault inside the kernel and poison the context.
+void check_device_pointer(const void* p, int device) {
+  if (p == nullptr) return;
+  unsigned type = 0;
+  int ordinal = -1;
+  const DriverApi& api = driver();
+  if (api.cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, address_of(p)) !=
+          CUDA_SUCCESS ||
+      (type != CU_MEMORYTYPE_DEVICE && type != CU_MEMORYTYPE_UNIFIED))
+    throw Error("running on GPU " + std::to_string(device) +
+                ": an array marked as GPU memory (View::device) is not device memory");
+  if (api.cuPointerGetAttribute(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, address_of(p)) ==
+          CUDA_SUCCESS &&
+      ordinal != device)
+    throw Error("running on GPU " + std::to_string(device) + ": an array is in the memory of GPU " +
+                std::to_string(ordinal));
+}
+
 // A view's data on the device: its own pointer when it is there, else a copy made here.
 template <class V>
 CUdeviceptr on_device(const V& view, int device, size_t bytes, std::vector<DeviceBuffer>& owned,
                       bool upload) {
-  if (view.device == device) return address_of(view.data);
+  if (view.device == device) {
+    check_device_pointer(view.data, device);
+    return address_of(view.data);
+  }
   if (view.device >= 0)
     throw Error("running on GPU " + std::to_string(device) + ": an array is on GPU " +
                 std::to_string(view.device) + "; all arrays must be on the host or on that GPU");
