@@ -62,7 +62,10 @@ ComparisonReport compare_with_reference(const std::string& formula,
                                         const std::string& reduction, int axis,
                                         const Options& options, const RandomArgs<T>& args,
                                         int64_t nx, int64_t ny, int64_t edge_rows) {
-  Genred op(formula, aliases, reduction, axis, options);
+  // The tolerances here are those of accurate math; GPU fast math is measured by bench/.
+  Options accurate = options;
+  accurate.gpu_fast_math = false;
+  Genred op(formula, aliases, reduction, axis, accurate);
   Result<T> got = op(args.views);
 
   ParsedCase p;
