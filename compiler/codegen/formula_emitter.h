@@ -31,7 +31,7 @@ class FormulaEmitter {
   // Scopes tried, in order, before this one emits a node itself.
   void delegate_to(FormulaEmitter* outer) { delegates_.push_back(outer); }
 
-  // The components of e (memoized). keops::Error for an op without CPU codegen yet.
+  // The components of e (memoized): every op of ops.def has a rule (formula_emitter_ops.h).
   const Vals& emit(ir::Expr e);
 
   llvm::IRBuilderBase& builder() { return b_; }
