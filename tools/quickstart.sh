@@ -10,7 +10,7 @@ if [[ $mode != demo && $mode != test ]]; then
   exit 2
 fi
 
-packages=(cmake make g++ llvm-19-dev doctest-dev ccache)
+packages=(cmake make g++ llvm-19-dev zlib1g-dev doctest-dev libcli11-dev ccache)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -42,6 +42,18 @@ CpuKernel compile_cpu_kernel(const codegen::KernelSpec& spec) {
   return k;
 }
 
+std::string cpu_kernel_object(const codegen::KernelSpec& spec) {
+  OwnedModule m = build_optimized(spec);
+  return emit_object(*m.module, spec.target);
+}
+
+CpuKernel load_cpu_kernel_object(const codegen::KernelSpec& spec, std::string_view object) {
+  CpuKernel k;
+  k.tiling = codegen::choose_cpu_tiling(spec);
+  k.entry = CpuJit::instance().load_object(object, cpu_kernel_symbol(spec));
+  return k;
+}
+
 std::string cpu_kernel_llvm_ir(const codegen::KernelSpec& spec) {
   OwnedModule m = build_optimized(spec);
   std::string text;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "compiler/codegen/cpu_kernel.h"
 #include "compiler/codegen/kernel_spec.h"
@@ -15,6 +16,11 @@ struct CpuKernel {
 
 // Compiles and loads the kernel; keops::Error for an op or reduction without codegen.
 CpuKernel compile_cpu_kernel(const codegen::KernelSpec& spec);
+
+// The kernel compiled for spec.target as a relocatable object (what the disk cache holds),
+// and that object loaded into the JIT: spec.target must be the host's (its key says so).
+std::string cpu_kernel_object(const codegen::KernelSpec& spec);
+CpuKernel load_cpu_kernel_object(const codegen::KernelSpec& spec, std::string_view object);
 
 // The kernel's LLVM IR after optimization, and its assembly (tests, keopsc emit).
 std::string cpu_kernel_llvm_ir(const codegen::KernelSpec& spec);

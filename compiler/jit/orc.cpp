@@ -1,6 +1,7 @@
 // The CPU JIT (ORC LLJIT) and the optimization pipeline shared with AOT compilation.
 #include "compiler/jit/orc.h"
 
+#include <atomic>
 #include <mutex>
 
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
@@ -9,6 +10,7 @@
 #include <llvm/IR/Verifier.h>
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
@@ -67,20 +69,47 @@ void optimize_module(llvm::Module& m, const codegen::CpuTarget& target) {
   pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
 }
 
-std::string emit_assembly(llvm::Module& m, const codegen::CpuTarget& target) {
+namespace {
+
+std::string emit_machine_code(llvm::Module& m, const codegen::CpuTarget& target,
+                              llvm::CodeGenFileType type) {
   auto tm = make_target_machine(target);
   m.setDataLayout(tm->createDataLayout());
   llvm::SmallString<0> buffer;
   llvm::raw_svector_ostream os(buffer);
   llvm::legacy::PassManager pm;
-  KEOPS_CHECK(!tm->addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::AssemblyFile),
-              "the CPU target cannot emit assembly");
+  KEOPS_CHECK(!tm->addPassesToEmitFile(pm, os, nullptr, type),
+              "the CPU target cannot emit this kind of file");
   pm.run(m);
   return std::string(buffer.str());
 }
 
+}  // namespace
+
+std::string emit_assembly(llvm::Module& m, const codegen::CpuTarget& target) {
+  return emit_machine_code(m, target, llvm::CodeGenFileType::AssemblyFile);
+}
+
+std::string emit_object(llvm::Module& m, const codegen::CpuTarget& target) {
+  return emit_machine_code(m, target, llvm::CodeGenFileType::ObjectFile);
+}
+
 struct CpuJit::State {
   std::unique_ptr<llvm::orc::LLJIT> jit;
+  std::atomic<uint64_t> dylibs{0};
+
+  llvm::orc::JITDylib& new_dylib() {
+    auto dylib = jit->createJITDylib("keops." + std::to_string(dylibs++));
+    if (!dylib) throw Error("creating a JITDylib: " + error_text(dylib.takeError()));
+    return *dylib;
+  }
+
+  void* lookup(llvm::orc::JITDylib& dylib, const std::string& symbol) {
+    auto address = jit->lookup(dylib, symbol);
+    if (!address)
+      throw Error("looking up kernel " + symbol + ": " + error_text(address.takeError()));
+    return address->toPtr<void*>();
+  }
 };
 
 CpuJit::CpuJit() : state_(std::make_unique<State>()) {
@@ -102,11 +131,20 @@ void* CpuJit::load(std::unique_ptr<llvm::LLVMContext> context, std::unique_ptr<l
                    const std::string& symbol) {
   module->setDataLayout(state_->jit->getDataLayout());
   llvm::orc::ThreadSafeModule tsm(std::move(module), std::move(context));
-  if (auto err = state_->jit->addIRModule(std::move(tsm)))
+  llvm::orc::JITDylib& dylib = state_->new_dylib();
+  if (auto err = state_->jit->addIRModule(dylib, std::move(tsm)))
     throw Error("loading kernel " + symbol + " into the CPU JIT: " + error_text(std::move(err)));
-  auto address = state_->jit->lookup(symbol);
-  if (!address) throw Error("looking up kernel " + symbol + ": " + error_text(address.takeError()));
-  return address->toPtr<void*>();
+  return state_->lookup(dylib, symbol);
+}
+
+void* CpuJit::load_object(std::string_view object, const std::string& symbol) {
+  auto buffer =
+      llvm::MemoryBuffer::getMemBufferCopy(llvm::StringRef(object.data(), object.size()), symbol);
+  llvm::orc::JITDylib& dylib = state_->new_dylib();
+  if (auto err = state_->jit->addObjectFile(dylib, std::move(buffer)))
+    throw Error("loading the object of kernel " + symbol +
+                " into the CPU JIT: " + error_text(std::move(err)));
+  return state_->lookup(dylib, symbol);
 }
 
 }  // namespace keops::jit

@@ -10,10 +10,13 @@ namespace {
 
 codegen::SumScheme sum_scheme(SumScheme s) {
   switch (s) {
-    case SumScheme::Direct: return codegen::SumScheme::Direct;
-    case SumScheme::Kahan: return codegen::SumScheme::Kahan;
+    case SumScheme::Direct:
+      return codegen::SumScheme::Direct;
+    case SumScheme::Kahan:
+      return codegen::SumScheme::Kahan;
     case SumScheme::Auto:
-    case SumScheme::Block: break;
+    case SumScheme::Block:
+      break;
   }
   return codegen::SumScheme::Block;
 }

@@ -1,0 +1,367 @@
+// keopsc: objects linked into a C program agree with the JIT, .npy round trips, usage errors,
+// and the disk cache shared by concurrent processes and rebuilt when damaged.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <keops/keops.h>
+
+#include "runtime/cache/disk_cache.h"
+#include "tests/support/scratch.h"
+
+using keops::test::quoted;
+using keops::test::read_bytes;
+using keops::test::run_shell;
+using keops::test::TempDir;
+namespace fs = std::filesystem;
+
+#ifdef KEOPS_KEOPSC_PATH
+
+namespace {
+
+const std::vector<std::string> kGaussAliases = {"x = Vi(3)", "y = Vj(3)", "b = Vj(1)"};
+const char* kGauss = "Exp(-SqDist(x, y)) * b";
+constexpr int64_t kNx = 300, kNy = 200;
+
+std::string keopsc(const std::string& args) { return quoted(KEOPS_KEOPSC_PATH) + " " + args; }
+
+std::string alias_args(const std::vector<std::string>& aliases) {
+  std::string a;
+  for (const auto& alias : aliases) a += " -a " + quoted(alias);
+  return a;
+}
+
+// Data the C program and the test both make, exactly: small multiples of powers of two.
+template <class T>
+std::vector<T> points(int64_t rows, int cols, int mul, int mod, double scale) {
+  std::vector<T> v(size_t(rows * cols));
+  for (size_t k = 0; k < v.size(); ++k) v[k] = T(double(int64_t(k) * mul % mod) * scale - 0.75);
+  return v;
+}
+const char* kPointsC =
+    "static void points(float* f, double* d, long rows, int cols, int mul, int mod, double scale) "
+    "{\n"
+    "  for (long k = 0; k < rows * cols; ++k) {\n"
+    "    double v = (double)(k * mul % mod) * scale - 0.75;\n"
+    "    if (f) f[k] = (float)v;\n"
+    "    if (d) d[k] = v;\n"
+    "  }\n"
+    "}\n";
+
+template <class T>
+std::vector<T> bytes_as(const std::string& bytes, size_t offset, size_t count) {
+  std::vector<T> v(count);
+  REQUIRE(bytes.size() >= offset + count * sizeof(T));
+  std::memcpy(v.data(), bytes.data() + offset, count * sizeof(T));
+  return v;
+}
+
+// A minimal .npy writer and reader, independent of keopsc's.
+template <class T>
+void save_npy(const std::string& path, const std::vector<T>& data, int64_t rows, int64_t cols,
+              bool one_d = false) {
+  const char* descr = sizeof(T) == 4 ? "<f4" : std::is_integral_v<T> ? "<i8" : "<f8";
+  std::string header = std::string("{'descr': '") + descr +
+                       "', 'fortran_order': False, 'shape': (" + std::to_string(rows) +
+                       (one_d ? "," : ", " + std::to_string(cols)) + "), }";
+  header.append(63 - (10 + header.size()) % 64, ' ') += '\n';
+  std::string file("\x93NUMPY\x01\x00", 8);
+  file += char(header.size() & 0xff);
+  file += char(header.size() >> 8);
+  file += header;
+  file.append(reinterpret_cast<const char*>(data.data()), data.size() * sizeof(T));
+  keops::test::write_bytes(path, file);
+}
+
+template <class T>
+std::vector<T> load_npy(const std::string& path, int64_t rows, int64_t cols, const char* descr) {
+  const std::string file = read_bytes(path);
+  REQUIRE(file.size() > 10);
+  const size_t header_size = size_t(uint8_t(file[8])) | size_t(uint8_t(file[9])) << 8;
+  const std::string header = file.substr(10, header_size);
+  CHECK(header.find(descr) != std::string::npos);
+  CHECK(header.find("(" + std::to_string(rows) + ", " + std::to_string(cols) + ")") !=
+        std::string::npos);
+  return bytes_as<T>(file, 10 + header_size, size_t(rows * cols));
+}
+
+std::set<std::string> undefined_symbols(const std::string& object, const TempDir& scratch) {
+  const auto r = run_shell("nm -u " + quoted(object), scratch);
+  REQUIRE(r.status == 0);
+  std::set<std::string> names;
+  std::istringstream lines(r.out);
+  for (std::string kind, name; lines >> kind >> name;) names.insert(name);
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("keopsc compile: objects linked into a C program with -fopenmp give the JIT's results") {
+  TempDir dir;
+  const auto compile = [&](const std::string& formula, const std::vector<std::string>& aliases,
+                           const std::string& options, const std::string& object) {
+    const auto r = run_shell(keopsc("compile " + quoted(formula) + alias_args(aliases) + " " +
+                                    options + " -o " + quoted(dir / object)),
+                             dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(fs::exists(dir / fs::path(object).replace_extension(".h").string()));
+    CHECK(undefined_symbols(dir / object, dir) <=
+          std::set<std::string>{"GOMP_parallel", "omp_get_num_threads"});
+  };
+  compile(kGauss, kGaussAliases, "--axis 1", "gauss.o");
+  compile("SqDist(x, y)", {"x = Vi(3)", "y = Vj(3)"}, "-r Min_ArgMin --axis 0 --dtype float64",
+          "nearest.o");
+
+  const std::string program =
+      std::string("#include <stdio.h>\n#include \"gauss.h\"\n#include \"nearest.h\"\n") + kPointsC +
+      "enum { NX = " + std::to_string(kNx) + ", NY = " + std::to_string(kNy) +
+      " };\n"
+      "static float xf[NX * 3], yf[NY * 3], bf[NY], gauss_out[NX];\n"
+      "static double xd[NX * 3], yd[NY * 3], nearest_out[NY];\n"
+      "static int64_t nearest_index[NY];\n"
+      "int main(void) {\n"
+      "  points(xf, xd, NX, 3, 7, 23, 1.0 / 16);\n"
+      "  points(yf, yd, NY, 3, 11, 19, 1.0 / 8);\n"
+      "  points(bf, 0, NY, 1, 3, 5, 1.0 / 4);\n"
+      "  const float* gauss_args[GAUSS_ARGS] = {xf, yf, bf};\n"
+      "  const double* nearest_args[NEAREST_ARGS] = {xd, yd};\n"
+      "  if (gauss(NX, NY, gauss_args, gauss_out, 0) != 0) return 10;\n"
+      "  if (nearest(NX, NY, nearest_args, nearest_out, nearest_index) != 0) return 11;\n"
+      "  FILE* f = fopen(\"results.bin\", \"wb\");\n"
+      "  fwrite(gauss_out, sizeof gauss_out, 1, f);\n"
+      "  fwrite(nearest_out, sizeof nearest_out, 1, f);\n"
+      "  fwrite(nearest_index, sizeof nearest_index, 1, f);\n"
+      "  fclose(f);\n"
+      "  printf(\"%d %d %d %d %d %d\\n\", gauss(-1, NY, gauss_args, gauss_out, 0),\n"
+      "         gauss(NX, NY, 0, gauss_out, 0), gauss(NX, NY, gauss_args, 0, 0),\n"
+      "         nearest(NX, NY, nearest_args, nearest_out, 0), gauss(0, 0, 0, 0, 0),\n"
+      "         nearest(NX, 0, nearest_args, 0, 0));\n"
+      "  return 0;\n"
+      "}\n";
+  keops::test::write_bytes(dir / "prog.c", program);
+  const auto build = run_shell("cd " + quoted(dir.path().string()) + " && " + KEOPS_C_COMPILER +
+                                   " prog.c gauss.o nearest.o -fopenmp -lm -o prog",
+                               dir);
+  INFO(build.err);
+  REQUIRE(build.status == 0);
+  const auto ran =
+      run_shell("cd " + quoted(dir.path().string()) + " && OMP_NUM_THREADS=2 ./prog", dir);
+  REQUIRE(ran.status == 0);
+  // Negative size, NULL args, NULL values, NULL indices; nothing to do; zero output rows.
+  CHECK(ran.out == "1 2 3 4 0 0\n");
+
+  const auto xf = points<float>(kNx, 3, 7, 23, 1.0 / 16),
+             yf = points<float>(kNy, 3, 11, 19, 1.0 / 8), bf = points<float>(kNy, 1, 3, 5, 1.0 / 4);
+  const auto xd = points<double>(kNx, 3, 7, 23, 1.0 / 16),
+             yd = points<double>(kNy, 3, 11, 19, 1.0 / 8);
+  const auto gauss = keops::Genred(kGauss, kGaussAliases, "Sum", 1)(
+      {{xf.data(), kNx, 3}, {yf.data(), kNy, 3}, {bf.data(), kNy, 1}});
+  const auto nearest = keops::Genred("SqDist(x, y)", {"x = Vi(3)", "y = Vj(3)"}, "Min_ArgMin",
+                                     0)({{xd.data(), kNx, 3}, {yd.data(), kNy, 3}});
+  const std::string results = read_bytes(dir / "results.bin");
+  CHECK(bytes_as<float>(results, 0, kNx) == gauss.values);
+  CHECK(bytes_as<double>(results, kNx * 4, kNy) == nearest.values);
+  CHECK(bytes_as<int64_t>(results, kNx * 4 + kNy * 8, kNy) == nearest.indices);
+}
+
+TEST_CASE("keopsc run: .npy arguments in, the Genred result out") {
+  TempDir dir;
+  const auto x = points<double>(kNx, 3, 7, 23, 1.0 / 16),
+             y = points<double>(kNy, 3, 11, 19, 1.0 / 8), b = points<double>(kNy, 1, 3, 5, 1.0 / 4);
+  save_npy(dir / "x.npy", x, kNx, 3);
+  save_npy(dir / "y.npy", y, kNy, 3);
+  save_npy(dir / "b.npy", b, kNy, 1, /*one_d=*/true);
+  const std::string args = " --arg " + quoted(dir / "x.npy") + " --arg " + quoted(dir / "y.npy");
+
+  auto r =
+      run_shell(keopsc("run " + quoted(kGauss) + alias_args(kGaussAliases) + " --axis 1" + args +
+                       " --arg " + quoted(dir / "b.npy") + " -o " + quoted(dir / "gauss.npy")),
+                dir);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const auto gauss = keops::Genred(kGauss, kGaussAliases, "Sum",
+                                   1)({{x.data(), kNx, 3}, {y.data(), kNy, 3}, {b.data(), kNy, 1}});
+  CHECK(load_npy<double>(dir / "gauss.npy", kNx, 1, "<f8") == gauss.values);
+
+  const std::vector<std::string> aliases = {"x = Vi(3)", "y = Vj(3)"};
+  const auto nearest = keops::Genred("SqDist(x, y)", aliases, "Min_ArgMin",
+                                     0)({{x.data(), kNx, 3}, {y.data(), kNy, 3}});
+  r = run_shell(keopsc("run 'SqDist(x, y)'" + alias_args(aliases) + " -r Min_ArgMin" + args +
+                       " -o " + quoted(dir / "nearest.npy")),
+                dir);
+  REQUIRE(r.status == 0);
+  CHECK(load_npy<double>(dir / "nearest.npy", kNy, 1, "<f8") == nearest.values);
+  CHECK(load_npy<int64_t>(dir / "nearest.indices.npy", kNy, 1, "<i8") == nearest.indices);
+  r = run_shell(keopsc("run 'SqDist(x, y)'" + alias_args(aliases) + " -r ArgMin" + args + " -o " +
+                       quoted(dir / "argmin.npy")),
+                dir);
+  REQUIRE(r.status == 0);
+  CHECK(load_npy<int64_t>(dir / "argmin.npy", kNy, 1, "<i8") == nearest.indices);
+}
+
+TEST_CASE("keopsc emit: the canonical IR, the LLVM IR, the assembly of a CPU, the PTX of a GPU") {
+  TempDir dir;
+  const std::string formula = " '-SqDist(x, y) * p' -a 'x = Vi(3)' -a 'y = Vj(3)' -a 'p = Pm(1)'";
+  auto r = run_shell(keopsc("emit --emit ir" + formula), dir);  // a formula starting with '-'
+  CHECK(r.status == 0);
+  CHECK(r.out == "Mult(Minus(SqDist(Var(0,3,0),Var(1,3,1))),Var(2,1,2))\n");
+  r = run_shell(keopsc("emit --emit llvm --axis 1" + formula), dir);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("define void @keops_cpu_") != std::string::npos);
+  r = run_shell(keopsc("emit --emit asm --target cpu:skylake-avx512 --axis 1" + formula), dir);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("zmm") != std::string::npos);
+  r = run_shell(keopsc("emit --emit ptx --target sm_90 --axis 1" + formula), dir);
+  CHECK(r.status == 0);
+  CHECK(r.out.find(".target sm_90") != std::string::npos);
+}
+
+TEST_CASE("keopsc: bad input is a message on stderr and exit status 2") {
+  TempDir dir;
+  const auto x = points<float>(10, 3, 7, 23, 1.0 / 16);
+  save_npy(dir / "x.npy", x, 10, 3);
+  save_npy(dir / "x64.npy", points<double>(10, 3, 7, 23, 1.0 / 16), 10, 3);
+  std::string file = read_bytes(dir / "x.npy");
+  keops::test::write_bytes(dir / "truncated.npy", file.substr(0, file.size() - 5));
+  keops::test::write_bytes(dir / "fortran.npy",
+                           std::regex_replace(file, std::regex("False"), "True "));
+  keops::test::write_bytes(dir / "big.npy", std::regex_replace(file, std::regex("<f4"), ">f4"));
+  keops::test::write_bytes(dir / "garbage.npy", "not an array");
+  const std::string two = " -a 'x = Vi(3)' -a 'y = Vj(3)' ";
+  const std::string run = "run 'SqDist(x, y)'" + two + "-o " + quoted(dir / "out.npy") + " --arg ";
+  const std::string object = " -o " + quoted(dir / "k.o");
+  const std::pair<std::string, std::string> cases[] = {
+      {"", "subcommand is required"},
+      {"frobnicate", "frobnicate"},
+      {"compile 'x'", "--alias is required"},
+      {"compile 'x' -a 'x = Vi(3)'", "--output is required"},
+      {"compile 'x +' -a 'x = Vi(3)'" + object, "column"},
+      {"compile 'x' -a 'x = Wi(3)'" + object, "Wi"},
+      {"compile 'x' -a 'x = Vi(3)' -r Median" + object, "Median"},
+      {"compile 'x' -a 'x = Vi(3)' --axis 2" + object, "axis"},
+      {"compile 'x' -a 'x = Vi(3)' --dtype float16" + object, "dtype"},
+      {"compile 'x' -a 'x = Vi(3)' --target sm_90" + object, "not available yet"},
+      {"compile 'x' -a 'x = Vi(3)' --target cpu:pentium9" + object, "pentium9"},
+      {"compile 'x' -a 'x = Vi(3)' --target gpu" + object, "--target"},
+      {"compile 'x' -a 'x = Vi(3)' -o " + quoted(dir / "9lives.o"), "C identifier"},
+      {"emit 'x' -a 'x = Vi(3)' --emit ptx", "needs --target sm_XX"},
+      {"emit 'x' -a 'x = Vi(3)' --emit asm --target sm_90", "--emit ptx"},
+      {"emit 'x' -a 'x = Vi(3)' --emit obj", "--emit"},
+      {run + quoted(dir / "x.npy"), "2 argument"},
+      {run + quoted(dir / "x.npy") + " --arg " + quoted(dir / "x64.npy"), "x64.npy"},
+      {run + quoted(dir / "x.npy") + " --arg " + quoted(dir / "truncated.npy"),
+       "truncated.npy: truncated"},
+      {run + quoted(dir / "x.npy") + " --arg " + quoted(dir / "fortran.npy"),
+       "fortran.npy: Fortran"},
+      {run + quoted(dir / "x.npy") + " --arg " + quoted(dir / "big.npy"), "big.npy: big-endian"},
+      {run + quoted(dir / "x.npy") + " --arg " + quoted(dir / "garbage.npy"),
+       "garbage.npy: not a .npy"},
+      {run + quoted(dir / "x.npy") + " --arg " + quoted(dir / "missing.npy"), "missing.npy"},
+      {"run 'x' -a 'x = Vi(2)' -o out.npy --arg " + quoted(dir / "x.npy"),
+       "x.npy (argument 0, x) has 3 column"},
+      {"cache", "subcommand is required"},
+      {"cache prune", "prune"},
+  };
+  for (const auto& [args, message] : cases) {
+    const auto r = run_shell(keopsc(args), dir);
+    CAPTURE(args);
+    CAPTURE(r.err);
+    CHECK(r.status == 2);
+    CHECK(r.err.find(message) != std::string::npos);
+  }
+  for (const char* help : {"--help", "compile --help", "emit --help", "run --help", "cache --help",
+                           "cache list --help"}) {
+    const auto r = run_shell(keopsc(help), dir);
+    CAPTURE(help);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("Usage") != std::string::npos);
+  }
+}
+
+TEST_CASE(
+    "keopsc: 8 processes compiling one kernel at once on an empty cache leave one valid entry") {
+  TempDir dir;
+  const auto x = points<float>(kNx, 3, 7, 23, 1.0 / 16), y = points<float>(kNy, 3, 11, 19, 1.0 / 8),
+             b = points<float>(kNy, 1, 3, 5, 1.0 / 4);
+  save_npy(dir / "x.npy", x, kNx, 3);
+  save_npy(dir / "y.npy", y, kNy, 3);
+  save_npy(dir / "b.npy", b, kNy, 1);
+  const std::string cache = dir / "cache";
+  const std::string run = "KEOPS_CACHE_DIR=" + quoted(cache) + " OMP_NUM_THREADS=1 " +
+                          keopsc("run 'Exp(-SqDist(x, y) * 2.5) * b'" + alias_args(kGaussAliases) +
+                                 " --axis 1 --arg " + quoted(dir / "x.npy") + " --arg " +
+                                 quoted(dir / "y.npy") + " --arg " + quoted(dir / "b.npy"));
+  std::string all;
+  for (int p = 0; p < 8; ++p)
+    all += "(" + run + " -o " + quoted(dir / ("out" + std::to_string(p) + ".npy")) +
+           "; echo $? > " + quoted(dir / ("status" + std::to_string(p))) + ") & ";
+  REQUIRE(run_shell(all + "wait", dir).status == 0);
+  for (int p = 0; p < 8; ++p) {
+    CAPTURE(p);
+    CHECK(read_bytes(dir / ("status" + std::to_string(p))) == "0\n");
+    CHECK(read_bytes(dir / ("out" + std::to_string(p) + ".npy")) == read_bytes(dir / "out0.npy"));
+  }
+  size_t files = 0;
+  for (const auto& f : fs::directory_iterator(cache)) {
+    CAPTURE(f.path());
+    CHECK(f.path().extension() == ".keops");  // no temporary file left
+    ++files;
+  }
+  CHECK(files == 1);
+  const keops::runtime::DiskCache disk(cache, 1 << 30);
+  const auto entries = disk.list();
+  REQUIRE(entries.size() == 1);
+  CHECK(disk.load(entries[0].kind, entries[0].key).has_value());  // checksum and all
+}
+
+TEST_CASE("keopsc: a damaged cache entry is detected, logged at debug level and rebuilt") {
+  TempDir dir;
+  const auto x = points<float>(50, 3, 7, 23, 1.0 / 16);
+  save_npy(dir / "x.npy", x, 50, 3);
+  const std::string cache = dir / "cache";
+  const std::string run =
+      "KEOPS_LOG=debug KEOPS_CACHE_DIR=" + quoted(cache) + " " +
+      keopsc("run 'Exp(-SqDist(x, y) * 1.5)' -a 'x = Vi(3)' -a 'y = Vj(3)' --axis 1 --arg " +
+             quoted(dir / "x.npy") + " --arg " + quoted(dir / "x.npy") + " -o " +
+             quoted(dir / "out.npy"));
+  auto r = run_shell(run, dir);
+  REQUIRE(r.status == 0);
+  CHECK(r.err.find("stored") != std::string::npos);
+  const auto entries = keops::runtime::DiskCache(cache, 1 << 30).list();
+  REQUIRE(entries.size() == 1);
+  const std::string path = entries[0].path.string(), good = read_bytes(path),
+                    out = read_bytes(dir / "out.npy");
+  r = run_shell(run, dir);
+  CHECK(r.err.find("hit") != std::string::npos);
+  CHECK(read_bytes(dir / "out.npy") == out);
+
+  std::string flipped = good;
+  flipped[good.size() / 2] ^= 0x5a;
+  const std::pair<std::string, std::string> damages[] = {
+      {flipped, "checksum"}, {good.substr(0, good.size() - 7), "truncated"}, {"", "truncated"}};
+  for (const auto& [bytes, problem] : damages) {
+    keops::test::write_bytes(path, bytes);
+    r = run_shell(run, dir);
+    CAPTURE(problem);
+    CHECK(r.status == 0);
+    CHECK(r.err.find(problem) != std::string::npos);
+    CHECK(r.err.find("stored") != std::string::npos);
+    CHECK(read_bytes(path) == good);
+    CHECK(read_bytes(dir / "out.npy") == out);
+  }
+  // Off: nothing read or written.
+  fs::remove(path);
+  r = run_shell("KEOPS_CACHE=0 " + run, dir);
+  CHECK(r.status == 0);
+  CHECK_FALSE(fs::exists(path));
+}
+
+#else
+
+TEST_CASE("keopsc tests") { MESSAGE("skipped: keopsc is not built (KEOPS_BUILD_TOOLS=OFF)"); }
+
+#endif
