@@ -1,15 +1,15 @@
 // The CPU JIT (ORC LLJIT) and the optimization pipeline shared with AOT compilation.
 #include "compiler/jit/orc.h"
 
+#include "compiler/jit/optimize.h"
+
 #include <atomic>
 #include <mutex>
 
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
 #include <llvm/IR/LegacyPassManager.h>
-#include <llvm/IR/Verifier.h>
 #include <llvm/MC/TargetRegistry.h>
-#include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
@@ -42,9 +42,9 @@ std::unique_ptr<llvm::TargetMachine> make_target_machine(const codegen::CpuTarge
   const llvm::Target* t = llvm::TargetRegistry::lookupTarget(target.triple, err);
   if (!t) throw Error("creating the CPU target " + target.triple + ": " + err);
   llvm::TargetOptions options;
-  std::unique_ptr<llvm::TargetMachine> tm(t->createTargetMachine(
-      target.triple, target.cpu, target.features, options, llvm::Reloc::PIC_, std::nullopt,
-      llvm::CodeGenOptLevel::Aggressive));
+  std::unique_ptr<llvm::TargetMachine> tm(
+      t->createTargetMachine(target.triple, target.cpu, target.features, options, llvm::Reloc::PIC_,
+                             std::nullopt, llvm::CodeGenOptLevel::Aggressive));
   if (!tm) throw Error("creating the CPU target " + target.triple + " for " + target.cpu);
   return tm;
 }
@@ -52,21 +52,10 @@ std::unique_ptr<llvm::TargetMachine> make_target_machine(const codegen::CpuTarge
 }  // namespace
 
 void optimize_module(llvm::Module& m, const codegen::CpuTarget& target) {
-  KEOPS_CHECK(!llvm::verifyModule(m, &llvm::errs()), "the generated module is invalid");
   auto tm = make_target_machine(target);
   m.setDataLayout(tm->createDataLayout());
   m.setTargetTriple(target.triple);
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cgam;
-  llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder pb(tm.get());
-  pb.registerModuleAnalyses(mam);
-  pb.registerCGSCCAnalyses(cgam);
-  pb.registerFunctionAnalyses(fam);
-  pb.registerLoopAnalyses(lam);
-  pb.crossRegisterProxies(lam, fam, cgam, mam);
-  pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
+  run_o3_pipeline(m, *tm);
 }
 
 namespace {

@@ -3,27 +3,13 @@
 #include <type_traits>
 
 #include "runtime/api/genred_impl.h"
+#include "runtime/api/kernel_request.h"
 #include "runtime/cpu/driver.h"
 #include "runtime/cpu/kernels.h"
 #include "runtime/cuda/gpu_reduce.h"
 
 namespace keops::detail {
-namespace {
-
-codegen::SumScheme sum_scheme(const Options& o) {
-  switch (o.sum_scheme) {
-    case SumScheme::Direct:
-      return codegen::SumScheme::Direct;
-    case SumScheme::Kahan:
-      return codegen::SumScheme::Kahan;
-    case SumScheme::Auto:
-    case SumScheme::Block:
-      break;
-  }
-  return codegen::SumScheme::Block;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 codegen::KernelSpec kernel_spec(const ReductionStage& s, ir::DType dtype, const Options& o,
                                 int gpu_device) {
@@ -35,7 +21,7 @@ codegen::KernelSpec kernel_spec(const ReductionStage& s, ir::DType dtype, const 
   spec.dtype = dtype;
   spec.args = s.args;
   spec.target = codegen::CpuTarget::host();
-  spec.sum_scheme = sum_scheme(o);
+  spec.sum_scheme = runtime::codegen_sum_scheme(o.sum_scheme);
   spec.float64_accumulator = o.float64_accumulator;
   if (gpu_device >= 0) {
     spec.gpu_sm = runtime::cuda::device_sm(gpu_device);

@@ -6,9 +6,7 @@
 #include "keops/error.h"
 
 namespace keops::runtime {
-namespace {
-
-codegen::SumScheme sum_scheme(SumScheme s) {
+codegen::SumScheme codegen_sum_scheme(SumScheme s) {
   switch (s) {
     case SumScheme::Direct:
       return codegen::SumScheme::Direct;
@@ -20,8 +18,6 @@ codegen::SumScheme sum_scheme(SumScheme s) {
   }
   return codegen::SumScheme::Block;
 }
-
-}  // namespace
 
 OwnedKernelSpec make_kernel_spec(const KernelRequest& request, ir::DType dtype,
                                  const codegen::CpuTarget& target) {
@@ -49,7 +45,7 @@ OwnedKernelSpec make_kernel_spec(const KernelRequest& request, ir::DType dtype,
   spec.dtype = dtype;
   for (const frontend::ArgInfo& a : owned.args) spec.args.push_back({a.dim, a.cat});
   spec.target = target;
-  spec.sum_scheme = sum_scheme(request.options.sum_scheme);
+  spec.sum_scheme = codegen_sum_scheme(request.options.sum_scheme);
   spec.float64_accumulator = request.options.float64_accumulator;
   return owned;
 }

@@ -28,6 +28,9 @@ struct OwnedKernelSpec {
   std::vector<frontend::ArgInfo> args;
 };
 
+// The kernel's sum scheme for Options::sum_scheme (Auto: Block).
+codegen::SumScheme codegen_sum_scheme(SumScheme s);
+
 // The spec Genred runs for `request` with arrays of `dtype` on `target`, checked as the
 // Genred constructor checks it (keops::Error for a bad formula, alias, reduction, axis or
 // option). Options::backend, device, threads, nx and ny do not change the kernel.
