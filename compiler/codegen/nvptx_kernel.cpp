@@ -3,8 +3,6 @@
 // each thread then folds the tile's terms of its own output row into its state.
 #include "compiler/codegen/nvptx_kernel.h"
 
-#include <memory>
-
 #include <llvm/IR/IntrinsicsNVPTX.h>
 #include <llvm/IR/MDBuilder.h>
 
@@ -34,12 +32,6 @@ struct StagedSpec {
 
 constexpr int kBlockThreads = 256;
 
-// Rows per thread: a second row reuses every tile value read from shared memory and the
-// loop overhead, while its state stays in registers; large states keep one row.
-int rows_per_thread(const KernelSpec& spec, int staged_values) {
-  return spec.value_cols() + spec.index_cols() <= 4 && staged_values <= 16 ? 2 : 1;
-}
-
 }  // namespace
 
 int64_t GpuLayout::shared_bytes() const {
@@ -48,8 +40,7 @@ int64_t GpuLayout::shared_bytes() const {
 
 GpuLayout gpu_layout(const KernelSpec& spec) {
   const StagedSpec s(spec);
-  return {kBlockThreads, rows_per_thread(spec, s.staged_values), s.staged_values,
-          spec.dtype == ir::DType::F32 ? 4 : 8};
+  return {kBlockThreads, s.staged_values, spec.dtype == ir::DType::F32 ? 4 : 8};
 }
 
 void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name) {
@@ -96,6 +87,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   auto* inner_body = BasicBlock::Create(ctx, "inner.body", fn);
   auto* tile_end = BasicBlock::Create(ctx, "tile.end", fn);
   auto* finish = BasicBlock::Create(ctx, "finish", fn);
+  auto* store = BasicBlock::Create(ctx, "store", fn);
   auto* exit = BasicBlock::Create(ctx, "exit", fn);
 
   llvm::IRBuilder<> b(entry);
@@ -104,20 +96,11 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   };
   Value* thread = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x);
   Value* block_threads = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x);
-  // A block covers copies * block_threads rows; copy r of a thread takes row
-  // first + thread + r * block_threads, so that each copy's accesses coalesce.
-  const int copies = rows_per_thread(spec, s.staged_values);
-  Value* first = b.CreateMul(sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x),
-                             b.CreateMul(block_threads, b.getInt64(copies)));
-  std::vector<Value*> rows, live, load_rows;
-  for (int r = 0; r < copies; ++r) {
-    rows.push_back(
-        b.CreateAdd(b.CreateAdd(first, thread), b.CreateMul(block_threads, b.getInt64(r))));
-    live.push_back(b.CreateICmpSLT(rows.back(), out_rows));
-    // Threads past the last row still load tiles for the others: they read the last row.
-    load_rows.push_back(
-        b.CreateSelect(live.back(), rows.back(), b.CreateSub(out_rows, b.getInt64(1))));
-  }
+  Value* row = b.CreateAdd(
+      b.CreateMul(sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x), block_threads), thread);
+  Value* live = b.CreateICmpSLT(row, out_rows);
+  // Threads past the last row still load tiles for the others: they read the last row.
+  Value* load_row = b.CreateSelect(live, row, b.CreateSub(out_rows, b.getInt64(1)));
 
   const auto state_types = reduction->state_types(T);
   auto make_slots = [&] {
@@ -137,12 +120,9 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   // Sums fold each tile into a fresh state merged into the total (the Block scheme of the
   // CPU, with blocks of one tile): rounding grows with the tile, not with n_reduced.
   const bool blocked = spec.sum_scheme == SumScheme::Block && !reduction->exact();
-  std::vector<std::vector<llvm::AllocaInst*>> total_slots, tile_slots;
-  for (int r = 0; r < copies; ++r) {
-    total_slots.push_back(make_slots());
-    tile_slots.push_back(blocked ? make_slots() : total_slots.back());
-    store_state(reduction->init(b, T), total_slots.back());
-  }
+  const auto total_slots = make_slots();
+  const auto tile_slots = blocked ? make_slots() : total_slots;
+  store_state(reduction->init(b, T), total_slots);
   std::vector<Value*> arg_ptrs;
   for (size_t k = 0; k < spec.args.size(); ++k)
     arg_ptrs.push_back(b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, args, k)));
@@ -161,15 +141,10 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   FormulaEmitter params(entry_b, ir::kDepP, [&](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals {
     return global_row(ib, v, ib.getInt64(0));
   });
-  std::vector<std::unique_ptr<FormulaEmitter>> outer;  // one per row of the thread
-  for (int r = 0; r < copies; ++r) {
-    outer.push_back(std::make_unique<FormulaEmitter>(
-        entry_b, ir::DepSet(ir::dep_of(spec.outer_cat()) | ir::kDepP),
-        [&, r](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals {
-          return global_row(ib, v, load_rows[size_t(r)]);
-        }));
-    outer.back()->delegate_to(&params);
-  }
+  FormulaEmitter outer(
+      entry_b, ir::DepSet(ir::dep_of(spec.outer_cat()) | ir::kDepP),
+      [&](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals { return global_row(ib, v, load_row); });
+  outer.delegate_to(&params);
 
   // tile.header: for (t0 = 0; t0 < n_reduced; t0 += block_threads)
   b.SetInsertPoint(tile_header);
@@ -202,8 +177,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
 
   b.SetInsertPoint(staged);
   b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});
-  if (blocked)
-    for (const auto& slots : tile_slots) store_state(reduction->init(b, T), slots);
+  if (blocked) store_state(reduction->init(b, T), tile_slots);
   Value* remaining = b.CreateSub(n_reduced, t0);
   Value* tile_len =
       b.CreateSelect(b.CreateICmpSLT(remaining, block_threads), remaining, block_threads);
@@ -236,31 +210,28 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
           return out;
         });
     from_tile.delegate_to(&params);
+    FormulaEmitter pair(b, ir::kDepI | ir::kDepJ | ir::kDepP, nullptr);
+    pair.delegate_to(&params);
+    pair.delegate_to(&outer);
+    pair.delegate_to(&from_tile);
+    Vals fv = pair.emit(f);
+    if (g) {
+      const Vals& gv = pair.emit(g);
+      fv.insert(fv.end(), gv.begin(), gv.end());
+    }
+    const Vals state = load_state(tile_slots);
     Value* index = b.CreateAdd(t0, t);
-    for (int r = 0; r < copies; ++r) {
-      FormulaEmitter pair(b, ir::kDepI | ir::kDepJ | ir::kDepP, nullptr);
-      pair.delegate_to(&params);
-      pair.delegate_to(outer[size_t(r)].get());
-      pair.delegate_to(&from_tile);
-      Vals fv = pair.emit(f);
-      if (g) {
-        const Vals& gv = pair.emit(g);
-        fv.insert(fv.end(), gv.begin(), gv.end());
-      }
-      const auto& slots = tile_slots[size_t(r)];
-      const Vals state = load_state(slots);
-      auto combine = [&] { store_state(reduction->combine(b, state, fv, index), slots); };
-      if (Value* changes = reduction->may_change(b, state, fv)) {
-        auto* update = BasicBlock::Create(ctx, "combine", fn, tile_end);
-        auto* done = BasicBlock::Create(ctx, "combined", fn, tile_end);
-        b.CreateCondBr(changes, update, done, llvm::MDBuilder(ctx).createBranchWeights(1, 16));
-        b.SetInsertPoint(update);
-        combine();
-        b.CreateBr(done);
-        b.SetInsertPoint(done);
-      } else {
-        combine();
-      }
+    auto combine = [&] { store_state(reduction->combine(b, state, fv, index), tile_slots); };
+    if (Value* changes = reduction->may_change(b, state, fv)) {
+      auto* update = BasicBlock::Create(ctx, "combine", fn, tile_end);
+      auto* done = BasicBlock::Create(ctx, "combined", fn, tile_end);
+      b.CreateCondBr(changes, update, done, llvm::MDBuilder(ctx).createBranchWeights(1, 16));
+      b.SetInsertPoint(update);
+      combine();
+      b.CreateBr(done);
+      b.SetInsertPoint(done);
+    } else {
+      combine();
     }
   }
   t->addIncoming(b.CreateAdd(t, b.getInt64(1)), b.GetInsertBlock());
@@ -269,25 +240,18 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   // tile.end: nobody overwrites the tile before everyone has read it.
   b.SetInsertPoint(tile_end);
   if (blocked)
-    for (int r = 0; r < copies; ++r)
-      store_state(reduction->merge(b, load_state(total_slots[size_t(r)]),
-                                   load_state(tile_slots[size_t(r)])),
-                  total_slots[size_t(r)]);
+    store_state(reduction->merge(b, load_state(total_slots), load_state(tile_slots)), total_slots);
   b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});
   t0->addIncoming(b.CreateAdd(t0, block_threads), tile_end);
   b.CreateBr(tile_header);
 
-  // finish: each live row of the thread writes its output row.
   b.SetInsertPoint(finish);
-  const int value_cols = spec.value_cols(), index_cols = spec.index_cols();
-  for (int r = 0; r < copies; ++r) {
-    auto* store = BasicBlock::Create(ctx, "store", fn, exit);
-    auto* next = BasicBlock::Create(ctx, "stored", fn, exit);
-    b.CreateCondBr(live[size_t(r)], store, next);
-    b.SetInsertPoint(store);
+  b.CreateCondBr(live, store, exit);
+  b.SetInsertPoint(store);
+  {
     Vals out_values, out_indices;
-    reduction->finalize(b, load_state(total_slots[size_t(r)]), out_values, out_indices);
-    Value* row = rows[size_t(r)];
+    reduction->finalize(b, load_state(total_slots), out_values, out_indices);
+    const int value_cols = spec.value_cols(), index_cols = spec.index_cols();
     for (int c = 0; c < value_cols; ++c)
       b.CreateAlignedStore(
           out_values[size_t(c)],
@@ -300,8 +264,6 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
           b.CreateGEP(i64, indices,
                       b.CreateAdd(b.CreateMul(row, b.getInt64(index_cols)), b.getInt64(c))),
           llvm::Align(8));
-    b.CreateBr(next);
-    b.SetInsertPoint(next);
   }
   b.CreateBr(exit);
   b.SetInsertPoint(exit);

@@ -11,16 +11,14 @@
 namespace keops::codegen {
 
 // Every GPU kernel has this signature (T = float or double), launched with a 1-D grid of
-// 1-D blocks covering the output rows (block_threads * rows_per_thread rows a block) and
-// dynamic shared memory of
+// 1-D blocks covering the output rows and dynamic shared memory of
 // block_threads * staged_values(spec) * sizeof(T) bytes:
 //   __global__ void kernel(int64_t out_rows, int64_t n_reduced, const T* const* args,
 //                          T* values, int64_t* indices);
 // args is a device array of device pointers, one per argument.
 struct GpuLayout {
-  int block_threads;    // threads per block, and reduced rows per shared-memory tile
-  int rows_per_thread;  // output rows each thread computes: a block covers the product
-  int staged_values;    // T values each reduced row leaves in shared memory
+  int block_threads;  // threads per block, and reduced rows per shared-memory tile
+  int staged_values;  // T values each reduced row leaves in shared memory
   int64_t shared_bytes() const;
   int element_bytes;
 };

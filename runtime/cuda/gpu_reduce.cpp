@@ -87,8 +87,7 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
   void* params[] = {&rows_arg, &reduced_arg, &table_arg, &values_address, &indices_address};
   LaunchConfig config;
   config.block.x = unsigned(layout.block_threads);
-  const int64_t rows_per_block = int64_t(layout.block_threads) * layout.rows_per_thread;
-  config.grid.x = unsigned((out_rows + rows_per_block - 1) / rows_per_block);
+  config.grid.x = unsigned((out_rows + layout.block_threads - 1) / layout.block_threads);
   config.dynamic_shared_bytes = unsigned(layout.shared_bytes());
   launch(kernel, config, params);
   synchronize(device);
