@@ -227,7 +227,10 @@ void CpuKernelBuilder::build() {
   Value* jb_next = b.CreateAdd(jb, block);
   Value* j_end = b.CreateSelect(b.CreateICmpSLT(jb_next, n_reduced), jb_next, n_reduced);
   for (int r = 0; r < copies; ++r) {
-    Vals init = reduction->init(b, VT_);
+    Vals total;
+    for (size_t s = 0; s < state_types.size(); ++s)
+      total.push_back(b.CreateLoad(state_types[s], total_slots[size_t(r)][s]));
+    Vals init = reduction->block_init(b, VT_, total);
     for (size_t s = 0; s < init.size(); ++s) b.CreateStore(init[s], block_slots[size_t(r)][s]);
   }
   b.CreateBr(inner_header);
@@ -263,16 +266,37 @@ void CpuKernelBuilder::build() {
     Vals state;
     for (size_t s = 0; s < state_types.size(); ++s)
       state.push_back(b.CreateLoad(state_types[s], block_slots[size_t(r)][s]));
-    auto combine = [&] {
-      Vals next = reduction->combine(b, state, fv, j_lanes);
+    auto store = [&](const Vals& next) {
       for (size_t s = 0; s < next.size(); ++s) b.CreateStore(next[s], block_slots[size_t(r)][s]);
     };
+    auto any_lane = [&](Value* lanes_mask) {
+      return lanes_mask->getType()->isVectorTy() ? b.CreateOrReduce(lanes_mask) : lanes_mask;
+    };
+    // The full combine, or the reduction's fast one where no lane needs the full one.
+    auto combine = [&] {
+      Value* lanes_full = reduction->needs_full_combine(b, state, fv);
+      if (!lanes_full) {
+        store(reduction->combine(b, state, fv, j_lanes));
+        return;
+      }
+      auto* full = BasicBlock::Create(ctx_, "combine.full", fn_);
+      auto* fast = BasicBlock::Create(ctx_, "combine.fast", fn_);
+      auto* done = BasicBlock::Create(ctx_, "combine.done", fn_);
+      b.CreateCondBr(any_lane(lanes_full), full, fast,
+                     llvm::MDBuilder(ctx_).createBranchWeights(1, 64));
+      b.SetInsertPoint(full);
+      store(reduction->combine(b, state, fv, j_lanes));
+      b.CreateBr(done);
+      b.SetInsertPoint(fast);
+      store(reduction->fast_combine(b, state, fv, j_lanes));
+      b.CreateBr(done);
+      b.SetInsertPoint(done);
+    };
     if (Value* lanes_changed = reduction->may_change(b, state, fv)) {
-      Value* any =
-          lanes_changed->getType()->isVectorTy() ? b.CreateOrReduce(lanes_changed) : lanes_changed;
       auto* update = BasicBlock::Create(ctx_, "combine", fn_);
       auto* done = BasicBlock::Create(ctx_, "combined", fn_);
-      b.CreateCondBr(any, update, done, llvm::MDBuilder(ctx_).createBranchWeights(1, 16));
+      b.CreateCondBr(any_lane(lanes_changed), update, done,
+                     llvm::MDBuilder(ctx_).createBranchWeights(1, 16));
       b.SetInsertPoint(update);
       combine();
       b.CreateBr(done);

@@ -137,11 +137,33 @@ class SelectEmitter final : public ReductionEmitter {
     for (size_t c = 0; c < dim_; ++c) {
       const Entry last = slot(state, k_ - 1, c);
       Value* candidate = match_width(b, f[c], last.value);
-      // The index only matters through the empty-slot test, which any index passes.
-      Value* wins = beats(b, {candidate, last.index}, last);
+      // A superset of the lanes where candidate beats the last slot, in one compare: an
+      // empty slot holds the worst infinity, which every non-NaN candidate reaches.
+      Value* wins =
+          is_max_ ? b.CreateFCmpOGE(candidate, last.value) : b.CreateFCmpOLE(candidate, last.value);
       any = any ? b.CreateOr(any, wins) : wins;
     }
     return any;
+  }
+  // With indices, the empty-slot rule costs an index test per slot. Empty slots are the
+  // last ones (an entry never moves behind an empty slot), so once the last slot of every
+  // component is full in every lane, a plain strict comparison decides the same.
+  Value* needs_full_combine(llvm::IRBuilderBase& b, const Vals& state, const Vals&) const override {
+    if (!indices_out_) return nullptr;
+    Value* any = nullptr;
+    for (size_t c = 0; c < dim_; ++c) {
+      Value* index = slot(state, k_ - 1, c).index;
+      Value* empty = b.CreateICmpSLT(index, llvm::ConstantInt::get(index->getType(), 0));
+      any = any ? b.CreateOr(any, empty) : empty;
+    }
+    return any;
+  }
+  Vals fast_combine(llvm::IRBuilderBase& b, const Vals& state, const Vals& f,
+                    llvm::Value* index) const override {
+    Vals out = state;
+    for (size_t c = 0; c < dim_; ++c)
+      insert(b, out, c, {match_width(b, f[c], state[c]), index}, /*full=*/true);
+    return out;
   }
   bool exact() const override { return true; }
   // Inserting the second state's entries in rank order keeps its ties after the first's.
@@ -172,21 +194,24 @@ class SelectEmitter final : public ReductionEmitter {
     return {state[rank * dim_ + c], indices_out_ ? state[index_slot(rank, c)] : nullptr};
   }
 
-  Value* beats(llvm::IRBuilderBase& b, const Entry& x, const Entry& s) const {
+  // full: the slot is known not to be empty.
+  Value* beats(llvm::IRBuilderBase& b, const Entry& x, const Entry& s, bool full = false) const {
     Value* better = is_max_ ? b.CreateFCmpOGT(x.value, s.value) : b.CreateFCmpOLT(x.value, s.value);
-    if (!x.index) return better;
+    if (!x.index || full) return better;
     Value* empty = b.CreateICmpSLT(s.index, llvm::ConstantInt::get(s.index->getType(), 0));
     return b.CreateOr(better, b.CreateAnd(empty, b.CreateFCmpORD(x.value, x.value)));
   }
 
   // A branch-free insertion into component c's sorted slots: slot r takes slot r-1's entry
   // where x beats both, x where it beats slot r only, and keeps its own entry elsewhere.
-  void insert(llvm::IRBuilderBase& b, Vals& state, size_t c, const Entry& x) const {
+  // full: no slot of component c is empty.
+  void insert(llvm::IRBuilderBase& b, Vals& state, size_t c, const Entry& x,
+              bool full = false) const {
     std::vector<Entry> old(k_);
     std::vector<Value*> wins(k_);
     for (size_t r = 0; r < k_; ++r) {
       old[r] = slot(state, r, c);
-      wins[r] = beats(b, x, old[r]);
+      wins[r] = beats(b, x, old[r], full);
     }
     for (size_t r = 0; r < k_; ++r) {
       Entry incoming = x;
@@ -234,6 +259,35 @@ class ShiftedExpEmitter final : public ReductionEmitter {
       term.push_back(w == kUnitWeight ? llvm::ConstantFP::get(state[0]->getType(), 1.0)
                                       : match_width(b, f[size_t(1 + w)], state[0]));
     return merge(b, state, term);
+  }
+  // A block starts from (m, 0) with the total's m, the state of no terms shifted by m:
+  // the merge of equal m's adds the sums, and the block's terms take the fast path below
+  // as soon as they stay under the running max (a NaN m stays NaN through the merge).
+  Vals block_init(llvm::IRBuilderBase& b, llvm::Type* lanes, const Vals& total) const override {
+    Vals state = init(b, lanes);
+    state[0] = total[0];
+    return state;
+  }
+  // Once m is set, a term F < m is the common case: it leaves m as it is and adds
+  // exp(F - m) W to each s, the very bits merge gives there (F - m = -|m - F| exactly, as
+  // rounding is symmetric, and W * e is e for W = 1). Every other term (F >= m, NaN, or
+  // m still -inf) takes the full merge.
+  Value* needs_full_combine(llvm::IRBuilderBase& b, const Vals& state,
+                            const Vals& f) const override {
+    return b.CreateNot(b.CreateFCmpOLT(match_width(b, f[0], state[0]), state[0]));
+  }
+  Vals fast_combine(llvm::IRBuilderBase& b, const Vals& state, const Vals& f,
+                    llvm::Value*) const override {
+    Value* m = state[0];
+    Value* e = emit_exp(b, b.CreateFSub(match_width(b, f[0], m), m));
+    Vals out{m};
+    for (size_t w = 0; w < weights_.size(); ++w) {
+      Value* term = weights_[w] == kUnitWeight
+                        ? e
+                        : b.CreateFMul(match_width(b, f[size_t(1 + weights_[w])], m), e);
+      out.push_back(b.CreateFAdd(state[1 + w], term));
+    }
+    return out;
   }
   Vals merge(llvm::IRBuilderBase& b, const Vals& first, const Vals& second) const override {
     Value *m1 = first[0], *m2 = second[0];

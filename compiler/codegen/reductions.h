@@ -22,11 +22,30 @@ class ReductionEmitter {
   // scalars among them are broadcast. index is the reduced index as i64 lanes.
   virtual Vals combine(llvm::IRBuilderBase& b, const Vals& state, const Vals& f,
                        llvm::Value* index) const = 0;
-  // The lanes (i1 or <W x i1>) where combining f could change the state, or null when
-  // any term may. Where it is given, kernels skip combine for terms no lane would keep.
+  // The lanes (i1 or <W x i1>) where combining f could change the state (a superset of
+  // them will do), or null when any term may. Where it is given, kernels skip combine for
+  // terms no lane would keep.
   virtual llvm::Value* may_change(llvm::IRBuilderBase&, const Vals& /*state*/,
                                   const Vals& /*f*/) const {
     return nullptr;
+  }
+  // The state a block of terms starts from, given the running total before it (of the
+  // lower indices): the block's final state, merged into that total, must stand for the
+  // same terms as one grown from init (up to rounding). By default init.
+  virtual Vals block_init(llvm::IRBuilderBase& b, llvm::Type* lanes, const Vals& /*total*/) const {
+    return init(b, lanes);
+  }
+  // An optional fast path: the lanes (i1 or <W x i1>) where fast_combine may differ from
+  // combine, or null when there is no fast path. Where it is given, kernels call
+  // fast_combine when no lane needs the full combine.
+  virtual llvm::Value* needs_full_combine(llvm::IRBuilderBase&, const Vals& /*state*/,
+                                          const Vals& /*f*/) const {
+    return nullptr;
+  }
+  // combine's result wherever needs_full_combine is false (only called then).
+  virtual Vals fast_combine(llvm::IRBuilderBase& b, const Vals& state, const Vals& f,
+                            llvm::Value* index) const {
+    return combine(b, state, f, index);
   }
   // True when the state is exact (selections): summing in blocks then gains nothing.
   virtual bool exact() const { return false; }

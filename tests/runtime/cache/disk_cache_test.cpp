@@ -141,9 +141,11 @@ TEST_CASE("a kernel compiled by Genred lands in the process's disk cache, unless
   TempDir dir;
   const std::vector<std::string> aliases = {"x = Vi(2)", "y = Vj(2)"};
   const std::vector<float> x = {1, 2, 3, 4}, y = {0.5f, 0.25f};
+  keops::Options cpu;  // the disk cache holds CPU objects; Auto would pick a GPU where one is
+  cpu.backend = keops::Backend::CPU;
   keops::runtime::set_process_disk_cache(DiskCacheSettings{true, dir.path(), 1 << 30});
-  const auto values = keops::Genred("Exp(-SqDist(x, y) * 7.25)", aliases, "Sum",
-                                    1)({{x.data(), 2, 2}, {y.data(), 1, 2}})
+  const auto values = keops::Genred("Exp(-SqDist(x, y) * 7.25)", aliases, "Sum", 1,
+                                    cpu)({{x.data(), 2, 2}, {y.data(), 1, 2}})
                           .values;
   const auto entries = DiskCache(dir.path(), 1 << 30).list();
   REQUIRE(entries.size() == 1);
@@ -151,8 +153,8 @@ TEST_CASE("a kernel compiled by Genred lands in the process's disk cache, unless
   CHECK(values.size() == 2);
 
   keops::runtime::set_process_disk_cache(DiskCacheSettings{false, dir.path(), 1 << 30});
-  keops::Genred("Exp(-SqDist(x, y) * 9.25)", aliases, "Sum",
-                1)({{x.data(), 2, 2}, {y.data(), 1, 2}});
+  keops::Genred("Exp(-SqDist(x, y) * 9.25)", aliases, "Sum", 1,
+                cpu)({{x.data(), 2, 2}, {y.data(), 1, 2}});
   CHECK(DiskCache(dir.path(), 1 << 30).list().size() == 1);
   keops::runtime::set_process_disk_cache(std::nullopt);
 }
