@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "compiler/codegen/formula_emitter_ops.h"
+#include "compiler/ir/tensor_index.h"
 #include "compiler/support/check.h"
 
 namespace keops::codegen::detail {
@@ -14,27 +15,9 @@ using ir::Op;
 
 namespace {
 
-using Dims = std::vector<int64_t>;
-
-// Row-major strides of a tensor of shape dims.
-Dims strides_of(const Dims& dims) {
-  Dims s(dims.size(), 1);
-  for (size_t k = dims.size(); k-- > 1;) s[k - 1] = s[k] * dims[k];
-  return s;
-}
-
-// Calls visit(index) for every multi-index of shape dims, in row-major order (once, with an
-// empty index, for a rank-0 shape).
-template <class Visit>
-void for_each_index(const Dims& dims, Visit visit) {
-  Dims index(dims.size(), 0);
-  while (true) {
-    visit(index);
-    size_t k = dims.size();
-    while (k > 0 && ++index[k - 1] == dims[k - 1]) index[--k] = 0;
-    if (k == 0) return;
-  }
-}
+using ir::Dims;
+using ir::for_each_index;
+using ir::strides_of;
 
 // TensorDot(f, g, dims_f, dims_g, contract_f, contract_g, perm) as numpy.tensordot: the kept
 // axes of f then of g, in order, kept axis q sent to output axis perm[q] (keopscore's
@@ -42,17 +25,10 @@ void for_each_index(const Dims& dims, Visit visit) {
 // contracted indices in row-major order, as the reference does.
 // ints: nf, dims_f[nf], ng, dims_g[ng], nc, contract_f[nc], contract_g[nc], np, perm[np]
 Vals tensordot(Arith& a, const std::vector<int64_t>& ints, const Vals& f, const Vals& g) {
-  auto it = ints.begin();
-  auto take = [&](int64_t n) {
-    Dims v(it, it + n);
-    it += n;
-    return v;
-  };
-  const Dims dims_f = take(*it++);
-  const Dims dims_g = take(*it++);
-  const int64_t nc = *it++;
-  const Dims contract_f = take(nc), contract_g = take(nc);
-  const Dims perm = take(*it++);
+  const ir::TensorDotAttrs attrs(ints);
+  const Dims &dims_f = attrs.dims_f, &dims_g = attrs.dims_g, &perm = attrs.perm;
+  const Dims &contract_f = attrs.contract_f, &contract_g = attrs.contract_g;
+  const int64_t nc = int64_t(contract_f.size());
 
   // The kept axes, each as (argument 0 or 1, axis), and the output shape.
   std::vector<std::pair<int, int64_t>> kept;

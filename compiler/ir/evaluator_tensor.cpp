@@ -3,53 +3,11 @@
 #include <algorithm>
 
 #include "compiler/ir/evaluator_ops.h"
+#include "compiler/ir/tensor_index.h"
 #include "compiler/support/check.h"
 
 namespace keops::ir::detail {
 namespace {
-
-using Dims = std::vector<int64_t>;
-
-// Row-major strides of a tensor of shape dims.
-Dims strides_of(const Dims& dims) {
-  Dims s(dims.size(), 1);
-  for (size_t k = dims.size(); k-- > 1;) s[k - 1] = s[k] * dims[k];
-  return s;
-}
-
-// Calls visit(index) for every multi-index of shape dims, in row-major order.
-template <class Visit>
-void for_each_index(const Dims& dims, Visit visit) {
-  for (int64_t d : dims)
-    if (d == 0) return;
-  Dims index(dims.size(), 0);
-  while (true) {
-    visit(index);
-    size_t k = dims.size();
-    while (k > 0 && ++index[k - 1] == dims[k - 1]) index[--k] = 0;
-    if (k == 0) return;
-  }
-}
-
-// ints: nf, dims_f[nf], ng, dims_g[ng], nc, contract_f[nc], contract_g[nc], np, perm[np]
-struct TensorDotAttrs {
-  Dims dims_f, dims_g, contract_f, contract_g, perm;
-
-  explicit TensorDotAttrs(const std::vector<int64_t>& ints) {
-    auto it = ints.begin();
-    auto take = [&](Dims& v) {
-      v.assign(it + 1, it + 1 + *it);
-      it += 1 + *it;
-    };
-    take(dims_f);
-    take(dims_g);
-    const int64_t nc = *it++;
-    contract_f.assign(it, it + nc);
-    contract_g.assign(it + nc, it + 2 * nc);
-    it += 2 * nc;
-    take(perm);
-  }
-};
 
 // numpy.tensordot(f, g, (contract_f, contract_g)): the kept axes of f then of g, in order,
 // then keopscore's permute, which sends kept axis q to output axis perm[q] (the inverse of
