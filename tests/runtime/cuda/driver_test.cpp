@@ -21,6 +21,7 @@
 #include "runtime/cuda/module_cache.h"
 #include "runtime/cuda/self_test.h"
 #include "runtime/cuda/stream.h"
+#include "tests/support/scratch.h"
 
 namespace keops::runtime::cuda {
 
@@ -33,27 +34,7 @@ bool skipped_without_gpu() {
   return true;
 }
 
-// Sets an environment variable for one scope, restoring what was there.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value)
-      setenv(name, value, 1);
-    else
-      unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_)
-      setenv(name_, old_->c_str(), 1);
-    else
-      unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using keops::test::ScopedEnv;
 
 std::optional<std::string> find_stub_driver() {
   for (const char* path : {"/usr/local/cuda/lib64/stubs/libcuda.so",
