@@ -11,23 +11,25 @@ class Stager {
   Stager(ir::Context& ctx, ir::Cat reduced, int first_position)
       : ctx_(ctx), reduced_(ir::dep_of(reduced)), cat_(reduced), next_position_(first_position) {}
 
-  // e rebuilt in ctx_, its reduced-only parts replaced by staged Var leaves.
-  ir::Expr rebuild(ir::Expr e) {
-    if (auto it = done_.find(e); it != done_.end()) return it->second;
+  // e rebuilt in ctx_; with stage, its reduced-only parts become staged Var leaves (the
+  // staged subexpressions themselves are rebuilt with their own leaves).
+  ir::Expr rebuild(ir::Expr e, bool stage = true) {
+    auto& done = stage ? staged_done_ : copied_;
+    if (auto it = done.find(e); it != done.end()) return it->second;
     ir::Expr out;
-    if (is_reduced_only(e)) {
+    if (stage && is_reduced_only(e)) {
       out = ctx_.var(next_position_++, e->dim, cat_, e->dtype);
-      staged_.push_back(copy(e));
+      staged_.push_back(rebuild(e, false));
     } else if (e->op == ir::Op::Var) {
       out = ctx_.var(e->var_index(), e->dim, e->var_cat(), e->dtype);
     } else if (e->op == ir::Op::Constant) {
       out = ctx_.constant(e->values, e->dtype);
     } else {
       std::vector<ir::Expr> args;
-      for (ir::Expr a : e->args) args.push_back(rebuild(a));
+      for (ir::Expr a : e->args) args.push_back(rebuild(a, stage));
       out = ctx_.make(e->op, std::move(args), e->ints);
     }
-    return done_.emplace(e, out).first->second;
+    return done.emplace(e, out).first->second;
   }
 
   std::vector<ir::Expr> staged() const { return staged_; }
@@ -37,27 +39,11 @@ class Stager {
     return (e->deps & reduced_) && (e->deps & ~(reduced_ | ir::kDepP)) == 0;
   }
 
-  // e copied into ctx_ unchanged (the staged computations keep their real leaves).
-  ir::Expr copy(ir::Expr e) {
-    if (auto it = copied_.find(e); it != copied_.end()) return it->second;
-    ir::Expr out;
-    if (e->op == ir::Op::Var) {
-      out = ctx_.var(e->var_index(), e->dim, e->var_cat(), e->dtype);
-    } else if (e->op == ir::Op::Constant) {
-      out = ctx_.constant(e->values, e->dtype);
-    } else {
-      std::vector<ir::Expr> args;
-      for (ir::Expr a : e->args) args.push_back(copy(a));
-      out = ctx_.make(e->op, std::move(args), e->ints);
-    }
-    return copied_.emplace(e, out).first->second;
-  }
-
   ir::Context& ctx_;
   ir::DepSet reduced_;
   ir::Cat cat_;
   int next_position_;
-  std::unordered_map<ir::Expr, ir::Expr> done_, copied_;
+  std::unordered_map<ir::Expr, ir::Expr> staged_done_, copied_;
   std::vector<ir::Expr> staged_;
 };
 

@@ -20,13 +20,13 @@
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/MC/TargetRegistry.h>
-#include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
 
 #include "compiler/codegen/math.h"
+#include "compiler/jit/optimize.h"
 
 // Every emitter, for float (1, 4 and 16 lanes) and double (1 and 8 lanes), in kernels
 // void f(const T* in, T* out, int64 n) JIT-compiled after O2 twice: for the host (FMA on
@@ -161,21 +161,11 @@ std::unique_ptr<llvm::TargetMachine> target_machine(const std::string& triple,
                                   std::nullopt, llvm::CodeGenOptLevel::Aggressive));
 }
 
-// O2 as kernels get it: checks that no pass undoes the tricks the emitters rely on.
+// The kernels' pipeline: checks that no pass undoes the tricks the emitters rely on.
 void optimize(llvm::Module& m, llvm::TargetMachine& tm) {
   m.setDataLayout(tm.createDataLayout());
   m.setTargetTriple(tm.getTargetTriple().str());
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cgam;
-  llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder pb(&tm);
-  pb.registerModuleAnalyses(mam);
-  pb.registerCGSCCAnalyses(cgam);
-  pb.registerFunctionAnalyses(fam);
-  pb.registerLoopAnalyses(lam);
-  pb.crossRegisterProxies(lam, fam, cgam, mam);
-  pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(m, mam);
+  keops::jit::run_o3_pipeline(m, tm);
 }
 
 std::string assembly(llvm::Module& m, llvm::TargetMachine& tm) {
