@@ -41,6 +41,11 @@ const std::vector<Case>& cases() {
       {"gauss_sum_D3_f64", "Exp(-SqDist(x,y))*b", d3, "Sum", true, 20000, 20000, 5000, 5000, 0, ""},
       {"gauss_D64_E16", "Exp(-SqDist(x,y)*g)*b", {"x=Vi(64)", "y=Vj(64)", "b=Vj(16)", "g=Pm(1)"},
        "Sum", false, 20000, 20000, 4000, 4000, 0, ""},
+      // Beyond BENCHMARKS.md: long vectors, streamed by the emitter (above kStreamDim = 64).
+      {"gauss_D128_E16", "Exp(-SqDist(x,y)*g)*b", {"x=Vi(128)", "y=Vj(128)", "b=Vj(16)", "g=Pm(1)"},
+       "Sum", false, 20000, 20000, 4000, 4000, 0, ""},
+      {"gauss_D1000", "Exp(-SqDist(x,y)*g*0.001)*b", {"x=Vi(1000)", "y=Vj(1000)", "b=Vj(1)", "g=Pm(1)"},
+       "Sum", false, 10000, 10000, 2000, 2000, 0, ""},
       {"logsumexp_D3", "-SqDist(x,y)", {"x=Vi(3)", "y=Vj(3)"}, "LogSumExp", false,
        20000, 20000, 5000, 5000, 0, ""},
       {"knn_D3", "SqDist(x,y)", {"x=Vi(3)", "y=Vj(3)"}, "ArgKMin", false,

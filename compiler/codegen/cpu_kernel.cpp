@@ -33,8 +33,9 @@ CpuTiling choose_cpu_tiling(const KernelSpec& spec) {
     live +=
         int((t->getPrimitiveSizeInBits().getFixedValue() + unsigned(spec.target.vector_bits) - 1) /
             unsigned(spec.target.vector_bits));
+  // Streamed outer rows (longer than kCpuStreamDim) live in a stack buffer.
   for (const ArgLayout& a : spec.args)
-    if (a.cat == spec.outer_cat()) live += a.dim;
+    if (a.cat == spec.outer_cat() && a.dim <= FormulaEmitter::kCpuStreamDim) live += a.dim;
   const int registers = spec.target.vector_bits == 512 ? 32 : 16;
   const int copies = std::clamp((registers - 8) / (live + 4), 1, 4);
   return {lanes, copies};
@@ -155,11 +156,20 @@ void CpuKernelBuilder::build() {
     return out;
   };
 
+  // Where a streamed row of an argument starts in memory.
+  auto row_start = [&](llvm::IRBuilderBase& ib, ir::Expr var, Value* row) {
+    return FormulaEmitter::Row{ib.CreateGEP(T_, arg_ptrs[size_t(var->var_index())],
+                                            ib.CreateMul(row, ib.getInt64(var->dim))),
+                               T_};
+  };
+
   llvm::IRBuilder<> param_b(entry->getTerminator());
-  FormulaEmitter param_scope(param_b, ir::kDepP,
-                             [&](llvm::IRBuilderBase& ib, ir::Expr var) -> Vals {
-                               return scalar_row(ib, var, ib.getInt64(0));
-                             });
+  FormulaEmitter param_scope(
+      param_b, ir::kDepP,
+      [&](llvm::IRBuilderBase& ib, ir::Expr var) -> Vals {
+        return scalar_row(ib, var, ib.getInt64(0));
+      },
+      [&](llvm::IRBuilderBase& ib, ir::Expr var) { return row_start(ib, var, ib.getInt64(0)); });
 
   // tile.header: for (ob = out_begin; ob < out_end; ob += lanes * copies)
   b.SetInsertPoint(tile_header);
@@ -204,8 +214,25 @@ void CpuKernelBuilder::build() {
       }
       return out;
     };
+    // A streamed row is gathered once per tile into a buffer of lane vectors.
+    auto gather_buffer = [&, r](llvm::IRBuilderBase& ib, ir::Expr var) {
+      llvm::AllocaInst* buffer = entry_alloca(ib, llvm::ArrayType::get(VT_, uint64_t(var->dim)));
+      Value* firsts =
+          ib.CreateMul(clamped[size_t(r)], splat(llvm::ConstantInt::get(i64_, var->dim)));
+      emit_component_loop(ib, var->dim, 4, [&](Value* c0, int width) {
+        for (int k = 0; k < width; ++k) {
+          Value* c = ib.CreateAdd(c0, ib.getInt64(k));
+          Value* ptrs =
+              ib.CreateGEP(T_, arg_ptrs[size_t(var->var_index())],
+                           ib.CreateAdd(firsts, ib.CreateVectorSplat(unsigned(lanes), c)));
+          ib.CreateStore(ib.CreateMaskedGather(VT_, ptrs, align_t, all_lanes),
+                         ib.CreateGEP(VT_, buffer, c));
+        }
+      });
+      return FormulaEmitter::Row{buffer, VT_};
+    };
     outer_scopes.push_back(std::make_unique<FormulaEmitter>(
-        outer_b, ir::DepSet(ir::dep_of(spec_.outer_cat()) | ir::kDepP), gather_row));
+        outer_b, ir::DepSet(ir::dep_of(spec_.outer_cat()) | ir::kDepP), gather_row, gather_buffer));
     outer_scopes.back()->delegate_to(&param_scope);
   }
 
@@ -246,7 +273,8 @@ void CpuKernelBuilder::build() {
   llvm::IRBuilder<> inner_b(inner_load->getTerminator());
   FormulaEmitter inner_scope(
       inner_b, ir::DepSet(ir::dep_of(spec_.inner_cat()) | ir::kDepP),
-      [&](llvm::IRBuilderBase& ib, ir::Expr var) -> Vals { return scalar_row(ib, var, j); });
+      [&](llvm::IRBuilderBase& ib, ir::Expr var) -> Vals { return scalar_row(ib, var, j); },
+      [&](llvm::IRBuilderBase& ib, ir::Expr var) { return row_start(ib, var, j); });
   inner_scope.delegate_to(&param_scope);
 
   // inner.pair: F for each copy, folded into the block state.

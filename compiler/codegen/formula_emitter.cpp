@@ -19,8 +19,19 @@ llvm::Value* match_width(llvm::IRBuilderBase& b, llvm::Value* v, llvm::Value* li
   return b.CreateVectorSplat(vt->getNumElements(), v);
 }
 
-FormulaEmitter::FormulaEmitter(llvm::IRBuilderBase& builder, ir::DepSet scope, VarLoader loader)
-    : b_(builder), scope_(scope), loader_(std::move(loader)) {}
+FormulaEmitter::FormulaEmitter(llvm::IRBuilderBase& builder, ir::DepSet scope, VarLoader loader,
+                               RowLoader row_loader, int64_t stream_dim)
+    : b_(builder),
+      scope_(scope),
+      loader_(std::move(loader)),
+      row_loader_(std::move(row_loader)),
+      stream_dim_(stream_dim) {}
+
+FormulaEmitter* FormulaEmitter::owner_of(Expr e) {
+  for (FormulaEmitter* outer : delegates_)
+    if ((e->deps & ~outer->scope_) == 0) return outer->owner_of(e);
+  return this;
+}
 
 llvm::Type* FormulaEmitter::scalar_type(ir::DType dtype) const {
   return dtype == ir::DType::F32 ? b_.getFloatTy() : b_.getDoubleTy();
@@ -30,7 +41,7 @@ const Vals& FormulaEmitter::emit(Expr e) {
   for (FormulaEmitter* outer : delegates_)
     if ((e->deps & ~outer->scope_) == 0) return outer->emit(e);
   if (auto it = memo_.find(e); it != memo_.end()) return it->second;
-  Vals v = e->op == Op::Var ? loader_(b_, e) : emit_op(e);
+  Vals v = e->op == Op::Var ? loader_(b_, e) : streams_arguments(e) ? emit_streamed(e) : emit_op(e);
   return memo_.emplace(e, std::move(v)).first->second;
 }
 

@@ -1,5 +1,7 @@
 // Emission of arithmetic, element-wise math and comparisons, with KeOps's conventions at 0
 // and for NaN (those of the reference evaluator, evaluator_elementwise.cpp).
+#include <algorithm>
+
 #include <llvm/IR/Intrinsics.h>
 
 #include "compiler/codegen/formula_emitter_ops.h"
@@ -14,8 +16,11 @@ using P = llvm::CmpInst::Predicate;
 
 Vals emit_elementwise(Arith& a, ir::Expr e, const ArgVals& args) {
   llvm::IRBuilderBase& b = a.b;
+  // As many components as the widest argument: e->dim, or a chunk of it when streamed.
   auto elementwise = [&](auto&& f) {
-    Vals out(size_t(e->dim));
+    size_t dim = 0;
+    for (const Vals* arg : args) dim = std::max(dim, arg->size());
+    Vals out(dim);
     for (size_t c = 0; c < out.size(); ++c) out[c] = f(c);
     return out;
   };
