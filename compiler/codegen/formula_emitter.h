@@ -56,6 +56,9 @@ class FormulaEmitter {
   // The components of e (memoized): every op of ops.def has a rule (formula_emitter_ops.h).
   const Vals& emit(ir::Expr e);
 
+  // Stores e's components at dst.base + c (elements of dst.elem): a loop when e is streamed.
+  void emit_to_memory(ir::Expr e, Row dst);
+
   llvm::IRBuilderBase& builder() { return b_; }
   llvm::Type* scalar_type(ir::DType dtype) const;
 

@@ -169,6 +169,21 @@ Vals FormulaEmitter::chunk(Expr e, Value* c0, int width) {
   return detail::emit_elementwise(a, e, args);
 }
 
+void FormulaEmitter::emit_to_memory(Expr e, Row dst) {
+  auto store = [&](const Vals& v, Value* c0) {
+    for (size_t k = 0; k < v.size(); ++k)
+      b_.CreateStore(widen(b_, v[k], dst.elem),
+                     b_.CreateGEP(dst.elem, dst.base, b_.CreateAdd(c0, b_.getInt64(int64_t(k)))));
+  };
+  if (!is_large(e)) {
+    store(emit(e), b_.getInt64(0));
+    return;
+  }
+  prepare_chunks(e);
+  emit_component_loop(b_, e->dim, kChunk,
+                      [&](Value* c0, int width) { store(chunk(e, c0, width), c0); });
+}
+
 Vals FormulaEmitter::emit_streamed(Expr e) {
   llvm::Type* elem = nullptr;  // the type the terms are computed in: the widest operand's
   for (Expr arg : e->args) elem = wider(elem, prepare_chunks(arg));

@@ -17,20 +17,38 @@ using llvm::Value;
 
 namespace {
 
-// The spec's formulas with their reduced-only parts cut out (see passes/split.h).
+constexpr int kBlockThreads = 256;
+constexpr int kMinBlockThreads = 64;
+
+// Dynamic shared memory a block may take: half of what sm_80 and later let a block opt into
+// (so that two blocks share a multiprocessor), the default limit before them.
+int64_t shared_budget(int sm) { return sm >= 80 ? 96 * 1024 : 48 * 1024; }
+
+// The spec's formulas with their reduced-only parts cut out (see passes/split.h), and the
+// block size their tile allows. Rows too long to stage (long vectors) are not cut out: the
+// pair loop then reads reduced rows from global memory, where the threads of a block read
+// the same row at the same time.
 struct StagedSpec {
   ir::Context ctx;
   passes::StagedFormulas staged;
   int staged_values = 0;
+  int block_threads = kBlockThreads;
   StagedSpec(const KernelSpec& spec) {
     std::vector<ir::Expr> roots{spec.formula};
     if (spec.reduction.formula2) roots.push_back(spec.reduction.formula2);
     staged = passes::stage_reduced_only(ctx, roots, spec.inner_cat(), int(spec.args.size()));
     for (ir::Expr e : staged.staged) staged_values += e->dim;
+    const int64_t row_bytes = int64_t(staged_values) * (spec.dtype == ir::DType::F32 ? 4 : 8);
+    const int64_t budget = shared_budget(spec.gpu_sm);
+    while (block_threads > kMinBlockThreads && block_threads * row_bytes > budget)
+      block_threads /= 2;
+    if (block_threads * row_bytes > budget) {
+      staged = {roots, {}};
+      staged_values = 0;
+      block_threads = kBlockThreads;
+    }
   }
 };
-
-constexpr int kBlockThreads = 256;
 
 }  // namespace
 
@@ -40,7 +58,7 @@ int64_t GpuLayout::shared_bytes() const {
 
 GpuLayout gpu_layout(const KernelSpec& spec) {
   const StagedSpec s(spec);
-  return {kBlockThreads, s.staged_values, spec.dtype == ir::DType::F32 ? 4 : 8};
+  return {s.block_threads, s.staged_values, spec.dtype == ir::DType::F32 ? 4 : 8};
 }
 
 void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name) {
@@ -137,13 +155,26 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
           ib.CreateAlignedLoad(T, ib.CreateConstGEP1_64(T, base, uint64_t(c)), align_t);
     return out;
   };
+  // Streamed vectors (longer than kGpuStreamDim) are read from their rows where they are.
+  auto global_row_start = [&](llvm::IRBuilderBase& ib, ir::Expr var, Value* at) {
+    return FormulaEmitter::Row{ib.CreateGEP(T, arg_ptrs[size_t(var->var_index())],
+                                            ib.CreateMul(at, ib.getInt64(var->dim))),
+                               T};
+  };
+  constexpr int64_t stream_dim = FormulaEmitter::kGpuStreamDim;
   llvm::IRBuilder<> entry_b(entry->getTerminator());
-  FormulaEmitter params(entry_b, ir::kDepP, [&](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals {
-    return global_row(ib, v, ib.getInt64(0));
-  });
+  FormulaEmitter params(
+      entry_b, ir::kDepP,
+      [&](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals {
+        return global_row(ib, v, ib.getInt64(0));
+      },
+      [&](llvm::IRBuilderBase& ib, ir::Expr v) { return global_row_start(ib, v, ib.getInt64(0)); },
+      stream_dim);
   FormulaEmitter outer(
       entry_b, ir::DepSet(ir::dep_of(spec.outer_cat()) | ir::kDepP),
-      [&](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals { return global_row(ib, v, load_row); });
+      [&](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals { return global_row(ib, v, load_row); },
+      [&](llvm::IRBuilderBase& ib, ir::Expr v) { return global_row_start(ib, v, load_row); },
+      stream_dim);
   outer.delegate_to(&params);
 
   // tile.header: for (t0 = 0; t0 < n_reduced; t0 += block_threads)
@@ -161,15 +192,14 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   {
     FormulaEmitter stager(
         b, ir::DepSet(ir::dep_of(spec.inner_cat()) | ir::kDepP),
-        [&](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals { return global_row(ib, v, stage_row); });
+        [&](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals { return global_row(ib, v, stage_row); },
+        [&](llvm::IRBuilderBase& ib, ir::Expr v) { return global_row_start(ib, v, stage_row); },
+        stream_dim);
     stager.delegate_to(&params);
     Value* slot = b.CreateMul(thread, b.getInt64(s.staged_values));
     int offset = 0;
     for (ir::Expr e : s.staged.staged) {
-      const Vals& v = stager.emit(e);
-      for (int c = 0; c < e->dim; ++c)
-        b.CreateAlignedStore(
-            v[size_t(c)], b.CreateGEP(T, tile, b.CreateAdd(slot, b.getInt64(offset + c))), align_t);
+      stager.emit_to_memory(e, {b.CreateGEP(T, tile, b.CreateAdd(slot, b.getInt64(offset))), T});
       offset += e->dim;
     }
   }
@@ -199,18 +229,31 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
       offset += e->dim;
     }
     Value* slot = b.CreateMul(t, b.getInt64(s.staged_values));
+    Value* index = b.CreateAdd(t0, t);
+    // Arguments of the reduced category that were not staged are read from global memory.
+    auto staged_at = [&](ir::Expr v) {
+      const size_t position = size_t(v->var_index());
+      return position < spec.args.size() ? -1 : offsets[position - spec.args.size()];
+    };
     FormulaEmitter from_tile(
         b, ir::DepSet(ir::dep_of(spec.inner_cat()) | ir::kDepP),
         [&](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals {
-          const int at = offsets[size_t(v->var_index()) - spec.args.size()];
+          const int at = staged_at(v);
+          if (at < 0) return global_row(ib, v, index);
           Vals out(static_cast<size_t>(v->dim));
           for (int c = 0; c < v->dim; ++c)
             out[size_t(c)] = ib.CreateAlignedLoad(
                 T, ib.CreateGEP(T, tile, ib.CreateAdd(slot, ib.getInt64(at + c))), align_t);
           return out;
-        });
+        },
+        [&](llvm::IRBuilderBase& ib, ir::Expr v) {
+          const int at = staged_at(v);
+          if (at < 0) return global_row_start(ib, v, index);
+          return FormulaEmitter::Row{ib.CreateGEP(T, tile, ib.CreateAdd(slot, ib.getInt64(at))), T};
+        },
+        stream_dim);
     from_tile.delegate_to(&params);
-    FormulaEmitter pair(b, ir::kDepI | ir::kDepJ | ir::kDepP, nullptr);
+    FormulaEmitter pair(b, ir::kDepI | ir::kDepJ | ir::kDepP, nullptr, nullptr, stream_dim);
     pair.delegate_to(&params);
     pair.delegate_to(&outer);
     pair.delegate_to(&from_tile);
@@ -220,7 +263,6 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
       fv.insert(fv.end(), gv.begin(), gv.end());
     }
     const Vals state = load_state(tile_slots);
-    Value* index = b.CreateAdd(t0, t);
     auto combine = [&] { store_state(reduction->combine(b, state, fv, index), tile_slots); };
     if (Value* changes = reduction->may_change(b, state, fv)) {
       auto* update = BasicBlock::Create(ctx, "combine", fn, tile_end);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "compiler/codegen/kernel_spec.h"
+#include "compiler/codegen/nvptx_kernel.h"
 #include "compiler/frontend/aliases.h"
 #include "compiler/frontend/parser.h"
 #include "compiler/ir/context.h"
@@ -20,10 +21,12 @@ using keops::codegen::KernelSpec;
 struct GpuSpec {
   keops::ir::Context ctx;
   KernelSpec spec;
+  // x and y have `dim` components.
   GpuSpec(const std::string& formula, const std::string& reduction, keops::ir::DType dtype, int sm,
-          int k = 0, const std::string& formula2 = "") {
-    const auto aliases =
-        keops::frontend::AliasTable::parse({"x = Vi(3)", "y = Vj(3)", "b = Vj(1)", "p = Pm(1)"});
+          int k = 0, const std::string& formula2 = "", int dim = 3) {
+    const std::string d = std::to_string(dim);
+    const auto aliases = keops::frontend::AliasTable::parse(
+        {"x = Vi(" + d + ")", "y = Vj(" + d + ")", "b = Vj(1)", "p = Pm(1)"});
     spec.formula = keops::frontend::parse_formula(formula, aliases, ctx, dtype);
     spec.reduction.kind = keops::ir::reduction_by_name(reduction);
     spec.reduction.k = k;
@@ -32,7 +35,7 @@ struct GpuSpec {
     spec.axis = 1;
     spec.dtype = dtype;
     spec.args = {
-        {3, keops::ir::CatI}, {3, keops::ir::CatJ}, {1, keops::ir::CatJ}, {1, keops::ir::CatP}};
+        {dim, keops::ir::CatI}, {dim, keops::ir::CatJ}, {1, keops::ir::CatJ}, {1, keops::ir::CatP}};
     spec.gpu_sm = sm;
   }
 };
@@ -95,5 +98,27 @@ TEST_CASE("PTX for every reduction kind assembles with ptxas for sm_80 and sm_90
         if (ptxas.empty()) continue;
         CHECK(assemble(ptxas, ptx, sm) == "");
       }
+  if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
+}
+
+TEST_CASE("long vectors on the GPU: loops over components, a bounded tile, PTX that assembles") {
+  const std::string ptxas = find_ptxas();
+  for (int dim : {64, 300, 4096}) {
+    for (auto dtype : {keops::ir::DType::F32, keops::ir::DType::F64}) {
+      CAPTURE(dim);
+      GpuSpec g("Exp(-p * SqDist(x, y)) * b", "Sum", dtype, 90, 0, "", dim);
+      const auto layout = keops::codegen::gpu_layout(g.spec);
+      CHECK(layout.shared_bytes() <= 96 * 1024);
+      CHECK(layout.block_threads >= 64);
+      const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
+      // Unrolled, 4096 components would take some 100 kB of PTX.
+      CHECK(ptx.size() < 40000);
+      if (ptxas.empty()) continue;
+      CHECK(assemble(ptxas, ptx, 90) == "");
+    }
+  }
+  // Rows too long for a tile are read from global memory: nothing is staged.
+  GpuSpec g("Exp(-p * SqDist(x, y)) * b", "Sum", keops::ir::DType::F32, 90, 0, "", 4096);
+  CHECK(keops::codegen::gpu_layout(g.spec).staged_values == 0);
   if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
 }
