@@ -1,0 +1,28 @@
+// The disk layer of GPU kernels' PTX (see ptx_cache.h).
+#include "runtime/cuda/ptx_cache.h"
+
+#include <memory>
+#include <optional>
+
+#include "compiler/jit/ptx.h"
+#include "runtime/cache/build_id.h"
+#include "runtime/cache/disk_cache.h"
+
+namespace keops::runtime::cuda {
+
+std::string ptx_cache_key(const codegen::KernelSpec& spec) {
+  return spec.key() + "|build=" + code_build_id();
+}
+
+std::string cached_ptx(const codegen::KernelSpec& spec) {
+  const std::shared_ptr<const DiskCache> disk = process_disk_cache();
+  if (!disk) return jit::gpu_kernel_ptx(spec);
+  const std::string key = ptx_cache_key(spec);
+  // A damaged entry fails its checksum in load() and is rebuilt here.
+  if (std::optional<std::string> ptx = disk->load(kPtxKind, key)) return *ptx;
+  std::string ptx = jit::gpu_kernel_ptx(spec);
+  disk->store(kPtxKind, key, ptx);
+  return ptx;
+}
+
+}  // namespace keops::runtime::cuda

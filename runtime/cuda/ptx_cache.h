@@ -1,0 +1,19 @@
+// The PTX of a GPU kernel, from the persistent disk cache when it holds it (ARCHITECTURE.md rule 8).
+#pragma once
+
+#include <string>
+
+#include "compiler/codegen/kernel_spec.h"
+
+namespace keops::runtime::cuda {
+
+inline constexpr const char* kPtxKind = "ptx";
+
+// The key of spec's PTX on disk: the spec's key and the compiler's build id.
+std::string ptx_cache_key(const codegen::KernelSpec& spec);
+
+// spec's PTX (spec.gpu_sm > 0): loaded from the disk cache, else generated and stored there.
+// The driver keeps its own cache of the machine code it compiles from PTX.
+std::string cached_ptx(const codegen::KernelSpec& spec);
+
+}  // namespace keops::runtime::cuda
