@@ -55,7 +55,7 @@ class CpuKernelBuilder {
     VT_ = llvm::FixedVectorType::get(T_, unsigned(tiling_.lanes));
     IVT_ = llvm::FixedVectorType::get(i64_, unsigned(tiling_.lanes));
     auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx_),
-                                        {i64_, i64_, i64_, ptr_, ptr_, ptr_}, false);
+                                        {i64_, i64_, ptr_, i64_, ptr_, ptr_, ptr_}, false);
     fn_ = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m);
     set_attributes();
   }
@@ -91,7 +91,8 @@ void CpuKernelBuilder::set_attributes() {
   fn_->addFnAttr("prefer-vector-width", width);
   fn_->addFnAttr("min-legal-vector-width", width);
   fn_->addFnAttr(llvm::Attribute::NoUnwind);
-  for (unsigned k = 3; k < 6; ++k) fn_->addParamAttr(k, llvm::Attribute::NoAlias);
+  for (unsigned k : {2u, 4u, 5u, 6u}) fn_->addParamAttr(k, llvm::Attribute::NoAlias);
+  fn_->addParamAttr(2, llvm::Attribute::ReadOnly);
 }
 
 // Vector of pointers base + rows * row_size + col.
@@ -108,21 +109,25 @@ void CpuKernelBuilder::build() {
   auto* entry = BasicBlock::Create(ctx_, "entry", fn_);
   auto* tile_header = BasicBlock::Create(ctx_, "tile.header", fn_);
   auto* tile_body = BasicBlock::Create(ctx_, "tile.body", fn_);
+  auto* range_header = BasicBlock::Create(ctx_, "range.header", fn_);
+  auto* range_body = BasicBlock::Create(ctx_, "range.body", fn_);
   auto* block_header = BasicBlock::Create(ctx_, "block.header", fn_);
   auto* block_pre = BasicBlock::Create(ctx_, "block.pre", fn_);
   auto* inner_header = BasicBlock::Create(ctx_, "inner.header", fn_);
   auto* inner_load = BasicBlock::Create(ctx_, "inner.load", fn_);
   auto* inner_pair = BasicBlock::Create(ctx_, "inner.pair", fn_);
   auto* block_post = BasicBlock::Create(ctx_, "block.post", fn_);
+  auto* range_next = BasicBlock::Create(ctx_, "range.next", fn_);
   auto* tile_fin = BasicBlock::Create(ctx_, "tile.fin", fn_);
   auto* exit = BasicBlock::Create(ctx_, "exit", fn_);
 
   Value* out_begin = fn_->getArg(0);
   Value* out_end = fn_->getArg(1);
-  Value* n_reduced = fn_->getArg(2);
-  Value* args = fn_->getArg(3);
-  Value* values = fn_->getArg(4);
-  Value* indices = fn_->getArg(5);
+  Value* ranges = fn_->getArg(2);
+  Value* n_ranges = fn_->getArg(3);
+  Value* args = fn_->getArg(4);
+  Value* values = fn_->getArg(5);
+  Value* indices = fn_->getArg(6);
 
   const ir::Expr f = spec_.formula;
   auto reduction = make_reduction_emitter(spec_);
@@ -198,7 +203,7 @@ void CpuKernelBuilder::build() {
     Vals init = reduction->init(b, VT_);
     for (size_t s = 0; s < init.size(); ++s) b.CreateStore(init[s], total_slots[size_t(r)][s]);
   }
-  b.CreateBr(block_header);
+  b.CreateBr(range_header);
 
   llvm::IRBuilder<> outer_b(tile_body->getTerminator());
   Value* all_lanes =
@@ -236,11 +241,27 @@ void CpuKernelBuilder::build() {
     outer_scopes.back()->delegate_to(&param_scope);
   }
 
-  // block.header: for (jb = 0; jb < n_reduced; jb += block)
+  // range.header: for (range = 0; range < n_ranges; ++range)
+  b.SetInsertPoint(range_header);
+  llvm::PHINode* range = b.CreatePHI(i64_, 2, "range");
+  range->addIncoming(b.getInt64(0), tile_body);
+  b.CreateCondBr(b.CreateICmpSLT(range, n_ranges), range_body, tile_fin);
+
+  b.SetInsertPoint(range_body);
+  Value* range_at = b.CreateGEP(i64_, ranges, b.CreateMul(range, b.getInt64(2)));
+  Value* range_start = b.CreateAlignedLoad(i64_, range_at, llvm::Align(8), "range.start");
+  Value* range_end = b.CreateAlignedLoad(i64_, b.CreateConstGEP1_64(i64_, range_at, 1),
+                                         llvm::Align(8), "range.end");
+  b.CreateBr(block_header);
+
+  // block.header: for (jb = range_start; jb < range_end; jb += block)
   b.SetInsertPoint(block_header);
   llvm::PHINode* jb = b.CreatePHI(i64_, 2, "jb");
-  jb->addIncoming(b.getInt64(0), tile_body);
-  b.CreateCondBr(b.CreateICmpSLT(jb, n_reduced), block_pre, tile_fin);
+  jb->addIncoming(range_start, range_body);
+  b.CreateCondBr(b.CreateICmpSLT(jb, range_end), block_pre, range_next);
+  b.SetInsertPoint(range_next);
+  range->addIncoming(b.CreateAdd(range, b.getInt64(1)), range_next);
+  b.CreateBr(range_header);
 
   b.SetInsertPoint(block_pre);
   // Blocks bound the rounding of sums; a selection is exact and would only restart its
@@ -250,9 +271,12 @@ void CpuKernelBuilder::build() {
                              : spec_.block_size > 0               ? spec_.block_size
                              : reduction->exact()                 ? 0
                                                                   : kSumBlock;
-  Value* block = block_size > 0 ? b.getInt64(block_size) : n_reduced;
-  Value* jb_next = b.CreateAdd(jb, block);
-  Value* j_end = b.CreateSelect(b.CreateICmpSLT(jb_next, n_reduced), jb_next, n_reduced);
+  Value* jb_next = range_end;
+  Value* j_end = range_end;
+  if (block_size > 0) {
+    jb_next = b.CreateAdd(jb, b.getInt64(block_size));
+    j_end = b.CreateSelect(b.CreateICmpSLT(jb_next, range_end), jb_next, range_end);
+  }
   for (int r = 0; r < copies; ++r) {
     Vals total;
     for (size_t s = 0; s < state_types.size(); ++s)

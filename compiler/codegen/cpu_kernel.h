@@ -11,13 +11,17 @@
 namespace keops::codegen {
 
 // Every CPU kernel has this C signature (T = float or double):
-//   void kernel(int64_t out_begin, int64_t out_end, int64_t n_reduced,
+//   void kernel(int64_t out_begin, int64_t out_end, const int64_t* reduced, int64_t n_ranges,
 //               const T* const* args, T* values, int64_t* indices);
-// It computes output rows [out_begin, out_end) completely, reducing over n_reduced
-// indices; args[k] is argument k (row-major), values and indices the whole outputs.
-// A runtime splits the output rows across threads (runtime/cpu).
+// It computes output rows [out_begin, out_end) completely, reducing over the n_ranges
+// ranges [reduced[2r], reduced[2r + 1]) of reduced indices in turn (a dense reduction
+// passes the single range [0, n); a block-sparse one the ranges of the rows' cluster; no
+// range leaves the reduction's identity). Ranges must be disjoint and in increasing order:
+// merge() takes the lower range first. args[k] is argument k (row-major), values and
+// indices the whole outputs. A runtime splits the output rows across threads (runtime/cpu).
 template <class T>
-using CpuKernelFn = void (*)(int64_t, int64_t, int64_t, const T* const*, T*, int64_t*);
+using CpuKernelFn = void (*)(int64_t, int64_t, const int64_t*, int64_t, const T* const*, T*,
+                             int64_t*);
 
 // How the kernel maps rows to registers: `lanes` output rows per vector, `copies`
 // vectors evaluated per reduced index (a register tile of lanes * copies rows).

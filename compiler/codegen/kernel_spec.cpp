@@ -79,6 +79,7 @@ std::string KernelSpec::key() const {
     k += std::to_string(a.dim) + ":" + std::to_string(int(a.cat)) + ",";
   if (gpu_sm > 0) {
     k += "|nvptx|sm_" + std::to_string(gpu_sm) + (gpu_fast_math ? "|fast" : "|accurate");
+    if (gpu_block_sparse) k += "|block-sparse";
   } else {
     k += "|" + target.triple + "|" + target.cpu + "|" + target.features;
     k += "|vb=" + std::to_string(target.vector_bits);

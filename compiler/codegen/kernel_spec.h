@@ -41,6 +41,9 @@ struct KernelSpec {
   CpuTarget target;             // for CPU kernels
   int gpu_sm = 0;  // > 0: a GPU kernel for sm_<gpu_sm> (90 for sm_90); target is then unused
   bool gpu_fast_math = true;  // float32 GPU math on the hardware approximations (math.h)
+  // A GPU kernel that runs a list of blocks, each its own rows and reduced ranges
+  // (block-sparse reductions, nvptx_kernel.h); CPU kernels always take reduced ranges.
+  bool gpu_block_sparse = false;
   SumScheme sum_scheme = SumScheme::Block;
   // Reduced indices per block when sum_scheme == Block. 0: automatic (256 for sums; none
   // for selections, whose merge is exact); > 0 forces that size on every reduction.

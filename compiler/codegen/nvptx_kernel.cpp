@@ -77,7 +77,10 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   auto* i32 = llvm::Type::getInt32Ty(ctx);
   auto* ptr = llvm::PointerType::get(ctx, 0);
   const llvm::Align align_t(T->getPrimitiveSizeInBits() / 8);
-  auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {i64, i64, ptr, ptr, ptr}, false);
+  const bool sparse = spec.gpu_block_sparse;
+  std::vector<llvm::Type*> params_types{i64, i64, ptr, ptr, ptr};
+  if (sparse) params_types.insert(params_types.end(), {ptr, ptr});
+  auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), params_types, false);
   auto* fn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m);
   fn->setCallingConv(llvm::CallingConv::PTX_Kernel);
   fn->addFnAttr(llvm::Attribute::NoUnwind);
@@ -98,12 +101,15 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   Value* indices = fn->getArg(4);
 
   auto* entry = BasicBlock::Create(ctx, "entry", fn);
+  auto* range_header = sparse ? BasicBlock::Create(ctx, "range.header", fn) : nullptr;
+  auto* range_body = sparse ? BasicBlock::Create(ctx, "range.body", fn) : nullptr;
   auto* tile_header = BasicBlock::Create(ctx, "tile.header", fn);
   auto* stage = BasicBlock::Create(ctx, "tile.stage", fn);
   auto* staged = BasicBlock::Create(ctx, "tile.staged", fn);
   auto* inner_header = BasicBlock::Create(ctx, "inner.header", fn);
   auto* inner_body = BasicBlock::Create(ctx, "inner.body", fn);
   auto* tile_end = BasicBlock::Create(ctx, "tile.end", fn);
+  auto* range_next = sparse ? BasicBlock::Create(ctx, "range.next", fn) : nullptr;
   auto* finish = BasicBlock::Create(ctx, "finish", fn);
   auto* store = BasicBlock::Create(ctx, "store", fn);
   auto* exit = BasicBlock::Create(ctx, "exit", fn);
@@ -114,11 +120,26 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   };
   Value* thread = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x);
   Value* block_threads = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x);
-  Value* row = b.CreateAdd(
-      b.CreateMul(sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x), block_threads), thread);
-  Value* live = b.CreateICmpSLT(row, out_rows);
+  Value* block = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x);
+  // Dense: block b takes rows b * block_threads + [0, block_threads), every reduced row.
+  Value* rows_begin = b.CreateMul(block, block_threads);
+  Value* rows_end = out_rows;
+  Value* first_range = nullptr;
+  Value* last_range = nullptr;
+  if (sparse) {  // block b takes the rows and ranges of work item b
+    Value* item = b.CreateGEP(i64, fn->getArg(5), b.CreateMul(block, b.getInt64(4)));
+    auto field = [&](uint64_t k, const char* what) {
+      return b.CreateAlignedLoad(i64, b.CreateConstGEP1_64(i64, item, k), llvm::Align(8), what);
+    };
+    rows_begin = field(0, "rows.begin");
+    rows_end = field(1, "rows.end");
+    first_range = field(2, "ranges.first");
+    last_range = field(3, "ranges.last");
+  }
+  Value* row = b.CreateAdd(rows_begin, thread);
+  Value* live = b.CreateICmpSLT(row, rows_end);
   // Threads past the last row still load tiles for the others: they read the last row.
-  Value* load_row = b.CreateSelect(live, row, b.CreateSub(out_rows, b.getInt64(1)));
+  Value* load_row = b.CreateSelect(live, row, b.CreateSub(rows_end, b.getInt64(1)));
 
   const auto state_types = reduction->state_types(T);
   auto make_slots = [&] {
@@ -144,7 +165,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   std::vector<Value*> arg_ptrs;
   for (size_t k = 0; k < spec.args.size(); ++k)
     arg_ptrs.push_back(b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, args, k)));
-  b.CreateBr(tile_header);
+  b.CreateBr(sparse ? range_header : tile_header);
 
   auto global_row = [&](llvm::IRBuilderBase& ib, ir::Expr var, Value* at) {
     Vals out(static_cast<size_t>(var->dim));
@@ -173,21 +194,58 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   FormulaEmitter outer(
       entry_b, ir::DepSet(ir::dep_of(spec.outer_cat()) | ir::kDepP),
       [&](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals { return global_row(ib, v, load_row); },
-      [&](llvm::IRBuilderBase& ib, ir::Expr v) { return global_row_start(ib, v, load_row); },
+      // A thread's own long row is copied once into its local memory, which the hardware
+      // interleaves across threads: later reads, once per reduced row, are coalesced.
+      [&](llvm::IRBuilderBase& ib, ir::Expr v) {
+        const FormulaEmitter::Row from = global_row_start(ib, v, load_row);
+        llvm::AllocaInst* copy = entry_alloca(ib, llvm::ArrayType::get(T, uint64_t(v->dim)));
+        emit_component_loop(ib, v->dim, 8, [&](Value* c0, int width) {
+          for (int k = 0; k < width; ++k) {
+            Value* c = ib.CreateAdd(c0, ib.getInt64(k));
+            ib.CreateStore(ib.CreateLoad(T, ib.CreateGEP(T, from.base, c)),
+                           ib.CreateGEP(T, copy, c));
+          }
+        });
+        return FormulaEmitter::Row{copy, T};
+      },
       stream_dim);
   outer.delegate_to(&params);
 
-  // tile.header: for (t0 = 0; t0 < n_reduced; t0 += block_threads)
+  // The reduced rows run as tiles over [0, n_reduced), or over each range of the block.
+  BasicBlock* tiles_entry = entry;
+  Value* tiles_begin = b.getInt64(0);
+  Value* tiles_end = n_reduced;
+  BasicBlock* tiles_exit = finish;
+  if (sparse) {
+    // range.header: for (r = first_range; r < last_range; ++r)
+    b.SetInsertPoint(range_header);
+    llvm::PHINode* r = b.CreatePHI(i64, 2, "r");
+    r->addIncoming(first_range, entry);
+    b.CreateCondBr(b.CreateICmpSLT(r, last_range), range_body, finish);
+    b.SetInsertPoint(range_body);
+    Value* at = b.CreateGEP(i64, fn->getArg(6), b.CreateMul(r, b.getInt64(2)));
+    tiles_begin = b.CreateAlignedLoad(i64, at, llvm::Align(8), "range.start");
+    tiles_end =
+        b.CreateAlignedLoad(i64, b.CreateConstGEP1_64(i64, at, 1), llvm::Align(8), "range.end");
+    b.CreateBr(tile_header);
+    b.SetInsertPoint(range_next);
+    r->addIncoming(b.CreateAdd(r, b.getInt64(1)), range_next);
+    b.CreateBr(range_header);
+    tiles_entry = range_body;
+    tiles_exit = range_next;
+  }
+
+  // tile.header: for (t0 = tiles_begin; t0 < tiles_end; t0 += block_threads)
   b.SetInsertPoint(tile_header);
   llvm::PHINode* t0 = b.CreatePHI(i64, 2, "t0");
-  t0->addIncoming(b.getInt64(0), entry);
+  t0->addIncoming(tiles_begin, tiles_entry);
   Value* stage_row = b.CreateAdd(t0, thread);
-  b.CreateCondBr(b.CreateICmpSLT(t0, n_reduced), stage, finish);
+  b.CreateCondBr(b.CreateICmpSLT(t0, tiles_end), stage, tiles_exit);
 
   // tile.stage: this thread's reduced row of the tile, its staged values to shared memory.
   b.SetInsertPoint(stage);
   auto* stage_work = BasicBlock::Create(ctx, "tile.stage.work", fn, staged);
-  b.CreateCondBr(b.CreateICmpSLT(stage_row, n_reduced), stage_work, staged);
+  b.CreateCondBr(b.CreateICmpSLT(stage_row, tiles_end), stage_work, staged);
   b.SetInsertPoint(stage_work);
   {
     FormulaEmitter stager(
@@ -208,7 +266,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   b.SetInsertPoint(staged);
   b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});
   if (blocked) store_state(reduction->init(b, T), tile_slots);
-  Value* remaining = b.CreateSub(n_reduced, t0);
+  Value* remaining = b.CreateSub(tiles_end, t0);
   Value* tile_len =
       b.CreateSelect(b.CreateICmpSLT(remaining, block_threads), remaining, block_threads);
   b.CreateBr(inner_header);

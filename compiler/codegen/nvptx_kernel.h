@@ -16,6 +16,12 @@ namespace keops::codegen {
 //   __global__ void kernel(int64_t out_rows, int64_t n_reduced, const T* const* args,
 //                          T* values, int64_t* indices);
 // args is a device array of device pointers, one per argument.
+// A block-sparse kernel (spec.gpu_block_sparse) takes two more parameters,
+//   (..., const int64_t* items, const int64_t* ranges),
+// and runs one block per work item: item b, 4 int64 at items + 4b, holds the block's output
+// rows [begin, end) (at most block_threads of them) and the span [first, last) of its
+// reduced ranges, pairs [ranges[2r], ranges[2r + 1]) run in that order (disjoint,
+// increasing: merge() takes the lower range first). No range leaves the identity.
 struct GpuLayout {
   int block_threads;  // threads per block, and reduced rows per shared-memory tile
   int staged_values;  // T values each reduced row leaves in shared memory

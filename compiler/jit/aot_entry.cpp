@@ -24,6 +24,15 @@ void copy_target_attributes(const llvm::Function& from, llvm::Function& to) {
   to.addFnAttr(llvm::Attribute::NoUnwind);
 }
 
+// The single range [0, reduced) of a dense reduction, as the kernel takes its ranges.
+llvm::Value* whole_range(llvm::IRBuilderBase& b, llvm::Value* reduced) {
+  llvm::Type* pair = llvm::ArrayType::get(b.getInt64Ty(), 2);
+  llvm::Value* range = b.CreateAlloca(pair);
+  b.CreateStore(b.getInt64(0), b.CreateConstInBoundsGEP2_64(pair, range, 0, 0));
+  b.CreateStore(reduced, b.CreateConstInBoundsGEP2_64(pair, range, 0, 1));
+  return range;
+}
+
 // void worker(Shared*): takes chunks of output rows until none is left. Chunks are a few
 // per thread (whole register tiles), as in runtime/cpu/driver.cpp.
 llvm::Function* build_worker(llvm::Module& m, llvm::Function* kernel, int64_t rows_per_tile,
@@ -50,6 +59,7 @@ llvm::Function* build_worker(llvm::Module& m, llvm::Function* kernel, int64_t ro
   llvm::Value* out_rows = field(kOutRows, i64);
   llvm::Value* reduced = field(kReduced, i64);
   llvm::Value* next_chunk = b.CreateStructGEP(shared_ty, shared, kNextChunk);
+  llvm::Value* all = whole_range(b, reduced);
 
   llvm::Value* tile = b.getInt64(rows_per_tile);
   llvm::Value* team = b.CreateSExt(b.CreateCall(team_size), i64);
@@ -73,7 +83,7 @@ llvm::Function* build_worker(llvm::Module& m, llvm::Function* kernel, int64_t ro
   llvm::Value* begin = b.CreateMul(c, chunk);
   llvm::Value* end =
       b.CreateBinaryIntrinsic(llvm::Intrinsic::smin, out_rows, b.CreateAdd(begin, chunk));
-  b.CreateCall(kernel, {begin, end, reduced, args, values, indices});
+  b.CreateCall(kernel, {begin, end, all, b.getInt64(1), args, values, indices});
   b.CreateBr(loop);
   b.SetInsertPoint(done);
   b.CreateRetVoid();
@@ -162,7 +172,8 @@ void build_aot_entry(llvm::Module& m, const codegen::KernelSpec& spec,
   auto* run_one = llvm::BasicBlock::Create(ctx, "run_one_tile", entry);
   b.CreateCondBr(positive(out_rows), run_one, nothing);
   b.SetInsertPoint(run_one);
-  b.CreateCall(kernel, {b.getInt64(0), out_rows, reduced, args, values, indices});
+  b.CreateCall(kernel, {b.getInt64(0), out_rows, whole_range(b, reduced), b.getInt64(1), args,
+                        values, indices});
   b.CreateBr(nothing);
   b.SetInsertPoint(nothing);
   b.CreateRet(b.getInt32(kAotOk));

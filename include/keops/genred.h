@@ -32,9 +32,11 @@ class Genred {
   // The gradient of <this(args), e> with respect to the argument named `var` (an alias,
   // or its Var(position,dim,cat) text): a Genred whose arguments are this one's followed
   // by e (rows of this output, value_cols() wide) and whose output has the shape of var's
-  // argument (one row for a parameter). It can be differentiated again, unless it runs
-  // hidden steps first (the forward result, or the indices a selection picks: gradients of
-  // the exponential and selection reductions), where grad throws keops::Error.
+  // argument (one row for a parameter). Every reduction has one, and so has every gradient,
+  // with respect to any argument, e included: grad(u).grad(v) is a Hessian-vector product,
+  // and so on to any order. Selections (Min, Max, KMin, their Arg forms, the max of
+  // Max_SumShiftExp) are differentiated at the indices they pick, which are piecewise
+  // constant (exact but at ties). keops::Error for an unknown name or a dim-0 argument.
   Genred grad(const std::string& var) const;
 
   std::string formula() const;  // canonical text of the compiled formula

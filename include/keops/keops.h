@@ -4,6 +4,8 @@
 #include "keops/error.h"
 #include "keops/genred.h"
 #include "keops/gpu.h"
+#include "keops/kernel_solve.h"
 #include "keops/options.h"
+#include "keops/ranges.h"
 #include "keops/result.h"
 #include "keops/view.h"

@@ -1,13 +1,42 @@
 // keops::Options: everything that tunes how a reduction is compiled and run.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace keops {
 
 enum class Backend { Auto, CPU, GPU };
 enum class SumScheme { Auto, Direct, Block, Kahan };
+
+// Rows [start, end) of one category's arguments.
+using RowRange = std::array<int64_t, 2>;
+
+// A block-sparse reduction (KeOps "ranges"; keops/ranges.h builds them from clusters). For a
+// reduction over j (axis 1), i-cluster c, rows ranges_i[c], reduces only over the j-ranges
+// redranges_j[slices_i[c-1] .. slices_i[c]) (slices_i[-1] = 0): slices_i holds, per cluster,
+// the cumulative end of its list. A reduction over i (axis 0) reads (ranges_j, slices_j,
+// redranges_i) the same way. Output rows in no cluster, and clusters with no range, get the
+// reduction's identity, as in KeOps (what it yields over no term: 0 for Sum, +inf and index
+// -1 for Min/ArgMin, -inf for LogSumExp, ...).
+// Checked at each call against nx and ny (keops::Error naming the array and the entry):
+// ranges within bounds with start <= end; clusters of one axis disjoint (in any order);
+// slices one per cluster, non-decreasing, the last equal to the reduced ranges' count; the
+// ranges of one cluster disjoint (in any order: they run in increasing order).
+// A reduction needs the triple of its axis. The other may be left empty (all three
+// vectors): then a gradient that reduces over the other axis throws when it runs; give
+// both (from_matrix does) so that every gradient works, each stage with its axis's triple.
+struct Ranges {
+  std::vector<RowRange> ranges_i;
+  std::vector<int64_t> slices_i;
+  std::vector<RowRange> redranges_j;
+  std::vector<RowRange> ranges_j;
+  std::vector<int64_t> slices_j;
+  std::vector<RowRange> redranges_i;
+};
 
 struct Options {
   Backend backend = Backend::Auto;  // Auto: the GPU when one is usable, else the CPU
@@ -26,6 +55,8 @@ struct Options {
   // (nx for axis 1, ny for axis 0); likewise the reduced axis. -1: none given.
   int64_t nx = -1;
   int64_t ny = -1;
+  // Block-sparse reductions (see Ranges); none: dense, every (i, j) pair.
+  std::optional<Ranges> ranges;
 };
 
 }  // namespace keops

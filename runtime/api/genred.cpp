@@ -13,7 +13,9 @@
 #include "compiler/ir/verifier.h"
 #include "keops/error.h"
 #include "keops/gpu.h"
+#include "runtime/api/batch.h"
 #include "runtime/api/genred_impl.h"
+#include "runtime/api/ranges_run.h"
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/gpu_reduce.h"
 
@@ -146,21 +148,40 @@ void check_output(const char* what, const V& view, int64_t rows, int64_t cols,
 
 template <class T>
 void run_impl(const GenredImpl& g, const std::vector<View<const T>>& args, View<T> values,
+              View<int64_t> indices);
+
+// Batch dims: one run of the same compiled kernel per element of the broadcast batch shape,
+// on offset pointers (host or device alike).
+template <class T>
+void run_batched(const GenredImpl& g, const std::vector<View<const T>>& args, View<T> values,
+                 View<int64_t> indices) {
+  const BatchShape batch = detail::broadcast_batch(args, g.args, "Genred");
+  for (int64_t e = 0; e < batch.size(); ++e)
+    run_impl<T>(g, detail::batch_element(args, batch, e),
+                detail::output_element("Genred::run", "values", values, batch, e),
+                detail::output_element("Genred::run", "indices", indices, batch, e));
+}
+
+template <class T>
+void run_impl(const GenredImpl& g, const std::vector<View<const T>>& args, View<T> values,
               View<int64_t> indices) {
+  if (detail::has_batch(args, values, indices)) return run_batched(g, args, values, indices);
   const detail::RowCounts rows = check_arguments(g, args);
   const int64_t out_rows = rows.of(g.main.output_cat());
   check_output("values", values, out_rows, g.main.value_cols(), g.options);
   check_output("indices", indices, out_rows, g.main.index_cols(), g.options);
+  if (g.options.ranges) detail::check_ranges(*g.options.ranges, rows.i, rows.j);
   const int device = uses_gpu(g.options) ? gpu_device(g.options, args, values, indices) : -1;
   const bool in_device_memory =
       values.device >= 0 || indices.device >= 0 ||
       std::any_of(args.begin(), args.end(), [](const View<const T>& v) { return v.device >= 0; });
-  if (device >= 0 && g.hidden.empty() && !g.selection && !g.main.sum_rows && !g.main.is_zero()) {
+  if (device >= 0 && g.single_kernel()) {
     // One kernel: device arrays are used in place, host arrays copied in and out.
     const codegen::KernelSpec spec =
         detail::kernel_spec(g.main, detail::dtype_of<T>(), g.options, device);
     runtime::cuda::run_gpu_reduction<T>(spec, device, out_rows, rows.of(g.main.inner_cat()), args,
-                                        values, indices);
+                                        values, indices,
+                                        detail::sparse_ptr(detail::sparse_axis(g.options, g.main)));
     return;
   }
   if (in_device_memory)
@@ -174,15 +195,17 @@ void run_impl(const GenredImpl& g, const std::vector<View<const T>>& args, View<
 
 template <class T>
 Result<T> call_impl(const GenredImpl& g, const std::vector<View<const T>>& args) {
-  const detail::RowCounts rows = check_arguments(g, args);
+  const BatchShape batch = detail::broadcast_batch(args, g.args, "Genred");
+  const detail::RowCounts rows = check_arguments(g, detail::batch_element(args, batch, 0));
   Result<T> r;
+  r.batch = batch;
   r.rows = rows.of(g.main.output_cat());
   r.cols = g.main.value_cols();
   r.index_cols = g.main.index_cols();
-  r.values.resize(size_t(r.rows * r.cols));
-  r.indices.resize(size_t(r.rows * r.index_cols));
-  run_impl<T>(g, args, View<T>{r.values.data(), r.rows, r.cols},
-              View<int64_t>{r.indices.data(), r.rows, r.index_cols});
+  r.values.resize(size_t(batch.size() * r.rows * r.cols));
+  r.indices.resize(size_t(batch.size() * r.rows * r.index_cols));
+  run_impl<T>(g, args, View<T>{r.values.data(), r.rows, r.cols, -1, batch},
+              View<int64_t>{r.indices.data(), r.rows, r.index_cols, -1, batch});
   return r;
 }
 
@@ -229,7 +252,7 @@ Genred Genred::grad(const std::string& var) const { return Genred(detail::gradie
 std::string Genred::formula() const {
   // A gradient through selected indices alone shows the gradient it evaluates at each pair.
   const detail::ReductionStage& shown =
-      impl_->main.is_zero() && impl_->selection ? impl_->selection->pair_gradient : impl_->main;
+      impl_->main.is_zero() && !impl_->selections.empty() ? impl_->selections[0].pair : impl_->main;
   return ir::print(shown.f.f64);
 }
 int Genred::axis() const { return impl_->main.sum_rows ? -1 : impl_->main.axis; }

@@ -3,7 +3,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -47,32 +46,55 @@ struct ReductionStage {
   }
 };
 
-// The subgradient through the indices a selection picks (Min, Max, KMin and their forms,
-// the max of Max_SumShiftExp): with idx_os the index of slot s of outer row o and
-// c = s mod dim(F), every (o, s) with idx_os >= 0 becomes one pair row whose gradient
-// C_os * dF_c(o, idx_os)/dv goes to v's row: o, idx_os, or the single parameter row.
+// A term gathered at the indices a selection picks (the subgradient of Min, Max, KMin and
+// their forms, the max of Max_SumShiftExp, and the derivatives of such terms). With idx_os
+// the index of slot s of outer row o and c = s mod dim(F), every (o, s) with idx_os >= 0
+// becomes one pair row, on which `pair` is evaluated; its result is added into v's rows.
 struct SelectionTerm {
   ReductionStage arg_reduction;  // ArgMin, ArgMax or ArgKMin of F over the forward's axis
-  int cotangent_arg = 0;         // C: one value per slot and outer row (one row if CatP)
-  ir::Cat cotangent_cat = ir::CatI;
-  // Grad(F', v', E) over one pair, where F' reads the inner arguments as outer ones (a
-  // pair row holds the inner rows gathered at idx_os) and E, the last argument, holds
-  // C_os in component c.
-  ReductionStage pair_gradient;
-  ir::Cat var_cat = ir::CatI;  // v's category, in the forward's terms
+  // Arrays C_k of one value per slot and outer row (one row if a parameter).
+  std::vector<int> slot_args;
+  // A map over the pairs, reading the program's first gathered() arrays at the pair (an
+  // outer array at o, an inner one at idx_os, read as outer, a parameter as it is), then
+  // one E_k per slot array: dim(F) values holding C_k(o, s) in component c, 0 elsewhere.
+  ReductionStage pair;
+  // Where a pair's result goes: row o, idx_os or the parameter row of target_cat, or,
+  // with to_slots, its component c into (o, s) of an array shaped like the C_k.
+  ir::Cat target_cat = ir::CatI;
+  bool to_slots = false;
+
+  size_t gathered() const { return pair.args.size() - slot_args.size(); }
 };
 
-struct GenredImpl {
+// An array of rows a program computes: the sum of its terms, all of main's shape.
+struct Step {
+  ReductionStage main;  // the only term that may yield indices (a forward reduction's)
+  std::vector<ReductionStage> more;
+  std::vector<SelectionTerm> selections;
+
+  ir::Cat output_cat() const { return main.output_cat(); }
+  int value_cols() const { return main.value_cols(); }
+};
+
+// A Genred as a small program: hidden steps, each reading the caller's arguments and the
+// steps before it, then the output step (GenredImpl's own terms). A gradient is built as
+// such a program by reverse mode over the forward's steps (genred_grad.cpp), so gradients
+// of gradients are programs of the same form.
+struct GenredImpl : Step {
   std::vector<frontend::ArgInfo> args;  // what the caller passes, by position
   Options options;
   std::shared_ptr<ir::Context> context;  // owns the formulas, shared with gradients
-  // Hidden steps run first, invisible to the caller: the output of hidden[k] becomes
-  // argument args.size() + k, an array of rows of its outer category.
-  std::vector<ReductionStage> hidden;
-  ReductionStage main;                     // writes the output
-  std::optional<SelectionTerm> selection;  // added to main's output
+  // Run first, invisible to the caller: the output of hidden[k] becomes argument
+  // args.size() + k, an array of rows of its output category.
+  std::vector<Step> hidden;
   // Non-empty for a gradient computed in several steps: the reduction it differentiates.
   std::string staged_from;
+
+  // One kernel computes the output: device arrays can be used in place.
+  bool single_kernel() const {
+    return hidden.empty() && more.empty() && selections.empty() && !main.sum_rows &&
+           !main.is_zero();
+  }
 };
 
 template <class T>
@@ -97,7 +119,8 @@ codegen::KernelSpec kernel_spec(const ReductionStage& s, ir::DType dtype, const 
                                 int gpu_device);
 
 // The gradient of <forward(args), e> with respect to the argument named `var`: a
-// GenredImpl whose arguments are forward's followed by e (genred_grad.cpp).
+// GenredImpl whose arguments are forward's followed by e (genred_grad.cpp). It
+// differentiates every step, so it applies to gradients again, to any order.
 std::shared_ptr<const GenredImpl> gradient(const GenredImpl& forward, const std::string& var);
 
 }  // namespace keops::detail

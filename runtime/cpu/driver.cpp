@@ -9,28 +9,42 @@ namespace keops::runtime {
 
 template <class T>
 void run_cpu_kernel(const jit::CpuKernel& kernel, int64_t out_rows, int64_t n_reduced,
-                    const T* const* args, T* values, int64_t* indices, int threads) {
+                    const T* const* args, T* values, int64_t* indices, int threads,
+                    const SparseAxis* sparse) {
   if (out_rows <= 0) return;
   auto fn = reinterpret_cast<codegen::CpuKernelFn<T>>(kernel.entry);
   const int64_t tile = kernel.tiling.rows_per_tile();
   const int team = threads > 0 ? threads : omp_get_max_threads();
+  if (sparse) {
+    // Items never span two clusters: each has one list of ranges.
+    const SparsePlan plan = plan_sparse(*sparse, out_rows, tile, int64_t(team) * 4);
+    const int64_t items = int64_t(plan.items.size());
+#pragma omp parallel for num_threads(team) schedule(dynamic, 1) if (team > 1 && items > 1)
+    for (int64_t k = 0; k < items; ++k) {
+      const SparseItem& item = plan.items[size_t(k)];
+      fn(item.begin, item.end, plan.ranges.data() + 2 * item.first, item.last - item.first, args,
+         values, indices);
+    }
+    return;
+  }
+  const int64_t all[2] = {0, n_reduced};
   // A few chunks per thread balance the load; chunks of whole tiles keep lanes full.
   const int64_t tiles = (out_rows + tile - 1) / tile;
   const int64_t chunk_tiles = std::max<int64_t>(1, tiles / (int64_t(team) * 4));
   const int64_t chunk = chunk_tiles * tile;
   const int64_t chunks = (out_rows + chunk - 1) / chunk;
   if (team == 1 || chunks == 1) {
-    fn(0, out_rows, n_reduced, args, values, indices);
+    fn(0, out_rows, all, 1, args, values, indices);
     return;
   }
 #pragma omp parallel for num_threads(team) schedule(dynamic, 1)
   for (int64_t c = 0; c < chunks; ++c)
-    fn(c * chunk, std::min(out_rows, (c + 1) * chunk), n_reduced, args, values, indices);
+    fn(c * chunk, std::min(out_rows, (c + 1) * chunk), all, 1, args, values, indices);
 }
 
 template void run_cpu_kernel<float>(const jit::CpuKernel&, int64_t, int64_t, const float* const*,
-                                    float*, int64_t*, int);
+                                    float*, int64_t*, int, const SparseAxis*);
 template void run_cpu_kernel<double>(const jit::CpuKernel&, int64_t, int64_t, const double* const*,
-                                     double*, int64_t*, int);
+                                     double*, int64_t*, int, const SparseAxis*);
 
 }  // namespace keops::runtime

@@ -7,53 +7,12 @@
 #include "compiler/jit/ptx.h"
 #include "keops/error.h"
 #include "runtime/cuda/device.h"
-#include "runtime/cuda/launch.h"
+#include "runtime/cuda/launch_args.h"
 #include "runtime/cuda/memory.h"
 #include "runtime/cuda/module_cache.h"
+#include "runtime/cuda/ptx_cache.h"
 
 namespace keops::runtime::cuda {
-namespace {
-
-CUdeviceptr address_of(const void* p) {
-  return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p));
-}
-
-// Throws unless p is memory of `device` (cudaMalloc, PyTorch, managed): a host pointer
-// marked as device memory would fault inside the kernel and poison the context.
-void check_device_pointer(const void* p, int device) {
-  if (p == nullptr) return;
-  unsigned type = 0;
-  int ordinal = -1;
-  const DriverApi& api = driver();
-  if (api.cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, address_of(p)) !=
-          CUDA_SUCCESS ||
-      (type != CU_MEMORYTYPE_DEVICE && type != CU_MEMORYTYPE_UNIFIED))
-    throw Error("running on GPU " + std::to_string(device) +
-                ": an array marked as GPU memory (View::device) is not device memory");
-  if (api.cuPointerGetAttribute(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, address_of(p)) ==
-          CUDA_SUCCESS &&
-      ordinal != device)
-    throw Error("running on GPU " + std::to_string(device) + ": an array is in the memory of GPU " +
-                std::to_string(ordinal));
-}
-
-// A view's data on the device: its own pointer when it is there, else a copy made here.
-template <class V>
-CUdeviceptr on_device(const V& view, int device, size_t bytes, std::vector<DeviceBuffer>& owned,
-                      bool upload) {
-  if (view.device == device) {
-    check_device_pointer(view.data, device);
-    return address_of(view.data);
-  }
-  if (view.device >= 0)
-    throw Error("running on GPU " + std::to_string(device) + ": an array is on GPU " +
-                std::to_string(view.device) + "; all arrays must be on the host or on that GPU");
-  owned.emplace_back(device, bytes);
-  if (upload && bytes > 0) owned.back().upload(view.data, bytes);
-  return owned.back().address();
-}
-
-}  // namespace
 
 int device_sm(int device) {
   const DeviceInfo info = device_info(device);
@@ -63,45 +22,36 @@ int device_sm(int device) {
 template <class T>
 void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_rows,
                        int64_t n_reduced, const std::vector<View<const T>>& args, View<T> values,
-                       View<int64_t> indices) {
+                       View<int64_t> indices, const SparseAxis* sparse) {
   if (out_rows == 0) return;
   ContextGuard guard(device);
-  const auto module = cached_module(spec.key(), device, [&] { return jit::gpu_kernel_ptx(spec); });
-  const KernelFunction kernel = module->function(jit::gpu_kernel_symbol(spec));
-  const codegen::GpuLayout layout = codegen::gpu_layout(spec);
-
-  std::vector<DeviceBuffer> owned;
-  owned.reserve(args.size() + 3);
-  std::vector<CUdeviceptr> arg_addresses;
-  for (const auto& a : args)
-    arg_addresses.push_back(on_device(a, device, size_t(a.rows * a.cols) * sizeof(T), owned, true));
-  DeviceBuffer arg_table(device, arg_addresses.size() * sizeof(CUdeviceptr));
-  if (!arg_addresses.empty()) arg_table.upload(arg_addresses.data(), arg_table.bytes());
-  const size_t value_bytes = size_t(values.rows * values.cols) * sizeof(T);
-  const size_t index_bytes = size_t(indices.rows * indices.cols) * sizeof(int64_t);
-  CUdeviceptr values_address = on_device(values, device, value_bytes, owned, false);
-  CUdeviceptr indices_address = on_device(indices, device, index_bytes, owned, false);
-
-  int64_t rows_arg = out_rows, reduced_arg = n_reduced;
-  CUdeviceptr table_arg = arg_table.address();
-  void* params[] = {&rows_arg, &reduced_arg, &table_arg, &values_address, &indices_address};
-  LaunchConfig config;
-  config.block.x = unsigned(layout.block_threads);
-  config.grid.x = unsigned((out_rows + layout.block_threads - 1) / layout.block_threads);
-  config.dynamic_shared_bytes = unsigned(layout.shared_bytes());
-  launch(kernel, config, params);
-  synchronize(device);
-  if (values.device != device && value_bytes > 0)
-    copy_to_host(device, values.data, values_address, value_bytes);
-  if (indices.device != device && index_bytes > 0)
-    copy_to_host(device, indices.data, indices_address, index_bytes);
+  codegen::KernelSpec run_spec = spec;
+  run_spec.gpu_block_sparse = sparse != nullptr;
+  const auto module = cached_module(run_spec.key(), device, [&] { return cached_ptx(run_spec); });
+  const KernelFunction kernel = module->function(jit::gpu_kernel_symbol(run_spec));
+  const codegen::GpuLayout layout = codegen::gpu_layout(run_spec);
+  if (!sparse) {
+    launch_reduction<T>(kernel, layout.block_threads, layout.shared_bytes(), out_rows, n_reduced,
+                        args, values, indices);
+    return;
+  }
+  // One block per item: items of at most block_threads rows, each within one cluster.
+  const SparsePlan plan = plan_sparse(*sparse, out_rows, layout.block_threads, 0);
+  const size_t item_bytes = plan.items.size() * sizeof(SparseItem);
+  const size_t range_bytes = plan.ranges.size() * sizeof(int64_t);
+  DeviceBuffer items(device, item_bytes), ranges(device, range_bytes);
+  items.upload(plan.items.data(), item_bytes);
+  if (range_bytes > 0) ranges.upload(plan.ranges.data(), range_bytes);
+  const SparseLaunch launch{int64_t(plan.items.size()), items.address(), ranges.address()};
+  launch_reduction<T>(kernel, layout.block_threads, layout.shared_bytes(), out_rows, n_reduced,
+                      args, values, indices, &launch);
 }
 
 template void run_gpu_reduction<float>(const codegen::KernelSpec&, int, int64_t, int64_t,
                                        const std::vector<View<const float>>&, View<float>,
-                                       View<int64_t>);
+                                       View<int64_t>, const SparseAxis*);
 template void run_gpu_reduction<double>(const codegen::KernelSpec&, int, int64_t, int64_t,
                                         const std::vector<View<const double>>&, View<double>,
-                                        View<int64_t>);
+                                        View<int64_t>, const SparseAxis*);
 
 }  // namespace keops::runtime::cuda

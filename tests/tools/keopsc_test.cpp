@@ -1,5 +1,6 @@
-// keopsc: objects linked into a C program agree with the JIT, .npy round trips, usage errors,
-// and the disk cache shared by concurrent processes and rebuilt when damaged.
+// keopsc: objects linked into a C program agree with the JIT (GPU objects through libkeops),
+// .npy round trips, usage errors, and the disk cache shared by concurrent processes and
+// rebuilt when damaged.
 #include <doctest/doctest.h>
 
 #include <cstring>
@@ -7,9 +8,15 @@
 #include <set>
 #include <sstream>
 
+#include <keops/aot_gpu.h>
 #include <keops/keops.h>
 
+#include "compiler/codegen/nvptx_kernel.h"
+#include "compiler/jit/ptx.h"
+#include "runtime/api/kernel_request.h"
 #include "runtime/cache/disk_cache.h"
+#include "runtime/cuda/gpu_reduce.h"
+#include "runtime/cuda/memory.h"
 #include "tests/support/scratch.h"
 
 using keops::test::quoted;
@@ -158,10 +165,12 @@ TEST_CASE("keopsc compile: objects linked into a C program with -fopenmp give th
              yf = points<float>(kNy, 3, 11, 19, 1.0 / 8), bf = points<float>(kNy, 1, 3, 5, 1.0 / 4);
   const auto xd = points<double>(kNx, 3, 7, 23, 1.0 / 16),
              yd = points<double>(kNy, 3, 11, 19, 1.0 / 8);
-  const auto gauss = keops::Genred(kGauss, kGaussAliases, "Sum", 1)(
+  keops::Options cpu;  // the JIT's kernels, not the GPU's where there is one
+  cpu.backend = keops::Backend::CPU;
+  const auto gauss = keops::Genred(kGauss, kGaussAliases, "Sum", 1, cpu)(
       {{xf.data(), kNx, 3}, {yf.data(), kNy, 3}, {bf.data(), kNy, 1}});
-  const auto nearest = keops::Genred("SqDist(x, y)", {"x = Vi(3)", "y = Vj(3)"}, "Min_ArgMin",
-                                     0)({{xd.data(), kNx, 3}, {yd.data(), kNy, 3}});
+  const auto nearest = keops::Genred("SqDist(x, y)", {"x = Vi(3)", "y = Vj(3)"}, "Min_ArgMin", 0,
+                                     cpu)({{xd.data(), kNx, 3}, {yd.data(), kNy, 3}});
   const std::string results = read_bytes(dir / "results.bin");
   CHECK(bytes_as<float>(results, 0, kNx) == gauss.values);
   CHECK(bytes_as<double>(results, kNx * 4, kNy) == nearest.values);
@@ -244,7 +253,10 @@ TEST_CASE("keopsc: bad input is a message on stderr and exit status 2") {
       {"compile 'x' -a 'x = Vi(3)' -r Median" + object, "Median"},
       {"compile 'x' -a 'x = Vi(3)' --axis 2" + object, "axis"},
       {"compile 'x' -a 'x = Vi(3)' --dtype float16" + object, "dtype"},
-      {"compile 'x' -a 'x = Vi(3)' --target sm_90" + object, "not available yet"},
+      {"compile 'x' -a 'x = Vi(3)' --target sm_12" + object,
+       "--target sm_12: not an architecture LLVM's NVPTX backend knows (sm_20, "},
+      {"compile 'x' -a 'x = Vi(3)' --target sm_100" + object, "PTX for sm_90 runs on later GPUs"},
+      {"emit 'x' -a 'x = Vi(3)' --emit ptx --target sm_12", "sm_12: not an architecture"},
       {"compile 'x' -a 'x = Vi(3)' --target cpu:pentium9" + object, "pentium9"},
       {"compile 'x' -a 'x = Vi(3)' --target gpu" + object, "--target"},
       {"compile 'x' -a 'x = Vi(3)' -o " + quoted(dir / "9lives.o"), "C identifier"},
@@ -291,7 +303,9 @@ TEST_CASE(
   save_npy(dir / "y.npy", y, kNy, 3);
   save_npy(dir / "b.npy", b, kNy, 1);
   const std::string cache = dir / "cache";
-  const std::string run = "KEOPS_CACHE_DIR=" + quoted(cache) + " OMP_NUM_THREADS=1 " +
+  // On the CPU: the disk cache holds CPU kernels.
+  const std::string run = "KEOPS_DISABLE_GPU=1 KEOPS_CACHE_DIR=" + quoted(cache) +
+                          " OMP_NUM_THREADS=1 " +
                           keopsc("run 'Exp(-SqDist(x, y) * 2.5) * b'" + alias_args(kGaussAliases) +
                                  " --axis 1 --arg " + quoted(dir / "x.npy") + " --arg " +
                                  quoted(dir / "y.npy") + " --arg " + quoted(dir / "b.npy"));
@@ -324,7 +338,7 @@ TEST_CASE("keopsc: a damaged cache entry is detected, logged at debug level and 
   save_npy(dir / "x.npy", x, 50, 3);
   const std::string cache = dir / "cache";
   const std::string run =
-      "KEOPS_LOG=debug KEOPS_CACHE_DIR=" + quoted(cache) + " " +
+      "KEOPS_DISABLE_GPU=1 KEOPS_LOG=debug KEOPS_CACHE_DIR=" + quoted(cache) + " " +
       keopsc("run 'Exp(-SqDist(x, y) * 1.5)' -a 'x = Vi(3)' -a 'y = Vj(3)' --axis 1 --arg " +
              quoted(dir / "x.npy") + " --arg " + quoted(dir / "x.npy") + " -o " +
              quoted(dir / "out.npy"));
@@ -359,6 +373,257 @@ TEST_CASE("keopsc: a damaged cache entry is detected, logged at debug level and 
   CHECK(r.status == 0);
   CHECK_FALSE(fs::exists(path));
 }
+
+#ifdef KEOPS_LIBRARY_PATH
+
+namespace {
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Equal when the kernel is the one Genred runs on this GPU (sm_90), else close.
+template <class T>
+void check_gpu_values(const std::vector<T>& got, const std::vector<T>& expected, bool same_kernel) {
+  REQUIRE(got.size() == expected.size());
+  if (same_kernel) {
+    CHECK(got == expected);
+    return;
+  }
+  for (size_t k = 0; k < got.size(); ++k)
+    CHECK(double(got[k]) == doctest::Approx(double(expected[k])).epsilon(1e-5));
+}
+
+}  // namespace
+
+TEST_CASE("keopsc compile --target sm_90: embedded PTX and an entry running it through libkeops") {
+  TempDir dir;
+  const std::string libdir = fs::path(KEOPS_LIBRARY_PATH).parent_path().string();
+  const std::string gauss_args = quoted(kGauss) + alias_args(kGaussAliases) + " --axis 1";
+  const std::string nearest_args =
+      "'SqDist(x, y)' -a 'x = Vi(3)' -a 'y = Vj(3)' -r Min_ArgMin "
+      "--axis 0 --dtype float64";
+  for (const auto& [args, object] :
+       {std::pair{gauss_args, "gauss.o"}, {nearest_args, "nearest.o"}}) {
+    const auto r =
+        run_shell(keopsc("compile " + args + " --target sm_90 -o " + quoted(dir / object)), dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    // The entry's only outside reference is libkeops's launcher.
+    CHECK(undefined_symbols(dir / object, dir) == std::set<std::string>{"keops_aot_gpu_launch"});
+    const std::string header = read_bytes(dir / fs::path(object).replace_extension(".h").string());
+    CHECK(header.find("-L" + libdir + " -lkeops -Wl,-rpath," + libdir) != std::string::npos);
+    CHECK(header.find("const char* keops_aot_last_error(void);") != std::string::npos);
+    CHECK(header.find("target:    sm_90") != std::string::npos);
+  }
+
+  // The object holds the kernel's PTX as keopsc emit prints it, and ptxas assembles it.
+  const auto emitted = run_shell(keopsc("emit --emit ptx --target sm_90 " + gauss_args), dir);
+  REQUIRE(emitted.status == 0);
+  CHECK(emitted.out.find(".target sm_90") != std::string::npos);
+  CHECK(read_bytes(dir / "gauss.o").find(emitted.out + '\0') != std::string::npos);
+  const auto ptxas = run_shell("command -v ptxas || command -v /usr/local/cuda/bin/ptxas", dir);
+  if (ptxas.status != 0) {
+    MESSAGE("no ptxas here: the embedded PTX is not assembled");
+  } else {
+    keops::test::write_bytes(dir / "gauss.ptx", emitted.out);
+    const auto assembled =
+        run_shell(lines_of(ptxas.out).at(0) + " -arch=sm_90 " + quoted(dir / "gauss.ptx") + " -o " +
+                      quoted(dir / "gauss.cubin"),
+                  dir);
+    INFO(assembled.err);
+    CHECK(assembled.status == 0);
+  }
+
+  const std::string program =
+      std::string("#include <stdio.h>\n#include \"gauss.h\"\n#include \"nearest.h\"\n") + kPointsC +
+      "enum { NX = " + std::to_string(kNx) + ", NY = " + std::to_string(kNy) +
+      " };\n"
+      "static float xf[NX * 3], yf[NY * 3], bf[NY], gauss_out[NX];\n"
+      "static double xd[NX * 3], yd[NY * 3], nearest_out[NY];\n"
+      "static int64_t nearest_index[NY];\n"
+      "int main(void) {\n"
+      "  points(xf, xd, NX, 3, 7, 23, 1.0 / 16);\n"
+      "  points(yf, yd, NY, 3, 11, 19, 1.0 / 8);\n"
+      "  points(bf, 0, NY, 1, 3, 5, 1.0 / 4);\n"
+      "  const float* gauss_args[GAUSS_ARGS] = {xf, yf, bf};\n"
+      "  const double* nearest_args[NEAREST_ARGS] = {xd, yd};\n"
+      "  printf(\"%d \", gauss(-1, NY, gauss_args, gauss_out, 0));\n"
+      "  printf(\"%s\\n\", keops_aot_last_error());\n"
+      "  printf(\"%d \", gauss(NX, NY, 0, gauss_out, 0));\n"
+      "  printf(\"%s\\n\", keops_aot_last_error());\n"
+      "  printf(\"%d \", gauss(NX, NY, gauss_args, 0, 0));\n"
+      "  printf(\"%s\\n\", keops_aot_last_error());\n"
+      "  printf(\"%d \", nearest(NX, NY, nearest_args, nearest_out, 0));\n"
+      "  printf(\"%s\\n\", keops_aot_last_error());\n"
+      "  printf(\"%d \", nearest(NX, 0, nearest_args, 0, 0));\n"  // no output rows: no GPU needed
+      "  printf(\"[%s]\\n\", keops_aot_last_error());\n"
+      "  int g = gauss(NX, NY, gauss_args, gauss_out, 0);\n"
+      "  printf(\"%d %s\\n\", g, keops_aot_last_error());\n"
+      "  int n = nearest(NX, NY, nearest_args, nearest_out, nearest_index);\n"
+      "  printf(\"%d %s\\n\", n, keops_aot_last_error());\n"
+      "  FILE* f = fopen(\"results.bin\", \"wb\");\n"
+      "  fwrite(gauss_out, sizeof gauss_out, 1, f);\n"
+      "  fwrite(nearest_out, sizeof nearest_out, 1, f);\n"
+      "  fwrite(nearest_index, sizeof nearest_index, 1, f);\n"
+      "  fclose(f);\n"
+      "  return 0;\n"
+      "}\n";
+  keops::test::write_bytes(dir / "prog.c", program);
+  const std::string in_dir = "cd " + quoted(dir.path().string()) + " && ";
+  const auto build =
+      run_shell(in_dir + KEOPS_C_COMPILER + " prog.c gauss.o nearest.o -L" + quoted(libdir) +
+                    " -lkeops -Wl,-rpath," + quoted(libdir) + " -o prog",
+                dir);
+  INFO(build.err);
+  REQUIRE(build.status == 0);
+  const auto run = [&](const std::string& environment) {
+    const auto r = run_shell(in_dir + environment + " ./prog", dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    const auto lines = lines_of(r.out);
+    REQUIRE(lines.size() == 7);
+    // Bad arguments are found before any GPU is looked for.
+    CHECK(lines[0] == "1 running gauss: nx = -1, ny = 200: sizes must be >= 0");
+    CHECK(lines[1] == "2 running gauss: args is NULL");
+    CHECK(lines[2] == "3 running gauss: values is NULL and has 300 rows");
+    CHECK(lines[3] == "4 running nearest: indices is NULL and has 200 rows");
+    CHECK(lines[4] == "0 []");
+    return std::vector<std::string>(lines.begin() + 5, lines.end());
+  };
+
+  const auto disabled = run("KEOPS_DISABLE_GPU=1");
+  const std::string why =
+      "no usable GPU: the GPU backend is disabled by the environment "
+      "variable KEOPS_DISABLE_GPU";
+  CHECK(disabled[0] == "5 running gauss: " + why);
+  CHECK(disabled[1] == "5 running nearest: " + why);
+
+  const auto ran = run("");
+  if (!keops::gpu_available()) {
+    MESSAGE("no GPU here (" << keops::gpu_unavailable_reason()
+                            << "): the sm_90 objects must say so, not run");
+    CHECK(ran[0] == "5 running gauss: no usable GPU: " + keops::gpu_unavailable_reason());
+    CHECK(ran[1] == "5 running nearest: no usable GPU: " + keops::gpu_unavailable_reason());
+    return;
+  }
+  const int sm = keops::runtime::cuda::device_sm(0);
+  if (sm < 90) {
+    MESSAGE("GPU 0 is sm_" << sm << ": the sm_90 objects must refuse it");
+    CHECK(ran[0].find("6 running gauss: its kernel was compiled for sm_90, but GPU 0") == 0);
+    CHECK(ran[0].find("is sm_" + std::to_string(sm) + ": compile it with --target sm_" +
+                      std::to_string(sm)) != std::string::npos);
+    return;
+  }
+  CHECK(ran[0] == "0 ");
+  CHECK(ran[1] == "0 ");
+  keops::Options gpu;
+  gpu.backend = keops::Backend::GPU;
+  const auto xf = points<float>(kNx, 3, 7, 23, 1.0 / 16),
+             yf = points<float>(kNy, 3, 11, 19, 1.0 / 8), bf = points<float>(kNy, 1, 3, 5, 1.0 / 4);
+  const auto xd = points<double>(kNx, 3, 7, 23, 1.0 / 16),
+             yd = points<double>(kNy, 3, 11, 19, 1.0 / 8);
+  const auto gauss = keops::Genred(kGauss, kGaussAliases, "Sum", 1, gpu)(
+      {{xf.data(), kNx, 3}, {yf.data(), kNy, 3}, {bf.data(), kNy, 1}});
+  const auto nearest = keops::Genred("SqDist(x, y)", {"x = Vi(3)", "y = Vj(3)"}, "Min_ArgMin", 0,
+                                     gpu)({{xd.data(), kNx, 3}, {yd.data(), kNy, 3}});
+  const std::string results = read_bytes(dir / "results.bin");
+  check_gpu_values(bytes_as<float>(results, 0, kNx), gauss.values, sm == 90);
+  check_gpu_values(bytes_as<double>(results, kNx * 4, kNy), nearest.values, sm == 90);
+  CHECK(bytes_as<int64_t>(results, kNx * 4 + kNy * 8, kNy) == nearest.indices);
+}
+
+TEST_CASE("keops_aot_gpu_launch: bad descriptions and sizes, device arrays used in place") {
+  // The description keopsc would embed for a float32 Gaussian sum over j on sm_<sm>.
+  keops::runtime::KernelRequest request{kGauss, kGaussAliases, "Sum", 1, {}};
+  keops::runtime::OwnedKernelSpec owned = keops::runtime::make_kernel_spec(
+      request, keops::ir::DType::F32, keops::codegen::CpuTarget::host());
+  const bool gpu = keops::gpu_available();
+  owned.spec.gpu_sm = gpu ? keops::runtime::cuda::device_sm(0) : 90;
+  const std::string ptx = keops::jit::gpu_kernel_ptx(owned.spec);
+  const std::string kernel_name = keops::jit::gpu_kernel_symbol(owned.spec);
+  const keops::codegen::GpuLayout layout = keops::codegen::gpu_layout(owned.spec);
+  const int64_t dims[] = {3, 3, 1}, cats[] = {KEOPS_AOT_CAT_I, KEOPS_AOT_CAT_J, KEOPS_AOT_CAT_J};
+  const keops_aot_gpu_kernel kernel{KEOPS_AOT_GPU_ABI_VERSION,
+                                    "gauss",
+                                    ptx.c_str(),
+                                    0x1234,  // any digest: this test loads no other PTX with it
+                                    kernel_name.c_str(),
+                                    owned.spec.gpu_sm,
+                                    4,
+                                    1,
+                                    layout.block_threads,
+                                    layout.shared_bytes(),
+                                    1,
+                                    0,
+                                    3,
+                                    dims,
+                                    cats};
+  const auto xf = points<float>(kNx, 3, 7, 23, 1.0 / 16),
+             yf = points<float>(kNy, 3, 11, 19, 1.0 / 8), bf = points<float>(kNy, 1, 3, 5, 1.0 / 4);
+  std::vector<float> out(kNx);
+  const void* args[] = {xf.data(), yf.data(), bf.data()};
+
+  CHECK(keops_aot_gpu_launch(nullptr, kNx, kNy, args, out.data(), nullptr) == KEOPS_AOT_BAD_KERNEL);
+  CHECK(std::string(keops_aot_last_error()) ==
+        "keops_aot_gpu_launch: the kernel description is NULL");
+  keops_aot_gpu_kernel other = kernel;
+  other.abi_version = 99;
+  CHECK(keops_aot_gpu_launch(&other, kNx, kNy, args, out.data(), nullptr) == KEOPS_AOT_BAD_KERNEL);
+  CHECK(
+      std::string(keops_aot_last_error()) ==
+      "running gauss: its object was compiled for the keops GPU ABI 99, this libkeops runs ABI 1: "
+      "recompile it with the keopsc of this libkeops");
+  CHECK(keops_aot_gpu_launch(&kernel, int64_t(1) << 61, kNy, args, out.data(), nullptr) ==
+        KEOPS_AOT_BAD_SIZE);
+  CHECK(
+      std::string(keops_aot_last_error()) ==
+      "running gauss: nx = 2305843009213693952, ny = 200: args[0] would hold more than 2^63 bytes");
+  const void* null_y[] = {xf.data(), nullptr, bf.data()};
+  CHECK(keops_aot_gpu_launch(&kernel, kNx, kNy, null_y, out.data(), nullptr) ==
+        KEOPS_AOT_NULL_ARGUMENT);
+  CHECK(std::string(keops_aot_last_error()) == "running gauss: args[1] is NULL and has 200 rows");
+  CHECK(keops_aot_gpu_launch(&kernel, kNx, 0, null_y, out.data(), nullptr) !=
+        KEOPS_AOT_NULL_ARGUMENT);  // y has no rows then
+  if (!gpu) {
+    CHECK(std::string(keops_aot_last_error()) ==
+          "running gauss: no usable GPU: " + keops::gpu_unavailable_reason());
+    MESSAGE("no GPU here (" << keops::gpu_unavailable_reason()
+                            << "): the launches on a GPU are not tested");
+    return;
+  }
+  // A kernel for a GPU newer than this one is refused before its PTX is loaded.
+  other = kernel;
+  other.sm = 999;
+  CHECK(keops_aot_gpu_launch(&other, kNx, kNy, args, out.data(), nullptr) == KEOPS_AOT_GPU_FAILURE);
+  CHECK(std::string(keops_aot_last_error())
+            .find("running gauss: its kernel was compiled for "
+                  "sm_999, but GPU 0") == 0);
+
+  // x and the values in device memory, y and b on the host: the result of Genred on the GPU.
+  keops::Options options;
+  options.backend = keops::Backend::GPU;
+  const auto expected = keops::Genred(kGauss, kGaussAliases, "Sum", 1, options)(
+      {{xf.data(), kNx, 3}, {yf.data(), kNy, 3}, {bf.data(), kNy, 1}});
+  keops::runtime::cuda::DeviceBuffer x_device(0, xf.size() * sizeof(float)),
+      out_device(0, out.size() * sizeof(float));
+  x_device.upload(xf.data(), x_device.bytes());
+  const void* mixed[] = {x_device.as<float>(), yf.data(), bf.data()};
+  REQUIRE(keops_aot_gpu_launch(&kernel, kNx, kNy, mixed, out_device.as<float>(), nullptr) ==
+          KEOPS_AOT_OK);
+  CHECK(std::string(keops_aot_last_error()).empty());
+  out_device.download(out.data(), out_device.bytes());
+  CHECK(out == expected.values);
+  // All on the host.
+  std::fill(out.begin(), out.end(), 0.f);
+  REQUIRE(keops_aot_gpu_launch(&kernel, kNx, kNy, args, out.data(), nullptr) == KEOPS_AOT_OK);
+  CHECK(out == expected.values);
+}
+
+#endif
 
 #else
 

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "compiler/jit/aot_entry.h"
+#include "keops/aot_gpu.h"
 
 namespace keopsc {
 namespace {
@@ -25,10 +26,16 @@ const char* rows_name(keops::ir::Cat cat) {
   return cat == keops::ir::CatI ? "nx" : cat == keops::ir::CatJ ? "ny" : "1";
 }
 
+std::string link_flags(const std::string& library_dir) {
+  const std::string dir = library_dir.empty() ? "LIBDIR" : library_dir;
+  return "-L" + dir + " -lkeops -Wl,-rpath," + dir;
+}
+
 }  // namespace
 
 std::string c_header(const keops::runtime::KernelRequest& request,
-                     const keops::runtime::OwnedKernelSpec& owned, const std::string& symbol) {
+                     const keops::runtime::OwnedKernelSpec& owned, const std::string& symbol,
+                     const std::string& library_dir) {
   const keops::codegen::KernelSpec& spec = owned.spec;
   const std::string type = spec.dtype == keops::ir::DType::F32 ? "float" : "double";
   const std::string macro = upper(symbol);
@@ -47,7 +54,11 @@ std::string c_header(const keops::runtime::KernelRequest& request,
        (spec.axis == 1 ? " (one output row per i, reduced over j), "
                        : " (one output row per j, reduced over i), ") +
        std::string(keops::ir::dtype_name(spec.dtype)) + "\n";
-  h += "   target:    " + spec.target.triple + ", " + spec.target.cpu + "\n\n";
+  const bool gpu = spec.gpu_sm > 0;
+  if (gpu)
+    h += "   target:    sm_" + std::to_string(spec.gpu_sm) + " (PTX, for this or a later GPU)\n\n";
+  else
+    h += "   target:    " + spec.target.triple + ", " + spec.target.cpu + "\n\n";
   h += "   args[k] points to argument k, row-major:\n";
   for (size_t k = 0; k < owned.args.size(); ++k)
     h += "     args[" + std::to_string(k) + "]  " + comment_safe(owned.args[k].name) + ": " +
@@ -61,11 +72,28 @@ std::string c_header(const keops::runtime::KernelRequest& request,
   else
     h += "   indices: unused (may be NULL): the reduction yields none\n";
   const auto code = [](int status) { return std::to_string(status); };  // of aot_entry.h
-  h += "   Runs on the OpenMP threads (OMP_NUM_THREADS). Returns " + code(keops::jit::kAotOk) +
-       " on success, else:\n   " + code(keops::jit::kAotNegativeSize) + ": nx or ny < 0; " +
-       code(keops::jit::kAotNullArgument) + ": args, or args[k] with rows > 0, is NULL; " +
-       code(keops::jit::kAotNullValues) + ": values is NULL\n   with output rows > 0; " +
-       code(keops::jit::kAotNullIndices) + ": indices is NULL with output rows > 0. */\n";
+  if (gpu)
+    h += "   Runs on the GPU through libkeops: link the object with\n     " +
+         link_flags(library_dir) +
+         (library_dir.empty() ? "\n   (LIBDIR: the directory of libkeops.so)" : "") +
+         "\n   args[k], values and indices may each be host memory (copied in and out) or "
+         "CUDA device\n   memory (used in place); it runs on the GPU holding the device "
+         "arrays, else on GPU 0.\n   Returns " +
+         code(KEOPS_AOT_OK) + " on success, else (keops_aot_last_error() says why):\n   " +
+         code(KEOPS_AOT_BAD_SIZE) + ": nx or ny < 0, or too large; " +
+         code(KEOPS_AOT_NULL_ARGUMENT) + ": args, or args[k] with rows > 0, is NULL; " +
+         code(KEOPS_AOT_NULL_VALUES) + ": values is NULL\n   with output rows > 0; " +
+         code(KEOPS_AOT_NULL_INDICES) + ": indices is NULL with output rows > 0; " +
+         code(KEOPS_AOT_NO_GPU) + ": no usable GPU;\n   " + code(KEOPS_AOT_GPU_FAILURE) +
+         ": the GPU failed (an architecture older than sm_" + std::to_string(spec.gpu_sm) +
+         ", out of memory, ...);\n   " + code(KEOPS_AOT_BAD_KERNEL) +
+         ": libkeops is of another version than this keopsc. */\n";
+  else
+    h += "   Runs on the OpenMP threads (OMP_NUM_THREADS). Returns " + code(keops::jit::kAotOk) +
+         " on success, else:\n   " + code(keops::jit::kAotNegativeSize) + ": nx or ny < 0; " +
+         code(keops::jit::kAotNullArgument) + ": args, or args[k] with rows > 0, is NULL; " +
+         code(keops::jit::kAotNullValues) + ": values is NULL\n   with output rows > 0; " +
+         code(keops::jit::kAotNullIndices) + ": indices is NULL with output rows > 0. */\n";
   h += "#ifndef " + macro + "_H\n#define " + macro + "_H\n\n#include <stdint.h>\n\n";
   h += "#define " + macro + "_ARGS " + std::to_string(owned.args.size()) + "\n";
   h += "#define " + macro + "_VALUE_COLS " + std::to_string(spec.value_cols()) + "\n";
@@ -73,6 +101,9 @@ std::string c_header(const keops::runtime::KernelRequest& request,
   h += "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
   h += "int " + symbol + "(int64_t nx, int64_t ny, const " + type + "* const* args, " + type +
        "* values, int64_t* indices);\n\n";
+  if (gpu)
+    h += "/* Why the last call on this thread failed (\"\" after a success); from libkeops. */\n"
+         "const char* keops_aot_last_error(void);\n\n";
   h += "#ifdef __cplusplus\n}\n#endif\n\n#endif\n";
   return h;
 }

@@ -39,6 +39,10 @@ struct RunArgs {
   std::string indices_output;  // "" for OUT.indices.npy
 };
 
+// The directory of the libkeops.so that GPU objects link with: next to an installed keopsc
+// (PREFIX/lib), else in the build tree keopsc comes from; "" when neither has one.
+std::string keops_library_dir();
+
 // Each writes what it makes and throws UsageError or another exception on failure.
 void compile_command(const CompileArgs& args);
 void emit_command(const EmitArgs& args);

@@ -1,10 +1,12 @@
 // keopsc compile and keopsc emit: a formula to an object and its header, or to text.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <regex>
 
 #include "compiler/ir/printer.h"
+#include "compiler/jit/aot_gpu_entry.h"
 #include "compiler/jit/cpu_compile.h"
 #include "compiler/jit/object.h"
 #include "compiler/jit/ptx.h"
@@ -17,14 +19,26 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// sm_XX's XX, or 0 for a CPU target.
+// sm_XX's XX, or 0 for a CPU target; UsageError for an sm_XX that LLVM cannot emit PTX for.
 int gpu_sm(const std::string& target) {
   std::smatch m;
-  return std::regex_match(target, m, std::regex("sm_([0-9]{2,3})")) ? std::stoi(m[1]) : 0;
+  if (!std::regex_match(target, m, std::regex("sm_([0-9]{1,4})"))) return 0;
+  const int sm = std::stoi(m[1]);
+  const std::vector<int> known = keops::jit::nvptx_sms();
+  if (std::find(known.begin(), known.end(), sm) != known.end()) return sm;
+  std::string list;
+  for (int k : known) list += (list.empty() ? "sm_" : ", sm_") + std::to_string(k);
+  throw UsageError("--target " + target + ": not an architecture LLVM's NVPTX backend knows (" +
+                   list + ")" +
+                   (sm > known.back()
+                        ? "; PTX for sm_" + std::to_string(known.back()) + " runs on later GPUs too"
+                        : ""));
 }
 
 keops::codegen::CpuTarget cpu_target(const std::string& target) {
-  if (target == "host" || gpu_sm(target) > 0) return keops::codegen::CpuTarget::host();
+  if (target == "host") return keops::codegen::CpuTarget::host();
+  // The C entry of a GPU object is one call: any x86-64 runs it.
+  if (gpu_sm(target) > 0) return keops::codegen::CpuTarget::named("x86-64");
   if (target.starts_with("cpu:")) {
     try {
       return keops::codegen::CpuTarget::named(target.substr(4));
@@ -65,15 +79,22 @@ keops::runtime::OwnedKernelSpec formula_spec(const FormulaArgs& args) {
 
 }  // namespace
 
+std::string keops_library_dir() {
+  std::vector<fs::path> dirs;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) dirs.push_back(exe.parent_path().parent_path() / KEOPS_INSTALL_LIBDIR);
+  dirs.push_back(KEOPS_BUILD_LIBDIR);
+  for (const fs::path& dir : dirs)
+    if (fs::exists(dir / "libkeops.so", ec)) return fs::weakly_canonical(dir, ec).string();
+  return "";
+}
+
 void compile_command(const CompileArgs& args) {
   const fs::path object_path = args.output;
   const fs::path header_path = fs::path(object_path).replace_extension(".h");
   if (object_path.extension() == ".h")
     throw UsageError("-o " + args.output + ": the object would be overwritten by its header");
-  if (gpu_sm(args.formula.target) > 0)
-    throw UsageError("--target " + args.formula.target +
-                     ": GPU objects are not available yet; keopsc emit --emit ptx --target " +
-                     args.formula.target + " prints the kernel's PTX");
   const std::string symbol = args.name.empty() ? object_path.stem().string() : args.name;
   if (!is_c_identifier(symbol))
     throw UsageError((args.name.empty() ? "the name of -o " + args.output + " (" + symbol + ")"
@@ -81,7 +102,8 @@ void compile_command(const CompileArgs& args) {
                      " is not a C identifier: give one with --name");
   const keops::runtime::OwnedKernelSpec owned = formula_spec(args.formula);
   write_file(object_path, keops::jit::compile_aot_object(owned.spec, symbol));
-  write_file(header_path, c_header(args.formula.request, owned, symbol));
+  write_file(header_path, c_header(args.formula.request, owned, symbol,
+                                   owned.spec.gpu_sm > 0 ? keops_library_dir() : ""));
 }
 
 void emit_command(const EmitArgs& args) {

@@ -38,7 +38,8 @@ void add_formula_options(CLI::App* command, FormulaArgs& f, bool with_dtype_and_
       ->capture_default_str();
   command
       ->add_option("--target", f.target,
-                   "host, cpu:<llvm cpu name> (x86-64-v3, znver4, ...), or sm_XX (emit ptx)")
+                   "host, cpu:<llvm cpu name> (x86-64-v3, znver4, ...), or sm_XX (a GPU, e.g. "
+                   "sm_90)")
       ->capture_default_str();
 }
 
@@ -103,10 +104,19 @@ int main(int argc, char** argv) {
   keopsc::CompileArgs compile;
   CLI::App* compile_cmd =
       app.add_subcommand("compile", "Compiles a reduction into an ELF object and its C header");
+  const std::string library_dir = keopsc::keops_library_dir();
+  const std::string libdir = library_dir.empty() ? "LIBDIR" : library_dir;
   compile_cmd->footer(
-      "OUT.o is self-contained: link it with cc prog.c OUT.o -fopenmp -lm. OUT.h declares\n"
+      "OUT.h declares\n"
       "  int SYMBOL(int64_t nx, int64_t ny, const T* const* args, T* values, int64_t* indices);\n"
-      "which returns 0 on success, nonzero on bad arguments (see the comment in OUT.h).");
+      "which returns 0 on success, nonzero on bad arguments (see the comment in OUT.h).\n"
+      "CPU targets: OUT.o is self-contained: cc prog.c OUT.o -fopenmp -lm\n"
+      "sm_XX: OUT.o holds the kernel's PTX and an entry that runs it through libkeops\n"
+      "(the GPU of the device arrays, else GPU 0; arrays in host or device memory); a\n"
+      "nonzero status has its reason in keops_aot_last_error():\n"
+      "  cc prog.c OUT.o -L" +
+      libdir + " -lkeops -Wl,-rpath," + libdir +
+      (library_dir.empty() ? "\n(LIBDIR: the directory of libkeops.so)" : ""));
   add_formula_options(compile_cmd, compile.formula, true);
   compile_cmd->add_option("--name", compile.name, "The C symbol (default: the stem of OUT.o)");
   compile_cmd

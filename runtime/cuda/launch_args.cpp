@@ -1,0 +1,98 @@
+// A reduction kernel's launch on one GPU (see launch_args.h).
+#include "runtime/cuda/launch_args.h"
+
+#include <string>
+
+#include "keops/error.h"
+#include "runtime/cuda/device.h"
+#include "runtime/cuda/launch.h"
+#include "runtime/cuda/memory.h"
+
+namespace keops::runtime::cuda {
+namespace {
+
+CUdeviceptr address_of(const void* p) {
+  return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p));
+}
+
+// Throws unless p is memory of `device` (cudaMalloc, PyTorch, managed): a host pointer
+// marked as device memory would fault inside the kernel and poison the context.
+void check_device_pointer(const void* p, int device) {
+  if (p == nullptr) return;
+  unsigned type = 0;
+  int ordinal = -1;
+  const DriverApi& api = driver();
+  if (api.cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, address_of(p)) !=
+          CUDA_SUCCESS ||
+      (type != CU_MEMORYTYPE_DEVICE && type != CU_MEMORYTYPE_UNIFIED))
+    throw Error("running on GPU " + std::to_string(device) +
+                ": an array marked as GPU memory (View::device) is not device memory");
+  if (api.cuPointerGetAttribute(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, address_of(p)) ==
+          CUDA_SUCCESS &&
+      ordinal != device)
+    throw Error("running on GPU " + std::to_string(device) + ": an array is in the memory of GPU " +
+                std::to_string(ordinal));
+}
+
+// A view's data on the device: its own pointer when it is there, else a copy made here.
+template <class V>
+CUdeviceptr on_device(const V& view, int device, size_t bytes, std::vector<DeviceBuffer>& owned,
+                      bool upload) {
+  if (view.device == device) {
+    check_device_pointer(view.data, device);
+    return address_of(view.data);
+  }
+  if (view.device >= 0)
+    throw Error("running on GPU " + std::to_string(device) + ": an array is on GPU " +
+                std::to_string(view.device) + "; all arrays must be on the host or on that GPU");
+  owned.emplace_back(device, bytes);
+  if (upload && bytes > 0) owned.back().upload(view.data, bytes);
+  return owned.back().address();
+}
+
+}  // namespace
+
+template <class T>
+void launch_reduction(const KernelFunction& kernel, int block_threads, int64_t shared_bytes,
+                      int64_t out_rows, int64_t n_reduced, const std::vector<View<const T>>& args,
+                      View<T> values, View<int64_t> indices, const SparseLaunch* sparse) {
+  const int device = kernel.device;
+  ContextGuard guard(device);
+  std::vector<DeviceBuffer> owned;
+  owned.reserve(args.size() + 3);
+  std::vector<CUdeviceptr> arg_addresses;
+  for (const auto& a : args)
+    arg_addresses.push_back(on_device(a, device, size_t(a.rows * a.cols) * sizeof(T), owned, true));
+  DeviceBuffer arg_table(device, arg_addresses.size() * sizeof(CUdeviceptr));
+  if (!arg_addresses.empty()) arg_table.upload(arg_addresses.data(), arg_table.bytes());
+  const size_t value_bytes = size_t(values.rows * values.cols) * sizeof(T);
+  const size_t index_bytes = size_t(indices.rows * indices.cols) * sizeof(int64_t);
+  CUdeviceptr values_address = on_device(values, device, value_bytes, owned, false);
+  CUdeviceptr indices_address = on_device(indices, device, index_bytes, owned, false);
+
+  int64_t rows_arg = out_rows, reduced_arg = n_reduced;
+  CUdeviceptr table_arg = arg_table.address();
+  CUdeviceptr items_arg = sparse ? sparse->items : 0, ranges_arg = sparse ? sparse->ranges : 0;
+  void* params[] = {&rows_arg,        &reduced_arg, &table_arg, &values_address,
+                    &indices_address, &items_arg,   &ranges_arg};  // a dense kernel reads 5
+  LaunchConfig config;
+  config.block.x = unsigned(block_threads);
+  config.grid.x =
+      unsigned(sparse ? sparse->blocks : (out_rows + block_threads - 1) / block_threads);
+  config.dynamic_shared_bytes = unsigned(shared_bytes);
+  launch(kernel, config, params);
+  synchronize(device);
+  if (values.device != device && value_bytes > 0)
+    copy_to_host(device, values.data, values_address, value_bytes);
+  if (indices.device != device && index_bytes > 0)
+    copy_to_host(device, indices.data, indices_address, index_bytes);
+}
+
+template void launch_reduction<float>(const KernelFunction&, int, int64_t, int64_t, int64_t,
+                                      const std::vector<View<const float>>&, View<float>,
+                                      View<int64_t>, const SparseLaunch*);
+template void launch_reduction<double>(const KernelFunction&, int, int64_t, int64_t, int64_t,
+                                       const std::vector<View<const double>>&, View<double>,
+                                       View<int64_t>, const SparseLaunch*);
+
+}  // namespace keops::runtime::cuda
