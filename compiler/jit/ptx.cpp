@@ -1,6 +1,7 @@
 // PTX emission (see ptx.h).
 #include "compiler/jit/ptx.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -36,7 +37,12 @@ const char* ptx_version_for(int sm) {
   return "+ptx64";
 }
 
-std::unique_ptr<llvm::TargetMachine> nvptx_machine(int sm) {
+// The newest architecture LLVM 19's NVPTX backend knows: newer GPUs (sm_100, ...) run its
+// PTX, which their driver compiles.
+constexpr int kNewestKnownSm = 90;
+
+std::unique_ptr<llvm::TargetMachine> nvptx_machine(int device_sm) {
+  const int sm = std::min(device_sm, kNewestKnownSm);
   static std::once_flag once;
   std::call_once(once, [] {
     LLVMInitializeNVPTXTargetInfo();
