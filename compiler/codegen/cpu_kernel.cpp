@@ -11,6 +11,7 @@
 
 #include "compiler/codegen/formula_emitter.h"
 #include "compiler/codegen/reductions.h"
+#include "compiler/ir/context.h"
 
 namespace keops::codegen {
 
@@ -43,24 +44,67 @@ CpuTiling choose_cpu_tiling(const KernelSpec& spec) {
 
 namespace {
 
-// The builder state of one kernel under construction.
+// Large outputs of reductions whose output columns are independent (Sum, Max, Min and their
+// Arg forms over F's components, SumSoftMaxWeight over G's) are computed a group of columns
+// at a time, each group a pass over the reduced rows: the state stays in registers, and the
+// code does not grow with the dim (each group's components are streamed from F's or G's
+// arguments, formula_emitter.h). Columns per group:
+constexpr int kColumnGroup = 32;
+
+// The grouped formula's dim (F's, or G's for SumSoftMaxWeight), or 0 when the output is
+// computed whole.
+int64_t grouped_dim(const KernelSpec& spec) {
+  using K = ir::ReductionKind;
+  switch (spec.reduction.kind) {
+    case K::Sum:
+    case K::Max:
+    case K::Min:
+    case K::ArgMax:
+    case K::ArgMin:
+    case K::Max_ArgMax:
+    case K::Min_ArgMin:
+      return spec.formula->dim > FormulaEmitter::kCpuStreamDim ? spec.formula->dim : 0;
+    case K::SumSoftMaxWeight:
+      return spec.reduction.formula2->dim > FormulaEmitter::kCpuStreamDim
+                 ? spec.reduction.formula2->dim
+                 : 0;
+    default:
+      return 0;
+  }
+}
+
+// The builder state of one kernel under construction. With group_width > 0 it builds the
+// internal kernel of one group of output columns, [c0, c0 + group_width), c0 its last
+// parameter.
 class CpuKernelBuilder {
  public:
-  CpuKernelBuilder(llvm::Module& m, const KernelSpec& spec, const std::string& name)
-      : spec_(spec), ctx_(m.getContext()), tiling_(choose_cpu_tiling(spec)) {
+  CpuKernelBuilder(llvm::Module& m, const KernelSpec& spec, const std::string& name,
+                   int group_width = 0)
+      : spec_(spec), ctx_(m.getContext()), group_width_(group_width), group_spec_(spec) {
+    if (group_width_ > 0) {
+      // The reduction and the tiling see F (or G) cut to one group.
+      ir::Expr& grouped = spec.reduction.kind == ir::ReductionKind::SumSoftMaxWeight
+                              ? group_spec_.reduction.formula2
+                              : group_spec_.formula;
+      grouped = group_ctx_.make(ir::Op::Extract, {grouped}, {0, group_width_});
+    }
+    tiling_ = choose_cpu_tiling(group_spec_);
     T_ =
         spec.dtype == ir::DType::F32 ? llvm::Type::getFloatTy(ctx_) : llvm::Type::getDoubleTy(ctx_);
     i64_ = llvm::Type::getInt64Ty(ctx_);
     ptr_ = llvm::PointerType::get(ctx_, 0);
     VT_ = llvm::FixedVectorType::get(T_, unsigned(tiling_.lanes));
     IVT_ = llvm::FixedVectorType::get(i64_, unsigned(tiling_.lanes));
-    auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx_),
-                                        {i64_, i64_, ptr_, i64_, ptr_, ptr_, ptr_}, false);
-    fn_ = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m);
+    std::vector<llvm::Type*> params{i64_, i64_, ptr_, i64_, ptr_, ptr_, ptr_};
+    if (group_width_ > 0) params.push_back(i64_);
+    auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx_), params, false);
+    fn_ = llvm::Function::Create(
+        fty, group_width_ > 0 ? llvm::Function::InternalLinkage : llvm::Function::ExternalLinkage,
+        name, m);
     set_attributes();
   }
 
-  void build();
+  llvm::Function* build();
 
  private:
   void set_attributes();
@@ -69,11 +113,14 @@ class CpuKernelBuilder {
                                           llvm::cast<llvm::Constant>(v));
   }
   Value* element_ptrs(llvm::IRBuilderBase& b, llvm::Type* elem, Value* base, Value* rows,
-                      int64_t row_size, int64_t col);
+                      int64_t row_size, Value* col);
 
   const KernelSpec& spec_;
   llvm::LLVMContext& ctx_;
-  CpuTiling tiling_;
+  int group_width_;
+  ir::Context group_ctx_;  // owns the group's cut formula
+  KernelSpec group_spec_;  // what the reduction emitter and the tiling see
+  CpuTiling tiling_{};
   llvm::Type* T_;
   llvm::IntegerType* i64_;
   llvm::PointerType* ptr_;
@@ -97,13 +144,13 @@ void CpuKernelBuilder::set_attributes() {
 
 // Vector of pointers base + rows * row_size + col.
 Value* CpuKernelBuilder::element_ptrs(llvm::IRBuilderBase& b, llvm::Type* elem, Value* base,
-                                      Value* rows, int64_t row_size, int64_t col) {
+                                      Value* rows, int64_t row_size, Value* col) {
   Value* offsets = b.CreateAdd(b.CreateMul(rows, splat(llvm::ConstantInt::get(i64_, row_size))),
-                               splat(llvm::ConstantInt::get(i64_, col)));
+                               b.CreateVectorSplat(unsigned(tiling_.lanes), col));
   return b.CreateGEP(elem, base, offsets);
 }
 
-void CpuKernelBuilder::build() {
+llvm::Function* CpuKernelBuilder::build() {
   const int lanes = tiling_.lanes, copies = tiling_.copies;
   const llvm::Align align_t(T_->getPrimitiveSizeInBits() / 8);
   auto* entry = BasicBlock::Create(ctx_, "entry", fn_);
@@ -130,7 +177,10 @@ void CpuKernelBuilder::build() {
   Value* indices = fn_->getArg(6);
 
   const ir::Expr f = spec_.formula;
-  auto reduction = make_reduction_emitter(spec_);
+  // The first output column this kernel computes.
+  Value* first_column =
+      group_width_ > 0 ? static_cast<Value*>(fn_->getArg(7)) : llvm::ConstantInt::get(i64_, 0);
+  auto reduction = make_reduction_emitter(group_spec_);
   const auto state_types = reduction->state_types(VT_);
 
   // entry: state slots (promoted to registers by SROA), argument pointers.
@@ -141,8 +191,16 @@ void CpuKernelBuilder::build() {
       for (llvm::Type* t : state_types) copy.push_back(b.CreateAlloca(t));
     return slots;
   };
+  // Blocks bound the rounding of sums; a selection is exact and would only restart its
+  // slots (and lose the fast rejection of may_change) at every block. Without blocks, terms
+  // fold into the total directly, across all the reduced ranges.
+  constexpr int64_t kSumBlock = 256;
+  const int64_t block_size = spec_.sum_scheme != SumScheme::Block ? 0
+                             : spec_.block_size > 0               ? spec_.block_size
+                             : reduction->exact()                 ? 0
+                                                                  : kSumBlock;
   const auto total_slots = make_slots();
-  const auto block_slots = make_slots();
+  const auto block_slots = block_size > 0 ? make_slots() : total_slots;
   std::vector<Value*> arg_ptrs;
   for (size_t k = 0; k < spec_.args.size(); ++k)
     arg_ptrs.push_back(
@@ -214,7 +272,7 @@ void CpuKernelBuilder::build() {
       Vals out(static_cast<size_t>(var->dim));
       for (int c = 0; c < var->dim; ++c) {
         Value* ptrs = element_ptrs(ib, T_, arg_ptrs[size_t(var->var_index())], clamped[size_t(r)],
-                                   var->dim, c);
+                                   var->dim, ib.getInt64(c));
         out[size_t(c)] = ib.CreateMaskedGather(VT_, ptrs, align_t, all_lanes);
       }
       return out;
@@ -264,20 +322,13 @@ void CpuKernelBuilder::build() {
   b.CreateBr(range_header);
 
   b.SetInsertPoint(block_pre);
-  // Blocks bound the rounding of sums; a selection is exact and would only restart its
-  // slots (and lose the fast rejection of may_change) at every block.
-  constexpr int64_t kSumBlock = 256;
-  const int64_t block_size = spec_.sum_scheme != SumScheme::Block ? 0
-                             : spec_.block_size > 0               ? spec_.block_size
-                             : reduction->exact()                 ? 0
-                                                                  : kSumBlock;
   Value* jb_next = range_end;
   Value* j_end = range_end;
   if (block_size > 0) {
     jb_next = b.CreateAdd(jb, b.getInt64(block_size));
     j_end = b.CreateSelect(b.CreateICmpSLT(jb_next, range_end), jb_next, range_end);
   }
-  for (int r = 0; r < copies; ++r) {
+  for (int r = 0; r < copies && block_size > 0; ++r) {
     Vals total;
     for (size_t s = 0; s < state_types.size(); ++s)
       total.push_back(b.CreateLoad(state_types[s], total_slots[size_t(r)][s]));
@@ -310,9 +361,13 @@ void CpuKernelBuilder::build() {
     pair_scope.delegate_to(outer_scopes[size_t(r)].get());
     pair_scope.delegate_to(&inner_scope);
     // The weighted reductions get G's components after F's.
-    Vals fv = pair_scope.emit(f);
+    const bool group_g = group_width_ > 0 && spec_.reduction.formula2;
+    Vals fv = group_width_ > 0 && !group_g ? pair_scope.emit_chunk(f, first_column, group_width_)
+                                           : pair_scope.emit(f);
     if (spec_.reduction.formula2) {
-      const Vals& gv = pair_scope.emit(spec_.reduction.formula2);
+      const Vals gv =
+          group_g ? pair_scope.emit_chunk(spec_.reduction.formula2, first_column, group_width_)
+                  : pair_scope.emit(spec_.reduction.formula2);
       fv.insert(fv.end(), gv.begin(), gv.end());
     }
     Vals state;
@@ -362,7 +417,7 @@ void CpuKernelBuilder::build() {
 
   // block.post: total = merge(total, block)
   b.SetInsertPoint(block_post);
-  for (int r = 0; r < copies; ++r) {
+  for (int r = 0; r < copies && block_size > 0; ++r) {
     Vals total, part;
     for (size_t s = 0; s < state_types.size(); ++s) {
       total.push_back(b.CreateLoad(state_types[s], total_slots[size_t(r)][s]));
@@ -376,32 +431,79 @@ void CpuKernelBuilder::build() {
 
   // tile.fin: finalize and store the live lanes.
   b.SetInsertPoint(tile_fin);
+  // A group's column c is the output's column first_column + c.
   const int value_cols = spec_.value_cols(), index_cols = spec_.index_cols();
+  auto column = [&](int c) { return b.CreateAdd(first_column, b.getInt64(c)); };
   for (int r = 0; r < copies; ++r) {
     Vals total, out_values, out_indices;
     for (size_t s = 0; s < state_types.size(); ++s)
       total.push_back(b.CreateLoad(state_types[s], total_slots[size_t(r)][s]));
     reduction->finalize(b, total, out_values, out_indices);
-    for (int c = 0; c < value_cols; ++c)
-      b.CreateMaskedScatter(match_width(b, out_values[size_t(c)], llvm::PoisonValue::get(VT_)),
-                            element_ptrs(b, T_, values, rows[size_t(r)], value_cols, c), align_t,
-                            live[size_t(r)]);
-    for (int c = 0; c < index_cols; ++c)
-      b.CreateMaskedScatter(out_indices[size_t(c)],
-                            element_ptrs(b, i64_, indices, rows[size_t(r)], index_cols, c),
-                            llvm::Align(8), live[size_t(r)]);
+    for (size_t c = 0; c < out_values.size(); ++c)
+      b.CreateMaskedScatter(
+          match_width(b, out_values[c], llvm::PoisonValue::get(VT_)),
+          element_ptrs(b, T_, values, rows[size_t(r)], value_cols, column(int(c))), align_t,
+          live[size_t(r)]);
+    for (size_t c = 0; c < out_indices.size(); ++c)
+      b.CreateMaskedScatter(
+          out_indices[c],
+          element_ptrs(b, i64_, indices, rows[size_t(r)], index_cols, column(int(c))),
+          llvm::Align(8), live[size_t(r)]);
   }
   ob->addIncoming(b.CreateAdd(ob, b.getInt64(int64_t(lanes) * copies)), tile_fin);
   b.CreateBr(tile_header);
 
   b.SetInsertPoint(exit);
   b.CreateRetVoid();
+  return fn_;
 }
 
 }  // namespace
 
 void build_cpu_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name) {
-  CpuKernelBuilder(m, spec, name).build();
+  const int64_t dim = grouped_dim(spec);
+  if (dim == 0) {
+    CpuKernelBuilder(m, spec, name).build();
+    return;
+  }
+  // The kernel runs the groups in turn: full groups, then the rest.
+  const int64_t full = dim / kColumnGroup * kColumnGroup;
+  llvm::Function* groups =
+      full > 0 ? CpuKernelBuilder(m, spec, name + ".groups", kColumnGroup).build() : nullptr;
+  llvm::Function* rest =
+      dim > full ? CpuKernelBuilder(m, spec, name + ".rest", int(dim - full)).build() : nullptr;
+  llvm::Function* any = groups ? groups : rest;
+  std::vector<llvm::Type*> params(any->getFunctionType()->param_begin(),
+                                  any->getFunctionType()->param_end() - 1);
+  auto* fn = llvm::Function::Create(llvm::FunctionType::get(any->getReturnType(), params, false),
+                                    llvm::Function::ExternalLinkage, name, m);
+  fn->copyAttributesFrom(any);
+  fn->setLinkage(llvm::Function::ExternalLinkage);
+  llvm::LLVMContext& ctx = m.getContext();
+  auto* entry = BasicBlock::Create(ctx, "entry", fn);
+  llvm::IRBuilder<> b(entry);
+  std::vector<Value*> call_args;
+  for (llvm::Argument& a : fn->args()) call_args.push_back(&a);
+  if (groups) {
+    auto* loop = BasicBlock::Create(ctx, "groups", fn);
+    auto* done = BasicBlock::Create(ctx, "groups.done", fn);
+    b.CreateBr(loop);
+    b.SetInsertPoint(loop);
+    llvm::PHINode* c0 = b.CreatePHI(b.getInt64Ty(), 2, "c0");
+    c0->addIncoming(b.getInt64(0), entry);
+    call_args.push_back(c0);
+    b.CreateCall(groups, call_args);
+    call_args.pop_back();
+    Value* next = b.CreateAdd(c0, b.getInt64(kColumnGroup));
+    c0->addIncoming(next, loop);
+    b.CreateCondBr(b.CreateICmpSLT(next, b.getInt64(full)), loop, done);
+    b.SetInsertPoint(done);
+  }
+  if (rest) {
+    call_args.push_back(b.getInt64(full));
+    b.CreateCall(rest, call_args);
+  }
+  b.CreateRetVoid();
 }
 
 }  // namespace keops::codegen

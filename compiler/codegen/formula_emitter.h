@@ -56,6 +56,8 @@ class FormulaEmitter {
   // The components of e (memoized): every op of ops.def has a rule (formula_emitter_ops.h).
   const Vals& emit(ir::Expr e);
 
+  // Components [c0, c0 + width) of e, c0 a runtime index (e streamed: longer than stream_dim).
+  Vals emit_chunk(ir::Expr e, llvm::Value* c0, int width);
   // Stores e's components at dst.base + c (elements of dst.elem): a loop when e is streamed.
   void emit_to_memory(ir::Expr e, Row dst);
 

@@ -169,6 +169,14 @@ Vals FormulaEmitter::chunk(Expr e, Value* c0, int width) {
   return detail::emit_elementwise(a, e, args);
 }
 
+Vals FormulaEmitter::emit_chunk(Expr e, Value* c0, int width) {
+  FormulaEmitter* owner = owner_of(e);
+  if (owner != this) return owner->emit_chunk(e, c0, width);
+  KEOPS_CHECK(is_large(e), "emit_chunk of a vector that is not streamed");
+  prepare_chunks(e);
+  return chunk(e, c0, width);
+}
+
 void FormulaEmitter::emit_to_memory(Expr e, Row dst) {
   auto store = [&](const Vals& v, Value* c0) {
     for (size_t k = 0; k < v.size(); ++k)

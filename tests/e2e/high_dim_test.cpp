@@ -84,3 +84,37 @@ TEST_CASE("D = 4096 compiles quickly and matches the reference, with arg reducti
     CHECK(r.relative() <= 2e-5);
   }
 }
+
+TEST_CASE_TEMPLATE("long outputs, computed a group of columns at a time, against the reference",
+                   T, float, double) {
+  // D = 100: three full groups of columns and a rest; D = 1000 for Sum and the softmax.
+  struct Case {
+    const char* formula;
+    const char* reduction;
+    int d;
+    const char* formula2;
+  };
+  const Case cases[] = {{"Exp(-SqDist(x, y) * w * 0.01) * y", "Sum", 1000, ""},
+                        {"x - y * a", "Sum", 100, ""},
+                        {"x * y", "Max_ArgMax", 100, ""},
+                        {"x - y", "Min_ArgMin", 100, ""},
+                        {"Sin(x - y)", "ArgMax", 100, ""},
+                        {"x + b", "Min", 100, ""},
+                        {"-SqDist(x, y) * w", "SumSoftMaxWeight", 1000, "y * b"},
+                        {"Scalprod(x, y)", "LogSumExpWeight", 100, "y"}};
+  for (const Case& c : cases) {
+    keops::Options o;
+    o.formula2 = c.formula2;
+    const auto args = random_args<T>(c.formula, aliases(c.d), 23, 19, 5);
+    for (int axis : {0, 1}) {
+      const std::string formula = c.formula, reduction = c.reduction;
+      CAPTURE(formula);
+      CAPTURE(reduction);
+      CAPTURE(axis);
+      const auto r = compare_with_reference<T>(c.formula, aliases(c.d), c.reduction, axis, o, args,
+                                               23, 19);
+      CHECK(r.indices_equal);
+      CHECK(r.relative() <= tolerance<T>());
+    }
+  }
+}
