@@ -29,6 +29,7 @@ using RowRange = std::array<int64_t, 2>;
 // A reduction needs the triple of its axis. The other may be left empty (all three
 // vectors): then a gradient that reduces over the other axis throws when it runs; give
 // both (from_matrix does) so that every gradient works, each stage with its axis's triple.
+// With batch dims the same ranges apply to each batch element's rows.
 struct Ranges {
   std::vector<RowRange> ranges_i;
   std::vector<int64_t> slices_i;
