@@ -157,16 +157,24 @@ Timing<T> time_calls(const keops::Genred& op, const std::vector<keops::View<cons
   return t;
 }
 
+// JSON has no NaN: an unchecked error (--no-check) is null.
+std::string json_number(double v) {
+  if (std::isnan(v)) return "null";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g", v);
+  return text;
+}
+
 template <class T>
 void print_line(const std::string& name, int64_t nx, int64_t ny, const Settings& s,
                 const Timing<T>& t, double err) {
   std::printf(
       "{\"case\": \"%s\", \"backend\": \"%s\", \"dtype\": \"%s\", \"nx\": %lld, \"ny\": %lld, "
       "\"threads\": %d, \"median_s\": %.6g, \"min_s\": %.6g, \"first_call_s\": %.6g, "
-      "\"pairs_per_s\": %.4g, \"max_rel_err\": %.3g}\n",
+      "\"pairs_per_s\": %.4g, \"max_rel_err\": %s}\n",
       name.c_str(), s.gpu ? (s.fast_math ? "gpu" : "gpu-accurate") : "cpu",
       sizeof(T) == 4 ? "float32" : "float64", (long long)nx, (long long)ny, s.threads, t.median,
-      t.min, t.first, double(nx) * double(ny) / t.median, err);
+      t.min, t.first, double(nx) * double(ny) / t.median, json_number(err).c_str());
   std::fflush(stdout);
 }
 
