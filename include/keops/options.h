@@ -58,6 +58,11 @@ struct Options {
   int64_t ny = -1;
   // Block-sparse reductions (see Ranges); none: dense, every (i, j) pair.
   std::optional<Ranges> ranges;
+  // Several GPUs for one reduction (GPU runs, host arrays): its output rows are split across
+  // these GPU ids in proportion to their multiprocessor counts, each GPU getting the reduced
+  // axis's arrays whole. An id may repeat (several slices on one GPU). {-1}: every GPU.
+  // Empty: one GPU (device). Not with ranges.
+  std::vector<int> devices;
 };
 
 }  // namespace keops

@@ -18,6 +18,7 @@
 #include "runtime/api/ranges_run.h"
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/gpu_reduce.h"
+#include "runtime/cuda/multi_gpu.h"
 
 namespace keops {
 
@@ -71,6 +72,15 @@ void check_options(const GenredImpl& g) {
     throw Error("Genred: the GPU backend is unavailable: " + gpu_unavailable_reason());
   if (o.threads < 0)
     throw Error("Genred: Options::threads must be >= 0, not " + std::to_string(o.threads));
+  if (!o.devices.empty()) {
+    if (o.backend == Backend::CPU)
+      throw Error("Genred: Options::devices lists GPUs, but Options::backend is CPU");
+    if (o.ranges) throw Error("Genred: Options::devices cannot be combined with Options::ranges");
+    for (int d : o.devices)
+      if (d < -1 || (d == -1 && o.devices.size() > 1))
+        throw Error("Genred: Options::devices holds GPU ids, or only -1 for every GPU; not " +
+                    std::to_string(d));
+  }
   try {
     g.main.reduction.check(g.main.f.f64->dim);
   } catch (const Error& e) {
@@ -175,6 +185,13 @@ void run_impl(const GenredImpl& g, const std::vector<View<const T>>& args, View<
   const bool in_device_memory =
       values.device >= 0 || indices.device >= 0 ||
       std::any_of(args.begin(), args.end(), [](const View<const T>& v) { return v.device >= 0; });
+  if (device >= 0 && g.single_kernel() && !g.options.devices.empty()) {
+    runtime::cuda::run_multi_gpu_reduction<T>(
+        detail::kernel_spec(g.main, detail::dtype_of<T>(), g.options, device),
+        runtime::cuda::multi_gpu_devices(g.options.devices), out_rows, rows.of(g.main.inner_cat()),
+        args, g.main.args, values, indices);
+    return;
+  }
   if (device >= 0 && g.single_kernel()) {
     // One kernel: device arrays are used in place, host arrays copied in and out.
     const codegen::KernelSpec spec =

@@ -8,6 +8,7 @@
 #include "runtime/cpu/driver.h"
 #include "runtime/cpu/kernels.h"
 #include "runtime/cuda/gpu_reduce.h"
+#include "runtime/cuda/multi_gpu.h"
 
 namespace keops::detail {
 namespace {}  // namespace
@@ -51,6 +52,12 @@ void run_kernel(const ReductionStage& s, const std::vector<const T*>& args, cons
   if (s.single_pair)  // the reduced axis is one pair, whatever the rows of its category
     for (size_t k = 0; k < s.args.size(); ++k)
       if (s.args[k].cat == s.inner_cat()) views[k].rows = 1;
+  if (!o.devices.empty()) {
+    runtime::cuda::run_multi_gpu_reduction<T>(
+        spec, runtime::cuda::multi_gpu_devices(o.devices), out_rows, reduced, views, s.args,
+        {values, out_rows, s.value_cols()}, {indices, out_rows, s.index_cols()});
+    return;
+  }
   runtime::cuda::run_gpu_reduction<T>(spec, gpu_device, out_rows, reduced, views,
                                       {values, out_rows, s.value_cols()},
                                       {indices, out_rows, s.index_cols()}, sparse_ptr(sparse));

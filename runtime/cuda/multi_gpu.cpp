@@ -1,0 +1,106 @@
+// Several GPUs for one reduction (see multi_gpu.h).
+#include "runtime/cuda/multi_gpu.h"
+
+#include <exception>
+#include <mutex>
+#include <numeric>
+#include <string>
+#include <thread>
+
+#include "keops/error.h"
+#include "runtime/cuda/device.h"
+#include "runtime/cuda/gpu_reduce.h"
+
+namespace keops::runtime::cuda {
+
+std::vector<int> multi_gpu_devices(const std::vector<int>& requested) {
+  const int count = device_count();
+  if (count == 0) throw Error("several GPUs requested (Options::devices), but no GPU is usable");
+  std::vector<int> devices = requested;
+  if (devices == std::vector<int>{-1}) {
+    devices.resize(size_t(count));
+    std::iota(devices.begin(), devices.end(), 0);
+  }
+  for (int d : devices)
+    if (d < 0 || d >= count)
+      throw Error("Options::devices: GPU " + std::to_string(d) + " does not exist (" +
+                  std::to_string(count) + " usable)");
+  return devices;
+}
+
+std::vector<int64_t> split_rows(int64_t out_rows, const std::vector<int>& weights, int64_t align) {
+  const int64_t total = std::accumulate(weights.begin(), weights.end(), int64_t{0});
+  std::vector<int64_t> starts{0};
+  int64_t acc = 0;
+  for (size_t k = 0; k + 1 < weights.size(); ++k) {
+    acc += weights[k];
+    // The ideal boundary, rounded to a whole number of blocks, never before the previous one.
+    const int64_t ideal = total > 0 ? out_rows * acc / total : 0;
+    const int64_t aligned = std::min(out_rows, (ideal + align / 2) / align * align);
+    starts.push_back(std::max(starts.back(), aligned));
+  }
+  starts.push_back(out_rows);
+  return starts;
+}
+
+template <class T>
+void run_multi_gpu_reduction(const codegen::KernelSpec& spec, const std::vector<int>& devices,
+                             int64_t out_rows, int64_t n_reduced,
+                             const std::vector<View<const T>>& args,
+                             const std::vector<codegen::ArgLayout>& layouts, View<T> values,
+                             View<int64_t> indices) {
+  for (const View<const T>& a : args)
+    if (a.device >= 0)
+      throw Error("several GPUs (Options::devices) take host arrays: an argument is in GPU " +
+                  std::to_string(a.device) + "'s memory");
+  if (values.device >= 0 || indices.device >= 0)
+    throw Error("several GPUs (Options::devices) write host arrays: an output is in GPU memory");
+  std::vector<int> weights;
+  for (int d : devices) weights.push_back(device_info(d).multiprocessors);
+  const std::vector<int64_t> starts = split_rows(out_rows, weights, 256);
+  const ir::Cat outer = spec.outer_cat();
+
+  std::mutex failure_lock;
+  std::exception_ptr failure;
+  std::vector<std::thread> threads;
+  for (size_t k = 0; k < devices.size(); ++k) {
+    const int64_t begin = starts[k], rows = starts[k + 1] - starts[k];
+    if (rows == 0) continue;
+    threads.emplace_back([&, k, begin, rows] {
+      try {
+        codegen::KernelSpec device_spec = spec;
+        device_spec.gpu_sm = device_sm(devices[k]);
+        std::vector<View<const T>> slice = args;
+        for (size_t a = 0; a < slice.size(); ++a)
+          if (layouts[a].cat == outer) {
+            slice[a].data += begin * layouts[a].dim;
+            slice[a].rows = rows;
+          }
+        View<T> slice_values{values.data ? values.data + begin * values.cols : nullptr, rows,
+                             values.cols};
+        View<int64_t> slice_indices{indices.data ? indices.data + begin * indices.cols : nullptr,
+                                    rows, indices.cols};
+        run_gpu_reduction<T>(device_spec, devices[k], rows, n_reduced, slice, slice_values,
+                             slice_indices);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(failure_lock);
+        if (!failure) failure = std::current_exception();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
+template void run_multi_gpu_reduction<float>(const codegen::KernelSpec&, const std::vector<int>&,
+                                             int64_t, int64_t,
+                                             const std::vector<View<const float>>&,
+                                             const std::vector<codegen::ArgLayout>&, View<float>,
+                                             View<int64_t>);
+template void run_multi_gpu_reduction<double>(const codegen::KernelSpec&, const std::vector<int>&,
+                                              int64_t, int64_t,
+                                              const std::vector<View<const double>>&,
+                                              const std::vector<codegen::ArgLayout>&, View<double>,
+                                              View<int64_t>);
+
+}  // namespace keops::runtime::cuda

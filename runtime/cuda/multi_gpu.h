@@ -1,0 +1,32 @@
+// One reduction on several GPUs: output rows split across them in proportion to their SMs.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "compiler/codegen/kernel_spec.h"
+#include "keops/view.h"
+
+namespace keops::runtime::cuda {
+
+// The devices a reduction runs on for a non-empty Options::devices (checked: each a usable
+// GPU id; an id may repeat, which runs several slices on it). {-1}: every GPU.
+std::vector<int> multi_gpu_devices(const std::vector<int>& requested);
+
+// The first output row of each device's slice and, last, out_rows: rows split in proportion
+// to the devices' multiprocessor counts (weights), slices multiples of `align` rows but the last.
+std::vector<int64_t> split_rows(int64_t out_rows, const std::vector<int>& weights, int64_t align);
+
+// Runs spec (spec.gpu_sm is set per device) over out_rows output rows, rows [s_k, s_k+1) on
+// devices[k], each device from its own host thread. Arguments of the output category
+// (outer_cat) are sliced by rows; the others are copied whole to every device. Host arrays
+// only: keops::Error for an array in GPU memory. The first error of any device is rethrown
+// once all are done.
+template <class T>
+void run_multi_gpu_reduction(const codegen::KernelSpec& spec, const std::vector<int>& devices,
+                             int64_t out_rows, int64_t n_reduced,
+                             const std::vector<View<const T>>& args,
+                             const std::vector<codegen::ArgLayout>& layouts, View<T> values,
+                             View<int64_t> indices);
+
+}  // namespace keops::runtime::cuda
