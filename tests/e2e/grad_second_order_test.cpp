@@ -9,6 +9,8 @@
 
 #include <keops/keops.h>
 
+#include "tests/support/grad_check.h"
+
 using keops::Backend;
 using keops::Genred;
 using keops::Options;
@@ -16,70 +18,18 @@ using keops::View;
 
 namespace {
 
-// Host arrays with their shapes, passed to a Genred as its arguments.
-struct Arrays {
-  struct Array {
-    int64_t rows, cols;
-    std::vector<double> values;
-  };
-  std::vector<Array> arrays;
-
-  Arrays& add_random(int64_t rows, int64_t cols, std::mt19937_64& rng, double lo = -1.0,
-                     double hi = 1.0) {
-    std::uniform_real_distribution<double> u(lo, hi);
-    std::vector<double> values(size_t(rows * cols));
-    for (double& v : values) v = u(rng);
-    arrays.push_back({rows, cols, std::move(values)});
-    return *this;
-  }
-  std::vector<View<const double>> views() const {
-    std::vector<View<const double>> v;
-    for (const Array& a : arrays) v.push_back({a.values.data(), a.rows, a.cols});
-    return v;
-  }
-};
-
-// <op(args), e>.
-double pairing(const Genred& op, const Arrays& args, const std::vector<double>& e) {
-  const auto out = op(args.views());
-  double total = 0;
-  for (size_t k = 0; k < e.size(); ++k) total += out.values[k] * e[k];
-  return total;
-}
+using keops::test::Arrays;
+using keops::test::gradient_error;
+using keops::test::kGradAliases;
+using keops::test::kScalarF;
+using keops::test::kVectorF;
+using keops::test::kWeights;
+using keops::test::pairing;
 
 // The name of argument k of op when it has no alias (a cotangent): its Var text.
 std::string var_name(const Arrays& args, size_t k, int cat) {
   return "Var(" + std::to_string(k) + "," + std::to_string(args.arrays[k].cols) + "," +
          std::to_string(cat) + ")";
-}
-
-// Max |op.grad(var)(args, e) - central differences of <op(args), e> in args[k]| over
-// max(1, max |difference|), for a random e.
-double gradient_error(const Genred& op, Arrays args, const std::string& var, size_t k,
-                      std::mt19937_64& rng) {
-  const auto out = op(args.views());
-  Arrays with_e = args;
-  with_e.add_random(out.rows, out.cols, rng);
-  const std::vector<double>& e = with_e.arrays.back().values;
-  const auto analytic = op.grad(var)(with_e.views());
-  const Arrays::Array& x = args.arrays[k];
-  REQUIRE(analytic.rows == x.rows);
-  REQUIRE(analytic.cols == x.cols);
-  const double h = 1e-6;
-  double error = 0, scale = 1;
-  for (size_t q = 0; q < x.values.size(); ++q) {
-    double& coordinate = args.arrays[k].values[q];
-    const double saved = coordinate;
-    coordinate = saved + h;
-    const double up = pairing(op, args, e);
-    coordinate = saved - h;
-    const double down = pairing(op, args, e);
-    coordinate = saved;
-    const double difference = (up - down) / (2 * h);
-    error = std::max(error, std::fabs(analytic.values[q] - difference));
-    scale = std::max(scale, std::fabs(difference));
-  }
-  return error / scale;
 }
 
 // One thread: the arrays are tiny, and thread start-ups would cost more than the sums.
@@ -90,11 +40,6 @@ Options on(Backend backend) {
   return o;
 }
 
-// x = Vi(2), y = Vj(2), p = Pm(1): one argument of each category.
-const std::vector<std::string> kAliases = {"x = Vi(2)", "y = Vj(2)", "p = Pm(1)"};
-const char* kScalarF = "Sin((x|y) + p) - p * SqDist(x, y)";
-const char* kVectorF = "Concat(p * SqDist(x, y), Sin((x|y) + p))";
-const char* kWeights = "Exp(y - p * x)";  // positive, as LogSumExpWeight needs
 const char* kNames[] = {"x", "y", "p"};
 
 struct Case {
@@ -139,7 +84,7 @@ void check_second_order(Backend backend) {
       Options options = on(backend);
       options.k = c.k;
       options.formula2 = c.formula2;
-      const Genred op(c.formula, kAliases, c.reduction, axis, options);
+      const Genred op(c.formula, kGradAliases, c.reduction, axis, options);
       Arrays args = random_inputs(rng);
       const auto out = op(args.views());
       args.add_random(out.rows, out.cols, rng);  // e1
@@ -178,7 +123,7 @@ void check_third_order(Backend backend) {
     Options options = on(backend);
     options.k = o.c->k;
     options.formula2 = o.c->formula2;
-    const Genred op(o.c->formula, kAliases, o.c->reduction, o.axis, options);
+    const Genred op(o.c->formula, kGradAliases, o.c->reduction, o.axis, options);
     Arrays args = random_inputs(rng);
     const auto out = op(args.views());
     args.add_random(out.rows, out.cols, rng);  // e1

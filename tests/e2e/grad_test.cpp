@@ -9,6 +9,8 @@
 
 #include <keops/keops.h>
 
+#include "tests/support/grad_check.h"
+
 using keops::Error;
 using keops::Genred;
 using keops::Options;
@@ -16,73 +18,13 @@ using keops::View;
 
 namespace {
 
-// Host arrays with their shapes, passed to a Genred as its arguments.
-struct Arrays {
-  struct Array {
-    int64_t rows, cols;
-    std::vector<double> values;
-  };
-  std::vector<Array> arrays;
-
-  Arrays& add_random(int64_t rows, int64_t cols, std::mt19937_64& rng, double lo = -1.0,
-                     double hi = 1.0) {
-    std::uniform_real_distribution<double> u(lo, hi);
-    std::vector<double> values(size_t(rows * cols));
-    for (double& v : values) v = u(rng);
-    arrays.push_back({rows, cols, std::move(values)});
-    return *this;
-  }
-  std::vector<View<const double>> views() const {
-    std::vector<View<const double>> v;
-    for (const Array& a : arrays) v.push_back({a.values.data(), a.rows, a.cols});
-    return v;
-  }
-};
-
-// <op(args), e>.
-double pairing(const Genred& op, const Arrays& args, const std::vector<double>& e) {
-  const auto out = op(args.views());
-  double total = 0;
-  for (size_t k = 0; k < e.size(); ++k) total += out.values[k] * e[k];
-  return total;
-}
-
-// Max |grad - central difference| / max(1, max |difference|) of d<op(args), e>/d(args[k])
-// for a random e, where grad is op.grad(var) on (args, e).
-double gradient_error(const Genred& op, Arrays args, const std::string& var, size_t k,
-                      std::mt19937_64& rng) {
-  const auto out = op(args.views());
-  Arrays with_e = args;
-  with_e.add_random(out.rows, out.cols, rng);
-  const std::vector<double>& e = with_e.arrays.back().values;
-  const Genred g = op.grad(var);
-  CHECK(g.arg_count() == op.arg_count() + 1);
-  const auto analytic = g(with_e.views());
-  const Arrays::Array& x = args.arrays[k];
-  REQUIRE(analytic.rows == x.rows);
-  REQUIRE(analytic.cols == x.cols);
-  const double h = 1e-6;
-  double error = 0, scale = 1;
-  for (size_t q = 0; q < x.values.size(); ++q) {
-    double& coordinate = args.arrays[k].values[q];
-    const double saved = coordinate;
-    coordinate = saved + h;
-    const double up = pairing(op, args, e);
-    coordinate = saved - h;
-    const double down = pairing(op, args, e);
-    coordinate = saved;
-    const double difference = (up - down) / (2 * h);
-    error = std::max(error, std::fabs(analytic.values[q] - difference));
-    scale = std::max(scale, std::fabs(difference));
-  }
-  return error / scale;
-}
-
-// x = Vi(2), y = Vj(2), p = Pm(1): one argument of each category.
-const std::vector<std::string> kAliases = {"x = Vi(2)", "y = Vj(2)", "p = Pm(1)"};
-const char* kScalarF = "Sin((x|y) + p) - p * SqDist(x, y)";
-const char* kVectorF = "Concat(p * SqDist(x, y), Sin((x|y) + p))";
-const char* kWeights = "Exp(y - p * x)";  // positive, as LogSumExpWeight needs
+using keops::test::Arrays;
+using keops::test::gradient_error;
+using keops::test::kGradAliases;
+using keops::test::kScalarF;
+using keops::test::kVectorF;
+using keops::test::kWeights;
+using keops::test::pairing;
 
 Arrays random_inputs(int64_t nx, int64_t ny, std::mt19937_64& rng) {
   Arrays a;
@@ -120,7 +62,7 @@ TEST_CASE("grad: every reduction's gradient matches central differences, per cat
       Options options;
       options.k = c.k;
       options.formula2 = c.formula2;
-      const Genred op(c.formula, kAliases, c.reduction, axis, options);
+      const Genred op(c.formula, kGradAliases, c.reduction, axis, options);
       const Arrays inputs = random_inputs(7, 9, rng);
       for (size_t k = 0; k < 3; ++k) {
         const std::string var = std::string("xyp").substr(k, 1);
@@ -138,7 +80,7 @@ TEST_CASE("grad: Arg reductions have a zero gradient; their e has no values") {
   for (const char* reduction : {"ArgMin", "ArgMax", "ArgKMin"}) {
     Options options;
     options.k = std::string(reduction) == "ArgKMin" ? 2 : 0;
-    const Genred g = Genred(kVectorF, kAliases, reduction, 1, options).grad("y");
+    const Genred g = Genred(kVectorF, kGradAliases, reduction, 1, options).grad("y");
     CHECK(g.arg_count() == 4);
     CHECK(g.value_cols() == 2);
     std::vector<View<const double>> args = inputs.views();
@@ -177,7 +119,7 @@ TEST_CASE("grad: LogSumExp of p0 X + p1 Y: dX = p0, dY = p1 sum_i softmax_ij, dP
 
 TEST_CASE("grad: second order of a Sum matches differences of the first gradient") {
   std::mt19937_64 rng(3);
-  const Genred op("Exp(-p * SqDist(x, y)) * (x|y)", kAliases, "Sum", 1);
+  const Genred op("Exp(-p * SqDist(x, y)) * (x|y)", kGradAliases, "Sum", 1);
   Arrays inputs = random_inputs(6, 8, rng);
   inputs.add_random(6, 1, rng);  // e of op
   const Genred dx = op.grad("x");
@@ -201,7 +143,7 @@ TEST_CASE("grad: float32 gradients agree with float64 ones") {
   Options options;
   options.formula2 = kWeights;
   for (const char* reduction : {"SumSoftMaxWeight", "Max_SumShiftExpWeight"}) {
-    const Genred op(kScalarF, kAliases, reduction, 0, options);
+    const Genred op(kScalarF, kGradAliases, reduction, 0, options);
     Arrays with_e = inputs;
     with_e.add_random(7, op.value_cols(), rng);
     std::vector<std::vector<float>> single;
@@ -227,7 +169,8 @@ TEST_CASE("grad: KMin ranks beyond the reduced range contribute nothing") {
   Options k2, k3;
   k2.k = 2;
   k3.k = 3;
-  const Genred two(kVectorF, kAliases, "KMin", 1, k2), three(kVectorF, kAliases, "KMin", 1, k3);
+  const Genred two(kVectorF, kGradAliases, "KMin", 1, k2),
+      three(kVectorF, kGradAliases, "KMin", 1, k3);
   Arrays e2 = inputs, e3 = inputs;
   e2.add_random(4, 4, rng);
   e3.add_random(4, 6, rng);
@@ -243,17 +186,17 @@ TEST_CASE("grad: KMin ranks beyond the reduced range contribute nothing") {
 }
 
 TEST_CASE("grad: errors name the variable, or say that it holds no values") {
-  const Genred op(kScalarF, kAliases, "LogSumExp", 1);
+  const Genred op(kScalarF, kGradAliases, "LogSumExp", 1);
   CHECK_THROWS_WITH_AS(op.grad("z"),
                        doctest::Contains("no argument is named 'z'; the arguments are x = "
                                          "Vi(0,2), y = Vj(1,2), p = Pm(2,1)"),
                        Error);
   // The cotangent of an index-only reduction holds no values: nothing to differentiate.
-  CHECK_THROWS_WITH_AS(Genred(kVectorF, kAliases, "ArgMin", 1).grad("x").grad("Var(3,0,0)"),
+  CHECK_THROWS_WITH_AS(Genred(kVectorF, kGradAliases, "ArgMin", 1).grad("x").grad("Var(3,0,0)"),
                        doctest::Contains("argument 'Var(3,0,0)' holds no values (dim 0)"), Error);
   // By position text: y is Var(1,2,1).
   CHECK(op.grad("Var(1,2,1)").formula() == op.grad("y").formula());
-  const Genred dx = Genred("Exp(-SqDist(x, y))", kAliases, "Sum", 1).grad("x");
+  const Genred dx = Genred("Exp(-SqDist(x, y))", kGradAliases, "Sum", 1).grad("x");
   std::mt19937_64 rng(1);
   Arrays args = random_inputs(3, 4, rng);
   args.add_random(4, 1, rng);  // e has the rows of j, not of i
