@@ -44,35 +44,6 @@ CpuTiling choose_cpu_tiling(const KernelSpec& spec) {
 
 namespace {
 
-// Large outputs of reductions whose output columns are independent (Sum, Max, Min and their
-// Arg forms over F's components, SumSoftMaxWeight over G's) are computed a group of columns
-// at a time, each group a pass over the reduced rows: the state stays in registers, and the
-// code does not grow with the dim (each group's components are streamed from F's or G's
-// arguments, formula_emitter.h). Columns per group:
-constexpr int kColumnGroup = 32;
-
-// The grouped formula's dim (F's, or G's for SumSoftMaxWeight), or 0 when the output is
-// computed whole.
-int64_t grouped_dim(const KernelSpec& spec) {
-  using K = ir::ReductionKind;
-  switch (spec.reduction.kind) {
-    case K::Sum:
-    case K::Max:
-    case K::Min:
-    case K::ArgMax:
-    case K::ArgMin:
-    case K::Max_ArgMax:
-    case K::Min_ArgMin:
-      return spec.formula->dim > FormulaEmitter::kCpuStreamDim ? spec.formula->dim : 0;
-    case K::SumSoftMaxWeight:
-      return spec.reduction.formula2->dim > FormulaEmitter::kCpuStreamDim
-                 ? spec.reduction.formula2->dim
-                 : 0;
-    default:
-      return 0;
-  }
-}
-
 // The builder state of one kernel under construction. With group_width > 0 it builds the
 // internal kernel of one group of output columns, [c0, c0 + group_width), c0 its last
 // parameter.

@@ -8,6 +8,7 @@
 #include <llvm/TargetParser/Triple.h>
 #include <llvm/TargetParser/X86TargetParser.h>
 
+#include "compiler/codegen/formula_emitter.h"
 #include "compiler/ir/printer.h"
 #include "keops/error.h"
 
@@ -80,6 +81,7 @@ std::string KernelSpec::key() const {
   if (gpu_sm > 0) {
     k += "|nvptx|sm_" + std::to_string(gpu_sm) + (gpu_fast_math ? "|fast" : "|accurate");
     if (gpu_block_sparse) k += "|block-sparse";
+    if (gpu_partial) k += "|partial";
   } else {
     k += "|" + target.triple + "|" + target.cpu + "|" + target.features;
     k += "|vb=" + std::to_string(target.vector_bits);
@@ -89,6 +91,25 @@ std::string KernelSpec::key() const {
                                         : "|block=" + std::to_string(block_size);
   if (float64_accumulator) k += "|acc64";
   return k;
+}
+
+int64_t grouped_dim(const KernelSpec& spec) {
+  using K = ir::ReductionKind;
+  const int64_t longer_than = spec.gpu_sm > 0 ? kGpuGroupedDim : FormulaEmitter::kCpuStreamDim;
+  switch (spec.reduction.kind) {
+    case K::Sum:
+    case K::Max:
+    case K::Min:
+    case K::ArgMax:
+    case K::ArgMin:
+    case K::Max_ArgMax:
+    case K::Min_ArgMin:
+      return spec.formula->dim > longer_than ? spec.formula->dim : 0;
+    case K::SumSoftMaxWeight:
+      return spec.reduction.formula2->dim > longer_than ? spec.reduction.formula2->dim : 0;
+    default:
+      return 0;
+  }
 }
 
 uint64_t KernelSpec::key_hash() const {

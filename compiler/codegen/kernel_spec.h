@@ -44,6 +44,9 @@ struct KernelSpec {
   // A GPU kernel that runs a list of blocks, each its own rows and reduced ranges
   // (block-sparse reductions, nvptx_kernel.h); CPU kernels always take reduced ranges.
   bool gpu_block_sparse = false;
+  // A GPU kernel whose blocks each reduce a slice of the reduced axis into a partial state,
+  // with a merge kernel in the same module (the 2-D scheme, nvptx_kernel.h).
+  bool gpu_partial = false;
   SumScheme sum_scheme = SumScheme::Block;
   // Reduced indices per block when sum_scheme == Block. 0: automatic (256 for sums; none
   // for selections, whose merge is exact); > 0 forces that size on every reduction.
@@ -60,5 +63,20 @@ struct KernelSpec {
   // A 64-bit digest of key(), for symbol names.
   uint64_t key_hash() const;
 };
+
+// Long outputs of reductions whose output columns are independent (Sum, Max, Min and their
+// Arg forms over F's components, SumSoftMaxWeight over G's) are computed a group of
+// kColumnGroup columns at a time, each group a pass over the reduced rows: the state stays
+// in registers, and the code does not grow with the dim (each group's components are
+// streamed from F's or G's arguments, formula_emitter.h).
+inline constexpr int kColumnGroup = 32;
+
+// The grouped formula's dim (F's, or G's for SumSoftMaxWeight) when it is longer than
+// FormulaEmitter::kCpuStreamDim on the CPU, kGpuGroupedDim on the GPU; else 0: the output
+// is computed whole. A GPU thread holds more in registers: on an H100, attention_D64
+// (SumSoftMaxWeight, G of dim 64) took 4.4 ms unrolled and 5.1 ms in two groups, each
+// computing F again.
+inline constexpr int64_t kGpuGroupedDim = 64;
+int64_t grouped_dim(const KernelSpec& spec);
 
 }  // namespace keops::codegen

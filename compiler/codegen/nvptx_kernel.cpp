@@ -3,12 +3,15 @@
 // each thread then folds the tile's terms of its own output row into its state.
 #include "compiler/codegen/nvptx_kernel.h"
 
+#include <algorithm>
+
 #include <llvm/IR/IntrinsicsNVPTX.h>
 #include <llvm/IR/MDBuilder.h>
 
 #include "compiler/codegen/formula_emitter.h"
 #include "compiler/codegen/reductions.h"
 #include "compiler/passes/split.h"
+#include "compiler/support/check.h"
 
 namespace keops::codegen {
 
@@ -50,6 +53,201 @@ struct StagedSpec {
   }
 };
 
+llvm::Type* element_type(llvm::LLVMContext& ctx, const KernelSpec& spec) {
+  return spec.dtype == ir::DType::F32 ? llvm::Type::getFloatTy(ctx) : llvm::Type::getDoubleTy(ctx);
+}
+
+// A long output's column groups (kernel_spec.h): the spec the reduction sees, F (or G) cut
+// to one group; the spec itself when the output is computed whole. Groups are kColumnGroup
+// columns wide, half that when each column's state takes more than three registers
+// (float64 with indices, float64 Kahan sums): 32 of those would spill.
+struct ColumnGroups {
+  ir::Context ctx;  // owns the cut formula
+  KernelSpec spec;
+  int64_t dim;        // the grouped formula's dim; 0: not grouped
+  int width = 0;      // columns per group
+  int groups = 1;     // ceil(dim / width)
+  bool of_g = false;  // the groups cut G (SumSoftMaxWeight), not F
+  explicit ColumnGroups(const KernelSpec& full) : spec(full), dim(grouped_dim(full)) {
+    if (dim == 0) return;
+    of_g = full.reduction.kind == ir::ReductionKind::SumSoftMaxWeight;
+    auto cut_to = [&](int columns) {
+      spec = full;
+      ir::Expr& cut = of_g ? spec.reduction.formula2 : spec.formula;
+      cut = ctx.make(ir::Op::Extract, {cut}, {0, columns});
+    };
+    cut_to(kColumnGroup);
+    llvm::LLVMContext llvm_ctx;
+    unsigned bits = 0;
+    for (llvm::Type* t : make_reduction_emitter(spec)->state_types(element_type(llvm_ctx, full)))
+      bits += t->getPrimitiveSizeInBits();
+    width = bits > 3 * 32 * kColumnGroup ? kColumnGroup / 2 : kColumnGroup;
+    if (width != kColumnGroup) cut_to(width);
+    groups = int((dim + width - 1) / width);
+  }
+};
+
+llvm::Function* kernel_function(llvm::Module& m, const std::string& name,
+                                const std::vector<llvm::Type*>& params) {
+  llvm::LLVMContext& ctx = m.getContext();
+  auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), params, false);
+  auto* fn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m);
+  fn->setCallingConv(llvm::CallingConv::PTX_Kernel);
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  m.getOrInsertNamedMetadata("nvvm.annotations")
+      ->addOperand(llvm::MDNode::get(
+          ctx,
+          {llvm::ValueAsMetadata::get(fn), llvm::MDString::get(ctx, "kernel"),
+           llvm::ConstantAsMetadata::get(llvm::ConstantInt::get(llvm::Type::getInt32Ty(ctx), 1))}));
+  return fn;
+}
+
+Value* special_register(llvm::IRBuilderBase& b, llvm::Intrinsic::ID id) {
+  return b.CreateZExt(b.CreateIntrinsic(id, {}, {}), b.getInt64Ty());
+}
+
+// The first column of group g: min(g * width, dim - width).
+Value* group_first_column(llvm::IRBuilderBase& b, Value* g, const ColumnGroups& groups) {
+  Value* c0 = b.CreateMul(g, b.getInt64(groups.width));
+  Value* last = b.getInt64(groups.dim - groups.width);
+  return b.CreateSelect(b.CreateICmpSLT(c0, last), c0, last);
+}
+
+// The 8-byte cell of state value k of group g, slot `slot`, row `row` (nvptx_kernel.h): a
+// row's state is contiguous, so that its values are read at constant offsets of one address.
+struct StateCells {
+  Value* states;
+  Value* out_rows;
+  int64_t groups;
+  int64_t state_values;
+  Value* at(llvm::IRBuilderBase& b, Value* g, size_t k, Value* slot, Value* row) const {
+    Value* row_group = b.CreateAdd(
+        b.CreateMul(b.CreateAdd(b.CreateMul(slot, out_rows), row), b.getInt64(groups)), g);
+    Value* cell =
+        b.CreateAdd(b.CreateMul(row_group, b.getInt64(state_values)), b.getInt64(int64_t(k)));
+    return b.CreateGEP(b.getInt64Ty(), states, cell);
+  }
+};
+
+// Stores a finalized output row, its columns at c0 + c of rows value_cols (index_cols) long.
+void store_output(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, const Vals& state,
+                  const KernelSpec& full, llvm::Type* T, Value* values, Value* indices, Value* row,
+                  Value* c0) {
+  Vals out_values, out_indices;
+  reduction.finalize(b, state, out_values, out_indices);
+  const int value_cols = full.value_cols(), index_cols = full.index_cols();
+  const llvm::Align align_t(T->getPrimitiveSizeInBits() / 8);
+  auto column = [&](size_t c) {
+    return c0 ? b.CreateAdd(c0, b.getInt64(int64_t(c))) : b.getInt64(int64_t(c));
+  };
+  for (size_t c = 0; c < out_values.size(); ++c)
+    b.CreateAlignedStore(
+        out_values[c],
+        b.CreateGEP(T, values, b.CreateAdd(b.CreateMul(row, b.getInt64(value_cols)), column(c))),
+        align_t);
+  for (size_t c = 0; c < out_indices.size(); ++c)
+    b.CreateAlignedStore(
+        out_indices[c],
+        b.CreateGEP(b.getInt64Ty(), indices,
+                    b.CreateAdd(b.CreateMul(row, b.getInt64(index_cols)), column(c))),
+        llvm::Align(8));
+}
+
+// The merge kernel of a partial kernel (nvptx_kernel.h): a thread per row folds its slots.
+void build_merge_kernel(llvm::Module& m, const KernelSpec& full, const ColumnGroups& groups,
+                        const std::string& name) {
+  llvm::LLVMContext& ctx = m.getContext();
+  auto reduction = make_reduction_emitter(groups.spec);
+  llvm::Type* T = element_type(ctx, full);
+  auto* i64 = llvm::Type::getInt64Ty(ctx);
+  auto* ptr = llvm::PointerType::get(ctx, 0);
+  llvm::Function* fn = kernel_function(m, name, {i64, ptr, i64, ptr, ptr, i64});
+  Value* out_rows = fn->getArg(0);
+  Value* n_slots = fn->getArg(2);
+  Value* values = fn->getArg(3);
+  Value* indices = fn->getArg(4);
+  Value* finalize = fn->getArg(5);
+  const auto state_types = reduction->state_types(T);
+  const StateCells cells{fn->getArg(1), out_rows, groups.groups, int64_t(state_types.size())};
+
+  auto* entry = BasicBlock::Create(ctx, "entry", fn);
+  auto* group_header = BasicBlock::Create(ctx, "group.header", fn);
+  auto* group_body = BasicBlock::Create(ctx, "group.body", fn);
+  auto* slot_header = BasicBlock::Create(ctx, "slot.header", fn);
+  auto* slot_body = BasicBlock::Create(ctx, "slot.body", fn);
+  auto* slots_done = BasicBlock::Create(ctx, "slots.done", fn);
+  auto* write_output = BasicBlock::Create(ctx, "write.output", fn);
+  auto* write_state = BasicBlock::Create(ctx, "write.state", fn);
+  auto* group_next = BasicBlock::Create(ctx, "group.next", fn);
+  auto* exit = BasicBlock::Create(ctx, "exit", fn);
+
+  llvm::IRBuilder<> b(entry);
+  std::vector<llvm::AllocaInst*> slots;
+  for (llvm::Type* t : state_types) slots.push_back(b.CreateAlloca(t));
+  Value* row =
+      b.CreateAdd(b.CreateMul(special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x),
+                              special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x)),
+                  special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x));
+  Value* first_group = special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_z);
+  Value* group_step = special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_nctaid_z);
+  b.CreateCondBr(b.CreateICmpSLT(row, out_rows), group_header, exit);
+
+  // group.header: for (g = ctaid.z; g < groups; g += nctaid.z)
+  b.SetInsertPoint(group_header);
+  llvm::PHINode* g = b.CreatePHI(i64, 2, "g");
+  g->addIncoming(first_group, entry);
+  b.CreateCondBr(b.CreateICmpSLT(g, b.getInt64(groups.groups)), group_body, exit);
+
+  auto load_slot = [&](Value* slot) {
+    Vals state;
+    for (size_t k = 0; k < state_types.size(); ++k)
+      state.push_back(
+          b.CreateAlignedLoad(state_types[k], cells.at(b, g, k, slot, row), llvm::Align(8)));
+    return state;
+  };
+  auto load_slots = [&] {
+    Vals state;
+    for (size_t k = 0; k < state_types.size(); ++k)
+      state.push_back(b.CreateLoad(state_types[k], slots[k]));
+    return state;
+  };
+  auto store_slots = [&](const Vals& state) {
+    for (size_t k = 0; k < state.size(); ++k) b.CreateStore(state[k], slots[k]);
+  };
+  b.SetInsertPoint(group_body);
+  Value* c0 = groups.dim > 0 ? group_first_column(b, g, groups) : nullptr;
+  store_slots(load_slot(b.getInt64(0)));
+  b.CreateBr(slot_header);
+
+  // slot.header: for (s = 1; s < n_slots; ++s) state = merge(state, slot s)
+  b.SetInsertPoint(slot_header);
+  llvm::PHINode* slot = b.CreatePHI(i64, 2, "slot");
+  slot->addIncoming(b.getInt64(1), group_body);
+  b.CreateCondBr(b.CreateICmpSLT(slot, n_slots), slot_body, slots_done);
+  b.SetInsertPoint(slot_body);
+  store_slots(reduction->merge(b, load_slots(), load_slot(slot)));
+  slot->addIncoming(b.CreateAdd(slot, b.getInt64(1)), slot_body);
+  b.CreateBr(slot_header);
+
+  b.SetInsertPoint(slots_done);
+  b.CreateCondBr(b.CreateICmpNE(finalize, b.getInt64(0)), write_output, write_state);
+  b.SetInsertPoint(write_output);
+  store_output(b, *reduction, load_slots(), full, T, values, indices, row, c0);
+  b.CreateBr(group_next);
+  b.SetInsertPoint(write_state);
+  {
+    const Vals state = load_slots();
+    for (size_t k = 0; k < state.size(); ++k)
+      b.CreateAlignedStore(state[k], cells.at(b, g, k, b.getInt64(0), row), llvm::Align(8));
+  }
+  b.CreateBr(group_next);
+  b.SetInsertPoint(group_next);
+  g->addIncoming(b.CreateAdd(g, group_step), group_next);
+  b.CreateBr(group_header);
+  b.SetInsertPoint(exit);
+  b.CreateRetVoid();
+}
+
 }  // namespace
 
 int64_t GpuLayout::shared_bytes() const {
@@ -58,36 +256,40 @@ int64_t GpuLayout::shared_bytes() const {
 
 GpuLayout gpu_layout(const KernelSpec& spec) {
   const StagedSpec s(spec);
-  return {s.block_threads, s.staged_values, spec.dtype == ir::DType::F32 ? 4 : 8};
+  const ColumnGroups groups(spec);
+  llvm::LLVMContext ctx;
+  const int state_values =
+      int(make_reduction_emitter(groups.spec)->state_types(element_type(ctx, spec)).size());
+  return {s.block_threads, s.staged_values, spec.dtype == ir::DType::F32 ? 4 : 8, groups.groups,
+          state_values};
 }
 
+std::string merge_kernel_name(const std::string& kernel_name) { return kernel_name + "_merge"; }
+
 void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name) {
+  KEOPS_CHECK(!(spec.gpu_block_sparse && spec.gpu_partial),
+              "a GPU kernel is block-sparse or partial, not both");
   llvm::LLVMContext& ctx = m.getContext();
   StagedSpec s(spec);
   const ir::Expr f = s.staged.roots[0];
   const ir::Expr g = s.staged.roots.size() > 1 ? s.staged.roots[1] : nullptr;
-  KernelSpec staged_spec = spec;  // the reduction sees the rebuilt formulas
+  KernelSpec staged_spec = spec;  // the reduction sees the rebuilt formulas, cut to a group
   staged_spec.formula = f;
   staged_spec.reduction.formula2 = g;
-  auto reduction = make_reduction_emitter(staged_spec);
+  const ColumnGroups groups(staged_spec);
+  const bool grouped = groups.dim > 0;
+  auto reduction = make_reduction_emitter(groups.spec);
 
-  llvm::Type* T =
-      spec.dtype == ir::DType::F32 ? llvm::Type::getFloatTy(ctx) : llvm::Type::getDoubleTy(ctx);
+  llvm::Type* T = element_type(ctx, spec);
   auto* i64 = llvm::Type::getInt64Ty(ctx);
-  auto* i32 = llvm::Type::getInt32Ty(ctx);
   auto* ptr = llvm::PointerType::get(ctx, 0);
   const llvm::Align align_t(T->getPrimitiveSizeInBits() / 8);
   const bool sparse = spec.gpu_block_sparse;
+  const bool partial = spec.gpu_partial;
   std::vector<llvm::Type*> params_types{i64, i64, ptr, ptr, ptr};
   if (sparse) params_types.insert(params_types.end(), {ptr, ptr});
-  auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), params_types, false);
-  auto* fn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m);
-  fn->setCallingConv(llvm::CallingConv::PTX_Kernel);
-  fn->addFnAttr(llvm::Attribute::NoUnwind);
-  m.getOrInsertNamedMetadata("nvvm.annotations")
-      ->addOperand(llvm::MDNode::get(
-          ctx, {llvm::ValueAsMetadata::get(fn), llvm::MDString::get(ctx, "kernel"),
-                llvm::ConstantAsMetadata::get(llvm::ConstantInt::get(i32, 1))}));
+  if (partial) params_types = {i64, i64, ptr, ptr, i64, i64, i64};
+  llvm::Function* fn = kernel_function(m, name, params_types);
   // The tile: dynamic shared memory, sized at launch.
   auto* tile = new llvm::GlobalVariable(m, llvm::ArrayType::get(T, 0), false,
                                         llvm::GlobalValue::ExternalLinkage, nullptr, "keops_tile",
@@ -97,10 +299,12 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   Value* out_rows = fn->getArg(0);
   Value* n_reduced = fn->getArg(1);
   Value* args = fn->getArg(2);
-  Value* values = fn->getArg(3);
-  Value* indices = fn->getArg(4);
+  Value* values = partial ? nullptr : fn->getArg(3);
+  Value* indices = partial ? nullptr : fn->getArg(4);
 
   auto* entry = BasicBlock::Create(ctx, "entry", fn);
+  auto* group_header = grouped ? BasicBlock::Create(ctx, "group.header", fn) : nullptr;
+  auto* group_body = grouped ? BasicBlock::Create(ctx, "group.body", fn) : nullptr;
   auto* range_header = sparse ? BasicBlock::Create(ctx, "range.header", fn) : nullptr;
   auto* range_body = sparse ? BasicBlock::Create(ctx, "range.body", fn) : nullptr;
   auto* tile_header = BasicBlock::Create(ctx, "tile.header", fn);
@@ -112,12 +316,11 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   auto* range_next = sparse ? BasicBlock::Create(ctx, "range.next", fn) : nullptr;
   auto* finish = BasicBlock::Create(ctx, "finish", fn);
   auto* store = BasicBlock::Create(ctx, "store", fn);
+  auto* group_next = grouped ? BasicBlock::Create(ctx, "group.next", fn) : nullptr;
   auto* exit = BasicBlock::Create(ctx, "exit", fn);
 
   llvm::IRBuilder<> b(entry);
-  auto sreg = [&](llvm::Intrinsic::ID id) {
-    return b.CreateZExt(b.CreateIntrinsic(id, {}, {}), i64);
-  };
+  auto sreg = [&](llvm::Intrinsic::ID id) { return special_register(b, id); };
   Value* thread = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x);
   Value* block_threads = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x);
   Value* block = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x);
@@ -161,10 +364,41 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   const bool blocked = spec.sum_scheme == SumScheme::Block && !reduction->exact();
   const auto total_slots = make_slots();
   const auto tile_slots = blocked ? make_slots() : total_slots;
-  store_state(reduction->init(b, T), total_slots);
+  // The reduced rows of this block: all of them, a split's (partial), or its ranges (sparse).
+  Value* tiles_begin = b.getInt64(0);
+  Value* tiles_end = n_reduced;
+  Value* split = nullptr;
+  if (partial) {
+    split = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_y);
+    auto min = [&](Value* x, Value* y) { return b.CreateSelect(b.CreateICmpSLT(x, y), x, y); };
+    tiles_begin = min(b.CreateMul(split, fn->getArg(4)), n_reduced);
+    tiles_end = min(b.CreateAdd(tiles_begin, fn->getArg(4)), n_reduced);
+  }
   std::vector<Value*> arg_ptrs;
   for (size_t k = 0; k < spec.args.size(); ++k)
     arg_ptrs.push_back(b.CreateLoad(ptr, b.CreateConstGEP1_64(ptr, args, k)));
+
+  // Long outputs: for (group = ctaid.z; group < groups; group += nctaid.z), its first column
+  // c0; everything from the state's init on runs per group.
+  BasicBlock* begin = entry;
+  llvm::PHINode* group = nullptr;
+  Value* c0 = nullptr;
+  if (grouped) {
+    Value* first_group = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_z);
+    Value* group_step = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_nctaid_z);
+    b.CreateBr(group_header);
+    b.SetInsertPoint(group_header);
+    group = b.CreatePHI(i64, 2, "group");
+    group->addIncoming(first_group, entry);
+    b.CreateCondBr(b.CreateICmpSLT(group, b.getInt64(groups.groups)), group_body, exit);
+    b.SetInsertPoint(group_next);
+    group->addIncoming(b.CreateAdd(group, group_step), group_next);
+    b.CreateBr(group_header);
+    b.SetInsertPoint(group_body);
+    c0 = group_first_column(b, group, groups);
+    begin = group_body;
+  }
+  store_state(reduction->init(b, T), total_slots);
   b.CreateBr(sparse ? range_header : tile_header);
 
   auto global_row = [&](llvm::IRBuilderBase& ib, ir::Expr var, Value* at) {
@@ -176,14 +410,17 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
           ib.CreateAlignedLoad(T, ib.CreateConstGEP1_64(T, base, uint64_t(c)), align_t);
     return out;
   };
-  // Streamed vectors (longer than kGpuStreamDim) are read from their rows where they are.
+  // Streamed vectors (longer than stream_dim) are read from their rows where they are.
   auto global_row_start = [&](llvm::IRBuilderBase& ib, ir::Expr var, Value* at) {
     return FormulaEmitter::Row{ib.CreateGEP(T, arg_ptrs[size_t(var->var_index())],
                                             ib.CreateMul(at, ib.getInt64(var->dim))),
                                T};
   };
-  constexpr int64_t stream_dim = FormulaEmitter::kGpuStreamDim;
-  llvm::IRBuilder<> entry_b(entry->getTerminator());
+  // A grouped kernel streams its long formula to take one group's columns of it; shorter
+  // vectors stay unrolled as in other kernels.
+  const int64_t stream_dim = grouped ? std::min(FormulaEmitter::kGpuStreamDim, groups.dim - 1)
+                                     : FormulaEmitter::kGpuStreamDim;
+  llvm::IRBuilder<> entry_b(begin->getTerminator());
   FormulaEmitter params(
       entry_b, ir::kDepP,
       [&](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals {
@@ -211,16 +448,14 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
       stream_dim);
   outer.delegate_to(&params);
 
-  // The reduced rows run as tiles over [0, n_reduced), or over each range of the block.
-  BasicBlock* tiles_entry = entry;
-  Value* tiles_begin = b.getInt64(0);
-  Value* tiles_end = n_reduced;
+  // The reduced rows run as tiles over [tiles_begin, tiles_end), or over each range of the block.
+  BasicBlock* tiles_entry = begin;
   BasicBlock* tiles_exit = finish;
   if (sparse) {
     // range.header: for (r = first_range; r < last_range; ++r)
     b.SetInsertPoint(range_header);
     llvm::PHINode* r = b.CreatePHI(i64, 2, "r");
-    r->addIncoming(first_range, entry);
+    r->addIncoming(first_range, begin);
     b.CreateCondBr(b.CreateICmpSLT(r, last_range), range_body, finish);
     b.SetInsertPoint(range_body);
     Value* at = b.CreateGEP(i64, fn->getArg(6), b.CreateMul(r, b.getInt64(2)));
@@ -315,13 +550,18 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
     pair.delegate_to(&params);
     pair.delegate_to(&outer);
     pair.delegate_to(&from_tile);
-    Vals fv = pair.emit(f);
+    // A group takes its columns of F (or of G).
+    Vals fv = grouped && !groups.of_g ? pair.emit_chunk(f, c0, groups.width) : pair.emit(f);
     if (g) {
-      const Vals& gv = pair.emit(g);
+      const Vals gv = grouped && groups.of_g ? pair.emit_chunk(g, c0, groups.width) : pair.emit(g);
       fv.insert(fv.end(), gv.begin(), gv.end());
     }
+    // The reduced index of a partial kernel's row: its arrays may start at index_base.
+    Value* reduced_index = partial ? b.CreateAdd(index, fn->getArg(5)) : index;
     const Vals state = load_state(tile_slots);
-    auto combine = [&] { store_state(reduction->combine(b, state, fv, index), tile_slots); };
+    auto combine = [&] {
+      store_state(reduction->combine(b, state, fv, reduced_index), tile_slots);
+    };
     if (Value* changes = reduction->may_change(b, state, fv)) {
       auto* update = BasicBlock::Create(ctx, "combine", fn, tile_end);
       auto* done = BasicBlock::Create(ctx, "combined", fn, tile_end);
@@ -345,29 +585,27 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   t0->addIncoming(b.CreateAdd(t0, block_threads), tile_end);
   b.CreateBr(tile_header);
 
+  BasicBlock* after_row = grouped ? group_next : exit;
   b.SetInsertPoint(finish);
-  b.CreateCondBr(live, store, exit);
+  b.CreateCondBr(live, store, after_row);
   b.SetInsertPoint(store);
-  {
-    Vals out_values, out_indices;
-    reduction->finalize(b, load_state(total_slots), out_values, out_indices);
-    const int value_cols = spec.value_cols(), index_cols = spec.index_cols();
-    for (int c = 0; c < value_cols; ++c)
+  if (partial) {
+    // The state, not finalized, to slot first_slot + split.
+    const StateCells cells{fn->getArg(3), out_rows, groups.groups, int64_t(state_types.size())};
+    Value* state_slot = b.CreateAdd(fn->getArg(6), split);
+    const Vals state = load_state(total_slots);
+    for (size_t k = 0; k < state.size(); ++k)
       b.CreateAlignedStore(
-          out_values[size_t(c)],
-          b.CreateGEP(T, values,
-                      b.CreateAdd(b.CreateMul(row, b.getInt64(value_cols)), b.getInt64(c))),
-          align_t);
-    for (int c = 0; c < index_cols; ++c)
-      b.CreateAlignedStore(
-          out_indices[size_t(c)],
-          b.CreateGEP(i64, indices,
-                      b.CreateAdd(b.CreateMul(row, b.getInt64(index_cols)), b.getInt64(c))),
+          state[k],
+          cells.at(b, grouped ? static_cast<Value*>(group) : b.getInt64(0), k, state_slot, row),
           llvm::Align(8));
+  } else {
+    store_output(b, *reduction, load_state(total_slots), spec, T, values, indices, row, c0);
   }
-  b.CreateBr(exit);
+  b.CreateBr(after_row);
   b.SetInsertPoint(exit);
   b.CreateRetVoid();
+  if (partial) build_merge_kernel(m, spec, groups, merge_kernel_name(name));
 }
 
 }  // namespace keops::codegen

@@ -10,9 +10,9 @@
 
 namespace keops::codegen {
 
-// Every GPU kernel has this signature (T = float or double), launched with a 1-D grid of
-// 1-D blocks covering the output rows and dynamic shared memory of
-// block_threads * staged_values(spec) * sizeof(T) bytes:
+// Every GPU kernel has this signature (T = float or double), launched with 1-D blocks of
+// block_threads threads, grid.x blocks covering the output rows, grid.z = column_groups
+// and dynamic shared memory of block_threads * staged_values(spec) * sizeof(T) bytes:
 //   __global__ void kernel(int64_t out_rows, int64_t n_reduced, const T* const* args,
 //                          T* values, int64_t* indices);
 // args is a device array of device pointers, one per argument.
@@ -22,16 +22,45 @@ namespace keops::codegen {
 // rows [begin, end) (at most block_threads of them) and the span [first, last) of its
 // reduced ranges, pairs [ranges[2r], ranges[2r + 1]) run in that order (disjoint,
 // increasing: merge() takes the lower range first). No range leaves the identity.
+//
+// Long outputs (grouped_dim(spec) > 0: more than kGpuGroupedDim columns) are computed W
+// columns per block, W = kColumnGroup (half that for states of more than three registers
+// per column): block z computes columns [c0, c0 + W), c0 = min(z * W, dim - W) (the last
+// group overlaps the one before and writes equal values), and runs groups z + grid.z,
+// z + 2 grid.z, ... after it: any grid.z computes every column.
+//
+// A partial kernel (spec.gpu_partial, the 2-D scheme) has the signature
+//   kernel(int64_t out_rows, int64_t n_reduced, const T* const* args, void* states,
+//          int64_t split_len, int64_t index_base, int64_t first_slot)
+// and grid.y splits: block y reduces the rows [y * split_len, (y + 1) * split_len) of
+// [0, n_reduced), whose reduced index is index_base + row (the arrays may be a slice of the
+// reduced axis starting there), into the state slot first_slot + y. States are not
+// finalized: state value k of column group g, slot s, row r is an 8-byte cell (a T, int64
+// or double at its start) at
+//   states + 8 * (((s * out_rows + r) * column_groups + g) * state_values + k).
+// The same module holds merge_kernel_name(name), one thread per row (grid.z as above):
+//   merge(int64_t out_rows, void* states, int64_t n_slots, T* values, int64_t* indices,
+//         int64_t finalize)
+// folds slots 0, 1, ..., n_slots - 1 of each row in that order with the reduction's
+// merge(); with finalize != 0 it writes the output row, else the merged state to slot 0.
 struct GpuLayout {
   int block_threads;  // threads per block, and reduced rows per shared-memory tile
   int staged_values;  // T values each reduced row leaves in shared memory
-  int64_t shared_bytes() const;
   int element_bytes;
+  int column_groups = 1;  // column groups of a long output (grid.z); 1 when computed whole
+  int state_values = 0;   // values in the state of one row and column group
+  int64_t shared_bytes() const;
+  // Bytes of the partial states of one row in one slot (every column group).
+  int64_t state_bytes() const { return int64_t(column_groups) * state_values * 8; }
 };
 
 GpuLayout gpu_layout(const KernelSpec& spec);
 
-// Adds the kernel `name` to module m, whose triple and data layout must be NVPTX's.
+// The entry point of a partial kernel's merge kernel.
+std::string merge_kernel_name(const std::string& kernel_name);
+
+// Adds the kernel `name` to module m, whose triple and data layout must be NVPTX's (and,
+// for a partial kernel, its merge kernel).
 void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name);
 
 }  // namespace keops::codegen

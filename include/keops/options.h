@@ -63,6 +63,10 @@ struct Options {
   // axis's arrays whole. An id may repeat (several slices on one GPU). {-1}: every GPU.
   // Empty: one GPU (device). Not with ranges.
   std::vector<int> devices;
+  // Device memory one GPU reduction may take, in bytes; 0: what the GPU has free, less a
+  // margin. Host arrays beyond it are copied in slices (output rows, then reduced rows too);
+  // arrays already in GPU memory are used in place and do not count. Must be >= 0.
+  int64_t gpu_memory_limit = 0;
 };
 
 }  // namespace keops

@@ -72,6 +72,9 @@ void check_options(const GenredImpl& g) {
     throw Error("Genred: the GPU backend is unavailable: " + gpu_unavailable_reason());
   if (o.threads < 0)
     throw Error("Genred: Options::threads must be >= 0, not " + std::to_string(o.threads));
+  if (o.gpu_memory_limit < 0)
+    throw Error("Genred: Options::gpu_memory_limit must be >= 0 (0: what the GPU has free), not " +
+                std::to_string(o.gpu_memory_limit));
   if (!o.devices.empty()) {
     if (o.backend == Backend::CPU)
       throw Error("Genred: Options::devices lists GPUs, but Options::backend is CPU");
@@ -198,7 +201,8 @@ void run_impl(const GenredImpl& g, const std::vector<View<const T>>& args, View<
         detail::kernel_spec(g.main, detail::dtype_of<T>(), g.options, device);
     runtime::cuda::run_gpu_reduction<T>(spec, device, out_rows, rows.of(g.main.inner_cat()), args,
                                         values, indices,
-                                        detail::sparse_ptr(detail::sparse_axis(g.options, g.main)));
+                                        detail::sparse_ptr(detail::sparse_axis(g.options, g.main)),
+                                        {g.options.gpu_memory_limit});
     return;
   }
   if (in_device_memory)

@@ -60,7 +60,8 @@ void run_kernel(const ReductionStage& s, const std::vector<const T*>& args, cons
   }
   runtime::cuda::run_gpu_reduction<T>(spec, gpu_device, out_rows, reduced, views,
                                       {values, out_rows, s.value_cols()},
-                                      {indices, out_rows, s.index_cols()}, sparse_ptr(sparse));
+                                      {indices, out_rows, s.index_cols()}, sparse_ptr(sparse),
+                                      {o.gpu_memory_limit});
 }
 
 // One stage into values (rows of its output category) and indices; args[k] is argument k.

@@ -1,18 +1,40 @@
 // The GPU driver of a reduction (see gpu_reduce.h).
 #include "runtime/cuda/gpu_reduce.h"
 
+#include <algorithm>
 #include <string>
 
 #include "compiler/codegen/nvptx_kernel.h"
 #include "compiler/jit/ptx.h"
+#include "compiler/support/check.h"
 #include "keops/error.h"
 #include "runtime/cuda/device.h"
+#include "runtime/cuda/gpu_plan.h"
+#include "runtime/cuda/launch.h"
 #include "runtime/cuda/launch_args.h"
 #include "runtime/cuda/memory.h"
 #include "runtime/cuda/module_cache.h"
 #include "runtime/cuda/ptx_cache.h"
 
 namespace keops::runtime::cuda {
+namespace {
+
+// Threads per block of the merge kernel.
+constexpr unsigned kMergeThreads = 256;
+// grid.z's limit: more column groups run in turn in each block (nvptx_kernel.h).
+constexpr int kMaxGridZ = 65535;
+
+// What a run may take when Options::gpu_memory_limit is 0: the free memory less a margin
+// for the driver and whoever else allocates meanwhile (a 16th of it, 256 MiB at least, but
+// half of it at most: a GPU that a framework's cache nearly fills still runs, in chunks).
+int64_t default_budget(int device) {
+  const int64_t free = int64_t(memory_info(device).free);
+  return free - std::min(std::max<int64_t>(free / 16, int64_t(256) << 20), free / 2);
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
 
 int device_sm(int device) {
   const DeviceInfo info = device_info(device);
@@ -22,37 +44,189 @@ int device_sm(int device) {
 template <class T>
 void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_rows,
                        int64_t n_reduced, const std::vector<View<const T>>& args, View<T> values,
-                       View<int64_t> indices, const SparseAxis* sparse) {
+                       View<int64_t> indices, const SparseAxis* sparse,
+                       const GpuRunOptions& options) {
   if (out_rows == 0) return;
+  if (options.memory_limit < 0)
+    throw Error("running on GPU " + std::to_string(device) +
+                ": Options::gpu_memory_limit must be >= 0 (0: what the GPU has free), not " +
+                std::to_string(options.memory_limit));
   ContextGuard guard(device);
+  const codegen::GpuLayout layout = codegen::gpu_layout(spec);
+  const int64_t bt = layout.block_threads;
+
+  // Where each array is: in place on the device, or on the host (copied a slice at a time).
+  GpuRunShape shape;
+  shape.out_rows = out_rows;
+  shape.n_reduced = n_reduced;
+  shape.block_threads = layout.block_threads;
+  shape.multiprocessors = device_info(device).multiprocessors;
+  shape.column_groups = layout.column_groups;
+  shape.sparse = sparse != nullptr;
+  shape.splits = options.splits;
+  shape.fixed = int64_t(args.size() * sizeof(CUdeviceptr));
+  shape.state_row = layout.state_bytes();
+  std::vector<char> in_place(args.size());
+  for (size_t k = 0; k < args.size(); ++k) {
+    const View<const T>& a = args[k];
+    in_place[k] = in_device_memory(a.data, a.device, device);
+    if (in_place[k]) continue;
+    const int64_t row_bytes = a.cols * int64_t(sizeof(T));
+    const ir::Cat cat = spec.args[k].cat;
+    if (cat == ir::CatP)
+      shape.fixed += a.rows * row_bytes;
+    else if (cat == spec.outer_cat())
+      shape.outer_row += row_bytes;
+    else
+      shape.inner_row += row_bytes;
+  }
+  const bool values_in_place = in_device_memory(values.data, values.device, device);
+  const bool indices_in_place = in_device_memory(indices.data, indices.device, device);
+  if (!values_in_place) shape.outer_row += values.cols * int64_t(sizeof(T));
+  if (!indices_in_place) shape.outer_row += indices.cols * int64_t(sizeof(int64_t));
+  SparsePlan items_plan;
+  if (sparse) {
+    // One block per item: items of at most block_threads rows, each within one cluster.
+    // (Narrower blocks for small clusters measured slower on an H100: more tiles staged.)
+    items_plan = plan_sparse(*sparse, out_rows, bt, 0);
+    shape.fixed += int64_t(items_plan.items.size() * sizeof(SparseItem) +
+                           items_plan.ranges.size() * sizeof(int64_t));
+  }
+  const GpuRunPlan plan =
+      options.memory_limit > 0
+          ? plan_gpu_run(shape, options.memory_limit, "Options::gpu_memory_limit")
+          : plan_gpu_run(shape, default_budget(device),
+                         "the free memory of GPU " + std::to_string(device) + " less a margin");
+  // Row slices narrower than a block cut the items to their width.
+  if (sparse && plan.rows < bt) items_plan = plan_sparse(*sparse, out_rows, plan.rows, 0);
+
   codegen::KernelSpec run_spec = spec;
   run_spec.gpu_block_sparse = sparse != nullptr;
+  run_spec.gpu_partial = plan.partial;
   const auto module = cached_module(run_spec.key(), device, [&] { return cached_ptx(run_spec); });
-  const KernelFunction kernel = module->function(jit::gpu_kernel_symbol(run_spec));
-  const codegen::GpuLayout layout = codegen::gpu_layout(run_spec);
-  if (!sparse) {
-    launch_reduction<T>(kernel, layout.block_threads, layout.shared_bytes(), out_rows, n_reduced,
-                        args, values, indices);
-    return;
+  const std::string symbol = jit::gpu_kernel_symbol(run_spec);
+  const KernelFunction kernel = module->function(symbol);
+  const KernelFunction merge =
+      plan.partial ? module->function(codegen::merge_kernel_name(symbol)) : KernelFunction{};
+
+  // Every buffer is allocated before the first copy: a failed allocation leaves nothing.
+  auto bytes_of = [](int64_t rows, int64_t cols, size_t size) {
+    return size_t(rows * cols) * size;
+  };
+  DeviceBuffer table(device, args.size() * sizeof(CUdeviceptr));
+  std::vector<DeviceBuffer> copies(args.size());
+  for (size_t k = 0; k < args.size(); ++k) {
+    if (in_place[k]) continue;
+    const ir::Cat cat = spec.args[k].cat;
+    const int64_t rows = cat == ir::CatP           ? args[k].rows
+                         : cat == spec.outer_cat() ? plan.rows
+                                                   : std::min(plan.reduced, args[k].rows);
+    copies[k] = DeviceBuffer(device, bytes_of(rows, args[k].cols, sizeof(T)));
   }
-  // One block per item: items of at most block_threads rows, each within one cluster.
-  // (Narrower blocks for small clusters measured slower on an H100: more tiles staged.)
-  const SparsePlan plan = plan_sparse(*sparse, out_rows, layout.block_threads, 0);
-  const size_t item_bytes = plan.items.size() * sizeof(SparseItem);
-  const size_t range_bytes = plan.ranges.size() * sizeof(int64_t);
-  DeviceBuffer items(device, item_bytes), ranges(device, range_bytes);
-  items.upload(plan.items.data(), item_bytes);
-  if (range_bytes > 0) ranges.upload(plan.ranges.data(), range_bytes);
-  const SparseLaunch launch{int64_t(plan.items.size()), items.address(), ranges.address()};
-  launch_reduction<T>(kernel, layout.block_threads, layout.shared_bytes(), out_rows, n_reduced,
-                      args, values, indices, &launch);
+  DeviceBuffer value_copy(device,
+                          values_in_place ? 0 : bytes_of(plan.rows, values.cols, sizeof(T)));
+  DeviceBuffer index_copy(
+      device, indices_in_place ? 0 : bytes_of(plan.rows, indices.cols, sizeof(int64_t)));
+  DeviceBuffer states(
+      device, plan.partial ? size_t(plan.rows * plan.slot_stride * layout.state_bytes()) : 0);
+  DeviceBuffer items(device, items_plan.items.size() * sizeof(SparseItem));
+  DeviceBuffer ranges(device, items_plan.ranges.size() * sizeof(int64_t));
+  if (!items_plan.ranges.empty()) ranges.upload(items_plan.ranges.data(), ranges.bytes());
+
+  // The address of argument k's rows [first, first + rows) on the device, copied if need be.
+  std::vector<CUdeviceptr> addresses(args.size());
+  auto place = [&](size_t k, int64_t first, int64_t rows) {
+    const size_t row_bytes = size_t(args[k].cols) * sizeof(T);
+    if (in_place[k]) {
+      addresses[k] = address_of(args[k].data) + CUdeviceptr(size_t(first) * row_bytes);
+      return;
+    }
+    if (rows > 0) copies[k].upload(args[k].data + first * args[k].cols, size_t(rows) * row_bytes);
+    addresses[k] = copies[k].address();
+  };
+  for (size_t k = 0; k < args.size(); ++k)
+    if (spec.args[k].cat == ir::CatP) place(k, 0, args[k].rows);
+
+  LaunchConfig config;
+  config.block.x = unsigned(bt);
+  config.grid.z = unsigned(std::min(layout.column_groups, kMaxGridZ));
+  config.dynamic_shared_bytes = unsigned(layout.shared_bytes());
+  size_t next_item = 0;
+  for (int64_t r0 = 0; r0 < out_rows;) {
+    // This slice's rows: plan.rows, or whole items up to that many.
+    int64_t rows = std::min(plan.rows, out_rows - r0);
+    size_t first_item = next_item;
+    if (sparse) {
+      std::vector<SparseItem> slice;
+      while (next_item < items_plan.items.size() &&
+             items_plan.items[next_item].end - r0 <= plan.rows) {
+        SparseItem item = items_plan.items[next_item++];
+        item.begin -= r0;
+        item.end -= r0;
+        slice.push_back(item);
+      }
+      KEOPS_CHECK(!slice.empty(), "a row slice narrower than its first work item");
+      rows = slice.back().end;
+      items.upload(slice.data(), slice.size() * sizeof(SparseItem));
+    }
+    for (size_t k = 0; k < args.size(); ++k)
+      if (spec.args[k].cat == spec.outer_cat()) place(k, r0, rows);
+    CUdeviceptr values_at = values_in_place ? address_of(values.data) +
+                                                  CUdeviceptr(bytes_of(r0, values.cols, sizeof(T)))
+                                            : value_copy.address();
+    CUdeviceptr indices_at =
+        indices_in_place
+            ? address_of(indices.data) + CUdeviceptr(bytes_of(r0, indices.cols, sizeof(int64_t)))
+            : index_copy.address();
+    config.grid.x = unsigned(sparse ? next_item - first_item : size_t(ceil_div(rows, bt)));
+    for (int64_t j0 = 0;;) {
+      int64_t reduced = std::min(plan.reduced, n_reduced - j0);
+      for (size_t k = 0; k < args.size(); ++k)
+        if (spec.args[k].cat == spec.inner_cat()) place(k, j0, std::min(reduced, args[k].rows));
+      if (!addresses.empty()) table.upload(addresses.data(), table.bytes());
+      CUdeviceptr table_at = table.address();
+      if (!plan.partial) {
+        CUdeviceptr items_at = items.address(), ranges_at = ranges.address();
+        void* params[] = {&rows,       &reduced,  &table_at, &values_at,
+                          &indices_at, &items_at, &ranges_at};  // a dense kernel reads 5
+        config.grid.y = 1;
+        launch(kernel, config, params);
+      } else {
+        // The splits of these reduced rows into their slots, then the slots merged: into
+        // slot 0 while more reduced rows follow, into the outputs after the last.
+        CUdeviceptr states_at = states.address();
+        int64_t split_len = std::max<int64_t>(1, ceil_div(reduced, plan.splits));
+        int64_t first_slot = j0 == 0 ? 0 : 1;
+        void* params[] = {&rows, &reduced, &table_at, &states_at, &split_len, &j0, &first_slot};
+        config.grid.y = unsigned(plan.splits);
+        launch(kernel, config, params);
+        int64_t n_slots = first_slot + plan.splits;
+        int64_t finalize = j0 + reduced >= n_reduced ? 1 : 0;
+        void* merge_params[] = {&rows, &states_at, &n_slots, &values_at, &indices_at, &finalize};
+        LaunchConfig merge_config;
+        merge_config.block.x = kMergeThreads;
+        merge_config.grid.x = unsigned(ceil_div(rows, kMergeThreads));
+        merge_config.grid.z = config.grid.z;
+        launch(merge, merge_config, merge_params);
+      }
+      j0 += reduced;
+      if (j0 >= n_reduced) break;
+    }
+    synchronize(device);
+    if (!values_in_place)
+      value_copy.download(values.data + r0 * values.cols, bytes_of(rows, values.cols, sizeof(T)));
+    if (!indices_in_place)
+      index_copy.download(indices.data + r0 * indices.cols,
+                          bytes_of(rows, indices.cols, sizeof(int64_t)));
+    r0 += rows;
+  }
 }
 
 template void run_gpu_reduction<float>(const codegen::KernelSpec&, int, int64_t, int64_t,
                                        const std::vector<View<const float>>&, View<float>,
-                                       View<int64_t>, const SparseAxis*);
+                                       View<int64_t>, const SparseAxis*, const GpuRunOptions&);
 template void run_gpu_reduction<double>(const codegen::KernelSpec&, int, int64_t, int64_t,
                                         const std::vector<View<const double>>&, View<double>,
-                                        View<int64_t>, const SparseAxis*);
+                                        View<int64_t>, const SparseAxis*, const GpuRunOptions&);
 
 }  // namespace keops::runtime::cuda

@@ -10,16 +10,31 @@
 
 namespace keops::runtime::cuda {
 
-// Runs spec (a GPU spec: spec.gpu_sm set for `device`) over out_rows output rows reducing
-// n_reduced rows. Arguments and outputs may be in host memory (view.device == -1: copied
-// in and out) or on `device` (used in place). Throws keops::Error for driver failures,
-// out of memory included, with nothing left allocated. With `sparse`, each row reduces only
+// How one reduction uses the GPU.
+struct GpuRunOptions {
+  // Device memory the run may take, in bytes (Options::gpu_memory_limit); 0: what the
+  // device has free, less a margin. Must be >= 0.
+  int64_t memory_limit = 0;
+  // Splits of the reduced axis across blocks (the 2-D scheme, gpu_plan.h): 0 chooses from
+  // the shapes and the device, 1 forces the 1-D scheme, more forces that many (tests).
+  int64_t splits = 0;
+};
+
+// Runs spec (a GPU spec: spec.gpu_sm set for `device`; its gpu_block_sparse and
+// gpu_partial are chosen here) over out_rows output rows reducing n_reduced rows.
+// Arguments and outputs may be in host memory (view.device == -1: copied in and out) or on
+// `device` (used in place). Host arrays that do not fit in the device memory the run may
+// take are copied a slice at a time: output rows in slices, and when the reduced arrays
+// do not fit either, reduced rows in slices whose partial states are merged. Throws
+// keops::Error for driver failures, out of memory included, with nothing left allocated,
+// and when that memory cannot hold one output row. With `sparse`, each row reduces only
 // over its cluster's ranges (rows in no cluster get the identity): spec's block-sparse
 // kernel runs one block per work item of block_threads rows at most.
 template <class T>
 void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_rows,
                        int64_t n_reduced, const std::vector<View<const T>>& args, View<T> values,
-                       View<int64_t> indices, const SparseAxis* sparse = nullptr);
+                       View<int64_t> indices, const SparseAxis* sparse = nullptr,
+                       const GpuRunOptions& options = {});
 
 // The sm_XX number of a device (90 for an H100).
 int device_sm(int device);

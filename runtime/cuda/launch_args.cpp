@@ -11,12 +11,7 @@
 namespace keops::runtime::cuda {
 namespace {
 
-CUdeviceptr address_of(const void* p) {
-  return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p));
-}
-
-// Throws unless p is memory of `device` (cudaMalloc, PyTorch, managed): a host pointer
-// marked as device memory would fault inside the kernel and poison the context.
+// Throws unless p is memory of `device` (cudaMalloc, PyTorch, managed).
 void check_device_pointer(const void* p, int device) {
   if (p == nullptr) return;
   unsigned type = 0;
@@ -38,19 +33,24 @@ void check_device_pointer(const void* p, int device) {
 template <class V>
 CUdeviceptr on_device(const V& view, int device, size_t bytes, std::vector<DeviceBuffer>& owned,
                       bool upload) {
-  if (view.device == device) {
-    check_device_pointer(view.data, device);
-    return address_of(view.data);
-  }
-  if (view.device >= 0)
-    throw Error("running on GPU " + std::to_string(device) + ": an array is on GPU " +
-                std::to_string(view.device) + "; all arrays must be on the host or on that GPU");
+  if (in_device_memory(view.data, view.device, device)) return address_of(view.data);
   owned.emplace_back(device, bytes);
   if (upload && bytes > 0) owned.back().upload(view.data, bytes);
   return owned.back().address();
 }
 
 }  // namespace
+
+bool in_device_memory(const void* data, int view_device, int device) {
+  if (view_device == device) {
+    check_device_pointer(data, device);
+    return true;
+  }
+  if (view_device >= 0)
+    throw Error("running on GPU " + std::to_string(device) + ": an array is on GPU " +
+                std::to_string(view_device) + "; all arrays must be on the host or on that GPU");
+  return false;
+}
 
 template <class T>
 void launch_reduction(const KernelFunction& kernel, int block_threads, int64_t shared_bytes,

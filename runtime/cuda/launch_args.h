@@ -9,6 +9,16 @@
 
 namespace keops::runtime::cuda {
 
+inline CUdeviceptr address_of(const void* p) {
+  return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p));
+}
+
+// True when an array (its data and View::device) is to be used in place on `device`
+// (checked to be device memory there: a host pointer marked as device memory would fault
+// inside the kernel and poison the context), false when it is in host memory (device -1)
+// and must be copied. Throws keops::Error for an array on another GPU.
+bool in_device_memory(const void* data, int view_device, int device);
+
 // Runs `kernel` (codegen/nvptx_kernel.h's signature and launch shape: block_threads per
 // block, shared_bytes of dynamic shared memory) over out_rows output rows reducing
 // n_reduced rows, and waits for it. Arrays with view.device == kernel.device are used in

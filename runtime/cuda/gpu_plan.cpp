@@ -1,0 +1,119 @@
+// The 2-D scheme's splits and the chunking of GPU reductions (see gpu_plan.h).
+#include "runtime/cuda/gpu_plan.h"
+
+#include <algorithm>
+
+#include "keops/error.h"
+#include "runtime/cuda/memory.h"
+
+namespace keops::runtime::cuda {
+namespace {
+
+// grid.y's limit, and grid.x's.
+constexpr int64_t kMaxSplits = 65535;
+constexpr int64_t kMaxRowBlocks = 2147483647;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+int64_t auto_splits(int64_t rows, int64_t n_reduced, int block_threads, int multiprocessors,
+                    int column_groups) {
+  const int64_t blocks = std::max<int64_t>(1, ceil_div(rows, block_threads)) * column_groups;
+  if (blocks >= 2 * int64_t(multiprocessors)) return 1;
+  const int64_t wanted = ceil_div(kBlocksPerMultiprocessor * multiprocessors, blocks);
+  return std::clamp(std::min(wanted, n_reduced / kMinSplitRows), int64_t(1), kMaxSplits);
+}
+
+GpuRunPlan plan_gpu_run(const GpuRunShape& shape, int64_t budget,
+                        const std::string& budget_source) {
+  const int64_t n = shape.n_reduced, bt = shape.block_threads;
+  auto splits_for = [&](int64_t rows, int64_t reduced) -> int64_t {
+    if (shape.sparse) return 1;
+    if (shape.splits > 0) return std::min(shape.splits, kMaxSplits);
+    return auto_splits(rows, reduced, shape.block_threads, shape.multiprocessors,
+                       shape.column_groups);
+  };
+  // State slots per row: none for the 1-D kernel; one more than the splits when the reduced
+  // axis is cut (slot 0 carries the chunks before).
+  auto slot_stride = [&](int64_t reduced, int64_t splits) -> int64_t {
+    const bool cut = reduced < n;
+    return splits > 1 || cut ? splits + (cut ? 1 : 0) : 0;
+  };
+  auto per_row = [&](int64_t reduced, int64_t splits) {
+    return shape.outer_row + slot_stride(reduced, splits) * shape.state_row;
+  };
+  auto make = [&](int64_t rows, int64_t reduced, int64_t splits) {
+    GpuRunPlan p;
+    p.rows = std::max<int64_t>(1, std::min({rows, shape.out_rows, kMaxRowBlocks * bt}));
+    p.reduced = reduced;
+    p.splits = splits;
+    p.slot_stride = slot_stride(reduced, splits);
+    p.partial = p.slot_stride > 0;
+    p.device_bytes = shape.fixed + reduced * shape.inner_row + p.rows * per_row(reduced, splits);
+    return p;
+  };
+  // Rows that `avail` bytes hold at `bytes_per_row` each: a multiple of the block when
+  // more than one block, all of them when nothing is per row.
+  auto rows_within = [&](int64_t avail, int64_t bytes_per_row) {
+    if (avail < 0) return int64_t(0);
+    if (bytes_per_row == 0) return shape.out_rows;
+    const int64_t rows = std::min(shape.out_rows, avail / bytes_per_row);
+    return rows > bt && rows < shape.out_rows ? rows / bt * bt : rows;
+  };
+
+  // Everything at once.
+  const int64_t whole_splits = splits_for(shape.out_rows, n);
+  const GpuRunPlan whole = make(shape.out_rows, n, whole_splits);
+  if (whole.device_bytes <= budget) return whole;
+
+  // Output rows in slices of one block at least, the reduced arrays whole.
+  const int64_t avail_rows = budget - shape.fixed - n * shape.inner_row;
+  // The 2-D scheme's states take room from the rows: worth it unless they take half.
+  const int64_t rows_1d = rows_within(avail_rows, per_row(n, 1));
+  int64_t splits = splits_for(rows_1d, n), rows = rows_1d;
+  if (splits > 1) {
+    const int64_t fewer = rows_within(avail_rows, per_row(n, splits));
+    if (shape.splits > 0 || 2 * fewer >= rows_1d)
+      rows = fewer;
+    else
+      splits = 1;
+  }
+  if (rows >= std::min(shape.out_rows, int64_t(bt))) return make(rows, n, splits);
+
+  const std::string limit =
+      budget_source + " (" + format_bytes(size_t(std::max<int64_t>(budget, 0))) + ")";
+  // Cutting the reduced axis saves memory only for host arrays of more than one row.
+  if (shape.sparse || shape.inner_row == 0 || n <= 1) {
+    if (rows >= 1) return make(rows, n, splits);
+    throw Error("running on the GPU: " + limit + " cannot hold even one output row of this " +
+                "reduction with its reduced arrays (" +
+                format_bytes(size_t(shape.fixed + n * shape.inner_row + per_row(n, splits))) +
+                (shape.sparse ? "; a block-sparse reduction keeps them whole)" : ")"));
+  }
+  // Both axes in slices: half the budget to the reduced rows, the rest to output rows.
+  const int64_t forced = shape.splits > 0 ? std::min(shape.splits, kMaxSplits) : 1;
+  const int64_t least = shape.fixed + shape.inner_row + per_row(1, forced);
+  if (budget < least)
+    throw Error("running on the GPU: " + limit + " cannot hold even one output row of this " +
+                "reduction with one reduced row (" + format_bytes(size_t(least)) + ")");
+  const int64_t avail = budget - shape.fixed;
+  int64_t reduced = std::clamp(avail / 2 / shape.inner_row, int64_t(1), n - 1);
+  int64_t cut_rows = rows_within(avail - reduced * shape.inner_row, per_row(reduced, forced));
+  if (cut_rows < 1) {
+    reduced = std::clamp((avail - per_row(1, forced)) / shape.inner_row, int64_t(1), n - 1);
+    cut_rows = 1;
+  }
+  int64_t cut_splits = forced;
+  if (shape.splits == 0) {  // as above
+    const int64_t wanted = splits_for(cut_rows, reduced);
+    const int64_t fewer = rows_within(avail - reduced * shape.inner_row, per_row(reduced, wanted));
+    if (wanted > 1 && fewer >= 1 && 2 * fewer >= cut_rows) {
+      cut_splits = wanted;
+      cut_rows = fewer;
+    }
+  }
+  return make(cut_rows, reduced, cut_splits);
+}
+
+}  // namespace keops::runtime::cuda

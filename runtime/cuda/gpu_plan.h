@@ -1,0 +1,54 @@
+// How a GPU reduction runs: the 2-D scheme's splits, and chunks that fit the device memory.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace keops::runtime::cuda {
+
+// Splits of the reduced axis for `rows` output rows (the 2-D scheme): 1 (the 1-D scheme)
+// when the blocks of rows (times the column groups of a long output) alone give every
+// multiprocessor two blocks or the reduced axis is short, else enough splits, each of
+// kMinSplitRows reduced rows at least, to give every multiprocessor about
+// kBlocksPerMultiprocessor blocks.
+inline constexpr int64_t kMinSplitRows = 4096;
+inline constexpr int64_t kBlocksPerMultiprocessor = 4;
+int64_t auto_splits(int64_t rows, int64_t n_reduced, int block_threads, int multiprocessors,
+                    int column_groups = 1);
+
+// The shape of a reduction and what its arrays take on the device, in bytes.
+struct GpuRunShape {
+  int64_t out_rows = 0;
+  int64_t n_reduced = 0;
+  int block_threads = 256;
+  int multiprocessors = 1;
+  int column_groups = 1;  // blocks per block of rows (GpuLayout::column_groups)
+  bool sparse = false;    // block-sparse: no splits, the reduced axis whole
+  int64_t splits = 0;     // 0: auto_splits; > 0: forced (1: the 1-D scheme)
+  int64_t fixed = 0;      // whatever the run uploads whole (parameters, tables, ranges)
+  int64_t outer_row = 0;  // host arrays of the output category and host outputs, per row
+  int64_t inner_row = 0;  // host arrays of the reduced category, per reduced row
+  int64_t state_row = 0;  // one row's partial state in one slot (GpuLayout::state_bytes)
+};
+
+// Output rows [r0, r0 + rows) run in turn, and within each, reduced rows [j0, j0 + reduced)
+// in turn. With a partial kernel (splits > 1, or the reduced axis cut), each launch writes
+// `splits` slots of a state buffer of slot_stride slots per row: slots [0, splits) for
+// the first reduced chunk, [1, splits + 1) for the next ones, slot 0 holding the merged
+// total of the chunks before (gpu_reduce.cpp).
+struct GpuRunPlan {
+  int64_t rows = 0;
+  int64_t reduced = 0;
+  int64_t splits = 1;
+  bool partial = false;
+  int64_t slot_stride = 0;
+  int64_t device_bytes = 0;  // the most the run holds on the device at once
+};
+
+// The plan for `shape` within `budget` bytes: everything at once when it fits, else output
+// rows in slices (the reduced arrays whole), else both axes sliced. keops::Error when the
+// budget cannot hold one output row and one reduced row; `budget_source` says in that
+// message where the budget comes from.
+GpuRunPlan plan_gpu_run(const GpuRunShape& shape, int64_t budget, const std::string& budget_source);
+
+}  // namespace keops::runtime::cuda

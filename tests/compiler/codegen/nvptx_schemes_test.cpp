@@ -1,0 +1,196 @@
+// The GPU kernel's schemes as PTX: the 2-D scheme's partial and merge kernels, long outputs.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+
+#include "compiler/codegen/kernel_spec.h"
+#include "compiler/codegen/nvptx_kernel.h"
+#include "compiler/frontend/aliases.h"
+#include "compiler/frontend/parser.h"
+#include "compiler/ir/context.h"
+#include "compiler/jit/ptx.h"
+
+namespace {
+
+using keops::codegen::KernelSpec;
+using keops::ir::DType;
+
+// x = Vi(dim), y = Vj(dim), b = Vj(1), v = Vj(e), p = Pm(1).
+struct GpuSpec {
+  keops::ir::Context ctx;
+  KernelSpec spec;
+  GpuSpec(const std::string& formula, const std::string& reduction, DType dtype, int k = 0,
+          const std::string& formula2 = "", int dim = 3, int e = 1) {
+    const std::string d = std::to_string(dim);
+    const auto aliases =
+        keops::frontend::AliasTable::parse({"x = Vi(" + d + ")", "y = Vj(" + d + ")", "b = Vj(1)",
+                                            "v = Vj(" + std::to_string(e) + ")", "p = Pm(1)"});
+    spec.formula = keops::frontend::parse_formula(formula, aliases, ctx, dtype);
+    spec.reduction.kind = keops::ir::reduction_by_name(reduction);
+    spec.reduction.k = k;
+    if (!formula2.empty())
+      spec.reduction.formula2 = keops::frontend::parse_formula(formula2, aliases, ctx, dtype);
+    spec.dtype = dtype;
+    spec.args = {{dim, keops::ir::CatI},
+                 {dim, keops::ir::CatJ},
+                 {1, keops::ir::CatJ},
+                 {e, keops::ir::CatJ},
+                 {1, keops::ir::CatP}};
+    spec.gpu_sm = 90;
+  }
+};
+
+std::string find_ptxas() {
+  for (const char* candidate : {"/usr/local/cuda/bin/ptxas", "/usr/bin/ptxas"})
+    if (std::filesystem::exists(candidate)) return candidate;
+  return "";
+}
+
+// "" when ptxas assembles ptx for sm_90 without spilling, else what went wrong.
+std::string assemble(const std::string& ptxas, const std::string& ptx) {
+  const auto dir = std::filesystem::temp_directory_path();
+  const std::string source = (dir / "keops_nvptx_schemes_test.ptx").string();
+  const std::string log = (dir / "keops_nvptx_schemes_test.log").string();
+  std::ofstream(source) << ptx;
+  const std::string command =
+      ptxas + " -arch=sm_90 -v -o /dev/null " + source + " > " + log + " 2>&1";
+  const int status = std::system(command.c_str());
+  std::ifstream in(log);
+  const std::string output((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (status != 0) return "ptxas failed: " + output;
+  if (std::regex_search(output, std::regex("[1-9][0-9]* bytes spill stores")))
+    return "spills: " + output;
+  return "";
+}
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("the 2-D scheme: a partial kernel and its merge kernel, every reduction kind") {
+  const std::string ptxas = find_ptxas();
+  struct Case {
+    const char* formula;
+    const char* reduction;
+    int k;
+    const char* formula2;
+  };
+  const Case cases[] = {{"Exp(-p * SqDist(x, y)) * b", "Sum", 0, ""},
+                        {"SqDist(x, y)", "Min", 0, ""},
+                        {"x - y", "Max", 0, ""},
+                        {"SqDist(x, y)", "ArgMin", 0, ""},
+                        {"x - y", "ArgMax", 0, ""},
+                        {"x - y", "Min_ArgMin", 0, ""},
+                        {"x - y", "Max_ArgMax", 0, ""},
+                        {"SqDist(x, y)", "KMin", 3, ""},
+                        {"SqDist(x, y)", "ArgKMin", 5, ""},
+                        {"SqDist(x, y)", "KMin_ArgKMin", 2, ""},
+                        {"-SqDist(x, y)", "LogSumExp", 0, ""},
+                        {"-SqDist(x, y)", "LogSumExpWeight", 0, "y"},
+                        {"(x | y)", "SumSoftMaxWeight", 0, "y"},
+                        {"-SqDist(x, y)", "Max_SumShiftExp", 0, ""},
+                        {"-SqDist(x, y)", "Max_SumShiftExpWeight", 0, "y"}};
+  for (const Case& c : cases)
+    for (DType dtype : {DType::F32, DType::F64}) {
+      CAPTURE(c.reduction);
+      CAPTURE(int(dtype));
+      GpuSpec g(c.formula, c.reduction, dtype, c.k, c.formula2);
+      const KernelSpec dense = g.spec;
+      g.spec.gpu_partial = true;
+      CHECK(g.spec.key() != dense.key());
+      const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
+      const std::string name = keops::jit::gpu_kernel_symbol(g.spec);
+      CHECK(ptx.find(".entry " + name + "(") != std::string::npos);
+      CHECK(ptx.find(".entry " + keops::codegen::merge_kernel_name(name) + "(") !=
+            std::string::npos);
+      // The split is ctaid.y; the merge kernel has no barrier.
+      CHECK(ptx.find("%ctaid.y") != std::string::npos);
+      CHECK(count(ptx, "bar.sync") == 2);
+      CHECK(keops::codegen::gpu_layout(g.spec).state_values > 0);
+      if (!ptxas.empty()) CHECK(assemble(ptxas, ptx) == "");
+    }
+  if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
+}
+
+TEST_CASE("partial states: one 8-byte cell per state value, per column group") {
+  GpuSpec sum("Exp(-p * SqDist(x, y)) * b", "Sum", DType::F32);
+  CHECK(keops::codegen::gpu_layout(sum.spec).state_values == 1);
+  CHECK(keops::codegen::gpu_layout(sum.spec).state_bytes() == 8);
+  sum.spec.sum_scheme = keops::codegen::SumScheme::Kahan;
+  CHECK(keops::codegen::gpu_layout(sum.spec).state_values == 2);
+  GpuSpec knn("SqDist(x, y)", "KMin_ArgKMin", DType::F32, 4);
+  CHECK(keops::codegen::gpu_layout(knn.spec).state_values == 8);  // 4 values, 4 indices
+  GpuSpec wide("Exp(-SqDist(x, y)) * v", "Sum", DType::F64, 0, "", 3, 1000);
+  const auto layout = keops::codegen::gpu_layout(wide.spec);
+  CHECK(layout.column_groups == 32);
+  CHECK(layout.state_values == 32);
+  CHECK(layout.state_bytes() == 32 * 32 * 8);
+}
+
+TEST_CASE("long outputs on the GPU: 32 columns per block, small PTX that does not spill") {
+  const std::string ptxas = find_ptxas();
+  struct Case {
+    const char* formula;
+    const char* reduction;
+    const char* formula2;
+    int dim;
+    int e;
+    int groups32;  // float32
+    int groups64;  // float64: groups of 16 columns for states with indices
+  };
+  // Grouped above 64 columns: the last group overlaps the one before it.
+  const Case cases[] = {{"Exp(-SqDist(x, y)) * v", "Sum", "", 3, 1000, 32, 32},
+                        {"Exp(-SqDist(x, y)) * v", "Sum", "", 3, 65, 3, 3},
+                        {"x * b", "Max_ArgMax", "", 100, 1, 4, 7},
+                        {"x - y", "Min", "", 80, 1, 3, 3},
+                        {"y * b", "ArgMin", "", 300, 1, 10, 19},
+                        {"-SqDist(x, y)", "SumSoftMaxWeight", "v", 3, 1000, 32, 32}};
+  for (const Case& c : cases)
+    for (DType dtype : {DType::F32, DType::F64})
+      for (bool partial : {false, true}) {
+        CAPTURE(c.reduction);
+        CAPTURE(c.e);
+        CAPTURE(c.dim);
+        CAPTURE(partial);
+        GpuSpec g(c.formula, c.reduction, dtype, 0, c.formula2, c.dim, c.e);
+        g.spec.gpu_partial = partial;
+        CHECK(keops::codegen::gpu_layout(g.spec).column_groups ==
+              (dtype == DType::F32 ? c.groups32 : c.groups64));
+        const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
+        CHECK(ptx.find("%ctaid.z") != std::string::npos);
+        CHECK(ptx.find("%nctaid.z") != std::string::npos);
+        // Unrolled, E=1000 took 261 kB of PTX and spilled 21 kB per thread.
+        CHECK(ptx.size() < 60000);
+        if (!ptxas.empty()) CHECK(assemble(ptxas, ptx) == "");
+      }
+  // Outputs of 64 columns or fewer are computed whole, as before.
+  GpuSpec whole("x - y", "Min", DType::F32, 0, "", 64);
+  CHECK(keops::codegen::gpu_layout(whole.spec).column_groups == 1);
+  CHECK(keops::jit::gpu_kernel_ptx(whole.spec).find("%ctaid.z") == std::string::npos);
+  if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
+}
+
+TEST_CASE("grouped_dim: the CPU's and the GPU's long outputs") {
+  GpuSpec sum("Exp(-SqDist(x, y)) * v", "Sum", DType::F32, 0, "", 3, 1000);
+  CHECK(keops::codegen::grouped_dim(sum.spec) == 1000);
+  GpuSpec lse("Exp(-SqDist(x, y)) * v", "LogSumExp", DType::F32, 0, "", 3, 1000);
+  CHECK(keops::codegen::grouped_dim(lse.spec) == 0);  // columns that are not independent
+  GpuSpec softmax("-SqDist(x, y)", "SumSoftMaxWeight", DType::F32, 0, "v", 3, 100);
+  CHECK(keops::codegen::grouped_dim(softmax.spec) == 100);
+  // The CPU groups more than 48 columns, the GPU more than 64.
+  GpuSpec small("x - y", "Sum", DType::F32, 0, "", 64);
+  CHECK(keops::codegen::grouped_dim(small.spec) == 0);
+  small.spec.gpu_sm = 0;
+  CHECK(keops::codegen::grouped_dim(small.spec) == 64);
+  GpuSpec cpu("x - y", "Sum", DType::F32, 0, "", 48);
+  cpu.spec.gpu_sm = 0;
+  CHECK(keops::codegen::grouped_dim(cpu.spec) == 0);
+}

@@ -1,0 +1,153 @@
+// GPU run plans (no GPU needed): the 2-D scheme's splits, chunks within a memory budget.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include <keops/error.h>
+
+#include "runtime/cuda/gpu_plan.h"
+
+namespace {
+
+using keops::runtime::cuda::auto_splits;
+using keops::runtime::cuda::GpuRunPlan;
+using keops::runtime::cuda::GpuRunShape;
+using keops::runtime::cuda::plan_gpu_run;
+
+constexpr int64_t kGiB = int64_t(1) << 30;
+
+// Gaussian sum, float32, every array on the host: x = Vi(3), y = Vj(3), b = Vj(1), p = Pm(1).
+GpuRunShape gauss(int64_t nx, int64_t ny) {
+  GpuRunShape s;
+  s.out_rows = nx;
+  s.n_reduced = ny;
+  s.block_threads = 256;
+  s.multiprocessors = 132;
+  s.fixed = 4 * 8 + 4;
+  s.outer_row = 3 * 4 + 4;  // x and the output
+  s.inner_row = 4 * 4;      // y and b
+  s.state_row = 8;
+  return s;
+}
+
+// What a plan takes at most: the same formula as plan_gpu_run's, from its fields.
+int64_t held(const GpuRunShape& s, const GpuRunPlan& p) {
+  return s.fixed + p.reduced * s.inner_row + p.rows * (s.outer_row + p.slot_stride * s.state_row);
+}
+
+}  // namespace
+
+TEST_CASE("the 2-D scheme is chosen when the output rows leave the GPU idle") {
+  // 1000 rows are 4 blocks of 256: splits give the 132 SMs about 4 blocks each.
+  CHECK(auto_splits(1000, 10'000'000, 256, 132) == 132);
+  CHECK(auto_splits(100, 10'000'000, 256, 132) == 528);
+  // Enough row blocks already (2 per SM), or a reduced axis too short to split.
+  CHECK(auto_splits(1'000'000, 10'000'000, 256, 132) == 1);
+  CHECK(auto_splits(264 * 256, 10'000'000, 256, 132) == 1);
+  CHECK(auto_splits(1000, 1000, 256, 132) == 1);
+  // Splits of 4096 reduced rows at least.
+  CHECK(auto_splits(1000, 40'960, 256, 132) == 10);
+  CHECK(auto_splits(1, int64_t(1) << 40, 256, 132) == 528);
+  // The column groups of a long output are blocks too.
+  CHECK(auto_splits(1000, 10'000'000, 256, 132, 32) == 5);
+  CHECK(auto_splits(10'000, 10'000'000, 256, 132, 32) == 1);
+}
+
+TEST_CASE("a run that fits is one chunk: the 1-D kernel, or the 2-D one with its states") {
+  GpuRunPlan p = plan_gpu_run(gauss(1'000'000, 1'000'000), 70 * kGiB, "test");
+  CHECK(p.rows == 1'000'000);
+  CHECK(p.reduced == 1'000'000);
+  CHECK(p.splits == 1);
+  CHECK_FALSE(p.partial);
+  CHECK(p.slot_stride == 0);
+  CHECK(p.device_bytes == held(gauss(1'000'000, 1'000'000), p));
+
+  p = plan_gpu_run(gauss(1000, 10'000'000), 70 * kGiB, "test");
+  CHECK(p.rows == 1000);
+  CHECK(p.reduced == 10'000'000);
+  CHECK(p.splits == 132);
+  CHECK(p.partial);
+  CHECK(p.slot_stride == 132);
+
+  // Forced: the 1-D scheme, or 3 splits.
+  GpuRunShape s = gauss(1000, 10'000'000);
+  s.splits = 1;
+  CHECK_FALSE(plan_gpu_run(s, 70 * kGiB, "test").partial);
+  s.splits = 3;
+  p = plan_gpu_run(s, 70 * kGiB, "test");
+  CHECK(p.splits == 3);
+  CHECK(p.slot_stride == 3);
+  // Block-sparse runs are never split.
+  s = gauss(1000, 10'000'000);
+  s.sparse = true;
+  CHECK(plan_gpu_run(s, 70 * kGiB, "test").splits == 1);
+}
+
+TEST_CASE("output rows in slices when the host arrays do not fit, the reduced arrays whole") {
+  const GpuRunShape s = gauss(1'000'000, 1'000'000);
+  const int64_t budget = 16'000'000 + 100 + 5000 * 16;  // y and b, and some 5000 rows
+  const GpuRunPlan p = plan_gpu_run(s, budget, "test");
+  CHECK(p.reduced == 1'000'000);
+  CHECK(p.rows == 4864);  // a multiple of the block
+  CHECK(p.rows % 256 == 0);
+  CHECK_FALSE(p.partial);  // 4864 rows are 19 blocks, but the reduced axis is split
+  CHECK(held(s, p) <= budget);
+  CHECK(p.device_bytes == held(s, p));
+}
+
+TEST_CASE("both axes in slices when the reduced arrays do not fit") {
+  for (int64_t budget : {int64_t(300'000), int64_t(20'000), int64_t(200)}) {
+    for (int64_t splits : {int64_t(0), int64_t(1), int64_t(4)}) {
+      CAPTURE(budget);
+      CAPTURE(splits);
+      GpuRunShape s = gauss(100'000, 1'000'000);
+      s.splits = splits;
+      const GpuRunPlan p = plan_gpu_run(s, budget, "test");
+      CHECK(p.reduced >= 1);
+      CHECK(p.reduced < 1'000'000);
+      CHECK(p.rows >= 1);
+      CHECK(p.partial);
+      // One slot more than the splits: slot 0 carries the reduced chunks before.
+      CHECK(p.slot_stride == p.splits + 1);
+      if (splits > 0) CHECK(p.splits == splits);
+      CHECK(held(s, p) <= budget);
+    }
+  }
+}
+
+TEST_CASE("a budget too small for one output row is an error that says so") {
+  GpuRunShape s = gauss(1000, 1000);
+  // One row, one reduced row: 36 + 16 + 16 + 2 * 8 bytes.
+  CHECK_NOTHROW(plan_gpu_run(s, 84, "test"));
+  try {
+    plan_gpu_run(s, 83, "Options::gpu_memory_limit");
+    FAIL("no error");
+  } catch (const keops::Error& e) {
+    CHECK(std::string(e.what()) ==
+          "running on the GPU: Options::gpu_memory_limit (83 B) cannot hold even one output row "
+          "of this reduction with one reduced row (84 B)");
+  }
+  // Block-sparse reductions keep their reduced arrays whole.
+  s.sparse = true;
+  try {
+    plan_gpu_run(s, 10'000, "Options::gpu_memory_limit");
+    FAIL("no error");
+  } catch (const keops::Error& e) {
+    CHECK(std::string(e.what()) ==
+          "running on the GPU: Options::gpu_memory_limit (9.77 KiB) cannot hold even one output "
+          "row of this reduction with its reduced arrays (15.68 KiB; a block-sparse reduction "
+          "keeps them whole)");
+  }
+  s.sparse = false;
+  CHECK_THROWS_AS(plan_gpu_run(s, -5, "the free memory of GPU 0 less a margin"), keops::Error);
+}
+
+TEST_CASE("arrays in device memory take no budget") {
+  GpuRunShape s = gauss(1'000'000, 1'000'000);
+  s.outer_row = 0;
+  s.inner_row = 0;
+  const GpuRunPlan p = plan_gpu_run(s, 1000, "test");
+  CHECK(p.rows == 1'000'000);
+  CHECK(p.reduced == 1'000'000);
+  CHECK_FALSE(p.partial);
+}

@@ -1,0 +1,360 @@
+// GPU schemes on a GPU (skipped without one): 2-D vs 1-D vs the reference, chunked runs, memory.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <keops/keops.h>
+
+#include "compiler/codegen/kernel_spec.h"
+#include "compiler/frontend/aliases.h"
+#include "compiler/frontend/parser.h"
+#include "compiler/ir/context.h"
+#include "compiler/ir/evaluator.h"
+#include "runtime/cuda/device.h"
+#include "runtime/cuda/gpu_reduce.h"
+#include "runtime/cuda/memory.h"
+
+namespace {
+
+using keops::ir::DType;
+using keops::runtime::cuda::GpuRunOptions;
+
+bool skip_without_gpu() {
+  if (keops::gpu_available()) return false;
+  MESSAGE("skipped (no GPU): " << keops::gpu_unavailable_reason());
+  return true;
+}
+
+struct Case {
+  const char* formula;
+  const char* reduction;
+  int k;
+  const char* formula2;
+};
+
+// x = Vi(3), y = Vj(3), b = Vj(1), v = Vj(e), p = Pm(1); b holds small integers (ties).
+template <class T>
+struct Problem {
+  keops::ir::Context ctx;
+  keops::codegen::KernelSpec spec;
+  Case c;
+  int axis, e;
+  int64_t nx, ny;
+  std::vector<T> x, y, b, v, p;
+
+  Problem(const Case& c_, int axis_, int64_t nx_, int64_t ny_, int e_ = 1)
+      : c(c_), axis(axis_), e(e_), nx(nx_), ny(ny_) {
+    const DType dtype = sizeof(T) == 4 ? DType::F32 : DType::F64;
+    const auto aliases = keops::frontend::AliasTable::parse(
+        {"x = Vi(3)", "y = Vj(3)", "b = Vj(1)", "v = Vj(" + std::to_string(e) + ")", "p = Pm(1)"});
+    spec.formula = keops::frontend::parse_formula(c.formula, aliases, ctx, dtype);
+    spec.reduction.kind = keops::ir::reduction_by_name(c.reduction);
+    spec.reduction.k = c.k;
+    if (*c.formula2)
+      spec.reduction.formula2 = keops::frontend::parse_formula(c.formula2, aliases, ctx, dtype);
+    spec.axis = axis;
+    spec.dtype = dtype;
+    spec.args = {{3, keops::ir::CatI},
+                 {3, keops::ir::CatJ},
+                 {1, keops::ir::CatJ},
+                 {e, keops::ir::CatJ},
+                 {1, keops::ir::CatP}};
+    spec.gpu_sm = keops::runtime::cuda::device_sm(0);
+    std::mt19937_64 rng(uint64_t(nx * 131 + ny * 7 + e));
+    std::uniform_real_distribution<double> u(0.1, 1.0);
+    auto fill = [&](int64_t n) {
+      std::vector<T> out(static_cast<size_t>(n));
+      for (T& t : out) t = T(u(rng));
+      return out;
+    };
+    x = fill(nx * 3);
+    y = fill(ny * 3);
+    b = fill(ny);
+    for (T& t : b) t = std::floor(t * 5);
+    v = fill(ny * e);
+    p = fill(1);
+  }
+  int64_t out_rows() const { return axis == 1 ? nx : ny; }
+  int64_t reduced() const { return axis == 1 ? ny : nx; }
+
+  struct Output {
+    std::vector<T> values;
+    std::vector<int64_t> indices;
+  };
+  Output run(const GpuRunOptions& options) const {
+    const int64_t cols = spec.value_cols(), index_cols = spec.index_cols();
+    Output out{std::vector<T>(size_t(out_rows() * cols), T(-12345)),
+               std::vector<int64_t>(size_t(out_rows() * index_cols), -12345)};
+    std::vector<keops::View<const T>> args = {{x.data(), nx, 3},
+                                              {y.data(), ny, 3},
+                                              {b.data(), ny, 1},
+                                              {v.data(), ny, e},
+                                              {p.data(), 1, 1}};
+    keops::runtime::cuda::run_gpu_reduction<T>(
+        spec, 0, out_rows(), reduced(), args, {out.values.data(), out_rows(), cols},
+        {out.indices.data(), out_rows(), index_cols}, nullptr, options);
+    return out;
+  }
+  keops::ir::ReferenceOutput reference() const {
+    keops::ir::Context ref_ctx;
+    const auto aliases = keops::frontend::AliasTable::parse(
+        {"x = Vi(3)", "y = Vj(3)", "b = Vj(1)", "v = Vj(" + std::to_string(e) + ")", "p = Pm(1)"});
+    keops::ir::ReductionSpec r;
+    r.kind = spec.reduction.kind;
+    r.k = c.k;
+    if (*c.formula2)
+      r.formula2 = keops::frontend::parse_formula(c.formula2, aliases, ref_ctx, DType::F64);
+    auto f = keops::frontend::parse_formula(c.formula, aliases, ref_ctx, DType::F64);
+    const std::vector<double> xd(x.begin(), x.end()), yd(y.begin(), y.end()),
+        bd(b.begin(), b.end()), vd(v.begin(), v.end()), pd(p.begin(), p.end());
+    return keops::ir::reference_reduce(
+        f, r, axis, {xd.data(), yd.data(), bd.data(), vd.data(), pd.data()}, nx, ny);
+  }
+};
+
+// Max-norm relative distance between two outputs.
+template <class A, class B>
+double distance(const std::vector<A>& a, const std::vector<B>& b) {
+  double err = 0, norm = 0;
+  for (size_t k = 0; k < a.size(); ++k) {
+    err = std::max(err, std::fabs(double(a[k]) - double(b[k])));
+    norm = std::max(norm, std::fabs(double(b[k])));
+  }
+  return norm > 0 ? err / norm : err;
+}
+
+template <class T>
+double tolerance() {
+  return sizeof(T) == 4 ? 1e-5 : 1e-12;
+}
+
+bool is_selection(const Case& c) {
+  const std::string r = c.reduction;
+  return r.find("Max") == 0 || r.find("Min") == 0 || r.find("Arg") == 0 || r.find("KMin") == 0
+             ? r.find("SumShiftExp") == std::string::npos
+             : false;
+}
+
+const Case kAllKinds[] = {{"Exp(-p * SqDist(x, y)) * b", "Sum", 0, ""},
+                          {"SqDist(x, y) + b", "Min", 0, ""},
+                          {"x - y", "Max", 0, ""},
+                          {"b", "ArgMin", 0, ""},
+                          {"x * b", "ArgMax", 0, ""},
+                          {"x - y", "Min_ArgMin", 0, ""},
+                          {"x * b", "Max_ArgMax", 0, ""},
+                          {"SqDist(x, y)", "KMin", 3, ""},
+                          {"b + x", "ArgKMin", 5, ""},
+                          {"SqDist(x, y)", "KMin_ArgKMin", 2, ""},
+                          {"-SqDist(x, y)", "LogSumExp", 0, ""},
+                          {"-SqDist(x, y)", "LogSumExpWeight", 0, "y"},
+                          {"-SqDist(x, y)", "SumSoftMaxWeight", 0, "y"},
+                          {"-SqDist(x, y)", "Max_SumShiftExp", 0, ""},
+                          {"-SqDist(x, y)", "Max_SumShiftExpWeight", 0, "y"}};
+
+template <class T>
+void check_2d(const Case& c, int axis, int64_t nx, int64_t ny, int64_t splits, int e = 1) {
+  CAPTURE(c.formula);
+  CAPTURE(c.reduction);
+  CAPTURE(axis);
+  CAPTURE(nx);
+  CAPTURE(ny);
+  CAPTURE(splits);
+  CAPTURE(e);
+  const Problem<T> problem(c, axis, nx, ny, e);
+  const auto one_d = problem.run({0, 1});
+  const auto two_d = problem.run({0, splits});
+  const auto ref = problem.reference();
+  CHECK(distance(two_d.values, ref.values) <= tolerance<T>());
+  CHECK(two_d.indices == ref.indices);
+  if (is_selection(c)) {  // exact: the same bits as the 1-D scheme
+    CHECK(two_d.values == one_d.values);
+    CHECK(two_d.indices == one_d.indices);
+  } else {
+    CHECK(distance(two_d.values, one_d.values) <= tolerance<T>());
+  }
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("the 2-D scheme matches the 1-D scheme and the reference, every kind", T, float,
+                   double) {
+  if (skip_without_gpu()) return;
+  for (const Case& c : kAllKinds)
+    check_2d<T>(c, 1, 100, 3000, 7);  // splits of 429 rows: tiles across split ends
+  for (int k : {0, 6, 8, 12}) check_2d<T>(kAllKinds[k], 0, 3000, 300, 2);
+  // More splits than reduced rows (empty splits), one row, one reduced row.
+  check_2d<T>(kAllKinds[0], 1, 1, 5, 9);
+  check_2d<T>(kAllKinds[8], 1, 300, 1, 3);
+  // Chosen automatically: 10 rows are one block.
+  check_2d<T>(kAllKinds[0], 1, 10, 100'000, 0);
+  check_2d<T>(kAllKinds[9], 1, 10, 100'000, 0);
+}
+
+TEST_CASE_TEMPLATE("long outputs on the GPU: column groups, 1-D and 2-D, against the reference", T,
+                   float, double) {
+  if (skip_without_gpu()) return;
+  const Case cases[] = {{"Exp(-SqDist(x, y)) * v", "Sum", 0, ""},
+                        {"v - SqDist(x, y)", "Max_ArgMax", 0, ""},
+                        {"v * b", "ArgMin", 0, ""},
+                        {"-SqDist(x, y)", "SumSoftMaxWeight", 0, "v"}};
+  for (const Case& c : cases)
+    for (int e : {65, 100}) {
+      check_2d<T>(c, 1, 300, 700, 3, e);
+      check_2d<T>(c, 0, 700, 300, 1, e);
+    }
+}
+
+TEST_CASE_TEMPLATE("a small memory limit: the same results in many chunks, both axes cut", T, float,
+                   double) {
+  if (skip_without_gpu()) return;
+  // Host arrays: the reduced ones take 3000 * 5 values, the output rows 3 values and the
+  // outputs; the limits run it whole, in row slices, and with both axes cut.
+  const Case cases[] = {{"Exp(-p * SqDist(x, y)) * b", "Sum", 0, ""},
+                        {"SqDist(x, y) + b", "ArgKMin", 4, ""},
+                        {"x - y", "Min_ArgMin", 0, ""},
+                        {"-SqDist(x, y)", "SumSoftMaxWeight", 0, "y"}};
+  const int64_t inner = 3000 * 5 * int64_t(sizeof(T));
+  for (const Case& c : cases) {
+    const Problem<T> problem(c, 1, 2000, 3000);
+    const auto whole = problem.run({0, 1});
+    const auto ref = problem.reference();
+    // (limit, splits): 4000 bytes take some 1000 chunks.
+    const std::pair<int64_t, int64_t> runs[] = {{int64_t(1) << 20, 0},
+                                                {inner + 20'000, 0},
+                                                {inner + 20'000, 3},
+                                                {inner / 3, 0},
+                                                {inner / 3, 1},
+                                                {inner / 3, 3},
+                                                {4000, 0}};
+    for (const auto& run : runs) {
+      CAPTURE(c.reduction);
+      CAPTURE(run.first);
+      CAPTURE(run.second);
+      const auto chunked = problem.run({run.first, run.second});
+      CHECK(chunked.indices == ref.indices);
+      CHECK(distance(chunked.values, ref.values) <= tolerance<T>());
+      if (is_selection(c)) {
+        CHECK(chunked.values == whole.values);
+        CHECK(chunked.indices == whole.indices);
+      } else {
+        CHECK(distance(chunked.values, whole.values) <= (sizeof(T) == 4 ? 2e-6 : 1e-12));
+      }
+    }
+  }
+}
+
+TEST_CASE("a memory limit through Genred: block-sparse runs in row slices, errors") {
+  if (skip_without_gpu()) return;
+  const std::vector<std::string> aliases = {"x = Vi(3)", "y = Vj(3)", "b = Vj(1)"};
+  const int64_t nx = 3000, ny = 2000;
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<float> u(0.1f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(nx * 3)), y(static_cast<size_t>(ny * 3)),
+      b(static_cast<size_t>(ny));
+  for (auto* v : {&x, &y, &b})
+    for (float& t : *v) t = u(rng);
+  const std::vector<keops::View<const float>> args = {
+      {x.data(), nx, 3}, {y.data(), ny, 3}, {b.data(), ny, 1}};
+  keops::Options options;
+  options.backend = keops::Backend::GPU;
+  keops::Ranges ranges;
+  ranges.ranges_i = {{0, 1000}, {1500, 3000}};
+  ranges.slices_i = {2, 3};
+  ranges.redranges_j = {{0, 500}, {1000, 2000}, {200, 1800}};
+  options.ranges = ranges;
+  for (const char* reduction : {"Sum", "ArgKMin"}) {
+    CAPTURE(reduction);
+    options.k = std::string(reduction) == "ArgKMin" ? 3 : 0;
+    const auto whole =
+        keops::Genred("Exp(-SqDist(x, y)) * b", aliases, reduction, 1, options)(args);
+    // The reduced arrays (32 kB) whole, and 256 or 100 output rows at a time.
+    for (int64_t rows : {256, 100}) {
+      keops::Options limited = options;
+      limited.gpu_memory_limit = ny * 16 + 2000 + rows * 16 + 40;
+      const auto sliced =
+          keops::Genred("Exp(-SqDist(x, y)) * b", aliases, reduction, 1, limited)(args);
+      CHECK(sliced.values == whole.values);
+      CHECK(sliced.indices == whole.indices);
+    }
+    // Too little for the reduced arrays, which a block-sparse run keeps whole.
+    keops::Options tiny = options;
+    tiny.gpu_memory_limit = 10'000;
+    CHECK_THROWS_WITH(keops::Genred("Exp(-SqDist(x, y)) * b", aliases, reduction, 1, tiny)(args),
+                      doctest::Contains("a block-sparse reduction keeps them whole"));
+  }
+  // The runtime checks the limit too.
+  const Problem<float> problem({"x - y", "Min", 0, ""}, 1, 10, 10);
+  CHECK_THROWS_WITH(problem.run({-1, 0}),
+                    "running on GPU 0: Options::gpu_memory_limit must be >= 0 (0: what the GPU "
+                    "has free), not -1");
+  keops::Options tiny;
+  tiny.backend = keops::Backend::GPU;
+  tiny.gpu_memory_limit = 50;
+  CHECK_THROWS_WITH(keops::Genred("Exp(-SqDist(x, y)) * b", aliases, "Sum", 1, tiny)(args),
+                    doctest::Contains("running on the GPU: Options::gpu_memory_limit (50 B) "
+                                      "cannot hold even one output row of this reduction with "
+                                      "one reduced row"));
+}
+
+TEST_CASE("Options::gpu_memory_limit must be >= 0") {
+  keops::Options options;
+  options.gpu_memory_limit = -1;
+  CHECK_THROWS_WITH(keops::Genred("x * y", {"x = Vi(1)", "y = Vj(1)"}, "Sum", 1, options),
+                    "Genred: Options::gpu_memory_limit must be >= 0 (0: what the GPU has free), "
+                    "not -1");
+}
+
+TEST_CASE("arrays in device memory are used in place, whatever the memory limit") {
+  if (skip_without_gpu()) return;
+  using keops::runtime::cuda::DeviceBuffer;
+  const Problem<float> problem({"SqDist(x, y) + b", "ArgKMin", 3, ""}, 1, 1000, 5000);
+  const auto host = problem.run({0, 0});
+  auto to_device = [](const std::vector<float>& v) {
+    DeviceBuffer d(0, v.size() * sizeof(float));
+    d.upload(v.data(), d.bytes());
+    return d;
+  };
+  const DeviceBuffer x = to_device(problem.x), y = to_device(problem.y), b = to_device(problem.b),
+                     v = to_device(problem.v), p = to_device(problem.p);
+  DeviceBuffer indices(0, 1000 * 3 * sizeof(int64_t));
+  const std::vector<keops::View<const float>> args = {{x.as<const float>(), 1000, 3, 0},
+                                                      {y.as<const float>(), 5000, 3, 0},
+                                                      {b.as<const float>(), 5000, 1, 0},
+                                                      {v.as<const float>(), 5000, 1, 0},
+                                                      {p.as<const float>(), 1, 1, 0}};
+  // Only the argument table (5 pointers) takes device memory.
+  keops::runtime::cuda::run_gpu_reduction<float>(
+      problem.spec, 0, 1000, 5000, args, {nullptr, 1000, 0, 0}, {indices.as<int64_t>(), 1000, 3, 0},
+      nullptr, {64, 0});
+  std::vector<int64_t> back(1000 * 3);
+  indices.download(back.data(), back.size() * sizeof(int64_t));
+  CHECK(back == host.indices);
+}
+
+TEST_CASE("an out-of-memory run throws and leaves nothing allocated") {
+  if (skip_without_gpu()) return;
+  using keops::runtime::cuda::memory_info;
+  Problem<float> problem({"Exp(-p * SqDist(x, y)) * b", "Sum", 0, ""}, 1, 1000, 1000);
+  problem.run({0, 0});  // the module and the context, loaded once
+  // 2^40 rows of x and of the output: terabytes, which a limit of 2^60 does not slice.
+  const int64_t rows = int64_t(1) << 40;
+  std::vector<float> none(3);
+  const std::vector<keops::View<const float>> args = {{none.data(), rows, 3},
+                                                      {problem.y.data(), 1000, 3},
+                                                      {problem.b.data(), 1000, 1},
+                                                      {problem.v.data(), 1000, 1},
+                                                      {problem.p.data(), 1, 1}};
+  const size_t free_before = memory_info(0).free;
+  CHECK_THROWS_WITH(keops::runtime::cuda::run_gpu_reduction<float>(
+                        problem.spec, 0, rows, 1000, args, {none.data(), rows, 1},
+                        {nullptr, rows, 0}, nullptr, {int64_t(1) << 60, 0}),
+                    doctest::Contains("could not allocate"));
+  CHECK(memory_info(0).free == free_before);
+  // The default limit (the free memory) slices it instead: no attempt here, it would run
+  // for hours; the plan is tested in gpu_plan_test.cpp.
+}
