@@ -192,17 +192,16 @@ void run_impl(const GenredImpl& g, const std::vector<View<const T>>& args, View<
     runtime::cuda::run_multi_gpu_reduction<T>(
         detail::kernel_spec(g.main, detail::dtype_of<T>(), g.options, device),
         runtime::cuda::multi_gpu_devices(g.options.devices), out_rows, rows.of(g.main.inner_cat()),
-        args, g.main.args, values, indices);
+        args, g.main.args, values, indices, {g.options.gpu_memory_limit});
     return;
   }
   if (device >= 0 && g.single_kernel()) {
     // One kernel: device arrays are used in place, host arrays copied in and out.
     const codegen::KernelSpec spec =
         detail::kernel_spec(g.main, detail::dtype_of<T>(), g.options, device);
-    runtime::cuda::run_gpu_reduction<T>(spec, device, out_rows, rows.of(g.main.inner_cat()), args,
-                                        values, indices,
-                                        detail::sparse_ptr(detail::sparse_axis(g.options, g.main)),
-                                        {g.options.gpu_memory_limit});
+    runtime::cuda::run_gpu_reduction<T>(
+        spec, device, out_rows, rows.of(g.main.inner_cat()), args, values, indices,
+        detail::sparse_ptr(detail::sparse_axis(g.options, g.main)), {g.options.gpu_memory_limit});
     return;
   }
   if (in_device_memory)

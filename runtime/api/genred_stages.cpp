@@ -55,13 +55,13 @@ void run_kernel(const ReductionStage& s, const std::vector<const T*>& args, cons
   if (!o.devices.empty()) {
     runtime::cuda::run_multi_gpu_reduction<T>(
         spec, runtime::cuda::multi_gpu_devices(o.devices), out_rows, reduced, views, s.args,
-        {values, out_rows, s.value_cols()}, {indices, out_rows, s.index_cols()});
+        {values, out_rows, s.value_cols()}, {indices, out_rows, s.index_cols()},
+        {o.gpu_memory_limit});
     return;
   }
-  runtime::cuda::run_gpu_reduction<T>(spec, gpu_device, out_rows, reduced, views,
-                                      {values, out_rows, s.value_cols()},
-                                      {indices, out_rows, s.index_cols()}, sparse_ptr(sparse),
-                                      {o.gpu_memory_limit});
+  runtime::cuda::run_gpu_reduction<T>(
+      spec, gpu_device, out_rows, reduced, views, {values, out_rows, s.value_cols()},
+      {indices, out_rows, s.index_cols()}, sparse_ptr(sparse), {o.gpu_memory_limit});
 }
 
 // One stage into values (rows of its output category) and indices; args[k] is argument k.

@@ -48,7 +48,7 @@ void run_multi_gpu_reduction(const codegen::KernelSpec& spec, const std::vector<
                              int64_t out_rows, int64_t n_reduced,
                              const std::vector<View<const T>>& args,
                              const std::vector<codegen::ArgLayout>& layouts, View<T> values,
-                             View<int64_t> indices) {
+                             View<int64_t> indices, const GpuRunOptions& options) {
   for (const View<const T>& a : args)
     if (a.device >= 0)
       throw Error("several GPUs (Options::devices) take host arrays: an argument is in GPU " +
@@ -81,7 +81,7 @@ void run_multi_gpu_reduction(const codegen::KernelSpec& spec, const std::vector<
         View<int64_t> slice_indices{indices.data ? indices.data + begin * indices.cols : nullptr,
                                     rows, indices.cols};
         run_gpu_reduction<T>(device_spec, devices[k], rows, n_reduced, slice, slice_values,
-                             slice_indices);
+                             slice_indices, nullptr, options);
       } catch (...) {
         std::lock_guard<std::mutex> lock(failure_lock);
         if (!failure) failure = std::current_exception();
@@ -96,11 +96,11 @@ template void run_multi_gpu_reduction<float>(const codegen::KernelSpec&, const s
                                              int64_t, int64_t,
                                              const std::vector<View<const float>>&,
                                              const std::vector<codegen::ArgLayout>&, View<float>,
-                                             View<int64_t>);
+                                             View<int64_t>, const GpuRunOptions&);
 template void run_multi_gpu_reduction<double>(const codegen::KernelSpec&, const std::vector<int>&,
                                               int64_t, int64_t,
                                               const std::vector<View<const double>>&,
                                               const std::vector<codegen::ArgLayout>&, View<double>,
-                                              View<int64_t>);
+                                              View<int64_t>, const GpuRunOptions&);
 
 }  // namespace keops::runtime::cuda

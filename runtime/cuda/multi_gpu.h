@@ -6,6 +6,7 @@
 
 #include "compiler/codegen/kernel_spec.h"
 #include "keops/view.h"
+#include "runtime/cuda/gpu_reduce.h"
 
 namespace keops::runtime::cuda {
 
@@ -19,14 +20,14 @@ std::vector<int64_t> split_rows(int64_t out_rows, const std::vector<int>& weight
 
 // Runs spec (spec.gpu_sm is set per device) over out_rows output rows, rows [s_k, s_k+1) on
 // devices[k], each device from its own host thread. Arguments of the output category
-// (outer_cat) are sliced by rows; the others are copied whole to every device. Host arrays
-// only: keops::Error for an array in GPU memory. The first error of any device is rethrown
-// once all are done.
+// (outer_cat) are sliced by rows; the others are copied whole to every device, each device
+// run under `options` (its memory limit applies per device). Host arrays only: keops::Error
+// for an array in GPU memory. The first error of any device is rethrown once all are done.
 template <class T>
 void run_multi_gpu_reduction(const codegen::KernelSpec& spec, const std::vector<int>& devices,
                              int64_t out_rows, int64_t n_reduced,
                              const std::vector<View<const T>>& args,
                              const std::vector<codegen::ArgLayout>& layouts, View<T> values,
-                             View<int64_t> indices);
+                             View<int64_t> indices, const GpuRunOptions& options = {});
 
 }  // namespace keops::runtime::cuda
