@@ -1,10 +1,6 @@
 // The GPU kernel's schemes as PTX: the 2-D scheme's partial and merge kernels, long outputs.
 #include <doctest/doctest.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <regex>
 #include <string>
 
 #include "compiler/codegen/kernel_spec.h"
@@ -13,8 +9,12 @@
 #include "compiler/frontend/parser.h"
 #include "compiler/ir/context.h"
 #include "compiler/jit/ptx.h"
+#include "tests/support/ptxas.h"
 
 namespace {
+
+using keops::test::assemble_ptx;
+using keops::test::find_ptxas;
 
 using keops::codegen::KernelSpec;
 using keops::ir::DType;
@@ -43,29 +43,6 @@ struct GpuSpec {
     spec.gpu_sm = 90;
   }
 };
-
-std::string find_ptxas() {
-  for (const char* candidate : {"/usr/local/cuda/bin/ptxas", "/usr/bin/ptxas"})
-    if (std::filesystem::exists(candidate)) return candidate;
-  return "";
-}
-
-// "" when ptxas assembles ptx for sm_90 without spilling, else what went wrong.
-std::string assemble(const std::string& ptxas, const std::string& ptx) {
-  const auto dir = std::filesystem::temp_directory_path();
-  const std::string source = (dir / "keops_nvptx_schemes_test.ptx").string();
-  const std::string log = (dir / "keops_nvptx_schemes_test.log").string();
-  std::ofstream(source) << ptx;
-  const std::string command =
-      ptxas + " -arch=sm_90 -v -o /dev/null " + source + " > " + log + " 2>&1";
-  const int status = std::system(command.c_str());
-  std::ifstream in(log);
-  const std::string output((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (status != 0) return "ptxas failed: " + output;
-  if (std::regex_search(output, std::regex("[1-9][0-9]* bytes spill stores")))
-    return "spills: " + output;
-  return "";
-}
 
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
@@ -115,7 +92,7 @@ TEST_CASE("the 2-D scheme: a partial kernel and its merge kernel, every reductio
       CHECK(ptx.find("%ctaid.y") != std::string::npos);
       CHECK(count(ptx, "bar.sync") == 2);
       CHECK(keops::codegen::gpu_layout(g.spec).state_values > 0);
-      if (!ptxas.empty()) CHECK(assemble(ptxas, ptx) == "");
+      if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 90, /*no_spills=*/true) == "");
     }
   if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
 }
@@ -169,7 +146,7 @@ TEST_CASE("long outputs on the GPU: 32 columns per block, small PTX that does no
         CHECK(ptx.find("%nctaid.z") != std::string::npos);
         // Unrolled, E=1000 took 261 kB of PTX and spilled 21 kB per thread.
         CHECK(ptx.size() < 60000);
-        if (!ptxas.empty()) CHECK(assemble(ptxas, ptx) == "");
+        if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 90, /*no_spills=*/true) == "");
       }
   // Outputs of 64 columns or fewer are computed whole, as before.
   GpuSpec whole("x - y", "Min", DType::F32, 0, "", 64);

@@ -1,10 +1,6 @@
 // PTX generation, checked everywhere: expected instructions, and ptxas assembles it where found.
 #include <doctest/doctest.h>
 
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "compiler/codegen/kernel_spec.h"
@@ -13,8 +9,12 @@
 #include "compiler/frontend/parser.h"
 #include "compiler/ir/context.h"
 #include "compiler/jit/ptx.h"
+#include "tests/support/ptxas.h"
 
 namespace {
+
+using keops::test::assemble_ptx;
+using keops::test::find_ptxas;
 
 using keops::codegen::KernelSpec;
 
@@ -39,26 +39,6 @@ struct GpuSpec {
     spec.gpu_sm = sm;
   }
 };
-
-std::string find_ptxas() {
-  for (const char* candidate : {"/usr/local/cuda/bin/ptxas", "/usr/bin/ptxas"})
-    if (std::filesystem::exists(candidate)) return candidate;
-  return "";
-}
-
-// Assembles ptx for sm_<sm> with ptxas; "" when it succeeds, else its output.
-std::string assemble(const std::string& ptxas, const std::string& ptx, int sm) {
-  const auto dir = std::filesystem::temp_directory_path();
-  const std::string source = (dir / "keops_ptx_test.ptx").string();
-  const std::string log = (dir / "keops_ptx_test.log").string();
-  std::ofstream(source) << ptx;
-  const std::string command =
-      ptxas + " -arch=sm_" + std::to_string(sm) + " -o /dev/null " + source + " > " + log + " 2>&1";
-  const int status = std::system(command.c_str());
-  std::ifstream in(log);
-  const std::string output((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return status == 0 ? "" : "ptxas failed: " + output;
-}
 
 }  // namespace
 
@@ -96,7 +76,7 @@ TEST_CASE("PTX for every reduction kind assembles with ptxas for sm_80 and sm_90
         const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
         CHECK(ptx.find(".target sm_" + std::to_string(sm)) != std::string::npos);
         if (ptxas.empty()) continue;
-        CHECK(assemble(ptxas, ptx, sm) == "");
+        CHECK(assemble_ptx(ptxas, ptx, sm) == "");
       }
   if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
 }
@@ -114,7 +94,7 @@ TEST_CASE("long vectors on the GPU: loops over components, a bounded tile, PTX t
       // Unrolled, 4096 components would take some 100 kB of PTX.
       CHECK(ptx.size() < 40000);
       if (ptxas.empty()) continue;
-      CHECK(assemble(ptxas, ptx, 90) == "");
+      CHECK(assemble_ptx(ptxas, ptx, 90) == "");
     }
   }
   // Rows too long for a tile are read from global memory: nothing is staged.

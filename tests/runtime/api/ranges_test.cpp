@@ -3,9 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <optional>
 #include <random>
@@ -20,6 +17,7 @@
 #include "compiler/frontend/parser.h"
 #include "compiler/ir/context.h"
 #include "compiler/jit/ptx.h"
+#include "tests/support/ptxas.h"
 #include "tests/support/scratch.h"
 
 using keops::Backend;
@@ -482,16 +480,12 @@ TEST_CASE("ranges on the GPU: block-sparse PTX assembles, the dense kernel keeps
   CHECK(params(dense) == 5);
   CHECK(params(sparse) == 7);
   CHECK(dense != sparse);
-  const char* ptxas = "/usr/local/cuda/bin/ptxas";
-  if (!std::filesystem::exists(ptxas)) {
+  const std::string ptxas = keops::test::find_ptxas();
+  if (ptxas.empty()) {
     MESSAGE("ptxas not found: block-sparse PTX not assembled");
     return;
   }
-  keops::test::TempDir dir;
-  std::ofstream(dir / "k.ptx") << sparse;
-  const std::string command =
-      std::string(ptxas) + " -arch=sm_90 -o /dev/null " + (dir / "k.ptx") + " 2>&1";
-  CHECK(std::system(command.c_str()) == 0);
+  CHECK(keops::test::assemble_ptx(ptxas, sparse, 90) == "");
 }
 
 TEST_CASE("ranges on the GPU: the CPU's checks, in float32 and float64") {

@@ -3,9 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
@@ -21,6 +19,7 @@
 #include "runtime/cuda/module_cache.h"
 #include "runtime/cuda/self_test.h"
 #include "runtime/cuda/stream.h"
+#include "tests/support/ptxas.h"
 #include "tests/support/scratch.h"
 
 namespace keops::runtime::cuda {
@@ -40,12 +39,6 @@ std::optional<std::string> find_stub_driver() {
   for (const char* path : {"/usr/local/cuda/lib64/stubs/libcuda.so",
                            "/usr/local/cuda/targets/x86_64-linux/lib/stubs/libcuda.so"})
     if (std::filesystem::exists(path)) return path;
-  return std::nullopt;
-}
-
-std::optional<std::string> find_ptxas() {
-  if (std::filesystem::exists("/usr/local/cuda/bin/ptxas")) return "/usr/local/cuda/bin/ptxas";
-  if (std::system("command -v ptxas > /dev/null 2>&1") == 0) return "ptxas";
   return std::nullopt;
 }
 
@@ -171,25 +164,12 @@ TEST_CASE("cuda: byte counts in messages") {
 }
 
 TEST_CASE("cuda: the smoke-test PTX assembles with ptxas (where installed)") {
-  const std::optional<std::string> ptxas = find_ptxas();
-  if (!ptxas) {
+  const std::string ptxas = keops::test::find_ptxas();
+  if (ptxas.empty()) {
     MESSAGE("skipped: no ptxas here");
     return;
   }
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("keops-cuda-test-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
-  const auto ptx = dir / "vector_add.ptx";
-  std::ofstream(ptx) << vector_add_ptx();
-  const std::string command = *ptxas + " -arch=sm_90 " + ptx.string() + " -o " +
-                              (dir / "vector_add.cubin").string() + " > " + (dir / "log").string() +
-                              " 2>&1";
-  const int status = std::system(command.c_str());
-  std::ifstream log(dir / "log");
-  const std::string log_text((std::istreambuf_iterator<char>(log)), {});
-  INFO("ptxas said: " << log_text);
-  CHECK(status == 0);
-  std::filesystem::remove_all(dir);
+  CHECK(keops::test::assemble_ptx(ptxas, vector_add_ptx(), 90) == "");
 }
 
 TEST_CASE("cuda: devices are listed with their properties") {
