@@ -282,6 +282,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
 
   llvm::Type* T = element_type(ctx, spec);
   auto* i64 = llvm::Type::getInt64Ty(ctx);
+  auto* i32 = llvm::Type::getInt32Ty(ctx);
   auto* ptr = llvm::PointerType::get(ctx, 0);
   const llvm::Align align_t(T->getPrimitiveSizeInBits() / 8);
   const bool sparse = spec.gpu_block_sparse;
@@ -504,13 +505,16 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   Value* remaining = b.CreateSub(tiles_end, t0);
   Value* tile_len =
       b.CreateSelect(b.CreateICmpSLT(remaining, block_threads), remaining, block_threads);
+  // The pair loop counts in 32 bits: a tile has at most block_threads rows, and 64-bit
+  // counters cost two instructions each on the GPU.
+  Value* tile_len32 = b.CreateTrunc(tile_len, i32);
   b.CreateBr(inner_header);
 
   // inner.header: for (t = 0; t < tile_len; ++t)
   b.SetInsertPoint(inner_header);
-  llvm::PHINode* t = b.CreatePHI(i64, 2, "t");
-  t->addIncoming(b.getInt64(0), staged);
-  b.CreateCondBr(b.CreateICmpSLT(t, tile_len), inner_body, tile_end);
+  llvm::PHINode* t32 = b.CreatePHI(i32, 2, "t");
+  t32->addIncoming(b.getInt32(0), staged);
+  b.CreateCondBr(b.CreateICmpSLT(t32, tile_len32), inner_body, tile_end);
 
   b.SetInsertPoint(inner_body);
   {
@@ -521,6 +525,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
       offsets.push_back(offset);
       offset += e->dim;
     }
+    Value* t = b.CreateZExt(t32, i64);
     Value* slot = b.CreateMul(t, b.getInt64(s.staged_values));
     Value* index = b.CreateAdd(t0, t);
     // Arguments of the reduced category that were not staged are read from global memory.
@@ -574,8 +579,21 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
       combine();
     }
   }
-  t->addIncoming(b.CreateAdd(t, b.getInt64(1)), b.GetInsertBlock());
-  b.CreateBr(inner_header);
+  t32->addIncoming(b.CreateAdd(t32, b.getInt32(1), "", /*HasNUW=*/true, /*HasNSW=*/true),
+                   b.GetInsertBlock());
+  llvm::Instruction* latch = b.CreateBr(inner_header);
+  int arg_values = 0;
+  for (const ArgLayout& a : spec.args) arg_values += a.dim;
+  if (!grouped && arg_values <= 32) {
+    // Four pairs per iteration where a pair is short (low dims): the loop's own instructions
+    // are then a small share of a pair's. Long pair bodies gain nothing and grow the code.
+    llvm::Metadata* unroll[] = {llvm::MDString::get(ctx, "llvm.loop.unroll.count"),
+                                llvm::ConstantAsMetadata::get(b.getInt32(4))};
+    llvm::MDNode* loop_id =
+        llvm::MDNode::getDistinct(ctx, {nullptr, llvm::MDNode::get(ctx, unroll)});
+    loop_id->replaceOperandWith(0, loop_id);
+    latch->setMetadata(llvm::LLVMContext::MD_loop, loop_id);
+  }
 
   // tile.end: nobody overwrites the tile before everyone has read it.
   b.SetInsertPoint(tile_end);

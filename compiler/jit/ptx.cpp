@@ -8,6 +8,7 @@
 
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/MC/TargetRegistry.h>
+#include <llvm/Support/CommandLine.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 
@@ -49,6 +50,11 @@ std::unique_ptr<llvm::TargetMachine> nvptx_machine(int device_sm) {
     LLVMInitializeNVPTXTarget();
     LLVMInitializeNVPTXTargetMC();
     LLVMInitializeNVPTXAsmPrinter();
+    // 32-bit shared, local and constant pointers: the pair loop's tile address then steps
+    // in one 32-bit add instead of a 64-bit pair (an option of LLVM's NVPTX backend).
+    auto& options = llvm::cl::getRegisteredOptions();
+    if (auto it = options.find("nvptx-short-ptr"); it != options.end())
+      static_cast<llvm::cl::opt<bool>*>(it->second)->setValue(true);
   });
   std::string err;
   const llvm::Target* target = llvm::TargetRegistry::lookupTarget(kTriple, err);
@@ -59,8 +65,8 @@ std::unique_ptr<llvm::TargetMachine> nvptx_machine(int device_sm) {
   llvm::TargetOptions options;
   options.AllowFPOpFusion = llvm::FPOpFusion::Fast;
   std::unique_ptr<llvm::TargetMachine> tm(
-      target->createTargetMachine(kTriple, cpu, ptx_version_for(sm), options,
-                                  std::nullopt, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+      target->createTargetMachine(kTriple, cpu, ptx_version_for(sm), options, std::nullopt,
+                                  std::nullopt, llvm::CodeGenOptLevel::Aggressive));
   if (!tm) throw Error("creating the NVPTX target for " + cpu);
   return tm;
 }
