@@ -13,7 +13,8 @@ namespace keops::ir {
 namespace {
 
 constexpr OpInfo kOps[] = {
-#define KEOPS_OP(name, spelling, arity, ints, shape) {spelling, arity, ints, Shape::shape},
+#define KEOPS_OP(name, spelling, arity, ints, shape, family) \
+  {spelling, arity, ints, Shape::shape, Family::family},
 #include "compiler/ir/ops.def"
 #undef KEOPS_OP
 };

@@ -10,18 +10,21 @@
 namespace keops::ir {
 
 enum class Op : uint16_t {
-#define KEOPS_OP(name, spelling, arity, ints, shape) name,
+#define KEOPS_OP(name, spelling, arity, ints, shape, family) name,
 #include "compiler/ir/ops.def"
 #undef KEOPS_OP
 };
 
 enum class Shape : uint8_t { Leaf, Same, Broadcast, Scalar, Custom };
+// The evaluator, the emitter and autodiff each implement an op in the rules of its family.
+enum class Family : uint8_t { Leaf, Elementwise, Vector, Tensor, Complex, Special };
 
 struct OpInfo {
   std::string_view spelling;
   int arity;
   int int_attrs;  // -1: variable length
   Shape shape;
+  Family family;
 };
 
 const OpInfo& op_info(Op op);
