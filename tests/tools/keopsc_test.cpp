@@ -58,6 +58,23 @@ const char* kPointsC =
     "  }\n"
     "}\n";
 
+// The start of a C program's main that calls the objects gauss.o (a float32 Sum over j) and
+// nearest.o (a float64 Min_ArgMin over i) on the tests' points: arrays set, arguments ready.
+std::string gauss_and_nearest_main() {
+  return std::string("#include <stdio.h>\n#include \"gauss.h\"\n#include \"nearest.h\"\n") +
+         kPointsC + "enum { NX = " + std::to_string(kNx) + ", NY = " + std::to_string(kNy) +
+         " };\n"
+         "static float xf[NX * 3], yf[NY * 3], bf[NY], gauss_out[NX];\n"
+         "static double xd[NX * 3], yd[NY * 3], nearest_out[NY];\n"
+         "static int64_t nearest_index[NY];\n"
+         "int main(void) {\n"
+         "  points(xf, xd, NX, 3, 7, 23, 1.0 / 16);\n"
+         "  points(yf, yd, NY, 3, 11, 19, 1.0 / 8);\n"
+         "  points(bf, 0, NY, 1, 3, 5, 1.0 / 4);\n"
+         "  const float* gauss_args[GAUSS_ARGS] = {xf, yf, bf};\n"
+         "  const double* nearest_args[NEAREST_ARGS] = {xd, yd};\n";
+}
+
 template <class T>
 std::vector<T> bytes_as(const std::string& bytes, size_t offset, size_t count) {
   std::vector<T> v(count);
@@ -124,18 +141,7 @@ TEST_CASE("keopsc compile: objects linked into a C program with -fopenmp give th
           "nearest.o");
 
   const std::string program =
-      std::string("#include <stdio.h>\n#include \"gauss.h\"\n#include \"nearest.h\"\n") + kPointsC +
-      "enum { NX = " + std::to_string(kNx) + ", NY = " + std::to_string(kNy) +
-      " };\n"
-      "static float xf[NX * 3], yf[NY * 3], bf[NY], gauss_out[NX];\n"
-      "static double xd[NX * 3], yd[NY * 3], nearest_out[NY];\n"
-      "static int64_t nearest_index[NY];\n"
-      "int main(void) {\n"
-      "  points(xf, xd, NX, 3, 7, 23, 1.0 / 16);\n"
-      "  points(yf, yd, NY, 3, 11, 19, 1.0 / 8);\n"
-      "  points(bf, 0, NY, 1, 3, 5, 1.0 / 4);\n"
-      "  const float* gauss_args[GAUSS_ARGS] = {xf, yf, bf};\n"
-      "  const double* nearest_args[NEAREST_ARGS] = {xd, yd};\n"
+      gauss_and_nearest_main() +
       "  if (gauss(NX, NY, gauss_args, gauss_out, 0) != 0) return 10;\n"
       "  if (nearest(NX, NY, nearest_args, nearest_out, nearest_index) != 0) return 11;\n"
       "  FILE* f = fopen(\"results.bin\", \"wb\");\n"
@@ -439,18 +445,7 @@ TEST_CASE("keopsc compile --target sm_90: embedded PTX and an entry running it t
   }
 
   const std::string program =
-      std::string("#include <stdio.h>\n#include \"gauss.h\"\n#include \"nearest.h\"\n") + kPointsC +
-      "enum { NX = " + std::to_string(kNx) + ", NY = " + std::to_string(kNy) +
-      " };\n"
-      "static float xf[NX * 3], yf[NY * 3], bf[NY], gauss_out[NX];\n"
-      "static double xd[NX * 3], yd[NY * 3], nearest_out[NY];\n"
-      "static int64_t nearest_index[NY];\n"
-      "int main(void) {\n"
-      "  points(xf, xd, NX, 3, 7, 23, 1.0 / 16);\n"
-      "  points(yf, yd, NY, 3, 11, 19, 1.0 / 8);\n"
-      "  points(bf, 0, NY, 1, 3, 5, 1.0 / 4);\n"
-      "  const float* gauss_args[GAUSS_ARGS] = {xf, yf, bf};\n"
-      "  const double* nearest_args[NEAREST_ARGS] = {xd, yd};\n"
+      gauss_and_nearest_main() +
       "  printf(\"%d \", gauss(-1, NY, gauss_args, gauss_out, 0));\n"
       "  printf(\"%s\\n\", keops_aot_last_error());\n"
       "  printf(\"%d \", gauss(NX, NY, 0, gauss_out, 0));\n"
