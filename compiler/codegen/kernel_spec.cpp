@@ -82,6 +82,7 @@ std::string KernelSpec::key() const {
     k += "|nvptx|sm_" + std::to_string(gpu_sm) + (gpu_fast_math ? "|fast" : "|accurate");
     if (gpu_block_sparse) k += "|block-sparse";
     if (gpu_partial) k += "|partial";
+    if (gpu_rows_per_thread != 1) k += "|rows=" + std::to_string(gpu_rows_per_thread);
   } else {
     k += "|" + target.triple + "|" + target.cpu + "|" + target.features;
     k += "|vb=" + std::to_string(target.vector_bits);

@@ -47,6 +47,9 @@ struct KernelSpec {
   // A GPU kernel whose blocks each reduce a slice of the reduced axis into a partial state,
   // with a merge kernel in the same module (the 2-D scheme, nvptx_kernel.h).
   bool gpu_partial = false;
+  // Output rows per GPU thread (dense, whole kernels): reduced rows read from shared memory,
+  // and the loop's own instructions, then serve that many pairs.
+  int gpu_rows_per_thread = 1;
   SumScheme sum_scheme = SumScheme::Block;
   // Reduced indices per block when sum_scheme == Block. 0: automatic (256 for sums; none
   // for selections, whose merge is exact); > 0 forces that size on every reduction.

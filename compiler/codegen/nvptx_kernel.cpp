@@ -4,6 +4,7 @@
 #include "compiler/codegen/nvptx_kernel.h"
 
 #include <algorithm>
+#include <memory>
 
 #include <llvm/IR/IntrinsicsNVPTX.h>
 #include <llvm/IR/MDBuilder.h>
@@ -22,6 +23,15 @@ namespace {
 
 constexpr int kBlockThreads = 256;
 constexpr int kMinBlockThreads = 64;
+constexpr int kMaxBlockThreads = 1024;  // CUDA's limit
+
+// A pair body short enough (the arguments' values, summed, at most 32) that the loop's own
+// instructions and the shared-memory loads weigh in it.
+bool short_pair_body(const KernelSpec& spec) {
+  int arg_values = 0;
+  for (const ArgLayout& a : spec.args) arg_values += a.dim;
+  return arg_values <= 32;
+}
 
 // Dynamic shared memory a block may take: half of what sm_80 and later let a block opt into
 // (so that two blocks share a multiprocessor), the default limit before them.
@@ -112,6 +122,16 @@ Value* group_first_column(llvm::IRBuilderBase& b, Value* g, const ColumnGroups& 
   Value* last = b.getInt64(groups.dim - groups.width);
   return b.CreateSelect(b.CreateICmpSLT(c0, last), c0, last);
 }
+
+// One of a thread's output rows: where it is, whether it exists, its state, and the
+// emitter of its output-only values.
+struct ThreadRow {
+  Value* row = nullptr;
+  Value* live = nullptr;      // row < the block's end of rows
+  Value* load_row = nullptr;  // row, or the last row when not live
+  std::vector<llvm::AllocaInst*> total_slots, tile_slots;
+  std::unique_ptr<FormulaEmitter> outer;
+};
 
 // The 8-byte cell of state value k of group g, slot `slot`, row `row` (nvptx_kernel.h): a
 // row's state is contiguous, so that its values are read at constant offsets of one address.
@@ -250,8 +270,8 @@ void build_merge_kernel(llvm::Module& m, const KernelSpec& full, const ColumnGro
 
 }  // namespace
 
-int64_t GpuLayout::shared_bytes() const {
-  return int64_t(block_threads) * staged_values * element_bytes;
+int64_t GpuLayout::shared_bytes(int threads) const {
+  return int64_t(threads > 0 ? threads : block_threads) * staged_values * element_bytes;
 }
 
 GpuLayout gpu_layout(const KernelSpec& spec) {
@@ -260,8 +280,18 @@ GpuLayout gpu_layout(const KernelSpec& spec) {
   llvm::LLVMContext ctx;
   const int state_values =
       int(make_reduction_emitter(groups.spec)->state_types(element_type(ctx, spec)).size());
-  return {s.block_threads, s.staged_values, spec.dtype == ir::DType::F32 ? 4 : 8, groups.groups,
-          state_values};
+  const int64_t row_bytes = int64_t(s.staged_values) * (spec.dtype == ir::DType::F32 ? 4 : 8);
+  const int64_t fitting = row_bytes ? shared_budget(spec.gpu_sm) / row_bytes : kMaxBlockThreads;
+  const int max_block_threads =
+      std::max(s.block_threads, int(std::min<int64_t>(fitting, kMaxBlockThreads) / 32 * 32));
+  return {s.block_threads,  max_block_threads, spec.gpu_rows_per_thread,
+          s.staged_values,  spec.dtype == ir::DType::F32 ? 4 : 8,
+          groups.groups,    state_values};
+}
+
+bool several_rows_per_thread_pay(const KernelSpec& spec) {
+  return spec.reduction.kind == ir::ReductionKind::Sum && short_pair_body(spec) &&
+         grouped_dim(spec) == 0;
 }
 
 std::string merge_kernel_name(const std::string& kernel_name) { return kernel_name + "_merge"; }
@@ -316,7 +346,6 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   auto* tile_end = BasicBlock::Create(ctx, "tile.end", fn);
   auto* range_next = sparse ? BasicBlock::Create(ctx, "range.next", fn) : nullptr;
   auto* finish = BasicBlock::Create(ctx, "finish", fn);
-  auto* store = BasicBlock::Create(ctx, "store", fn);
   auto* group_next = grouped ? BasicBlock::Create(ctx, "group.next", fn) : nullptr;
   auto* exit = BasicBlock::Create(ctx, "exit", fn);
 
@@ -325,8 +354,13 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   Value* thread = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x);
   Value* block_threads = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x);
   Value* block = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x);
-  // Dense: block b takes rows b * block_threads + [0, block_threads), every reduced row.
-  Value* rows_begin = b.CreateMul(block, block_threads);
+  // Dense: block b takes rows b * rows_per_block + [0, rows_per_block), every reduced row;
+  // thread t takes rows t, t + block_threads, ... of them.
+  const int rows_per_thread = spec.gpu_rows_per_thread;
+  KEOPS_CHECK(rows_per_thread >= 1 && (rows_per_thread == 1 || !(sparse || partial)),
+              "several rows per thread need a dense, whole (not partial) GPU kernel");
+  Value* rows_begin =
+      b.CreateMul(block, b.CreateMul(block_threads, b.getInt64(rows_per_thread)));
   Value* rows_end = out_rows;
   Value* first_range = nullptr;
   Value* last_range = nullptr;
@@ -340,10 +374,14 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
     first_range = field(2, "ranges.first");
     last_range = field(3, "ranges.last");
   }
-  Value* row = b.CreateAdd(rows_begin, thread);
-  Value* live = b.CreateICmpSLT(row, rows_end);
   // Threads past the last row still load tiles for the others: they read the last row.
-  Value* load_row = b.CreateSelect(live, row, b.CreateSub(rows_end, b.getInt64(1)));
+  std::vector<ThreadRow> thread_rows(static_cast<size_t>(rows_per_thread));
+  for (int r = 0; r < rows_per_thread; ++r) {
+    ThreadRow& tr = thread_rows[size_t(r)];
+    tr.row = b.CreateAdd(rows_begin, b.CreateAdd(thread, b.CreateMul(block_threads, b.getInt64(r))));
+    tr.live = b.CreateICmpSLT(tr.row, rows_end);
+    tr.load_row = b.CreateSelect(tr.live, tr.row, b.CreateSub(rows_end, b.getInt64(1)));
+  }
 
   const auto state_types = reduction->state_types(T);
   auto make_slots = [&] {
@@ -363,8 +401,10 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   // Sums fold each tile into a fresh state merged into the total (the Block scheme of the
   // CPU, with blocks of one tile): rounding grows with the tile, not with n_reduced.
   const bool blocked = spec.sum_scheme == SumScheme::Block && !reduction->exact();
-  const auto total_slots = make_slots();
-  const auto tile_slots = blocked ? make_slots() : total_slots;
+  for (ThreadRow& tr : thread_rows) {
+    tr.total_slots = make_slots();
+    tr.tile_slots = blocked ? make_slots() : tr.total_slots;
+  }
   // The reduced rows of this block: all of them, a split's (partial), or its ranges (sparse).
   Value* tiles_begin = b.getInt64(0);
   Value* tiles_end = n_reduced;
@@ -399,7 +439,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
     c0 = group_first_column(b, group, groups);
     begin = group_body;
   }
-  store_state(reduction->init(b, T), total_slots);
+  for (const ThreadRow& tr : thread_rows) store_state(reduction->init(b, T), tr.total_slots);
   b.CreateBr(sparse ? range_header : tile_header);
 
   auto global_row = [&](llvm::IRBuilderBase& ib, ir::Expr var, Value* at) {
@@ -429,12 +469,14 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
       },
       [&](llvm::IRBuilderBase& ib, ir::Expr v) { return global_row_start(ib, v, ib.getInt64(0)); },
       stream_dim);
-  FormulaEmitter outer(
+  for (ThreadRow& tr : thread_rows) {
+    Value* load_row = tr.load_row;
+    tr.outer = std::make_unique<FormulaEmitter>(
       entry_b, ir::DepSet(ir::dep_of(spec.outer_cat()) | ir::kDepP),
-      [&](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals { return global_row(ib, v, load_row); },
+      [&, load_row](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals { return global_row(ib, v, load_row); },
       // A thread's own long row is copied once into its local memory, which the hardware
       // interleaves across threads: later reads, once per reduced row, are coalesced.
-      [&](llvm::IRBuilderBase& ib, ir::Expr v) {
+      [&, load_row](llvm::IRBuilderBase& ib, ir::Expr v) {
         const FormulaEmitter::Row from = global_row_start(ib, v, load_row);
         llvm::AllocaInst* copy = entry_alloca(ib, llvm::ArrayType::get(T, uint64_t(v->dim)));
         emit_component_loop(ib, v->dim, 8, [&](Value* c0, int width) {
@@ -447,7 +489,8 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
         return FormulaEmitter::Row{copy, T};
       },
       stream_dim);
-  outer.delegate_to(&params);
+    tr.outer->delegate_to(&params);
+  }
 
   // The reduced rows run as tiles over [tiles_begin, tiles_end), or over each range of the block.
   BasicBlock* tiles_entry = begin;
@@ -501,7 +544,8 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
 
   b.SetInsertPoint(staged);
   b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});
-  if (blocked) store_state(reduction->init(b, T), tile_slots);
+  if (blocked)
+    for (const ThreadRow& tr : thread_rows) store_state(reduction->init(b, T), tr.tile_slots);
   Value* remaining = b.CreateSub(tiles_end, t0);
   Value* tile_len =
       b.CreateSelect(b.CreateICmpSLT(remaining, block_threads), remaining, block_threads);
@@ -551,40 +595,43 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
         },
         stream_dim);
     from_tile.delegate_to(&params);
-    FormulaEmitter pair(b, ir::kDepI | ir::kDepJ | ir::kDepP, nullptr, nullptr, stream_dim);
-    pair.delegate_to(&params);
-    pair.delegate_to(&outer);
-    pair.delegate_to(&from_tile);
-    // A group takes its columns of F (or of G).
-    Vals fv = grouped && !groups.of_g ? pair.emit_chunk(f, c0, groups.width) : pair.emit(f);
-    if (g) {
-      const Vals gv = grouped && groups.of_g ? pair.emit_chunk(g, c0, groups.width) : pair.emit(g);
-      fv.insert(fv.end(), gv.begin(), gv.end());
-    }
     // The reduced index of a partial kernel's row: its arrays may start at index_base.
     Value* reduced_index = partial ? b.CreateAdd(index, fn->getArg(5)) : index;
-    const Vals state = load_state(tile_slots);
-    auto combine = [&] {
-      store_state(reduction->combine(b, state, fv, reduced_index), tile_slots);
-    };
-    if (Value* changes = reduction->may_change(b, state, fv)) {
-      auto* update = BasicBlock::Create(ctx, "combine", fn, tile_end);
-      auto* done = BasicBlock::Create(ctx, "combined", fn, tile_end);
-      b.CreateCondBr(changes, update, done, llvm::MDBuilder(ctx).createBranchWeights(1, 16));
-      b.SetInsertPoint(update);
-      combine();
-      b.CreateBr(done);
-      b.SetInsertPoint(done);
-    } else {
-      combine();
+    // Each row of the thread folds the pair into its state; reduced-only values, loaded or
+    // computed once by from_tile, serve them all.
+    for (const ThreadRow& tr : thread_rows) {
+      FormulaEmitter pair(b, ir::kDepI | ir::kDepJ | ir::kDepP, nullptr, nullptr, stream_dim);
+      pair.delegate_to(&params);
+      pair.delegate_to(tr.outer.get());
+      pair.delegate_to(&from_tile);
+      // A group takes its columns of F (or of G).
+      Vals fv = grouped && !groups.of_g ? pair.emit_chunk(f, c0, groups.width) : pair.emit(f);
+      if (g) {
+        const Vals gv =
+            grouped && groups.of_g ? pair.emit_chunk(g, c0, groups.width) : pair.emit(g);
+        fv.insert(fv.end(), gv.begin(), gv.end());
+      }
+      const Vals state = load_state(tr.tile_slots);
+      auto combine = [&] {
+        store_state(reduction->combine(b, state, fv, reduced_index), tr.tile_slots);
+      };
+      if (Value* changes = reduction->may_change(b, state, fv)) {
+        auto* update = BasicBlock::Create(ctx, "combine", fn, tile_end);
+        auto* done = BasicBlock::Create(ctx, "combined", fn, tile_end);
+        b.CreateCondBr(changes, update, done, llvm::MDBuilder(ctx).createBranchWeights(1, 16));
+        b.SetInsertPoint(update);
+        combine();
+        b.CreateBr(done);
+        b.SetInsertPoint(done);
+      } else {
+        combine();
+      }
     }
   }
   t32->addIncoming(b.CreateAdd(t32, b.getInt32(1), "", /*HasNUW=*/true, /*HasNSW=*/true),
                    b.GetInsertBlock());
   llvm::Instruction* latch = b.CreateBr(inner_header);
-  int arg_values = 0;
-  for (const ArgLayout& a : spec.args) arg_values += a.dim;
-  if (!grouped && arg_values <= 32) {
+  if (!grouped && short_pair_body(spec)) {
     // Four pairs per iteration where a pair is short (low dims): the loop's own instructions
     // are then a small share of a pair's. Long pair bodies gain nothing and grow the code.
     llvm::Metadata* unroll[] = {llvm::MDString::get(ctx, "llvm.loop.unroll.count"),
@@ -598,29 +645,41 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   // tile.end: nobody overwrites the tile before everyone has read it.
   b.SetInsertPoint(tile_end);
   if (blocked)
-    store_state(reduction->merge(b, load_state(total_slots), load_state(tile_slots)), total_slots);
+    for (const ThreadRow& tr : thread_rows)
+      store_state(reduction->merge(b, load_state(tr.total_slots), load_state(tr.tile_slots)),
+                  tr.total_slots);
   b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});
   t0->addIncoming(b.CreateAdd(t0, block_threads), tile_end);
   b.CreateBr(tile_header);
 
-  BasicBlock* after_row = grouped ? group_next : exit;
+  // finish: each live row's result (or a partial kernel's state), then the next group.
+  BasicBlock* after_rows = grouped ? group_next : exit;
   b.SetInsertPoint(finish);
-  b.CreateCondBr(live, store, after_row);
-  b.SetInsertPoint(store);
-  if (partial) {
-    // The state, not finalized, to slot first_slot + split.
-    const StateCells cells{fn->getArg(3), out_rows, groups.groups, int64_t(state_types.size())};
-    Value* state_slot = b.CreateAdd(fn->getArg(6), split);
-    const Vals state = load_state(total_slots);
-    for (size_t k = 0; k < state.size(); ++k)
-      b.CreateAlignedStore(
-          state[k],
-          cells.at(b, grouped ? static_cast<Value*>(group) : b.getInt64(0), k, state_slot, row),
-          llvm::Align(8));
-  } else {
-    store_output(b, *reduction, load_state(total_slots), spec, T, values, indices, row, c0);
+  for (size_t r = 0; r < thread_rows.size(); ++r) {
+    const ThreadRow& tr = thread_rows[r];
+    auto* store = BasicBlock::Create(ctx, "store", fn, after_rows);
+    auto* next =
+        r + 1 < thread_rows.size() ? BasicBlock::Create(ctx, "finish.next", fn, after_rows)
+                                   : after_rows;
+    b.CreateCondBr(tr.live, store, next);
+    b.SetInsertPoint(store);
+    if (partial) {
+      // The state, not finalized, to slot first_slot + split.
+      const StateCells cells{fn->getArg(3), out_rows, groups.groups, int64_t(state_types.size())};
+      Value* state_slot = b.CreateAdd(fn->getArg(6), split);
+      const Vals state = load_state(tr.total_slots);
+      for (size_t k = 0; k < state.size(); ++k)
+        b.CreateAlignedStore(state[k],
+                             cells.at(b, grouped ? static_cast<Value*>(group) : b.getInt64(0), k,
+                                      state_slot, tr.row),
+                             llvm::Align(8));
+    } else {
+      store_output(b, *reduction, load_state(tr.total_slots), spec, T, values, indices, tr.row,
+                   c0);
+    }
+    b.CreateBr(next);
+    if (next != after_rows) b.SetInsertPoint(next);
   }
-  b.CreateBr(after_row);
   b.SetInsertPoint(exit);
   b.CreateRetVoid();
   if (partial) build_merge_kernel(m, spec, groups, merge_kernel_name(name));

@@ -10,9 +10,11 @@
 
 namespace keops::codegen {
 
-// Every GPU kernel has this signature (T = float or double), launched with 1-D blocks of
-// block_threads threads, grid.x blocks covering the output rows, grid.z = column_groups
-// and dynamic shared memory of block_threads * staged_values(spec) * sizeof(T) bytes:
+// Every GPU kernel has this signature (T = float or double), launched with 1-D blocks of B
+// threads (B <= GpuLayout::max_block_threads; block_threads for block-sparse and partial
+// kernels), grid.x blocks covering the output rows (B * spec.gpu_rows_per_thread per block:
+// a thread takes rows B apart), grid.z = column_groups and dynamic shared memory of
+// B * staged_values(spec) * sizeof(T) bytes:
 //   __global__ void kernel(int64_t out_rows, int64_t n_reduced, const T* const* args,
 //                          T* values, int64_t* indices);
 // args is a device array of device pointers, one per argument.
@@ -44,17 +46,26 @@ namespace keops::codegen {
 // folds slots 0, 1, ..., n_slots - 1 of each row in that order with the reduction's
 // merge(); with finalize != 0 it writes the output row, else the merged state to slot 0.
 struct GpuLayout {
-  int block_threads;  // threads per block, and reduced rows per shared-memory tile
+  int block_threads;      // threads per block, and reduced rows per shared-memory tile
+  int max_block_threads;  // the most threads whose tile fits the shared memory budget
+  int rows_per_thread;    // output rows per thread: a block takes rows_per_block() rows
   int staged_values;  // T values each reduced row leaves in shared memory
   int element_bytes;
   int column_groups = 1;  // column groups of a long output (grid.z); 1 when computed whole
   int state_values = 0;   // values in the state of one row and column group
-  int64_t shared_bytes() const;
+  // Dynamic shared memory of a block of `threads` threads (block_threads by default).
+  int64_t shared_bytes(int threads = 0) const;
   // Bytes of the partial states of one row in one slot (every column group).
   int64_t state_bytes() const { return int64_t(column_groups) * state_values * 8; }
 };
 
 GpuLayout gpu_layout(const KernelSpec& spec);
+
+// Whether several rows per thread (spec.gpu_rows_per_thread) may pay: sums of short pair
+// bodies, whose loop and shared-memory loads weigh in each pair. Selections diverge on
+// their per-row branches instead (knn_D3 at 1e6 on an H100: 448 ms with one row per
+// thread, 534 with two, 1055 with four).
+bool several_rows_per_thread_pay(const KernelSpec& spec);
 
 // The entry point of a partial kernel's merge kernel.
 std::string merge_kernel_name(const std::string& kernel_name);

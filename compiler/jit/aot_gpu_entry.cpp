@@ -25,10 +25,11 @@ void LLVMInitializeNVPTXTargetMC();
 namespace keops::jit {
 namespace {
 
-// The IR below lays the description out as 15 consecutive 8-byte fields.
-static_assert(sizeof(keops_aot_gpu_kernel) == 15 * 8);
+// The IR below lays the description out as 16 consecutive 8-byte fields.
+static_assert(sizeof(keops_aot_gpu_kernel) == 16 * 8);
 static_assert(offsetof(keops_aot_gpu_kernel, ptx) == 2 * 8);
-static_assert(offsetof(keops_aot_gpu_kernel, arg_cats) == 14 * 8);
+static_assert(offsetof(keops_aot_gpu_kernel, column_groups) == 10 * 8);
+static_assert(offsetof(keops_aot_gpu_kernel, arg_cats) == 15 * 8);
 // GPU entries return what CPU entries return for the same bad arguments.
 static_assert(KEOPS_AOT_BAD_SIZE == int(kAotNegativeSize) &&
               KEOPS_AOT_NULL_ARGUMENT == int(kAotNullArgument) &&
@@ -111,6 +112,7 @@ void build_aot_gpu_entry(llvm::Module& m, const codegen::KernelSpec& spec, const
       int64(spec.axis),
       int64(layout.block_threads),
       int64(layout.shared_bytes()),
+      int64(layout.column_groups),
       int64(spec.value_cols()),
       int64(spec.index_cols()),
       int64(int64_t(spec.args.size())),

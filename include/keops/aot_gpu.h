@@ -15,8 +15,8 @@ extern "C" {
 #endif
 
 /* The layout of struct keops_aot_gpu_kernel and the kernel's parameter list; a library
-   refuses kernels written for another version (KEOPS_AOT_BAD_KERNEL). */
-#define KEOPS_AOT_GPU_ABI_VERSION 1
+   refuses kernels written for another version (KEOPS_AOT_BAD_KERNEL). 2: column_groups. */
+#define KEOPS_AOT_GPU_ABI_VERSION 2
 
 /* What the entries of keopsc objects return: 1 to 4 as the CPU objects (API.md, keopsc). */
 enum keops_aot_status {
@@ -34,7 +34,8 @@ enum keops_aot_status {
 enum keops_aot_category { KEOPS_AOT_CAT_I = 0, KEOPS_AOT_CAT_J = 1, KEOPS_AOT_CAT_P = 2 };
 
 /* A kernel as keopsc embeds it in an object: its PTX and what launching it needs.
-   Every field is 8 bytes wide, so the layout is the same for every compiler. */
+   Every field is 8 bytes wide, so the layout is the same for every compiler; abi_version
+   and symbol lead it in every version, so that a library can name an object it refuses. */
 struct keops_aot_gpu_kernel {
   int64_t abi_version;     /* KEOPS_AOT_GPU_ABI_VERSION of the keopsc that wrote it */
   const char* symbol;      /* the object's C entry, for messages */
@@ -46,6 +47,7 @@ struct keops_aot_gpu_kernel {
   int64_t axis;            /* 1: nx output rows, reduced over ny; 0: ny rows over nx */
   int64_t block_threads;   /* threads per block */
   int64_t shared_bytes;    /* dynamic shared memory per block */
+  int64_t column_groups;   /* column groups of a long output (grid.z up to 65535); else 1 */
   int64_t value_cols;      /* values per output row; 0: none */
   int64_t index_cols;      /* indices per output row; 0: none */
   int64_t arg_count;

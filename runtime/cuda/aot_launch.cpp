@@ -10,6 +10,7 @@
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/errors.h"
 #include "runtime/cuda/gpu_reduce.h"
+#include "runtime/cuda/launch.h"
 #include "runtime/cuda/launch_args.h"
 #include "runtime/cuda/module_cache.h"
 
@@ -100,7 +101,8 @@ void run(const keops_aot_gpu_kernel& k, const std::string& name, int64_t out_row
   const auto module =
       cached_module("aot-ptx:" + hex(k.ptx_hash), device, [&] { return std::string(k.ptx); });
   launch_reduction<T>(module->function(k.kernel_name), int(k.block_threads), k.shared_bytes,
-                      out_rows, reduced, arg_views, value_view, index_view);
+                      unsigned(std::min(k.column_groups, int64_t(kMaxGridZ))), out_rows, reduced, arg_views,
+                      value_view, index_view);
 }
 
 // rows * cols * bytes, or -1 when it does not fit in an int64_t.

@@ -2,6 +2,7 @@
 #include "runtime/cuda/gpu_plan.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "keops/error.h"
 #include "runtime/cuda/memory.h"
@@ -23,6 +24,41 @@ int64_t auto_splits(int64_t rows, int64_t n_reduced, int block_threads, int mult
   if (blocks >= 2 * int64_t(multiprocessors)) return 1;
   const int64_t wanted = ceil_div(kBlocksPerMultiprocessor * multiprocessors, blocks);
   return std::clamp(std::min(wanted, n_reduced / kMinSplitRows), int64_t(1), kMaxSplits);
+}
+
+DenseLaunch plan_dense_launch(int64_t rows, int multiprocessors, int column_groups,
+                              int max_block_threads, bool four_rows_pay) {
+  // gauss_sum_D3 at 1e6 rows on an H100 (ms): one row per thread, E = 1.01 for every size,
+  // 385 (128 threads), 377 (256), 373 (384), 369 (512), 367 (640, 768); four rows per thread,
+  // 353 (128, E = 1.01), 373 (256, E = 1.08), 350 (384, E = 1.01), 364 (512, E = 1.08),
+  // 340 (640, E = 1.01), 403 (768, E = 1.21); 192, 320 and 480 threads: 398, 408, 364.
+  constexpr double kBlockOverhead = 7.5;
+  constexpr double kFourRowsGain = 0.926;
+  const int64_t sms = std::max(multiprocessors, 1);
+  std::vector<int> sizes;
+  for (int threads = 256; threads <= max_block_threads; threads += 128) sizes.push_back(threads);
+  if (sizes.empty()) sizes.push_back(std::max(max_block_threads, 1));  // a wide tile
+  DenseLaunch best{1, sizes.front()};
+  double best_cost = 0;
+  for (const int per_thread : {1, 4}) {
+    if (per_thread > 1 && !four_rows_pay) continue;
+    for (const int threads : sizes) {
+      const int64_t block_rows = int64_t(threads) * per_thread;
+      const int64_t blocks = ceil_div(rows, block_rows) * column_groups;
+      // Other launches than the first keep 2 blocks per SM at least (measured only there).
+      if (best_cost > 0 && blocks < 2 * sms) continue;
+      // Each SM's share is ceil(blocks / sms) blocks, the ideal rows / sms.
+      const double spread = double(ceil_div(blocks, sms) * sms * block_rows) /
+                            double(std::max<int64_t>(rows, 1) * column_groups);
+      const double cost =
+          spread * (1 + kBlockOverhead / threads) * (per_thread > 1 ? kFourRowsGain : 1.0);
+      if (best_cost == 0 || cost < best_cost * 0.999) {
+        best = {per_thread, threads};
+        best_cost = cost;
+      }
+    }
+  }
+  return best;
 }
 
 GpuRunPlan plan_gpu_run(const GpuRunShape& shape, int64_t budget,

@@ -16,6 +16,26 @@ inline constexpr int64_t kBlocksPerMultiprocessor = 4;
 int64_t auto_splits(int64_t rows, int64_t n_reduced, int block_threads, int multiprocessors,
                     int column_groups = 1);
 
+// How a dense 1-D launch covers its output rows: a thread takes rows_per_thread rows, a
+// block block_threads threads.
+struct DenseLaunch {
+  int rows_per_thread = 1;
+  int block_threads = 256;
+};
+
+// The dense launch predicted fastest for `rows` output rows (times column_groups blocks per
+// block of rows), block_threads a multiple of 128 in [256, max_block_threads] (only
+// max_block_threads when it is below 256). Each multiprocessor's time follows the blocks it
+// runs, ceil(blocks / multiprocessors): the launch minimizes that against the ideal share,
+// times a per-block overhead of 1 + 7.5 / block_threads, times 0.926 for four rows per
+// thread (allowed by four_rows_pay, and only with 2 blocks per multiprocessor at least).
+// Block sizes stay multiples of 4 warps, one per scheduler of a multiprocessor: others leave
+// schedulers unevenly loaded. (Fitted on an H100 to gauss_sum_D3 from 1e5 to 1e6 rows,
+// block sizes 128 to 1024 and 1, 2, 4 or 8 rows per thread: 2 gained nothing, 8 no more
+// than 4; see gpu_plan.cpp.)
+DenseLaunch plan_dense_launch(int64_t rows, int multiprocessors, int column_groups,
+                              int max_block_threads, bool four_rows_pay);
+
 // The shape of a reduction and what its arrays take on the device, in bytes.
 struct GpuRunShape {
   int64_t out_rows = 0;

@@ -21,8 +21,6 @@ namespace {
 
 // Threads per block of the merge kernel.
 constexpr unsigned kMergeThreads = 256;
-// grid.z's limit: more column groups run in turn in each block (nvptx_kernel.h).
-constexpr int kMaxGridZ = 65535;
 
 // What a run may take when Options::gpu_memory_limit is 0: the free memory less a margin
 // for the driver and whoever else allocates meanwhile (a 16th of it, 256 MiB at least, but
@@ -103,6 +101,13 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
   codegen::KernelSpec run_spec = spec;
   run_spec.gpu_block_sparse = sparse != nullptr;
   run_spec.gpu_partial = plan.partial;
+  DenseLaunch dense{1, layout.block_threads};
+  if (!sparse && !plan.partial)
+    dense = plan_dense_launch(plan.rows, shape.multiprocessors, layout.column_groups,
+                              layout.max_block_threads,
+                              codegen::several_rows_per_thread_pay(spec));
+  if (options.rows_per_thread > 0) dense.rows_per_thread = options.rows_per_thread;
+  run_spec.gpu_rows_per_thread = dense.rows_per_thread;
   const auto module = cached_module(run_spec.key(), device, [&] { return cached_ptx(run_spec); });
   const std::string symbol = jit::gpu_kernel_symbol(run_spec);
   const KernelFunction kernel = module->function(symbol);
@@ -148,9 +153,18 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
     if (spec.args[k].cat == ir::CatP) place(k, 0, args[k].rows);
 
   LaunchConfig config;
-  config.block.x = unsigned(bt);
+  // Registers may allow fewer threads per block than the plan's (never fewer than the
+  // layout's block_threads: the kernels fit those).
+  const int register_limit = function_attribute(kernel, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK);
+  const int launch_threads =
+      options.block_threads > 0
+          ? options.block_threads
+          : std::max(layout.block_threads,
+                     std::min(dense.block_threads, register_limit / 128 * 128));
+  const int64_t rows_per_block = int64_t(launch_threads) * dense.rows_per_thread;
+  config.block.x = unsigned(launch_threads);
   config.grid.z = unsigned(std::min(layout.column_groups, kMaxGridZ));
-  config.dynamic_shared_bytes = unsigned(layout.shared_bytes());
+  config.dynamic_shared_bytes = unsigned(layout.shared_bytes(launch_threads));
   size_t next_item = 0;
   for (int64_t r0 = 0; r0 < out_rows;) {
     // This slice's rows: plan.rows, or whole items up to that many.
@@ -178,7 +192,8 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
         indices_in_place
             ? address_of(indices.data) + CUdeviceptr(bytes_of(r0, indices.cols, sizeof(int64_t)))
             : index_copy.address();
-    config.grid.x = unsigned(sparse ? next_item - first_item : size_t(ceil_div(rows, bt)));
+    config.grid.x =
+        unsigned(sparse ? next_item - first_item : size_t(ceil_div(rows, rows_per_block)));
     for (int64_t j0 = 0;;) {
       int64_t reduced = std::min(plan.reduced, n_reduced - j0);
       for (size_t k = 0; k < args.size(); ++k)

@@ -18,6 +18,10 @@ struct GpuRunOptions {
   // Splits of the reduced axis across blocks (the 2-D scheme, gpu_plan.h): 0 chooses from
   // the shapes and the device, 1 forces the 1-D scheme, more forces that many (tests).
   int64_t splits = 0;
+  // The dense 1-D launch (gpu_plan.h): 0 chooses from the shapes, else forced (tests);
+  // block_threads must be a multiple of 32 the kernel can launch.
+  int rows_per_thread = 0;
+  int block_threads = 0;
 };
 
 // Runs spec (a GPU spec: spec.gpu_sm set for `device`; its gpu_block_sparse and

@@ -17,6 +17,10 @@ struct LaunchConfig {
   CUstream stream = nullptr;  // null: the legacy default stream
 };
 
+// grid.z's limit: more column groups of a long output run in turn in each block
+// (nvptx_kernel.h).
+inline constexpr int kMaxGridZ = 65535;
+
 // Dynamic shared memory a kernel may use without opting in.
 inline constexpr unsigned kDefaultDynamicSharedLimit = 48 * 1024;
 

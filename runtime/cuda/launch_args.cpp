@@ -54,8 +54,9 @@ bool in_device_memory(const void* data, int view_device, int device) {
 
 template <class T>
 void launch_reduction(const KernelFunction& kernel, int block_threads, int64_t shared_bytes,
-                      int64_t out_rows, int64_t n_reduced, const std::vector<View<const T>>& args,
-                      View<T> values, View<int64_t> indices, const SparseLaunch* sparse) {
+                      unsigned grid_z, int64_t out_rows, int64_t n_reduced,
+                      const std::vector<View<const T>>& args, View<T> values, View<int64_t> indices,
+                      const SparseLaunch* sparse) {
   const int device = kernel.device;
   ContextGuard guard(device);
   std::vector<DeviceBuffer> owned;
@@ -79,6 +80,7 @@ void launch_reduction(const KernelFunction& kernel, int block_threads, int64_t s
   config.block.x = unsigned(block_threads);
   config.grid.x =
       unsigned(sparse ? sparse->blocks : (out_rows + block_threads - 1) / block_threads);
+  config.grid.z = grid_z;
   config.dynamic_shared_bytes = unsigned(shared_bytes);
   launch(kernel, config, params);
   synchronize(device);
@@ -88,11 +90,11 @@ void launch_reduction(const KernelFunction& kernel, int block_threads, int64_t s
     copy_to_host(device, indices.data, indices_address, index_bytes);
 }
 
-template void launch_reduction<float>(const KernelFunction&, int, int64_t, int64_t, int64_t,
-                                      const std::vector<View<const float>>&, View<float>,
+template void launch_reduction<float>(const KernelFunction&, int, int64_t, unsigned, int64_t,
+                                      int64_t, const std::vector<View<const float>>&, View<float>,
                                       View<int64_t>, const SparseLaunch*);
-template void launch_reduction<double>(const KernelFunction&, int, int64_t, int64_t, int64_t,
-                                       const std::vector<View<const double>>&, View<double>,
-                                       View<int64_t>, const SparseLaunch*);
+template void launch_reduction<double>(const KernelFunction&, int, int64_t, unsigned, int64_t,
+                                       int64_t, const std::vector<View<const double>>&,
+                                       View<double>, View<int64_t>, const SparseLaunch*);
 
 }  // namespace keops::runtime::cuda

@@ -1,9 +1,11 @@
 // Module loading through cuModuleLoadDataEx with the JIT's error log, and the module cache.
 #include "runtime/cuda/module_cache.h"
 
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
+#include "compiler/support/log.h"
 #include "runtime/cache/kernel_cache.h"
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/errors.h"
@@ -56,8 +58,24 @@ std::shared_ptr<const Module> cached_module(const std::string& kernel_key, int d
   // Never destroyed: unloading modules during exit would race the driver's own teardown.
   static auto* cache = new KernelCache<std::shared_ptr<const Module>>();
   check_device(device);
-  return cache->get(std::to_string(device) + ":" + kernel_key,
-                    [&] { return std::make_shared<const Module>(device, make_ptx()); });
+  return cache->get(std::to_string(device) + ":" + kernel_key, [&] {
+    // KEOPS_LOG=debug says where a first call's time goes: LLVM (or the disk cache), then
+    // the driver's JIT.
+    using Clock = std::chrono::steady_clock;
+    const auto start = Clock::now();
+    const std::string ptx = make_ptx();
+    const auto built = Clock::now();
+    auto module = std::make_shared<const Module>(device, ptx);
+    if (detail::debug_logging()) {
+      auto ms = [](Clock::duration d) {
+        return std::to_string(std::chrono::duration<double, std::milli>(d).count());
+      };
+      detail::log_debug("GPU " + std::to_string(device) + ": PTX (" +
+                        std::to_string(ptx.size()) + " bytes) in " + ms(built - start) +
+                        " ms, loaded by the driver in " + ms(Clock::now() - built) + " ms");
+    }
+    return module;
+  });
 }
 
 }  // namespace keops::runtime::cuda

@@ -4,9 +4,11 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <memory>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <keops/aot_gpu.h>
 #include <keops/keops.h>
@@ -32,6 +34,9 @@ namespace {
 const std::vector<std::string> kGaussAliases = {"x = Vi(3)", "y = Vj(3)", "b = Vj(1)"};
 const char* kGauss = "Exp(-SqDist(x, y)) * b";
 constexpr int64_t kNx = 300, kNy = 200;
+// A long output (200 columns): GPU kernels compute it a group of columns at a time.
+const std::vector<std::string> kWideAliases = {"x = Vi(3)", "y = Vj(3)", "v = Vj(200)"};
+const char* kWide = "Exp(-SqDist(x, y)) * v";
 
 std::string keopsc(const std::string& args) { return quoted(KEOPS_KEOPSC_PATH) + " " + args; }
 
@@ -110,6 +115,17 @@ std::vector<T> load_npy(const std::string& path, int64_t rows, int64_t cols, con
   CHECK(header.find("(" + std::to_string(rows) + ", " + std::to_string(cols) + ")") !=
         std::string::npos);
   return bytes_as<T>(file, 10 + header_size, size_t(rows * cols));
+}
+
+// The GpuLayout of the kernel keopsc compiles for a float32 Sum over j on sm_90.
+keops::codegen::GpuLayout sm90_layout(const char* formula, const std::vector<std::string>& aliases,
+                                      int64_t* grouped_dim = nullptr) {
+  const keops::runtime::KernelRequest request{formula, aliases, "Sum", 1, {}};
+  keops::runtime::OwnedKernelSpec owned = keops::runtime::make_kernel_spec(
+      request, keops::ir::DType::F32, keops::codegen::CpuTarget::named("x86-64"));
+  owned.spec.gpu_sm = 90;
+  if (grouped_dim) *grouped_dim = keops::codegen::grouped_dim(owned.spec);
+  return keops::codegen::gpu_layout(owned.spec);
 }
 
 std::set<std::string> undefined_symbols(const std::string& object, const TempDir& scratch) {
@@ -233,6 +249,61 @@ TEST_CASE("keopsc emit: the canonical IR, the LLVM IR, the assembly of a CPU, th
   r = run_shell(keopsc("emit --emit ptx --target sm_90 --axis 1" + formula), dir);
   CHECK(r.status == 0);
   CHECK(r.out.find(".target sm_90") != std::string::npos);
+}
+
+TEST_CASE("keopsc compile --target sm_90: the description records a long output's column groups") {
+  TempDir dir;
+  for (const auto& [formula, aliases, object] :
+       {std::tuple{kGauss, kGaussAliases, "gauss.o"}, {kWide, kWideAliases, "wide.o"}}) {
+    const auto r = run_shell(keopsc("compile " + quoted(formula) + alias_args(aliases) +
+                                    " --axis 1 --target sm_90 -o " + quoted(dir / object)),
+                             dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+  }
+  // A stand-in for libkeops's launcher saves the descriptions the entries pass it: no GPU,
+  // no libkeops needed.
+  const std::string program =
+      "#include <stdio.h>\n#include \"gauss.h\"\n#include \"wide.h\"\n"
+      "int keops_aot_gpu_launch(const void* k, int64_t nx, int64_t ny, const void* const* args,\n"
+      "                         void* values, int64_t* indices) {\n"
+      "  FILE* f = fopen(\"descriptions.bin\", \"ab\");\n"
+      "  fwrite(k, " +
+      std::to_string(sizeof(keops_aot_gpu_kernel)) +
+      ", 1, f);\n"
+      "  return fclose(f);\n"
+      "}\n"
+      "int main(void) { return gauss(1, 1, 0, 0, 0) || wide(1, 1, 0, 0, 0); }\n";
+  keops::test::write_bytes(dir / "prog.c", program);
+  const std::string in_dir = "cd " + quoted(dir.path().string()) + " && ";
+  const auto build = run_shell(in_dir + KEOPS_C_COMPILER + " prog.c gauss.o wide.o -o prog", dir);
+  INFO(build.err);
+  REQUIRE(build.status == 0);
+  REQUIRE(run_shell(in_dir + "./prog", dir).status == 0);
+  const std::string bytes = read_bytes(dir / "descriptions.bin");
+  REQUIRE(bytes.size() == 2 * sizeof(keops_aot_gpu_kernel));
+  keops_aot_gpu_kernel gauss, wide;  // their pointers are the program's: not read here
+  std::memcpy(&gauss, bytes.data(), sizeof gauss);
+  std::memcpy(&wide, bytes.data() + sizeof gauss, sizeof wide);
+
+  const keops::codegen::GpuLayout gauss_layout = sm90_layout(kGauss, kGaussAliases);
+  CHECK(gauss.abi_version == KEOPS_AOT_GPU_ABI_VERSION);
+  CHECK(gauss.column_groups == 1);
+  CHECK(gauss.column_groups == gauss_layout.column_groups);
+  CHECK(gauss.block_threads == gauss_layout.block_threads);
+  CHECK(gauss.shared_bytes == gauss_layout.shared_bytes());
+  CHECK(gauss.value_cols == 1);
+
+  int64_t grouped_dim = 0;
+  const keops::codegen::GpuLayout wide_layout = sm90_layout(kWide, kWideAliases, &grouped_dim);
+  CHECK(grouped_dim > 0);
+  CHECK(wide_layout.column_groups > 1);
+  CHECK(wide.abi_version == KEOPS_AOT_GPU_ABI_VERSION);
+  CHECK(wide.column_groups == wide_layout.column_groups);
+  CHECK(wide.block_threads == wide_layout.block_threads);
+  CHECK(wide.shared_bytes == wide_layout.shared_bytes());
+  CHECK(wide.value_cols == 200);
+  CHECK(wide.arg_count == 3);
 }
 
 TEST_CASE("keopsc: bad input is a message on stderr and exit status 2") {
@@ -531,6 +602,62 @@ TEST_CASE("keopsc compile --target sm_90: embedded PTX and an entry running it t
   CHECK(bytes_as<int64_t>(results, kNx * 4 + kNy * 8, kNy) == nearest.indices);
 }
 
+TEST_CASE("keopsc compile --target sm_90: a long output runs in column groups as Genred's does") {
+  TempDir dir;
+  const std::string libdir = fs::path(KEOPS_LIBRARY_PATH).parent_path().string();
+  const auto r = run_shell(keopsc("compile " + quoted(kWide) + alias_args(kWideAliases) +
+                                  " --axis 1 --target sm_90 -o " + quoted(dir / "wide.o")),
+                           dir);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const std::string program =
+      std::string("#include <stdio.h>\n#include \"wide.h\"\n") + kPointsC +
+      "enum { NX = " + std::to_string(kNx) + ", NY = " + std::to_string(kNy) +
+      " };\n"
+      "static float x[NX * 3], y[NY * 3], v[NY * WIDE_VALUE_COLS], out[NX * WIDE_VALUE_COLS];\n"
+      "int main(void) {\n"
+      "  points(x, 0, NX, 3, 7, 23, 1.0 / 16);\n"
+      "  points(y, 0, NY, 3, 11, 19, 1.0 / 8);\n"
+      "  points(v, 0, NY, WIDE_VALUE_COLS, 13, 29, 1.0 / 32);\n"
+      "  const float* args[WIDE_ARGS] = {x, y, v};\n"
+      "  int status = wide(NX, NY, args, out, 0);\n"
+      "  printf(\"%d %s\\n\", status, keops_aot_last_error());\n"
+      "  FILE* f = fopen(\"wide.bin\", \"wb\");\n"
+      "  fwrite(out, sizeof out, 1, f);\n"
+      "  return fclose(f);\n"
+      "}\n";
+  keops::test::write_bytes(dir / "prog.c", program);
+  const std::string in_dir = "cd " + quoted(dir.path().string()) + " && ";
+  const auto build = run_shell(in_dir + KEOPS_C_COMPILER + " prog.c wide.o -L" + quoted(libdir) +
+                                   " -lkeops -Wl,-rpath," + quoted(libdir) + " -o prog",
+                               dir);
+  INFO(build.err);
+  REQUIRE(build.status == 0);
+  const auto ran = run_shell(in_dir + "./prog", dir);
+  INFO(ran.err);
+  REQUIRE(ran.status == 0);
+  if (!keops::gpu_available()) {
+    MESSAGE("no GPU here (" << keops::gpu_unavailable_reason() << "): the long output is not run");
+    CHECK(ran.out == "5 running wide: no usable GPU: " + keops::gpu_unavailable_reason() + "\n");
+    return;
+  }
+  const int sm = keops::runtime::cuda::device_sm(0);
+  if (sm < 90) {
+    MESSAGE("GPU 0 is sm_" << sm << ": the sm_90 object is not run");
+    CHECK(ran.out.find("6 running wide: its kernel was compiled for sm_90") == 0);
+    return;
+  }
+  CHECK(ran.out == "0 \n");
+  keops::Options gpu;
+  gpu.backend = keops::Backend::GPU;
+  const auto x = points<float>(kNx, 3, 7, 23, 1.0 / 16), y = points<float>(kNy, 3, 11, 19, 1.0 / 8),
+             v = points<float>(kNy, 200, 13, 29, 1.0 / 32);
+  const auto expected = keops::Genred(kWide, kWideAliases, "Sum", 1, gpu)(
+      {{x.data(), kNx, 3}, {y.data(), kNy, 3}, {v.data(), kNy, 200}});
+  check_gpu_values(bytes_as<float>(read_bytes(dir / "wide.bin"), 0, size_t(kNx * 200)),
+                   expected.values, sm == 90);
+}
+
 TEST_CASE("keops_aot_gpu_launch: bad descriptions and sizes, device arrays used in place") {
   // The description keopsc would embed for a float32 Gaussian sum over j on sm_<sm>.
   keops::runtime::KernelRequest request{kGauss, kGaussAliases, "Sum", 1, {}};
@@ -552,6 +679,7 @@ TEST_CASE("keops_aot_gpu_launch: bad descriptions and sizes, device arrays used 
                                     1,
                                     layout.block_threads,
                                     layout.shared_bytes(),
+                                    layout.column_groups,
                                     1,
                                     0,
                                     3,
@@ -565,13 +693,28 @@ TEST_CASE("keops_aot_gpu_launch: bad descriptions and sizes, device arrays used 
   CHECK(keops_aot_gpu_launch(nullptr, kNx, kNy, args, out.data(), nullptr) == KEOPS_AOT_BAD_KERNEL);
   CHECK(std::string(keops_aot_last_error()) ==
         "keops_aot_gpu_launch: the kernel description is NULL");
+  const std::string abi = std::to_string(KEOPS_AOT_GPU_ABI_VERSION);
   keops_aot_gpu_kernel other = kernel;
   other.abi_version = 99;
   CHECK(keops_aot_gpu_launch(&other, kNx, kNy, args, out.data(), nullptr) == KEOPS_AOT_BAD_KERNEL);
-  CHECK(
-      std::string(keops_aot_last_error()) ==
-      "running gauss: its object was compiled for the keops GPU ABI 99, this libkeops runs ABI 1: "
-      "recompile it with the keopsc of this libkeops");
+  CHECK(std::string(keops_aot_last_error()) ==
+        "running gauss: its object was compiled for the keops GPU ABI 99, this libkeops runs ABI " +
+            abi + ": recompile it with the keopsc of this libkeops");
+  // An object of ABI 1, whose description has no column_groups (15 fields): only its version
+  // and symbol are read (an allocation of its exact size lets a sanitizer see any more).
+  struct AbiOneDescription {
+    int64_t abi_version;
+    const char* symbol;
+    int64_t rest[13];
+  };
+  static_assert(sizeof(AbiOneDescription) == 15 * 8 && KEOPS_AOT_GPU_ABI_VERSION > 1);
+  const auto abi_one = std::make_unique<AbiOneDescription>(AbiOneDescription{1, "old_gauss", {}});
+  CHECK(keops_aot_gpu_launch(reinterpret_cast<const keops_aot_gpu_kernel*>(abi_one.get()), kNx, kNy,
+                             args, out.data(), nullptr) == KEOPS_AOT_BAD_KERNEL);
+  CHECK(std::string(keops_aot_last_error()) ==
+        "running old_gauss: its object was compiled for the keops GPU ABI 1, this libkeops runs "
+        "ABI " +
+            abi + ": recompile it with the keopsc of this libkeops");
   CHECK(keops_aot_gpu_launch(&kernel, int64_t(1) << 61, kNy, args, out.data(), nullptr) ==
         KEOPS_AOT_BAD_SIZE);
   CHECK(

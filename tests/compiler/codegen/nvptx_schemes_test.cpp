@@ -171,3 +171,36 @@ TEST_CASE("grouped_dim: the CPU's and the GPU's long outputs") {
   cpu.spec.gpu_sm = 0;
   CHECK(keops::codegen::grouped_dim(cpu.spec) == 0);
 }
+
+TEST_CASE("several rows per thread: each tile value loaded once serves every row") {
+  const std::string ptxas = find_ptxas();
+  for (DType dtype : {DType::F32, DType::F64}) {
+    CAPTURE(int(dtype));
+    GpuSpec one("Exp(-SqDist(x, y)) * b", "Sum", dtype);
+    GpuSpec four("Exp(-SqDist(x, y)) * b", "Sum", dtype);
+    four.spec.gpu_rows_per_thread = 4;
+    CHECK(one.spec.key() != four.spec.key());
+    CHECK(keops::codegen::gpu_layout(four.spec).rows_per_thread == 4);
+    const std::string ptx1 = keops::jit::gpu_kernel_ptx(one.spec);
+    const std::string ptx4 = keops::jit::gpu_kernel_ptx(four.spec);
+    // The same shared-memory loads (y and b of a reduced row, in the unrolled pair loop and
+    // its remainder), four times the pairs: four stores of results at the end.
+    CHECK(count(ptx4, "ld.shared") == count(ptx1, "ld.shared"));
+    const std::string exp = dtype == DType::F32 ? "ex2.approx" : "fma.rn.f64";
+    CHECK(count(ptx4, exp) >= 4 * count(ptx1, exp));
+    CHECK(count(ptx4, "st.global") == 4 * count(ptx1, "st.global"));
+    if (!ptxas.empty())
+      for (int sm : {80, 90}) {
+        four.spec.gpu_sm = sm;
+        CHECK(assemble_ptx(ptxas, keops::jit::gpu_kernel_ptx(four.spec), sm,
+                           /*no_spills=*/true) == "");
+      }
+  }
+  // Block-sparse and partial kernels take one row per thread.
+  GpuSpec partial("Exp(-SqDist(x, y)) * b", "Sum", DType::F32);
+  partial.spec.gpu_partial = true;
+  partial.spec.gpu_rows_per_thread = 2;
+  CHECK_THROWS_WITH(keops::jit::gpu_kernel_ptx(partial.spec),
+                    doctest::Contains("several rows per thread need a dense"));
+  if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
+}

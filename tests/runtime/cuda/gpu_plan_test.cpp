@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <utility>
 
 #include <keops/error.h>
 
@@ -10,6 +11,8 @@
 namespace {
 
 using keops::runtime::cuda::auto_splits;
+using keops::runtime::cuda::DenseLaunch;
+using keops::runtime::cuda::plan_dense_launch;
 using keops::runtime::cuda::GpuRunPlan;
 using keops::runtime::cuda::GpuRunShape;
 using keops::runtime::cuda::plan_gpu_run;
@@ -150,4 +153,33 @@ TEST_CASE("arrays in device memory take no budget") {
   CHECK(p.rows == 1'000'000);
   CHECK(p.reduced == 1'000'000);
   CHECK_FALSE(p.partial);
+}
+
+TEST_CASE("dense launches: blocks spread evenly over the multiprocessors") {
+  auto plan = [](int64_t rows, bool four_rows_pay, int groups = 1, int max_threads = 1024) {
+    const DenseLaunch d = plan_dense_launch(rows, 132, groups, max_threads, four_rows_pay);
+    return std::pair{d.rows_per_thread, d.block_threads};
+  };
+  // gauss_sum_D3 at 1e6 on an H100: 391 blocks of 640 x 4 rows, 2.96 per SM (the fastest).
+  CHECK(plan(1'000'000, true) == std::pair{4, 640});
+  // One row per thread where four do not pay, or leave fewer than 2 blocks per SM.
+  CHECK(plan(1'000'000, false).first == 1);
+  CHECK(plan(200'000, true).first == 1);
+  // 1e5 rows: 256 threads give 391 blocks, 2.96 per SM; larger blocks, fewer than 2 per SM.
+  CHECK(plan(100'000, true) == std::pair{1, 256});
+  // 5e5 rows: 768 threads give 652 blocks, 4.94 per SM (256: 1954 blocks, 14.8 per SM).
+  CHECK(plan(500'000, false) == std::pair{1, 768});
+  // Sizes are multiples of 128 threads (4 warps), within the most the tile allows...
+  for (int64_t rows : {1, 1000, 77'777, 1'000'000, 123'456'789})
+    for (int max_threads : {256, 512, 1024}) {
+      const auto [per_thread, threads] = plan(rows, true, 1, max_threads);
+      CHECK(threads % 128 == 0);
+      CHECK(threads >= 256);
+      CHECK(threads <= max_threads);
+      CHECK((per_thread == 1 || per_thread == 4));
+    }
+  // ... and that most when it is below 256 (a wide tile).
+  CHECK(plan(1'000'000, false, 1, 64) == std::pair{1, 64});
+  // Column groups multiply the blocks: 1000 rows x 32 groups.
+  CHECK(plan(1000, false, 32).first == 1);
 }

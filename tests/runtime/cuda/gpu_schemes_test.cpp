@@ -195,6 +195,38 @@ TEST_CASE_TEMPLATE("the 2-D scheme matches the 1-D scheme and the reference, eve
   check_2d<T>(kAllKinds[9], 1, 10, 100'000, 0);
 }
 
+TEST_CASE_TEMPLATE("several rows per thread and other block sizes: the same results", T, float,
+                   double) {
+  if (skip_without_gpu()) return;
+  // Rows that end mid-block and mid-thread (a thread's later rows past the end), and a
+  // reduced axis that ends mid-tile, for every kind: selections give the same bits.
+  for (const Case& c : kAllKinds)
+    for (int axis : {1, 0}) {
+      CAPTURE(c.formula);
+      CAPTURE(c.reduction);
+      CAPTURE(axis);
+      const Problem<T> problem(c, axis, 1000, 700);
+      const auto one = problem.run({0, 1});
+      const auto ref = problem.reference();
+      for (auto [rows, threads] : {std::pair{2, 128}, {4, 128}, {4, 384}, {1, 640}, {3, 96}}) {
+        CAPTURE(rows);
+        CAPTURE(threads);
+        GpuRunOptions options{0, 1};
+        options.rows_per_thread = rows;
+        options.block_threads = threads;
+        const auto out = problem.run(options);
+        CHECK(distance(out.values, ref.values) <= tolerance<T>());
+        CHECK(out.indices == ref.indices);
+        if (is_selection(c)) CHECK(out.values == one.values);
+      }
+    }
+  // A long output (column groups) with four rows per thread.
+  const Problem<T> wide(kAllKinds[0], 1, 777, 300, 70);
+  GpuRunOptions options{0, 1};
+  options.rows_per_thread = 4;
+  CHECK(distance(wide.run(options).values, wide.reference().values) <= tolerance<T>());
+}
+
 TEST_CASE_TEMPLATE("long outputs on the GPU: column groups, 1-D and 2-D, against the reference", T,
                    float, double) {
   if (skip_without_gpu()) return;
