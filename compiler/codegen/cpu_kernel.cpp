@@ -347,41 +347,7 @@ llvm::Function* CpuKernelBuilder::build() {
     auto store = [&](const Vals& next) {
       for (size_t s = 0; s < next.size(); ++s) b.CreateStore(next[s], block_slots[size_t(r)][s]);
     };
-    auto any_lane = [&](Value* lanes_mask) {
-      return lanes_mask->getType()->isVectorTy() ? b.CreateOrReduce(lanes_mask) : lanes_mask;
-    };
-    // The full combine, or the reduction's fast one where no lane needs the full one.
-    auto combine = [&] {
-      Value* lanes_full = reduction->needs_full_combine(b, state, fv);
-      if (!lanes_full) {
-        store(reduction->combine(b, state, fv, j_lanes));
-        return;
-      }
-      auto* full = BasicBlock::Create(ctx_, "combine.full", fn_);
-      auto* fast = BasicBlock::Create(ctx_, "combine.fast", fn_);
-      auto* done = BasicBlock::Create(ctx_, "combine.done", fn_);
-      b.CreateCondBr(any_lane(lanes_full), full, fast,
-                     llvm::MDBuilder(ctx_).createBranchWeights(1, 64));
-      b.SetInsertPoint(full);
-      store(reduction->combine(b, state, fv, j_lanes));
-      b.CreateBr(done);
-      b.SetInsertPoint(fast);
-      store(reduction->fast_combine(b, state, fv, j_lanes));
-      b.CreateBr(done);
-      b.SetInsertPoint(done);
-    };
-    if (Value* lanes_changed = reduction->may_change(b, state, fv)) {
-      auto* update = BasicBlock::Create(ctx_, "combine", fn_);
-      auto* done = BasicBlock::Create(ctx_, "combined", fn_);
-      b.CreateCondBr(any_lane(lanes_changed), update, done,
-                     llvm::MDBuilder(ctx_).createBranchWeights(1, 16));
-      b.SetInsertPoint(update);
-      combine();
-      b.CreateBr(done);
-      b.SetInsertPoint(done);
-    } else {
-      combine();
-    }
+    emit_combine(b, *reduction, state, fv, j_lanes, store);
   }
   j->addIncoming(b.CreateAdd(j, b.getInt64(1)), b.GetInsertBlock());
   b.CreateBr(inner_header);

@@ -284,9 +284,13 @@ GpuLayout gpu_layout(const KernelSpec& spec) {
   const int64_t fitting = row_bytes ? shared_budget(spec.gpu_sm) / row_bytes : kMaxBlockThreads;
   const int max_block_threads =
       std::max(s.block_threads, int(std::min<int64_t>(fitting, kMaxBlockThreads) / 32 * 32));
-  return {s.block_threads,  max_block_threads, spec.gpu_rows_per_thread,
-          s.staged_values,  spec.dtype == ir::DType::F32 ? 4 : 8,
-          groups.groups,    state_values};
+  return {s.block_threads,
+          max_block_threads,
+          spec.gpu_rows_per_thread,
+          s.staged_values,
+          spec.dtype == ir::DType::F32 ? 4 : 8,
+          groups.groups,
+          state_values};
 }
 
 bool several_rows_per_thread_pay(const KernelSpec& spec) {
@@ -359,8 +363,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   const int rows_per_thread = spec.gpu_rows_per_thread;
   KEOPS_CHECK(rows_per_thread >= 1 && (rows_per_thread == 1 || !(sparse || partial)),
               "several rows per thread need a dense, whole (not partial) GPU kernel");
-  Value* rows_begin =
-      b.CreateMul(block, b.CreateMul(block_threads, b.getInt64(rows_per_thread)));
+  Value* rows_begin = b.CreateMul(block, b.CreateMul(block_threads, b.getInt64(rows_per_thread)));
   Value* rows_end = out_rows;
   Value* first_range = nullptr;
   Value* last_range = nullptr;
@@ -378,7 +381,8 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   std::vector<ThreadRow> thread_rows(static_cast<size_t>(rows_per_thread));
   for (int r = 0; r < rows_per_thread; ++r) {
     ThreadRow& tr = thread_rows[size_t(r)];
-    tr.row = b.CreateAdd(rows_begin, b.CreateAdd(thread, b.CreateMul(block_threads, b.getInt64(r))));
+    tr.row =
+        b.CreateAdd(rows_begin, b.CreateAdd(thread, b.CreateMul(block_threads, b.getInt64(r))));
     tr.live = b.CreateICmpSLT(tr.row, rows_end);
     tr.load_row = b.CreateSelect(tr.live, tr.row, b.CreateSub(rows_end, b.getInt64(1)));
   }
@@ -472,23 +476,25 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   for (ThreadRow& tr : thread_rows) {
     Value* load_row = tr.load_row;
     tr.outer = std::make_unique<FormulaEmitter>(
-      entry_b, ir::DepSet(ir::dep_of(spec.outer_cat()) | ir::kDepP),
-      [&, load_row](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals { return global_row(ib, v, load_row); },
-      // A thread's own long row is copied once into its local memory, which the hardware
-      // interleaves across threads: later reads, once per reduced row, are coalesced.
-      [&, load_row](llvm::IRBuilderBase& ib, ir::Expr v) {
-        const FormulaEmitter::Row from = global_row_start(ib, v, load_row);
-        llvm::AllocaInst* copy = entry_alloca(ib, llvm::ArrayType::get(T, uint64_t(v->dim)));
-        emit_component_loop(ib, v->dim, 8, [&](Value* c0, int width) {
-          for (int k = 0; k < width; ++k) {
-            Value* c = ib.CreateAdd(c0, ib.getInt64(k));
-            ib.CreateStore(ib.CreateLoad(T, ib.CreateGEP(T, from.base, c)),
-                           ib.CreateGEP(T, copy, c));
-          }
-        });
-        return FormulaEmitter::Row{copy, T};
-      },
-      stream_dim);
+        entry_b, ir::DepSet(ir::dep_of(spec.outer_cat()) | ir::kDepP),
+        [&, load_row](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals {
+          return global_row(ib, v, load_row);
+        },
+        // A thread's own long row is copied once into its local memory, which the hardware
+        // interleaves across threads: later reads, once per reduced row, are coalesced.
+        [&, load_row](llvm::IRBuilderBase& ib, ir::Expr v) {
+          const FormulaEmitter::Row from = global_row_start(ib, v, load_row);
+          llvm::AllocaInst* copy = entry_alloca(ib, llvm::ArrayType::get(T, uint64_t(v->dim)));
+          emit_component_loop(ib, v->dim, 8, [&](Value* c0, int width) {
+            for (int k = 0; k < width; ++k) {
+              Value* c = ib.CreateAdd(c0, ib.getInt64(k));
+              ib.CreateStore(ib.CreateLoad(T, ib.CreateGEP(T, from.base, c)),
+                             ib.CreateGEP(T, copy, c));
+            }
+          });
+          return FormulaEmitter::Row{copy, T};
+        },
+        stream_dim);
     tr.outer->delegate_to(&params);
   }
 
@@ -611,21 +617,8 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
             grouped && groups.of_g ? pair.emit_chunk(g, c0, groups.width) : pair.emit(g);
         fv.insert(fv.end(), gv.begin(), gv.end());
       }
-      const Vals state = load_state(tr.tile_slots);
-      auto combine = [&] {
-        store_state(reduction->combine(b, state, fv, reduced_index), tr.tile_slots);
-      };
-      if (Value* changes = reduction->may_change(b, state, fv)) {
-        auto* update = BasicBlock::Create(ctx, "combine", fn, tile_end);
-        auto* done = BasicBlock::Create(ctx, "combined", fn, tile_end);
-        b.CreateCondBr(changes, update, done, llvm::MDBuilder(ctx).createBranchWeights(1, 16));
-        b.SetInsertPoint(update);
-        combine();
-        b.CreateBr(done);
-        b.SetInsertPoint(done);
-      } else {
-        combine();
-      }
+      emit_combine(b, *reduction, load_state(tr.tile_slots), fv, reduced_index,
+                   [&](const Vals& next) { store_state(next, tr.tile_slots); });
     }
   }
   t32->addIncoming(b.CreateAdd(t32, b.getInt32(1), "", /*HasNUW=*/true, /*HasNSW=*/true),
@@ -658,9 +651,8 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   for (size_t r = 0; r < thread_rows.size(); ++r) {
     const ThreadRow& tr = thread_rows[r];
     auto* store = BasicBlock::Create(ctx, "store", fn, after_rows);
-    auto* next =
-        r + 1 < thread_rows.size() ? BasicBlock::Create(ctx, "finish.next", fn, after_rows)
-                                   : after_rows;
+    auto* next = r + 1 < thread_rows.size() ? BasicBlock::Create(ctx, "finish.next", fn, after_rows)
+                                            : after_rows;
     b.CreateCondBr(tr.live, store, next);
     b.SetInsertPoint(store);
     if (partial) {
@@ -674,8 +666,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
                                       state_slot, tr.row),
                              llvm::Align(8));
     } else {
-      store_output(b, *reduction, load_state(tr.total_slots), spec, T, values, indices, tr.row,
-                   c0);
+      store_output(b, *reduction, load_state(tr.total_slots), spec, T, values, indices, tr.row, c0);
     }
     b.CreateBr(next);
     if (next != after_rows) b.SetInsertPoint(next);

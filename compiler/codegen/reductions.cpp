@@ -1,6 +1,8 @@
 // The reduction emitters of every kind of FORMULA_LANGUAGE.md, in three families.
 #include "compiler/codegen/reductions.h"
 
+#include <llvm/IR/MDBuilder.h>
+
 #include <limits>
 
 #include <llvm/IR/Intrinsics.h>
@@ -336,6 +338,48 @@ class ShiftedExpEmitter final : public ReductionEmitter {
 };
 
 }  // namespace
+
+void emit_combine(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, const Vals& state,
+                  const Vals& f, llvm::Value* index,
+                  const std::function<void(const Vals&)>& store) {
+  llvm::LLVMContext& ctx = b.getContext();
+  llvm::Function* fn = b.GetInsertBlock()->getParent();
+  auto any_lane = [&](Value* lanes) {
+    return lanes->getType()->isVectorTy() ? b.CreateOrReduce(lanes) : lanes;
+  };
+  auto combine = [&] {
+    Value* lanes_full = reduction.needs_full_combine(b, state, f);
+    if (!lanes_full) {
+      store(reduction.combine(b, state, f, index));
+      return;
+    }
+    auto* full = llvm::BasicBlock::Create(ctx, "combine.full", fn);
+    auto* fast = llvm::BasicBlock::Create(ctx, "combine.fast", fn);
+    auto* done = llvm::BasicBlock::Create(ctx, "combine.done", fn);
+    b.CreateCondBr(any_lane(lanes_full), full, fast,
+                   llvm::MDBuilder(ctx).createBranchWeights(1, 64));
+    b.SetInsertPoint(full);
+    store(reduction.combine(b, state, f, index));
+    b.CreateBr(done);
+    b.SetInsertPoint(fast);
+    store(reduction.fast_combine(b, state, f, index));
+    b.CreateBr(done);
+    b.SetInsertPoint(done);
+  };
+  Value* lanes_changed = reduction.may_change(b, state, f);
+  if (!lanes_changed) {
+    combine();
+    return;
+  }
+  auto* update = llvm::BasicBlock::Create(ctx, "combine", fn);
+  auto* done = llvm::BasicBlock::Create(ctx, "combined", fn);
+  b.CreateCondBr(any_lane(lanes_changed), update, done,
+                 llvm::MDBuilder(ctx).createBranchWeights(1, 16));
+  b.SetInsertPoint(update);
+  combine();
+  b.CreateBr(done);
+  b.SetInsertPoint(done);
+}
 
 std::unique_ptr<ReductionEmitter> make_reduction_emitter(const KernelSpec& spec) {
   using Kind = ir::ReductionKind;

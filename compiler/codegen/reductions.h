@@ -1,6 +1,7 @@
 // Reductions as four IR emitters (init, combine, merge, finalize): ARCHITECTURE.md rule 4.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "compiler/codegen/formula_emitter.h"
@@ -55,6 +56,13 @@ class ReductionEmitter {
   virtual void finalize(llvm::IRBuilderBase& b, const Vals& state, Vals& values,
                         Vals& indices) const = 0;
 };
+
+// Folds f into `state` at b's position, as every kernel does: around the combine when
+// may_change says no lane keeps f, through fast_combine when no lane needs the full one.
+// `store` receives the new state on each path taken; b is left after them. Branches are
+// weighted as rare (a term kept, a full combine), which holds once a state has warmed up.
+void emit_combine(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, const Vals& state,
+                  const Vals& f, llvm::Value* index, const std::function<void(const Vals&)>& store);
 
 // The emitter of spec.reduction for spec.formula (and spec.reduction.formula2), with the
 // sum scheme and accumulator of the spec. keops::Error when the reduction does not fit F
