@@ -101,8 +101,8 @@ void run(const keops_aot_gpu_kernel& k, const std::string& name, int64_t out_row
   const auto module =
       cached_module("aot-ptx:" + hex(k.ptx_hash), device, [&] { return std::string(k.ptx); });
   launch_reduction<T>(module->function(k.kernel_name), int(k.block_threads), k.shared_bytes,
-                      unsigned(std::min(k.column_groups, int64_t(kMaxGridZ))), out_rows, reduced, arg_views,
-                      value_view, index_view);
+                      unsigned(std::min(k.column_groups, int64_t(kMaxGridZ))), out_rows, reduced,
+                      arg_views, value_view, index_view);
 }
 
 // rows * cols * bytes, or -1 when it does not fit in an int64_t.

@@ -114,8 +114,8 @@ inline constexpr unsigned CU_EVENT_DEFAULT = 0x0;
     (int* value, CUfunction_attribute attribute, CUfunction function))                            \
   X(cuFuncSetAttribute, "cuFuncSetAttribute",                                                     \
     (CUfunction function, CUfunction_attribute attribute, int value))                             \
-  X(cuOccupancyMaxActiveBlocksPerMultiprocessor, "cuOccupancyMaxActiveBlocksPerMultiprocessor",  \
-    (int* blocks, CUfunction function, int block_threads, size_t dynamic_shared_bytes))          \
+  X(cuOccupancyMaxActiveBlocksPerMultiprocessor, "cuOccupancyMaxActiveBlocksPerMultiprocessor",   \
+    (int* blocks, CUfunction function, int block_threads, size_t dynamic_shared_bytes))           \
   X(cuPointerGetAttribute, "cuPointerGetAttribute",                                               \
     (void* data, CUpointer_attribute attribute, CUdeviceptr pointer))                             \
   X(cuLaunchKernel, "cuLaunchKernel",                                                             \

@@ -104,8 +104,7 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
   DenseLaunch dense{1, layout.block_threads};
   if (!sparse && !plan.partial)
     dense = plan_dense_launch(plan.rows, shape.multiprocessors, layout.column_groups,
-                              layout.max_block_threads,
-                              codegen::several_rows_per_thread_pay(spec));
+                              layout.max_block_threads, codegen::several_rows_per_thread_pay(spec));
   if (options.rows_per_thread > 0) dense.rows_per_thread = options.rows_per_thread;
   run_spec.gpu_rows_per_thread = dense.rows_per_thread;
   const auto module = cached_module(run_spec.key(), device, [&] { return cached_ptx(run_spec); });

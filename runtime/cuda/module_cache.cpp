@@ -70,9 +70,9 @@ std::shared_ptr<const Module> cached_module(const std::string& kernel_key, int d
       auto ms = [](Clock::duration d) {
         return std::to_string(std::chrono::duration<double, std::milli>(d).count());
       };
-      detail::log_debug("GPU " + std::to_string(device) + ": PTX (" +
-                        std::to_string(ptx.size()) + " bytes) in " + ms(built - start) +
-                        " ms, loaded by the driver in " + ms(Clock::now() - built) + " ms");
+      detail::log_debug("GPU " + std::to_string(device) + ": PTX (" + std::to_string(ptx.size()) +
+                        " bytes) in " + ms(built - start) + " ms, loaded by the driver in " +
+                        ms(Clock::now() - built) + " ms");
     }
     return module;
   });

@@ -12,9 +12,9 @@ namespace {
 
 using keops::runtime::cuda::auto_splits;
 using keops::runtime::cuda::DenseLaunch;
-using keops::runtime::cuda::plan_dense_launch;
 using keops::runtime::cuda::GpuRunPlan;
 using keops::runtime::cuda::GpuRunShape;
+using keops::runtime::cuda::plan_dense_launch;
 using keops::runtime::cuda::plan_gpu_run;
 
 constexpr int64_t kGiB = int64_t(1) << 30;
