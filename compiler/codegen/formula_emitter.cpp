@@ -146,31 +146,10 @@ Value* Arith::rsqrt(Value* x) {
   return b.CreateSelect(b.CreateFCmpOEQ(x, cst(x, 0.0)), cst(x, 0.0), r);
 }
 
-// Long sums run as kSumChains interleaved chains, added pairwise at the end: a chain's
-// multiply-adds wait on each other (4 cycles each), and one chain of 64 left a GPU
-// scheduler with two warps (knn_D64's 171 registers) idle half the time.
-namespace {
-constexpr size_t kSumChains = 4;
-size_t sum_chains(size_t terms) { return terms >= 2 * kSumChains ? kSumChains : 1; }
-}  // namespace
-
-Value* Arith::join_chains(const Vals& chains) {
-  return chains.size() == 1 ? chains[0] : add(add(chains[0], chains[1]), add(chains[2], chains[3]));
-}
-
 Value* Arith::sum_of_products(const Vals& x, const Vals& y) {
-  Vals chains(sum_chains(x.size()));
-  for (size_t c = 0; c < chains.size(); ++c) chains[c] = mul(x[c], y[c]);
-  for (size_t c = chains.size(); c < x.size(); ++c)
-    chains[c % chains.size()] = fmuladd(x[c], y[c], chains[c % chains.size()]);
-  return join_chains(chains);
-}
-
-Value* Arith::sum(const Vals& x) {
-  Vals chains(x.begin(), x.begin() + std::ptrdiff_t(sum_chains(x.size())));
-  for (size_t c = chains.size(); c < x.size(); ++c)
-    chains[c % chains.size()] = add(chains[c % chains.size()], x[c]);
-  return join_chains(chains);
+  Value* acc = mul(x[0], y[0]);
+  for (size_t c = 1; c < x.size(); ++c) acc = fmuladd(x[c], y[c], acc);
+  return acc;
 }
 
 }  // namespace detail

@@ -41,11 +41,8 @@ struct Arith {
   Value* powi(Value* x, int64_t n);
   // 1/sqrt(x), 0 at 0 (KeOps's Rsqrt convention).
   Value* rsqrt(Value* x);
-  // sum_c x[c] y[c], and sum_c x[c]: components c, c + 4, c + 8, ... in order in each of
-  // 4 chains (one below 8 components), then the chains pairwise.
+  // sum_c x[c] y[c], in order of c.
   Value* sum_of_products(const Vals& x, const Vals& y);
-  Value* sum(const Vals& x);
-  Value* join_chains(const Vals& chains);
 };
 
 // Component c of an argument that may be broadcast from dim 1.

@@ -56,8 +56,11 @@ Vals emit_vector(Arith& a, ir::Expr e, const ArgVals& args) {
   llvm::IRBuilderBase& b = a.b;
   const Vals& f = *args[0];
   switch (e->op) {
-    case Op::Sum:
-      return {a.sum(f)};
+    case Op::Sum: {
+      Value* acc = f[0];
+      for (size_t c = 1; c < f.size(); ++c) acc = a.add(acc, f[c]);
+      return {acc};
+    }
     case Op::Max:
     case Op::Min:
       return {best_component(a, f, e->op == Op::Max).first};

@@ -617,8 +617,10 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
             grouped && groups.of_g ? pair.emit_chunk(g, c0, groups.width) : pair.emit(g);
         fv.insert(fv.end(), gv.begin(), gv.end());
       }
-      emit_combine(b, *reduction, load_state(tr.tile_slots), fv, reduced_index,
-                   [&](const Vals& next) { store_state(next, tr.tile_slots); });
+      emit_combine(
+          b, *reduction, load_state(tr.tile_slots), fv, reduced_index,
+          [&](const Vals& next) { store_state(next, tr.tile_slots); },
+          /*fast_when_rare=*/false);
     }
   }
   t32->addIncoming(b.CreateAdd(t32, b.getInt32(1), "", /*HasNUW=*/true, /*HasNSW=*/true),

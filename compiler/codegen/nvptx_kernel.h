@@ -48,7 +48,7 @@ namespace keops::codegen {
 struct GpuLayout {
   int block_threads;      // threads per block, and reduced rows per shared-memory tile
   int max_block_threads;  // the most threads whose tile fits the shared memory budget
-  int rows_per_thread;    // output rows per thread: a block takes rows_per_block() rows
+  int rows_per_thread;    // output rows per thread (spec.gpu_rows_per_thread)
   int staged_values;      // T values each reduced row leaves in shared memory
   int element_bytes;
   int column_groups = 1;  // column groups of a long output (grid.z); 1 when computed whole

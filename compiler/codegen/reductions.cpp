@@ -340,15 +340,15 @@ class ShiftedExpEmitter final : public ReductionEmitter {
 }  // namespace
 
 void emit_combine(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, const Vals& state,
-                  const Vals& f, llvm::Value* index,
-                  const std::function<void(const Vals&)>& store) {
+                  const Vals& f, llvm::Value* index, const std::function<void(const Vals&)>& store,
+                  bool fast_when_rare) {
   llvm::LLVMContext& ctx = b.getContext();
   llvm::Function* fn = b.GetInsertBlock()->getParent();
   auto any_lane = [&](Value* lanes) {
     return lanes->getType()->isVectorTy() ? b.CreateOrReduce(lanes) : lanes;
   };
-  auto combine = [&] {
-    Value* lanes_full = reduction.needs_full_combine(b, state, f);
+  auto combine = [&](bool fast_path) {
+    Value* lanes_full = fast_path ? reduction.needs_full_combine(b, state, f) : nullptr;
     if (!lanes_full) {
       store(reduction.combine(b, state, f, index));
       return;
@@ -368,7 +368,7 @@ void emit_combine(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, con
   };
   Value* lanes_changed = reduction.may_change(b, state, f);
   if (!lanes_changed) {
-    combine();
+    combine(true);
     return;
   }
   auto* update = llvm::BasicBlock::Create(ctx, "combine", fn);
@@ -376,7 +376,7 @@ void emit_combine(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, con
   b.CreateCondBr(any_lane(lanes_changed), update, done,
                  llvm::MDBuilder(ctx).createBranchWeights(1, 16));
   b.SetInsertPoint(update);
-  combine();
+  combine(fast_when_rare);
   b.CreateBr(done);
   b.SetInsertPoint(done);
 }

@@ -58,11 +58,14 @@ class ReductionEmitter {
 };
 
 // Folds f into `state` at b's position, as every kernel does: around the combine when
-// may_change says no lane keeps f, through fast_combine when no lane needs the full one.
-// `store` receives the new state on each path taken; b is left after them. Branches are
-// weighted as rare (a term kept, a full combine), which holds once a state has warmed up.
+// may_change says no lane keeps f, through fast_combine when no lane needs the full one
+// (under may_change too only with fast_when_rare: a GPU thread's rare combine is better
+// whole, its two paths only growing the pair loop: knn_D3 at 1e6 on an H100 went from
+// 448 to 537 ms with both). `store` receives the new state on each path taken; b is left
+// after them. Branches are weighted as rare (a term kept, a full combine).
 void emit_combine(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, const Vals& state,
-                  const Vals& f, llvm::Value* index, const std::function<void(const Vals&)>& store);
+                  const Vals& f, llvm::Value* index, const std::function<void(const Vals&)>& store,
+                  bool fast_when_rare = true);
 
 // The emitter of spec.reduction for spec.formula (and spec.reduction.formula2), with the
 // sum scheme and accumulator of the spec. keops::Error when the reduction does not fit F

@@ -27,21 +27,35 @@ int64_t auto_splits(int64_t rows, int64_t n_reduced, int block_threads, int mult
 }
 
 DenseLaunch plan_dense_launch(int64_t rows, int multiprocessors, int column_groups,
-                              int max_block_threads, bool four_rows_pay) {
+                              int max_block_threads, bool four_rows_pay,
+                              const ResidentThreads& resident_threads, int rows_per_thread) {
   // gauss_sum_D3 at 1e6 rows on an H100 (ms): one row per thread, E = 1.01 for every size,
   // 385 (128 threads), 377 (256), 373 (384), 369 (512), 367 (640, 768); four rows per thread,
   // 353 (128, E = 1.01), 373 (256, E = 1.08), 350 (384, E = 1.01), 364 (512, E = 1.08),
   // 340 (640, E = 1.01), 403 (768, E = 1.21); 192, 320 and 480 threads: 398, 408, 364.
+  // knn_D3 (55 registers) at 1e6: 448 ms with 256 threads, 444 with 512, 488 with 768
+  // (one block of 24 warps per SM, where 256 threads give four of 8).
   constexpr double kBlockOverhead = 7.5;
   constexpr double kFourRowsGain = 0.926;
+  constexpr double kMinResidentShare = 0.85;
   const int64_t sms = std::max(multiprocessors, 1);
   std::vector<int> sizes;
   for (int threads = 256; threads <= max_block_threads; threads += 128) sizes.push_back(threads);
   if (sizes.empty()) sizes.push_back(std::max(max_block_threads, 1));  // a wide tile
-  DenseLaunch best{1, sizes.front()};
+  if (resident_threads) {  // the sizes that keep the most threads resident on an SM
+    int64_t most = 0;
+    for (int threads : sizes) most = std::max(most, resident_threads(threads));
+    std::vector<int> kept;
+    for (int threads : sizes)
+      if (double(resident_threads(threads)) >= kMinResidentShare * double(most))
+        kept.push_back(threads);
+    if (!kept.empty()) sizes = kept;
+  }
+  DenseLaunch best{rows_per_thread > 0 ? rows_per_thread : 1, sizes.front()};
   double best_cost = 0;
   for (const int per_thread : {1, 4}) {
-    if (per_thread > 1 && !four_rows_pay) continue;
+    if (rows_per_thread > 0 ? per_thread != rows_per_thread : per_thread > 1 && !four_rows_pay)
+      continue;
     for (const int threads : sizes) {
       const int64_t block_rows = int64_t(threads) * per_thread;
       const int64_t blocks = ceil_div(rows, block_rows) * column_groups;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace keops::runtime::cuda {
@@ -23,18 +24,28 @@ struct DenseLaunch {
   int block_threads = 256;
 };
 
+// Threads of a kernel that one SM holds at once in blocks of `block_threads` (what the
+// driver's occupancy calculator says for its registers and shared memory).
+using ResidentThreads = std::function<int64_t(int block_threads)>;
+
 // The dense launch predicted fastest for `rows` output rows (times column_groups blocks per
 // block of rows), block_threads a multiple of 128 in [256, max_block_threads] (only
-// max_block_threads when it is below 256). Each multiprocessor's time follows the blocks it
-// runs, ceil(blocks / multiprocessors): the launch minimizes that against the ideal share,
-// times a per-block overhead of 1 + 7.5 / block_threads, times 0.926 for four rows per
-// thread (allowed by four_rows_pay, and only with 2 blocks per multiprocessor at least).
-// Block sizes stay multiples of 4 warps, one per scheduler of a multiprocessor: others leave
-// schedulers unevenly loaded. (Fitted on an H100 to gauss_sum_D3 from 1e5 to 1e6 rows,
-// block sizes 128 to 1024 and 1, 2, 4 or 8 rows per thread: 2 gained nothing, 8 no more
-// than 4; see gpu_plan.cpp.)
+// max_block_threads when it is below 256):
+// - with resident_threads, only sizes that keep 85% of the most resident threads (a kernel
+//   of many registers may hold one large block where it holds several small ones);
+// - each SM's time follows the blocks it runs, ceil(blocks / multiprocessors): the launch
+//   minimizes that against the ideal share, times a per-block overhead of
+//   1 + 7.5 / block_threads, times 0.926 for four rows per thread (allowed by
+//   four_rows_pay, and only with 2 blocks per SM at least);
+// - rows_per_thread > 0 fixes the rows per thread (the kernel is compiled for it).
+// Block sizes stay multiples of 4 warps, one per scheduler of an SM: others leave schedulers
+// unevenly loaded. (Fitted on an H100 to gauss_sum_D3 from 1e5 to 1e6 rows, block sizes 128
+// to 1024 and 1, 2, 4 or 8 rows per thread: 2 gained nothing, 8 no more than 4; and to
+// knn_D3, see gpu_plan.cpp.)
 DenseLaunch plan_dense_launch(int64_t rows, int multiprocessors, int column_groups,
-                              int max_block_threads, bool four_rows_pay);
+                              int max_block_threads, bool four_rows_pay,
+                              const ResidentThreads& resident_threads = nullptr,
+                              int rows_per_thread = 0);
 
 // The shape of a reduction and what its arrays take on the device, in bytes.
 struct GpuRunShape {

@@ -53,6 +53,16 @@ int function_attribute(const KernelFunction& kernel, CUfunction_attribute attrib
   return value;
 }
 
+int resident_blocks(const KernelFunction& kernel, int block_threads, int64_t dynamic_shared_bytes) {
+  ContextGuard guard(kernel.device);
+  int blocks = 0;
+  check(driver().cuOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel.handle, block_threads,
+                                                             size_t(dynamic_shared_bytes)),
+        "cuOccupancyMaxActiveBlocksPerMultiprocessor(" + kernel.name + ", " +
+            std::to_string(block_threads) + " threads)");
+  return blocks;
+}
+
 std::shared_ptr<const Module> cached_module(const std::string& kernel_key, int device,
                                             const std::function<std::string()>& make_ptx) {
   // Never destroyed: unloading modules during exit would race the driver's own teardown.

@@ -19,6 +19,10 @@ struct KernelFunction {
 // A property of a kernel as compiled for its device (registers, max threads per block, ...).
 int function_attribute(const KernelFunction& kernel, CUfunction_attribute attribute);
 
+// Blocks of `block_threads` threads with `dynamic_shared_bytes` each that one SM of the
+// kernel's device holds at once (the driver's occupancy calculator).
+int resident_blocks(const KernelFunction& kernel, int block_threads, int64_t dynamic_shared_bytes);
+
 // A PTX module JIT-compiled by the driver for one device; unloaded by the destructor.
 class Module {
  public:

@@ -1,6 +1,7 @@
 // GPU run plans (no GPU needed): the 2-D scheme's splits, chunks within a memory budget.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -182,4 +183,38 @@ TEST_CASE("dense launches: blocks spread evenly over the multiprocessors") {
   CHECK(plan(1'000'000, false, 1, 64) == std::pair{1, 64});
   // Column groups multiply the blocks: 1000 rows x 32 groups.
   CHECK(plan(1000, false, 32).first == 1);
+}
+
+TEST_CASE("dense launches: block sizes that keep the SMs' threads resident") {
+  // An H100 SM holds 2048 threads, 32 blocks and 65536 registers, given to warps in
+  // multiples of 256: a kernel of 55 registers (knn_D3) holds four blocks of 256 threads,
+  // three of 384, two of 512, but one of 640 or 768.
+  auto resident = [](int registers) {
+    return [registers](int threads) -> int64_t {
+      const int64_t warps = (threads + 31) / 32;
+      const int64_t per_warp = (registers * 32 + 255) / 256 * 256;
+      const int64_t blocks =
+          std::min({int64_t(65536) / (per_warp * warps), int64_t(2048) / threads, int64_t(32)});
+      return blocks * threads;
+    };
+  };
+  auto threads_for = [&](int64_t rows, int registers, int rows_per_thread) {
+    return plan_dense_launch(rows, 132, 1, 1024, rows_per_thread > 1, resident(registers),
+                             rows_per_thread)
+        .block_threads;
+  };
+  // knn_D3 at 1e6: 512 (444 ms on an H100), not 768 (488 ms), whose E is no better.
+  CHECK(threads_for(1'000'000, 55, 1) == 512);
+  // gauss_sum_D3 (32 registers): every size from 256 to 1024 but 768 holds 1792 threads
+  // or more; 640 spreads the blocks best.
+  CHECK(threads_for(1'000'000, 32, 1) == 640);
+  // Four rows per thread (54 registers): 384 holds 1152 threads, 640 only 640.
+  CHECK(threads_for(1'000'000, 54, 4) == 384);
+  // The rows per thread stay as given.
+  CHECK(plan_dense_launch(1'000'000, 132, 1, 1024, false, resident(54), 4).rows_per_thread == 4);
+  // Without a size that fits (0 resident threads everywhere), the sizes are all kept: 768
+  // spreads 1e6 rows best (1303 blocks, 9.9 per SM).
+  CHECK(plan_dense_launch(1'000'000, 132, 1, 1024, false, [](int) {
+          return int64_t(0);
+        }).block_threads == 768);
 }
