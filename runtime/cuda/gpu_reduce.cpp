@@ -152,22 +152,23 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
     if (spec.args[k].cat == ir::CatP) place(k, 0, args[k].rows);
 
   LaunchConfig config;
-  // The block size, now that the kernel's registers are known: sizes that hold fewer
-  // threads per SM are left out.
-  int launch_threads = options.block_threads;
-  if (launch_threads == 0 && !sparse && !plan.partial) {
+  // The block size, now that the kernel's registers are known: never more threads than
+  // they allow, and no size that holds fewer threads per SM than the others.
+  int launch_threads = layout.block_threads;
+  if (!sparse && !plan.partial) {
     const int register_limit =
         function_attribute(kernel, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK) / 32 * 32;
     auto resident = [&](int threads) -> int64_t {
       if (threads > register_limit) return 0;
       return int64_t(resident_blocks(kernel, threads, layout.shared_bytes(threads))) * threads;
     };
-    launch_threads = plan_dense_launch(plan.rows, shape.multiprocessors, layout.column_groups,
-                                       std::min(layout.max_block_threads, register_limit), false,
-                                       resident, dense.rows_per_thread)
-                         .block_threads;
+    launch_threads = options.block_threads > 0
+                         ? std::min(options.block_threads, register_limit)
+                         : plan_dense_launch(plan.rows, shape.multiprocessors, layout.column_groups,
+                                             std::min(layout.max_block_threads, register_limit),
+                                             false, resident, dense.rows_per_thread)
+                               .block_threads;
   }
-  if (launch_threads == 0) launch_threads = layout.block_threads;
   const int64_t rows_per_block = int64_t(launch_threads) * dense.rows_per_thread;
   config.block.x = unsigned(launch_threads);
   config.grid.z = unsigned(std::min(layout.column_groups, kMaxGridZ));

@@ -19,7 +19,7 @@ struct GpuRunOptions {
   // the shapes and the device, 1 forces the 1-D scheme, more forces that many (tests).
   int64_t splits = 0;
   // The dense 1-D launch (gpu_plan.h): 0 chooses from the shapes, else forced (tests);
-  // block_threads must be a multiple of 32 the kernel can launch.
+  // block_threads, a multiple of 32, is cut to what the kernel's registers allow.
   int rows_per_thread = 0;
   int block_threads = 0;
 };

@@ -158,8 +158,8 @@ const Case kAllKinds[] = {{"Exp(-p * SqDist(x, y)) * b", "Sum", 0, ""},
 
 template <class T>
 void check_2d(const Case& c, int axis, int64_t nx, int64_t ny, int64_t splits, int e = 1) {
-  CAPTURE(c.formula);
-  CAPTURE(c.reduction);
+  CAPTURE(std::string(c.formula));
+  CAPTURE(std::string(c.reduction));
   CAPTURE(axis);
   CAPTURE(nx);
   CAPTURE(ny);
@@ -202,8 +202,8 @@ TEST_CASE_TEMPLATE("several rows per thread and other block sizes: the same resu
   // reduced axis that ends mid-tile, for every kind: selections give the same bits.
   for (const Case& c : kAllKinds)
     for (int axis : {1, 0}) {
-      CAPTURE(c.formula);
-      CAPTURE(c.reduction);
+      CAPTURE(std::string(c.formula));
+      CAPTURE(std::string(c.reduction));
       CAPTURE(axis);
       const Problem<T> problem(c, axis, 1000, 700);
       const auto one = problem.run({0, 1});
@@ -264,7 +264,7 @@ TEST_CASE_TEMPLATE("a small memory limit: the same results in many chunks, both 
                                                 {inner / 3, 3},
                                                 {4000, 0}};
     for (const auto& run : runs) {
-      CAPTURE(c.reduction);
+      CAPTURE(std::string(c.reduction));
       CAPTURE(run.first);
       CAPTURE(run.second);
       const auto chunked = problem.run({run.first, run.second});
