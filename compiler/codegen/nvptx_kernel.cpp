@@ -274,6 +274,12 @@ int64_t GpuLayout::shared_bytes(int threads) const {
   return int64_t(threads > 0 ? threads : block_threads) * staged_values * element_bytes;
 }
 
+int max_block_threads(int64_t shared_bytes_per_thread, int sm, int block_threads) {
+  const int64_t fitting =
+      shared_bytes_per_thread ? shared_budget(sm) / shared_bytes_per_thread : kMaxBlockThreads;
+  return std::max(block_threads, int(std::min<int64_t>(fitting, kMaxBlockThreads) / 32 * 32));
+}
+
 GpuLayout gpu_layout(const KernelSpec& spec) {
   const StagedSpec s(spec);
   const ColumnGroups groups(spec);
@@ -281,11 +287,8 @@ GpuLayout gpu_layout(const KernelSpec& spec) {
   const int state_values =
       int(make_reduction_emitter(groups.spec)->state_types(element_type(ctx, spec)).size());
   const int64_t row_bytes = int64_t(s.staged_values) * (spec.dtype == ir::DType::F32 ? 4 : 8);
-  const int64_t fitting = row_bytes ? shared_budget(spec.gpu_sm) / row_bytes : kMaxBlockThreads;
-  const int max_block_threads =
-      std::max(s.block_threads, int(std::min<int64_t>(fitting, kMaxBlockThreads) / 32 * 32));
   return {s.block_threads,
-          max_block_threads,
+          max_block_threads(row_bytes, spec.gpu_sm, s.block_threads),
           spec.gpu_rows_per_thread,
           s.staged_values,
           spec.dtype == ir::DType::F32 ? 4 : 8,

@@ -61,6 +61,10 @@ struct GpuLayout {
 
 GpuLayout gpu_layout(const KernelSpec& spec);
 
+// The most threads per block (a multiple of 32, at least block_threads) whose tiles of
+// shared_bytes_per_thread each fit the shared memory budget of a block on sm_<sm>.
+int max_block_threads(int64_t shared_bytes_per_thread, int sm, int block_threads);
+
 // Whether several rows per thread (spec.gpu_rows_per_thread) may pay: sums of short pair
 // bodies, whose loop and shared-memory loads weigh in each pair. Selections diverge on
 // their per-row branches instead (knn_D3 at 1e6 on an H100: 448 ms with one row per

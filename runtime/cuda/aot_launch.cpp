@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/codegen/nvptx_kernel.h"
 #include "keops/aot_gpu.h"
 #include "keops/error.h"
 #include "keops/gpu.h"
@@ -100,7 +101,15 @@ void run(const keops_aot_gpu_kernel& k, const std::string& name, int64_t out_row
                       std::to_string(sm)};
   const auto module =
       cached_module("aot-ptx:" + hex(k.ptx_hash), device, [&] { return std::string(k.ptx); });
-  launch_reduction<T>(module->function(k.kernel_name), int(k.block_threads), k.shared_bytes,
+  // Blocks sized as Genred sizes them for this kernel (one row per thread): the same tiles,
+  // so the same sums.
+  const KernelFunction kernel = module->function(k.kernel_name);
+  const int64_t shared_per_thread = k.shared_bytes / k.block_threads;
+  const int block_threads = dense_block_threads(
+      kernel, out_rows, int(k.column_groups),
+      codegen::max_block_threads(shared_per_thread, int(k.sm), int(k.block_threads)),
+      shared_per_thread, 1);
+  launch_reduction<T>(kernel, block_threads, shared_per_thread * block_threads,
                       unsigned(std::min(k.column_groups, int64_t(kMaxGridZ))), out_rows, reduced,
                       arg_views, value_view, index_view);
 }

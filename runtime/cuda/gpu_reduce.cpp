@@ -39,6 +39,25 @@ int device_sm(int device) {
   return info.compute_major * 10 + info.compute_minor;
 }
 
+int register_limited_threads(const KernelFunction& kernel) {
+  return function_attribute(kernel, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK) / 32 * 32;
+}
+
+int dense_block_threads(const KernelFunction& kernel, int64_t rows, int column_groups,
+                        int max_block_threads, int64_t shared_bytes_per_thread,
+                        int rows_per_thread) {
+  // Sizes the registers allow, and that hold about as many threads per SM as the best.
+  const int register_limit = register_limited_threads(kernel);
+  auto resident = [&](int threads) -> int64_t {
+    if (threads > register_limit) return 0;
+    return int64_t(resident_blocks(kernel, threads, shared_bytes_per_thread * threads)) * threads;
+  };
+  return plan_dense_launch(rows, device_info(kernel.device).multiprocessors, column_groups,
+                           std::min(max_block_threads, register_limit), false, resident,
+                           rows_per_thread)
+      .block_threads;
+}
+
 template <class T>
 void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_rows,
                        int64_t n_reduced, const std::vector<View<const T>>& args, View<T> values,
@@ -152,23 +171,14 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
     if (spec.args[k].cat == ir::CatP) place(k, 0, args[k].rows);
 
   LaunchConfig config;
-  // The block size, now that the kernel's registers are known: never more threads than
-  // they allow, and no size that holds fewer threads per SM than the others.
+  // The block size, now that the kernel's registers are known.
   int launch_threads = layout.block_threads;
-  if (!sparse && !plan.partial) {
-    const int register_limit =
-        function_attribute(kernel, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK) / 32 * 32;
-    auto resident = [&](int threads) -> int64_t {
-      if (threads > register_limit) return 0;
-      return int64_t(resident_blocks(kernel, threads, layout.shared_bytes(threads))) * threads;
-    };
-    launch_threads = options.block_threads > 0
-                         ? std::min(options.block_threads, register_limit)
-                         : plan_dense_launch(plan.rows, shape.multiprocessors, layout.column_groups,
-                                             std::min(layout.max_block_threads, register_limit),
-                                             false, resident, dense.rows_per_thread)
-                               .block_threads;
-  }
+  if (!sparse && !plan.partial)
+    launch_threads =
+        options.block_threads > 0
+            ? std::min(options.block_threads, register_limited_threads(kernel))
+            : dense_block_threads(kernel, plan.rows, layout.column_groups, layout.max_block_threads,
+                                  layout.shared_bytes(1), dense.rows_per_thread);
   const int64_t rows_per_block = int64_t(launch_threads) * dense.rows_per_thread;
   config.block.x = unsigned(launch_threads);
   config.grid.z = unsigned(std::min(layout.column_groups, kMaxGridZ));

@@ -7,6 +7,7 @@
 #include "compiler/codegen/kernel_spec.h"
 #include "keops/view.h"
 #include "runtime/cpu/block_sparse.h"
+#include "runtime/cuda/module_cache.h"
 
 namespace keops::runtime::cuda {
 
@@ -42,5 +43,17 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
 
 // The sm_XX number of a device (90 for an H100).
 int device_sm(int device);
+
+// The threads per block of a dense launch of `kernel` (compiled for rows_per_thread rows per
+// thread) over `rows` output rows: plan_dense_launch's choice (gpu_plan.h) among the sizes
+// up to max_block_threads that the kernel's registers allow, its tile taking
+// shared_bytes_per_thread per thread. Genred and ahead-of-time objects launch a kernel
+// alike, so that their sums run over the same tiles.
+int dense_block_threads(const KernelFunction& kernel, int64_t rows, int column_groups,
+                        int max_block_threads, int64_t shared_bytes_per_thread,
+                        int rows_per_thread);
+
+// The most threads per block the kernel's registers allow (a multiple of 32).
+int register_limited_threads(const KernelFunction& kernel);
 
 }  // namespace keops::runtime::cuda
