@@ -7,7 +7,6 @@
 
 #include <llvm/IR/Function.h>
 #include <llvm/IR/IRBuilder.h>
-#include <llvm/IR/MDBuilder.h>
 
 #include "compiler/codegen/formula_emitter.h"
 #include "compiler/codegen/reductions.h"

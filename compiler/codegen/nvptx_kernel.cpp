@@ -7,7 +7,6 @@
 #include <memory>
 
 #include <llvm/IR/IntrinsicsNVPTX.h>
-#include <llvm/IR/MDBuilder.h>
 
 #include "compiler/codegen/formula_emitter.h"
 #include "compiler/codegen/reductions.h"

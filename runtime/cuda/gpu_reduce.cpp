@@ -2,6 +2,8 @@
 #include "runtime/cuda/gpu_reduce.h"
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "compiler/codegen/nvptx_kernel.h"
@@ -46,12 +48,20 @@ int register_limited_threads(const KernelFunction& kernel) {
 int dense_block_threads(const KernelFunction& kernel, int64_t rows, int column_groups,
                         int max_block_threads, int64_t shared_bytes_per_thread,
                         int rows_per_thread) {
-  // Sizes the registers allow, and that hold about as many threads per SM as the best.
-  const int register_limit = register_limited_threads(kernel);
+  // Sizes the registers allow, and that hold about as many threads per SM as the best. The
+  // driver is asked once per kernel and size (a kernel's tile per thread never changes):
+  // small reductions run in a fraction of a millisecond.
+  static std::mutex mutex;
+  static auto* asked = new std::map<std::pair<CUfunction, int>, int64_t>();
   auto resident = [&](int threads) -> int64_t {
-    if (threads > register_limit) return 0;
-    return int64_t(resident_blocks(kernel, threads, shared_bytes_per_thread * threads)) * threads;
+    const std::lock_guard<std::mutex> lock(mutex);
+    auto [at, fresh] = asked->try_emplace({kernel.handle, threads}, 0);
+    if (fresh && threads <= register_limited_threads(kernel))
+      at->second =
+          int64_t(resident_blocks(kernel, threads, shared_bytes_per_thread * threads)) * threads;
+    return at->second;
   };
+  const int register_limit = register_limited_threads(kernel);
   return plan_dense_launch(rows, device_info(kernel.device).multiprocessors, column_groups,
                            std::min(max_block_threads, register_limit), false, resident,
                            rows_per_thread)
