@@ -24,6 +24,14 @@ constexpr int kBlockThreads = 256;
 constexpr int kMinBlockThreads = 64;
 constexpr int kMaxBlockThreads = 1024;  // CUDA's limit
 
+// Registers per thread of a kernel whose values held across the pair loop (states, the
+// thread's rows) take at most kCappedLoopValues: two blocks of 256 threads then share an SM
+// where ptxas, left free, takes up to 172 registers and one block (H100: knn_D64 783 ->
+// 741 ms, gauss_D64_E16 82 -> 79 ms, gauss_D1000 614 -> 551 ms). Kernels holding more
+// (attention_D64: 130 values) would spill in the pair loop (164 -> 360 ms), and stay free.
+constexpr int kRegisterCap = 128;
+constexpr int kCappedLoopValues = 96;
+
 // A pair body short enough (the arguments' values, summed, at most 32) that the loop's own
 // instructions and the shared-memory loads weigh in it.
 bool short_pair_body(const KernelSpec& spec) {
@@ -109,6 +117,16 @@ llvm::Function* kernel_function(llvm::Module& m, const std::string& name,
           {llvm::ValueAsMetadata::get(fn), llvm::MDString::get(ctx, "kernel"),
            llvm::ConstantAsMetadata::get(llvm::ConstantInt::get(llvm::Type::getInt32Ty(ctx), 1))}));
   return fn;
+}
+
+// Caps fn's registers per thread (ptxas's .maxnreg).
+void cap_registers(llvm::Module& m, llvm::Function* fn, int registers) {
+  llvm::LLVMContext& ctx = m.getContext();
+  m.getOrInsertNamedMetadata("nvvm.annotations")
+      ->addOperand(llvm::MDNode::get(
+          ctx, {llvm::ValueAsMetadata::get(fn), llvm::MDString::get(ctx, "maxnreg"),
+                llvm::ConstantAsMetadata::get(
+                    llvm::ConstantInt::get(llvm::Type::getInt32Ty(ctx), registers))}));
 }
 
 Value* special_register(llvm::IRBuilderBase& b, llvm::Intrinsic::ID id) {
@@ -677,6 +695,14 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   }
   b.SetInsertPoint(exit);
   b.CreateRetVoid();
+  // The 32-bit registers the pair loop keeps live: each row's state and output-only values
+  // (unrolled rows; streamed ones live in local memory).
+  int64_t loop_values = 0;
+  for (llvm::Type* t : state_types) loop_values += (t->getPrimitiveSizeInBits() + 31) / 32;
+  for (const ArgLayout& a : spec.args)
+    if (a.cat == spec.outer_cat() && a.dim <= stream_dim)
+      loop_values += a.dim * (T->getPrimitiveSizeInBits() / 32);
+  if (loop_values * rows_per_thread <= kCappedLoopValues) cap_registers(m, fn, kRegisterCap);
   if (partial) build_merge_kernel(m, spec, groups, merge_kernel_name(name));
 }
 

@@ -204,3 +204,37 @@ TEST_CASE("several rows per thread: each tile value loaded once serves every row
                     doctest::Contains("several rows per thread need a dense"));
   if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
 }
+
+TEST_CASE("registers are capped at 128 where the pair loop holds few values across pairs") {
+  const std::string ptxas = find_ptxas();
+  struct Case {
+    const char* formula;
+    const char* reduction;
+    int k;
+    const char* formula2;
+    int dim;
+    int e;
+    bool capped;
+  };
+  // Held across pairs: KMin's 10 values and 10 indices and x's 64 values (94 registers);
+  // SumSoftMaxWeight's 66 values and x's 64 (130) stay free.
+  const Case cases[] = {{"SqDist(x, y)", "ArgKMin", 10, "", 64, 1, true},
+                        {"Exp(-p * SqDist(x, y)) * v", "Sum", 0, "", 64, 16, true},
+                        {"Exp(-SqDist(x, y)) * b", "Sum", 0, "", 3, 1, true},
+                        {"(x | y)", "SumSoftMaxWeight", 0, "v", 64, 64, false},
+                        {"x * b", "KMin", 20, "", 100, 1, false}};
+  for (const Case& c : cases) {
+    CAPTURE(std::string(c.formula));
+    CAPTURE(std::string(c.reduction));
+    GpuSpec g(c.formula, c.reduction, DType::F32, c.k, c.formula2, c.dim, c.e);
+    const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
+    CHECK((ptx.find(".maxnreg 128") != std::string::npos) == c.capped);
+    if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 90) == "");
+  }
+  // Four rows per thread hold four states and rows: a Gaussian of x = Vi(30) is capped
+  // with one row per thread (31 values), not with four (124).
+  GpuSpec one("Exp(-SqDist(x, y)) * b", "Sum", DType::F32, 0, "", 30);
+  CHECK(keops::jit::gpu_kernel_ptx(one.spec).find(".maxnreg") != std::string::npos);
+  one.spec.gpu_rows_per_thread = 4;
+  CHECK(keops::jit::gpu_kernel_ptx(one.spec).find(".maxnreg") == std::string::npos);
+}
