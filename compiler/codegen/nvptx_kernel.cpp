@@ -28,7 +28,8 @@ constexpr int kMaxBlockThreads = 1024;  // CUDA's limit
 // thread's rows) take at most kCappedLoopValues: two blocks of 256 threads then share an SM
 // where ptxas, left free, takes up to 172 registers and one block (H100: knn_D64 783 ->
 // 741 ms, gauss_D64_E16 82 -> 79 ms, gauss_D1000 614 -> 551 ms). Kernels holding more
-// (attention_D64: 130 values) would spill in the pair loop (164 -> 360 ms), and stay free.
+// (attention_D64: 130 values) would spill in the pair loop (164 -> 360 ms), and stay free,
+// as do long outputs' column groups (their chunks of F need more than the count says).
 constexpr int kRegisterCap = 128;
 constexpr int kCappedLoopValues = 96;
 
@@ -702,7 +703,8 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   for (const ArgLayout& a : spec.args)
     if (a.cat == spec.outer_cat() && a.dim <= stream_dim)
       loop_values += a.dim * (T->getPrimitiveSizeInBits() / 32);
-  if (loop_values * rows_per_thread <= kCappedLoopValues) cap_registers(m, fn, kRegisterCap);
+  if (!grouped && loop_values * rows_per_thread <= kCappedLoopValues)
+    cap_registers(m, fn, kRegisterCap);
   if (partial) build_merge_kernel(m, spec, groups, merge_kernel_name(name));
 }
 
