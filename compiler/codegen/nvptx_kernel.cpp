@@ -30,6 +30,9 @@ constexpr int kMaxBlockThreads = 1024;  // CUDA's limit
 // 741 ms, gauss_D64_E16 82 -> 79 ms, gauss_D1000 614 -> 551 ms). Kernels holding more
 // (attention_D64: 130 values) would spill in the pair loop (164 -> 360 ms), and stay free,
 // as do long outputs' column groups (their chunks of F need more than the count says).
+// Only kernels that may need more than 128 are capped: long pair bodies and float64 ones
+// (gauss_sum_D3_f64 at 1e5: 26.4 -> 21.4 ms); short float32 kernels (32 to 60 registers)
+// lost by it (gauss_sum_D3 at 1e6: 350 -> 376 ms, knn_D3: 444 -> 473 ms).
 constexpr int kRegisterCap = 128;
 constexpr int kCappedLoopValues = 96;
 
@@ -703,7 +706,8 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   for (const ArgLayout& a : spec.args)
     if (a.cat == spec.outer_cat() && a.dim <= stream_dim)
       loop_values += a.dim * (T->getPrimitiveSizeInBits() / 32);
-  if (!grouped && loop_values * rows_per_thread <= kCappedLoopValues)
+  const bool many_registers = !short_pair_body(spec) || spec.dtype == ir::DType::F64;
+  if (many_registers && !grouped && loop_values * rows_per_thread <= kCappedLoopValues)
     cap_registers(m, fn, kRegisterCap);
   if (partial) build_merge_kernel(m, spec, groups, merge_kernel_name(name));
 }
