@@ -5,44 +5,18 @@
 
 #include "compiler/codegen/kernel_spec.h"
 #include "compiler/codegen/nvptx_kernel.h"
-#include "compiler/frontend/aliases.h"
-#include "compiler/frontend/parser.h"
-#include "compiler/ir/context.h"
 #include "compiler/jit/ptx.h"
+#include "tests/support/gpu_spec.h"
 #include "tests/support/ptxas.h"
 
 namespace {
 
 using keops::test::assemble_ptx;
 using keops::test::find_ptxas;
+using keops::test::GpuSpec;
 
 using keops::codegen::KernelSpec;
 using keops::ir::DType;
-
-// x = Vi(dim), y = Vj(dim), b = Vj(1), v = Vj(e), p = Pm(1).
-struct GpuSpec {
-  keops::ir::Context ctx;
-  KernelSpec spec;
-  GpuSpec(const std::string& formula, const std::string& reduction, DType dtype, int k = 0,
-          const std::string& formula2 = "", int dim = 3, int e = 1) {
-    const std::string d = std::to_string(dim);
-    const auto aliases =
-        keops::frontend::AliasTable::parse({"x = Vi(" + d + ")", "y = Vj(" + d + ")", "b = Vj(1)",
-                                            "v = Vj(" + std::to_string(e) + ")", "p = Pm(1)"});
-    spec.formula = keops::frontend::parse_formula(formula, aliases, ctx, dtype);
-    spec.reduction.kind = keops::ir::reduction_by_name(reduction);
-    spec.reduction.k = k;
-    if (!formula2.empty())
-      spec.reduction.formula2 = keops::frontend::parse_formula(formula2, aliases, ctx, dtype);
-    spec.dtype = dtype;
-    spec.args = {{dim, keops::ir::CatI},
-                 {dim, keops::ir::CatJ},
-                 {1, keops::ir::CatJ},
-                 {e, keops::ir::CatJ},
-                 {1, keops::ir::CatP}};
-    spec.gpu_sm = 90;
-  }
-};
 
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;

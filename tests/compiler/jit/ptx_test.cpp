@@ -5,45 +5,20 @@
 
 #include "compiler/codegen/kernel_spec.h"
 #include "compiler/codegen/nvptx_kernel.h"
-#include "compiler/frontend/aliases.h"
-#include "compiler/frontend/parser.h"
-#include "compiler/ir/context.h"
 #include "compiler/jit/ptx.h"
+#include "tests/support/gpu_spec.h"
 #include "tests/support/ptxas.h"
 
 namespace {
 
 using keops::test::assemble_ptx;
 using keops::test::find_ptxas;
-
-using keops::codegen::KernelSpec;
-
-struct GpuSpec {
-  keops::ir::Context ctx;
-  KernelSpec spec;
-  // x and y have `dim` components.
-  GpuSpec(const std::string& formula, const std::string& reduction, keops::ir::DType dtype, int sm,
-          int k = 0, const std::string& formula2 = "", int dim = 3) {
-    const std::string d = std::to_string(dim);
-    const auto aliases = keops::frontend::AliasTable::parse(
-        {"x = Vi(" + d + ")", "y = Vj(" + d + ")", "b = Vj(1)", "p = Pm(1)"});
-    spec.formula = keops::frontend::parse_formula(formula, aliases, ctx, dtype);
-    spec.reduction.kind = keops::ir::reduction_by_name(reduction);
-    spec.reduction.k = k;
-    if (!formula2.empty())
-      spec.reduction.formula2 = keops::frontend::parse_formula(formula2, aliases, ctx, dtype);
-    spec.axis = 1;
-    spec.dtype = dtype;
-    spec.args = {
-        {dim, keops::ir::CatI}, {dim, keops::ir::CatJ}, {1, keops::ir::CatJ}, {1, keops::ir::CatP}};
-    spec.gpu_sm = sm;
-  }
-};
+using keops::test::GpuSpec;
 
 }  // namespace
 
 TEST_CASE("the Gaussian kernel's PTX stages j rows in shared memory and has no calls") {
-  GpuSpec g("Exp(-p * SqDist(x, y)) * b", "Sum", keops::ir::DType::F32, 90);
+  GpuSpec g("Exp(-p * SqDist(x, y)) * b", "Sum", keops::ir::DType::F32);
   const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
   CHECK(ptx.find(".target sm_90") != std::string::npos);
   CHECK(ptx.find(".version 8.0") != std::string::npos);
@@ -72,7 +47,8 @@ TEST_CASE("PTX for every reduction kind assembles with ptxas for sm_80 and sm_90
       for (int sm : {80, 90}) {
         CAPTURE(c.reduction);
         CAPTURE(sm);
-        GpuSpec g(c.formula, c.reduction, dtype, sm, c.k, c.formula2);
+        GpuSpec g(c.formula, c.reduction, dtype, c.k, c.formula2);
+        g.spec.gpu_sm = sm;
         const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
         CHECK(ptx.find(".target sm_" + std::to_string(sm)) != std::string::npos);
         if (ptxas.empty()) continue;
@@ -86,7 +62,7 @@ TEST_CASE("long vectors on the GPU: loops over components, a bounded tile, PTX t
   for (int dim : {64, 300, 4096}) {
     for (auto dtype : {keops::ir::DType::F32, keops::ir::DType::F64}) {
       CAPTURE(dim);
-      GpuSpec g("Exp(-p * SqDist(x, y)) * b", "Sum", dtype, 90, 0, "", dim);
+      GpuSpec g("Exp(-p * SqDist(x, y)) * b", "Sum", dtype, 0, "", dim);
       const auto layout = keops::codegen::gpu_layout(g.spec);
       CHECK(layout.shared_bytes() <= 96 * 1024);
       CHECK(layout.block_threads >= 64);
@@ -98,7 +74,7 @@ TEST_CASE("long vectors on the GPU: loops over components, a bounded tile, PTX t
     }
   }
   // Rows too long for a tile are read from global memory: nothing is staged.
-  GpuSpec g("Exp(-p * SqDist(x, y)) * b", "Sum", keops::ir::DType::F32, 90, 0, "", 4096);
+  GpuSpec g("Exp(-p * SqDist(x, y)) * b", "Sum", keops::ir::DType::F32, 0, "", 4096);
   CHECK(keops::codegen::gpu_layout(g.spec).staged_values == 0);
   if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
 }
