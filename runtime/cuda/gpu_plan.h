@@ -32,7 +32,8 @@ using ResidentThreads = std::function<int64_t(int block_threads)>;
 // block of rows), block_threads a multiple of 128 in [256, max_block_threads] (only
 // max_block_threads when it is below 256):
 // - with resident_threads, only sizes that keep 85% of the most resident threads (a kernel
-//   of many registers may hold one large block where it holds several small ones);
+//   of many registers may hold one large block where it holds several small ones), 50%
+//   with rows_per_thread > 1;
 // - each SM's time follows the blocks it runs, ceil(blocks / multiprocessors): the launch
 //   minimizes that against the ideal share, times a per-block overhead of
 //   1 + 7.5 / block_threads, times 0.926 for four rows per thread (allowed by
