@@ -1,11 +1,10 @@
 // The reduction emitters of every kind of FORMULA_LANGUAGE.md, in three families.
 #include "compiler/codegen/reductions.h"
 
-#include <llvm/IR/MDBuilder.h>
-
 #include <limits>
 
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/MDBuilder.h>
 
 #include "compiler/codegen/math.h"
 #include "compiler/support/check.h"

@@ -56,7 +56,7 @@ int dense_block_threads(const KernelFunction& kernel, int64_t rows, int column_g
   auto resident = [&](int threads) -> int64_t {
     const std::lock_guard<std::mutex> lock(mutex);
     auto [at, fresh] = asked->try_emplace({kernel.handle, threads}, 0);
-    if (fresh && threads <= register_limited_threads(kernel))
+    if (fresh)  // sizes stay within the register limit passed below
       at->second =
           int64_t(resident_blocks(kernel, threads, shared_bytes_per_thread * threads)) * threads;
     return at->second;
