@@ -10,6 +10,16 @@
 
 namespace keops::test {
 
+// A row of a table of GPU test cases: GpuSpec's arguments but the dtype.
+struct GpuCase {
+  const char* formula;
+  const char* reduction;
+  int k = 0;
+  const char* formula2 = "";
+  int dim = 3;
+  int e = 1;
+};
+
 // x = Vi(dim), y = Vj(dim), b = Vj(1), v = Vj(e), p = Pm(1), reduced over j, for sm_90 (set
 // spec.gpu_sm for another).
 struct GpuSpec {
@@ -30,6 +40,8 @@ struct GpuSpec {
     spec.args = {{dim, ir::CatI}, {dim, ir::CatJ}, {1, ir::CatJ}, {e, ir::CatJ}, {1, ir::CatP}};
     spec.gpu_sm = 90;
   }
+  GpuSpec(const GpuCase& c, ir::DType dtype)
+      : GpuSpec(c.formula, c.reduction, dtype, c.k, c.formula2, c.dim, c.e) {}
 };
 
 }  // namespace keops::test

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <utility>
 
 #include "compiler/codegen/kernel_spec.h"
 #include "compiler/codegen/nvptx_kernel.h"
@@ -13,6 +14,7 @@ namespace {
 
 using keops::test::assemble_ptx;
 using keops::test::find_ptxas;
+using keops::test::GpuCase;
 using keops::test::GpuSpec;
 
 using keops::codegen::KernelSpec;
@@ -28,32 +30,26 @@ size_t count(const std::string& text, const std::string& what) {
 
 TEST_CASE("the 2-D scheme: a partial kernel and its merge kernel, every reduction kind") {
   const std::string ptxas = find_ptxas();
-  struct Case {
-    const char* formula;
-    const char* reduction;
-    int k;
-    const char* formula2;
-  };
-  const Case cases[] = {{"Exp(-p * SqDist(x, y)) * b", "Sum", 0, ""},
-                        {"SqDist(x, y)", "Min", 0, ""},
-                        {"x - y", "Max", 0, ""},
-                        {"SqDist(x, y)", "ArgMin", 0, ""},
-                        {"x - y", "ArgMax", 0, ""},
-                        {"x - y", "Min_ArgMin", 0, ""},
-                        {"x - y", "Max_ArgMax", 0, ""},
-                        {"SqDist(x, y)", "KMin", 3, ""},
-                        {"SqDist(x, y)", "ArgKMin", 5, ""},
-                        {"SqDist(x, y)", "KMin_ArgKMin", 2, ""},
-                        {"-SqDist(x, y)", "LogSumExp", 0, ""},
-                        {"-SqDist(x, y)", "LogSumExpWeight", 0, "y"},
-                        {"(x | y)", "SumSoftMaxWeight", 0, "y"},
-                        {"-SqDist(x, y)", "Max_SumShiftExp", 0, ""},
-                        {"-SqDist(x, y)", "Max_SumShiftExpWeight", 0, "y"}};
-  for (const Case& c : cases)
+  const GpuCase cases[] = {{"Exp(-p * SqDist(x, y)) * b", "Sum", 0, ""},
+                           {"SqDist(x, y)", "Min", 0, ""},
+                           {"x - y", "Max", 0, ""},
+                           {"SqDist(x, y)", "ArgMin", 0, ""},
+                           {"x - y", "ArgMax", 0, ""},
+                           {"x - y", "Min_ArgMin", 0, ""},
+                           {"x - y", "Max_ArgMax", 0, ""},
+                           {"SqDist(x, y)", "KMin", 3, ""},
+                           {"SqDist(x, y)", "ArgKMin", 5, ""},
+                           {"SqDist(x, y)", "KMin_ArgKMin", 2, ""},
+                           {"-SqDist(x, y)", "LogSumExp", 0, ""},
+                           {"-SqDist(x, y)", "LogSumExpWeight", 0, "y"},
+                           {"(x | y)", "SumSoftMaxWeight", 0, "y"},
+                           {"-SqDist(x, y)", "Max_SumShiftExp", 0, ""},
+                           {"-SqDist(x, y)", "Max_SumShiftExpWeight", 0, "y"}};
+  for (const GpuCase& c : cases)
     for (DType dtype : {DType::F32, DType::F64}) {
-      CAPTURE(c.reduction);
+      CAPTURE(std::string(c.reduction));
       CAPTURE(int(dtype));
-      GpuSpec g(c.formula, c.reduction, dtype, c.k, c.formula2);
+      GpuSpec g(c, dtype);
       const KernelSpec dense = g.spec;
       g.spec.gpu_partial = true;
       CHECK(g.spec.key() != dense.key());
@@ -181,28 +177,20 @@ TEST_CASE("several rows per thread: each tile value loaded once serves every row
 
 TEST_CASE("registers are capped at 128 where the pair loop holds few values across pairs") {
   const std::string ptxas = find_ptxas();
-  struct Case {
-    const char* formula;
-    const char* reduction;
-    int k;
-    const char* formula2;
-    int dim;
-    int e;
-    bool capped;
-  };
   // Held across pairs: KMin's 10 values and 10 indices and x's 64 values (94 registers);
   // SumSoftMaxWeight's 66 values and x's 64 (130) stay free.
-  const Case cases[] = {{"SqDist(x, y)", "ArgKMin", 10, "", 64, 1, true},
-                        {"Exp(-p * SqDist(x, y)) * v", "Sum", 0, "", 64, 16, true},
-                        {"Exp(-SqDist(x, y)) * b", "Sum", 0, "", 3, 1, false},
-                        {"(x | y)", "SumSoftMaxWeight", 0, "v", 64, 64, false},
-                        {"x * b", "KMin", 20, "", 100, 1, false}};
-  for (const Case& c : cases) {
+  const std::pair<GpuCase, bool> cases[] = {
+      {{"SqDist(x, y)", "ArgKMin", 10, "", 64, 1}, true},
+      {{"Exp(-p * SqDist(x, y)) * v", "Sum", 0, "", 64, 16}, true},
+      {{"Exp(-SqDist(x, y)) * b", "Sum", 0, "", 3, 1}, false},
+      {{"(x | y)", "SumSoftMaxWeight", 0, "v", 64, 64}, false},
+      {{"x * b", "KMin", 20, "", 100, 1}, false}};
+  for (const auto& [c, capped] : cases) {
     CAPTURE(std::string(c.formula));
     CAPTURE(std::string(c.reduction));
-    GpuSpec g(c.formula, c.reduction, DType::F32, c.k, c.formula2, c.dim, c.e);
+    GpuSpec g(c, DType::F32);
     const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
-    CHECK((ptx.find(".maxnreg 128") != std::string::npos) == c.capped);
+    CHECK((ptx.find(".maxnreg 128") != std::string::npos) == capped);
     if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 90) == "");
   }
   // Short float32 pair bodies are not capped (they take far fewer registers), float64 ones

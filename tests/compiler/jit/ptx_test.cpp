@@ -13,6 +13,7 @@ namespace {
 
 using keops::test::assemble_ptx;
 using keops::test::find_ptxas;
+using keops::test::GpuCase;
 using keops::test::GpuSpec;
 
 }  // namespace
@@ -31,23 +32,17 @@ TEST_CASE("the Gaussian kernel's PTX stages j rows in shared memory and has no c
 
 TEST_CASE("PTX for every reduction kind assembles with ptxas for sm_80 and sm_90") {
   const std::string ptxas = find_ptxas();
-  struct Case {
-    const char* formula;
-    const char* reduction;
-    int k;
-    const char* formula2;
-  };
-  const Case cases[] = {{"Exp(-SqDist(x, y)) * b", "Sum", 0, ""},
-                        {"SqDist(x, y)", "ArgKMin", 5, ""},
-                        {"x - y", "Min_ArgMin", 0, ""},
-                        {"-SqDist(x, y)", "LogSumExp", 0, ""},
-                        {"(x | y)", "SumSoftMaxWeight", 0, "y"}};
-  for (const Case& c : cases)
+  const GpuCase cases[] = {{"Exp(-SqDist(x, y)) * b", "Sum", 0, ""},
+                           {"SqDist(x, y)", "ArgKMin", 5, ""},
+                           {"x - y", "Min_ArgMin", 0, ""},
+                           {"-SqDist(x, y)", "LogSumExp", 0, ""},
+                           {"(x | y)", "SumSoftMaxWeight", 0, "y"}};
+  for (const GpuCase& c : cases)
     for (auto dtype : {keops::ir::DType::F32, keops::ir::DType::F64})
       for (int sm : {80, 90}) {
-        CAPTURE(c.reduction);
+        CAPTURE(std::string(c.reduction));
         CAPTURE(sm);
-        GpuSpec g(c.formula, c.reduction, dtype, c.k, c.formula2);
+        GpuSpec g(c, dtype);
         g.spec.gpu_sm = sm;
         const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
         CHECK(ptx.find(".target sm_" + std::to_string(sm)) != std::string::npos);
