@@ -271,6 +271,10 @@ Value* times_log2e(llvm::IRBuilderBase& b, MathBuilder& m, Value* x) {
     for (int k = 0; k < 2; ++k) {
       Value* scale = product->getOperand(unsigned(k));
       Value* other = product->getOperand(unsigned(1 - k));
+      // a * (+-ln 2) is ex2(+-a): passes/exp_scale.h writes Gaussian exponents so.
+      if (auto* c = llvm::dyn_cast<llvm::ConstantFP>(scale);
+          c && std::fabs(c->getValueAPF().convertToDouble()) == double(float(M_LN2)))
+        return c->isNegative() ? b.CreateFNeg(other) : other;
       if (hoisted(scale) && !hoisted(other))
         return b.CreateFMul(other, b.CreateFMul(scale, m.c(M_LOG2E)));
     }

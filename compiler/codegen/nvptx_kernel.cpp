@@ -10,6 +10,7 @@
 
 #include "compiler/codegen/formula_emitter.h"
 #include "compiler/codegen/reductions.h"
+#include "compiler/passes/exp_scale.h"
 #include "compiler/passes/split.h"
 #include "compiler/support/check.h"
 
@@ -49,7 +50,9 @@ bool short_pair_body(const KernelSpec& spec) {
 int64_t shared_budget(int sm) { return sm >= 80 ? 96 * 1024 : 48 * 1024; }
 
 // The spec's formulas with their reduced-only parts cut out (see passes/split.h), and the
-// block size their tile allows. Rows too long to stage (long vectors) are not cut out: the
+// block size their tile allows. Float32 fast math first moves the scale of Gaussian exponents
+// into the points (passes/exp_scale.h), which the tile then holds scaled. Rows too long to
+// stage (long vectors) are not cut out, nor scaled (that would cost multiplies per pair): the
 // pair loop then reads reduced rows from global memory, where the threads of a block read
 // the same row at the same time.
 struct StagedSpec {
@@ -60,7 +63,10 @@ struct StagedSpec {
   StagedSpec(const KernelSpec& spec) {
     std::vector<ir::Expr> roots{spec.formula};
     if (spec.reduction.formula2) roots.push_back(spec.reduction.formula2);
-    staged = passes::stage_reduced_only(ctx, roots, spec.inner_cat(), int(spec.args.size()));
+    const std::vector<ir::Expr> scaled = spec.dtype == ir::DType::F32 && spec.gpu_fast_math
+                                             ? passes::fold_exp_scale(ctx, roots)
+                                             : roots;
+    staged = passes::stage_reduced_only(ctx, scaled, spec.inner_cat(), int(spec.args.size()));
     for (ir::Expr e : staged.staged) staged_values += e->dim;
     const int64_t row_bytes = int64_t(staged_values) * (spec.dtype == ir::DType::F32 ? 4 : 8);
     const int64_t budget = shared_budget(spec.gpu_sm);

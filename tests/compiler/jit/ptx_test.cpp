@@ -30,6 +30,27 @@ TEST_CASE("the Gaussian kernel's PTX stages j rows in shared memory and has no c
   CHECK(ptx.find("call") == std::string::npos);
 }
 
+TEST_CASE("float32 fast math: Gaussian exponents are ex2 of scaled points, no multiply per pair") {
+  // log2(e) as PTX writes a float32 constant, and sqrt(log2(e)), the points' scale.
+  const std::string log2e = "0f3FB8AA3B", minus_log2e = "0fBFB8AA3B", scale = "0f3F99BE61";
+  GpuSpec gauss("Exp(-SqDist(x, y)) * b", "Sum", keops::ir::DType::F32);
+  std::string ptx = keops::jit::gpu_kernel_ptx(gauss.spec);
+  CHECK(ptx.find("ex2.approx.ftz.f32") != std::string::npos);
+  CHECK(ptx.find(scale) != std::string::npos);
+  CHECK(ptx.find(log2e) == std::string::npos);
+  CHECK(ptx.find(minus_log2e) == std::string::npos);
+  // x - y also used elsewhere: the differences are shared and the exponent keeps its product.
+  GpuSpec shared("Exp(-SqDist(x, y)) * Sum(x - y)", "Sum", keops::ir::DType::F32);
+  ptx = keops::jit::gpu_kernel_ptx(shared.spec);
+  CHECK(ptx.find(scale) == std::string::npos);
+  CHECK(ptx.find(minus_log2e) != std::string::npos);
+  // Without fast math the points stay as they are.
+  gauss.spec.gpu_fast_math = false;
+  ptx = keops::jit::gpu_kernel_ptx(gauss.spec);
+  CHECK(ptx.find("ex2.approx") == std::string::npos);
+  CHECK(ptx.find(scale) == std::string::npos);
+}
+
 TEST_CASE("PTX for every reduction kind assembles with ptxas for sm_80 and sm_90") {
   const std::string ptxas = find_ptxas();
   const GpuCase cases[] = {{"Exp(-SqDist(x, y)) * b", "Sum", 0, ""},
