@@ -1,8 +1,11 @@
-// The GPU kernel's schemes as PTX: the 2-D scheme's partial and merge kernels, long outputs.
+// The GPU kernel's schemes as PTX: the 2-D scheme's partial and merge kernels, long outputs, prefetched tiles.
 #include <doctest/doctest.h>
 
 #include <string>
 #include <utility>
+
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
 
 #include "compiler/codegen/kernel_spec.h"
 #include "compiler/codegen/nvptx_kernel.h"
@@ -173,6 +176,37 @@ TEST_CASE("several rows per thread: each tile value loaded once serves every row
   CHECK_THROWS_WITH(keops::jit::gpu_kernel_ptx(partial.spec),
                     doctest::Contains("several rows per thread need a dense"));
   if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
+}
+
+TEST_CASE("one row per thread, short rows: the next tile's rows are loaded before the pair loop") {
+  // Whether the kernel has the block that loads the first tile's rows ahead.
+  auto prefetches = [](const KernelSpec& spec) {
+    llvm::LLVMContext ctx;
+    llvm::Module m("prefetch", ctx);
+    keops::codegen::build_nvptx_kernel(m, spec, "k");
+    for (const llvm::BasicBlock& block : *m.getFunction("k"))
+      if (block.getName() == "tile.prefetch.first") return true;
+    return false;
+  };
+  const GpuCase cases[] = {{"Exp(-SqDist(x, y)) * b", "Sum", 0},
+                           {"SqDist(x, y)", "ArgKMin", 3},
+                           {"-SqDist(x, y)", "LogSumExp", 0}};
+  for (const GpuCase& c : cases) {
+    CAPTURE(std::string(c.reduction));
+    GpuSpec g(c, DType::F32);
+    CHECK(prefetches(g.spec));
+    g.spec.gpu_partial = true;  // the 2-D scheme's splits and the block-sparse ranges too
+    CHECK(prefetches(g.spec));
+    g.spec.gpu_partial = false;
+    g.spec.gpu_block_sparse = true;
+    CHECK(prefetches(g.spec));
+  }
+  // Not with four rows per thread, nor with long rows (D = 64), nor with long outputs.
+  GpuSpec four("Exp(-SqDist(x, y)) * b", "Sum", DType::F32);
+  four.spec.gpu_rows_per_thread = 4;
+  CHECK_FALSE(prefetches(four.spec));
+  CHECK_FALSE(prefetches(GpuSpec("SqDist(x, y)", "ArgKMin", DType::F32, 10, "", 64).spec));
+  CHECK_FALSE(prefetches(GpuSpec("x * b", "Sum", DType::F32, 0, "", 200).spec));
 }
 
 TEST_CASE("registers are capped at 128 where the pair loop holds few values across pairs") {
