@@ -787,7 +787,11 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   const bool many_registers = !short_pair_body(spec) || spec.dtype == ir::DType::F64;
   if (many_registers && !grouped && loop_values * rows_per_thread <= kCappedLoopValues)
     cap_registers(m, fn, kRegisterCap);
-  if (partial) build_merge_kernel(m, spec, groups, merge_kernel_name(name));
+}
+
+void build_nvptx_merge_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name) {
+  KEOPS_CHECK(spec.gpu_partial, "a merge kernel merges the states of a partial kernel");
+  build_merge_kernel(m, spec, ColumnGroups(spec), name);
 }
 
 }  // namespace keops::codegen

@@ -40,7 +40,8 @@ namespace keops::codegen {
 // finalized: state value k of column group g, slot s, row r is an 8-byte cell (a T, int64
 // or double at its start) at
 //   states + 8 * (((s * out_rows + r) * column_groups + g) * state_values + k).
-// The same module holds merge_kernel_name(name), one thread per row (grid.z as above):
+// Its merge kernel, merge_kernel_name(name), comes in a module of its own (so that the two
+// compile in parallel), one thread per row (grid.z as above):
 //   merge(int64_t out_rows, void* states, int64_t n_slots, T* values, int64_t* indices,
 //         int64_t finalize)
 // folds slots 0, 1, ..., n_slots - 1 of each row in that order with the reduction's
@@ -74,8 +75,10 @@ bool several_rows_per_thread_pay(const KernelSpec& spec);
 // The entry point of a partial kernel's merge kernel.
 std::string merge_kernel_name(const std::string& kernel_name);
 
-// Adds the kernel `name` to module m, whose triple and data layout must be NVPTX's (and,
-// for a partial kernel, its merge kernel).
+// Adds the kernel `name` to module m, whose triple and data layout must be NVPTX's.
 void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name);
+
+// Adds the merge kernel `name` of the partial kernel spec (spec.gpu_partial) to module m.
+void build_nvptx_merge_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name);
 
 }  // namespace keops::codegen

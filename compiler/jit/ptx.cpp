@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -80,7 +81,13 @@ std::string gpu_kernel_symbol(const codegen::KernelSpec& spec) {
   return name;
 }
 
-std::string gpu_kernel_ptx(const codegen::KernelSpec& spec) {
+namespace {
+
+// The PTX of a module that `build` fills with spec's kernel.
+std::string module_ptx(
+    const codegen::KernelSpec& spec,
+    const std::function<void(llvm::Module&, const codegen::KernelSpec&, const std::string&)>& build,
+    const std::string& symbol) {
   KEOPS_CHECK(spec.gpu_sm > 0, "a GPU kernel needs an sm_XX target");
   auto tm = nvptx_machine(spec.gpu_sm);
   llvm::LLVMContext context;
@@ -88,7 +95,7 @@ std::string gpu_kernel_ptx(const codegen::KernelSpec& spec) {
   m->setTargetTriple(kTriple);
   m->setDataLayout(tm->createDataLayout());
   if (spec.gpu_fast_math) codegen::request_gpu_fast_math(*m);
-  codegen::build_nvptx_kernel(*m, spec, gpu_kernel_symbol(spec));
+  build(*m, spec, symbol);
   run_o3_pipeline(*m, *tm);
   llvm::SmallString<0> ptx;
   llvm::raw_svector_ostream os(ptx);
@@ -97,6 +104,17 @@ std::string gpu_kernel_ptx(const codegen::KernelSpec& spec) {
               "the NVPTX target cannot emit PTX");
   pm.run(*m);
   return std::string(ptx.str());
+}
+
+}  // namespace
+
+std::string gpu_kernel_ptx(const codegen::KernelSpec& spec) {
+  return module_ptx(spec, codegen::build_nvptx_kernel, gpu_kernel_symbol(spec));
+}
+
+std::string gpu_merge_kernel_ptx(const codegen::KernelSpec& spec) {
+  return module_ptx(spec, codegen::build_nvptx_merge_kernel,
+                    codegen::merge_kernel_name(gpu_kernel_symbol(spec)));
 }
 
 }  // namespace keops::jit

@@ -11,7 +11,11 @@ namespace keops::jit {
 // drivers of that architecture accept.
 std::string gpu_kernel_ptx(const codegen::KernelSpec& spec);
 
-// The kernel's entry name in that PTX.
+// The PTX of the merge kernel of the partial kernel spec (spec.gpu_partial), entry
+// codegen::merge_kernel_name(gpu_kernel_symbol(spec)).
+std::string gpu_merge_kernel_ptx(const codegen::KernelSpec& spec);
+
+// The kernel's entry name in its PTX.
 std::string gpu_kernel_symbol(const codegen::KernelSpec& spec);
 
 }  // namespace keops::jit

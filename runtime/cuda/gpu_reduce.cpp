@@ -2,6 +2,7 @@
 #include "runtime/cuda/gpu_reduce.h"
 
 #include <algorithm>
+#include <future>
 #include <map>
 #include <mutex>
 #include <string>
@@ -136,11 +137,20 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
                               layout.max_block_threads, codegen::several_rows_per_thread_pay(spec));
   if (options.rows_per_thread > 0) dense.rows_per_thread = options.rows_per_thread;
   run_spec.gpu_rows_per_thread = dense.rows_per_thread;
+  // The 2-D scheme's merge kernel compiles on another thread meanwhile: a first call waits
+  // for the longer of the two, not for both.
+  std::future<std::shared_ptr<const Module>> merge_module;
+  if (plan.partial)
+    merge_module = std::async(std::launch::async, [&] {
+      return cached_module(run_spec.key() + "|merge", device,
+                           [&] { return cached_merge_ptx(run_spec); });
+    });
   const auto module = cached_module(run_spec.key(), device, [&] { return cached_ptx(run_spec); });
   const std::string symbol = jit::gpu_kernel_symbol(run_spec);
   const KernelFunction kernel = module->function(symbol);
   const KernelFunction merge =
-      plan.partial ? module->function(codegen::merge_kernel_name(symbol)) : KernelFunction{};
+      plan.partial ? merge_module.get()->function(codegen::merge_kernel_name(symbol))
+                   : KernelFunction{};
 
   // Every buffer is allocated before the first copy: a failed allocation leaves nothing.
   auto bytes_of = [](int64_t rows, int64_t cols, size_t size) {

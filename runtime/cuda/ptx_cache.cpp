@@ -14,15 +14,27 @@ std::string ptx_cache_key(const codegen::KernelSpec& spec) {
   return spec.key() + "|build=" + code_build_id();
 }
 
-std::string cached_ptx(const codegen::KernelSpec& spec) {
+namespace {
+
+std::string cached(const std::string& key, std::string (*make_ptx)(const codegen::KernelSpec&),
+                   const codegen::KernelSpec& spec) {
   const std::shared_ptr<const DiskCache> disk = process_disk_cache();
-  if (!disk) return jit::gpu_kernel_ptx(spec);
-  const std::string key = ptx_cache_key(spec);
+  if (!disk) return make_ptx(spec);
   // A damaged entry fails its checksum in load() and is rebuilt here.
   if (std::optional<std::string> ptx = disk->load(kPtxKind, key)) return *ptx;
-  std::string ptx = jit::gpu_kernel_ptx(spec);
+  std::string ptx = make_ptx(spec);
   disk->store(kPtxKind, key, ptx);
   return ptx;
+}
+
+}  // namespace
+
+std::string cached_ptx(const codegen::KernelSpec& spec) {
+  return cached(ptx_cache_key(spec), jit::gpu_kernel_ptx, spec);
+}
+
+std::string cached_merge_ptx(const codegen::KernelSpec& spec) {
+  return cached(ptx_cache_key(spec) + "|merge", jit::gpu_merge_kernel_ptx, spec);
 }
 
 }  // namespace keops::runtime::cuda

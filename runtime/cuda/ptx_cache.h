@@ -1,4 +1,5 @@
-// The PTX of a GPU kernel, from the persistent disk cache when it holds it (ARCHITECTURE.md rule 8).
+// The PTX of a GPU kernel, from the persistent disk cache when it holds it (ARCHITECTURE.md rule
+// 8).
 #pragma once
 
 #include <string>
@@ -15,5 +16,8 @@ std::string ptx_cache_key(const codegen::KernelSpec& spec);
 // spec's PTX (spec.gpu_sm > 0): loaded from the disk cache, else generated and stored there.
 // The driver keeps its own cache of the machine code it compiles from PTX.
 std::string cached_ptx(const codegen::KernelSpec& spec);
+
+// The same for the merge kernel of the partial kernel spec (jit::gpu_merge_kernel_ptx).
+std::string cached_merge_ptx(const codegen::KernelSpec& spec);
 
 }  // namespace keops::runtime::cuda

@@ -1,4 +1,4 @@
-// The GPU kernel's schemes as PTX: the 2-D scheme's partial and merge kernels, long outputs, prefetched tiles.
+// The GPU kernel's schemes as PTX: 2-D partial and merge kernels, long outputs, prefetched tiles.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -56,17 +56,28 @@ TEST_CASE("the 2-D scheme: a partial kernel and its merge kernel, every reductio
       const KernelSpec dense = g.spec;
       g.spec.gpu_partial = true;
       CHECK(g.spec.key() != dense.key());
+      // Two modules, which compile in parallel: the partial kernel and its merge kernel.
       const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
+      const std::string merge_ptx = keops::jit::gpu_merge_kernel_ptx(g.spec);
       const std::string name = keops::jit::gpu_kernel_symbol(g.spec);
+      CHECK(count(ptx, ".entry ") == 1);
       CHECK(ptx.find(".entry " + name + "(") != std::string::npos);
-      CHECK(ptx.find(".entry " + keops::codegen::merge_kernel_name(name) + "(") !=
+      CHECK(count(merge_ptx, ".entry ") == 1);
+      CHECK(merge_ptx.find(".entry " + keops::codegen::merge_kernel_name(name) + "(") !=
             std::string::npos);
       // The split is ctaid.y; the merge kernel has no barrier.
       CHECK(ptx.find("%ctaid.y") != std::string::npos);
       CHECK(count(ptx, "bar.sync") == 2);
+      CHECK(count(merge_ptx, "bar.sync") == 0);
       CHECK(keops::codegen::gpu_layout(g.spec).state_values > 0);
-      if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 90, /*no_spills=*/true) == "");
+      if (!ptxas.empty())
+        for (const std::string& module : {ptx, merge_ptx})
+          CHECK(assemble_ptx(ptxas, module, 90, /*no_spills=*/true) == "");
     }
+  // A whole kernel has no merge kernel.
+  GpuSpec dense("Exp(-SqDist(x, y)) * b", "Sum", DType::F32);
+  CHECK_THROWS_WITH(keops::jit::gpu_merge_kernel_ptx(dense.spec),
+                    doctest::Contains("a merge kernel merges the states of a partial kernel"));
   if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
 }
 
