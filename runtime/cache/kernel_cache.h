@@ -43,6 +43,12 @@ class KernelCache {
     return future.get();
   }
 
+  // Whether key has been requested: its kernel is compiled, or being compiled.
+  bool holds(const std::string& key) const {
+    std::lock_guard lock(mutex_);
+    return entries_.count(key) != 0;
+  }
+
   // Compiles started so far (tests check that equal keys compile once).
   size_t compiles() const {
     std::lock_guard lock(mutex_);

@@ -16,6 +16,16 @@ namespace {
 
 constexpr size_t kJitLogBytes = 16 * 1024;
 
+// Never destroyed: unloading modules during exit would race the driver's own teardown.
+KernelCache<std::shared_ptr<const Module>>& module_cache() {
+  static auto* cache = new KernelCache<std::shared_ptr<const Module>>();
+  return *cache;
+}
+
+std::string cache_key(const std::string& kernel_key, int device) {
+  return std::to_string(device) + ":" + kernel_key;
+}
+
 }  // namespace
 
 Module::Module(int device, const std::string& ptx) : device_(device) {
@@ -65,10 +75,8 @@ int resident_blocks(const KernelFunction& kernel, int block_threads, int64_t dyn
 
 std::shared_ptr<const Module> cached_module(const std::string& kernel_key, int device,
                                             const std::function<std::string()>& make_ptx) {
-  // Never destroyed: unloading modules during exit would race the driver's own teardown.
-  static auto* cache = new KernelCache<std::shared_ptr<const Module>>();
   check_device(device);
-  return cache->get(std::to_string(device) + ":" + kernel_key, [&] {
+  return module_cache().get(cache_key(kernel_key, device), [&] {
     // KEOPS_LOG=debug says where a first call's time goes: LLVM (or the disk cache), then
     // the driver's JIT.
     using Clock = std::chrono::steady_clock;
@@ -86,6 +94,10 @@ std::shared_ptr<const Module> cached_module(const std::string& kernel_key, int d
     }
     return module;
   });
+}
+
+bool module_cached(const std::string& kernel_key, int device) {
+  return module_cache().holds(cache_key(kernel_key, device));
 }
 
 }  // namespace keops::runtime::cuda

@@ -48,4 +48,8 @@ class Module {
 std::shared_ptr<const Module> cached_module(const std::string& kernel_key, int device,
                                             const std::function<std::string()>& make_ptx);
 
+// Whether cached_module(kernel_key, device, ...) has been called: the module is loaded, or
+// being loaded.
+bool module_cached(const std::string& kernel_key, int device);
+
 }  // namespace keops::runtime::cuda
