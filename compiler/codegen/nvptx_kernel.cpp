@@ -570,9 +570,10 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   // Short reduced rows are prefetched: a thread loads its row of the next tile before the
   // pair loop of this one, so that the warps of a block do not all wait for global memory
   // together at the barrier (gauss_sum_D3 at 1e5: 3.89 -> 3.63 ms, knn_D3 at 1e6: 444 ->
-  // 436 ms). Several rows per thread amortize that wait over four times the pairs, and the
-  // registers the next rows take cost their pair loop more (gauss_sum_D3 at 1e6: 301 -> 308
-  // ms). A row past the end loads the last one instead.
+  // 436 ms; logsumexp_D3 at 1e6 lost 1.5%, 601 -> 610 ms). Several rows per thread amortize
+  // that wait over four times the pairs, and the registers the next rows take cost their
+  // pair loop more (gauss_sum_D3 at 1e6: 301 -> 308 ms). A row past the end loads the last
+  // one instead.
   const bool prefetch = !grouped && rows_per_thread == 1 && short_pair_body(spec);
   const std::vector<ir::Expr> prefetched =
       prefetch ? reduced_leaves(s, spec) : std::vector<ir::Expr>{};

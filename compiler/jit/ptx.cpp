@@ -74,17 +74,6 @@ std::unique_ptr<llvm::TargetMachine> nvptx_machine(int device_sm) {
   return tm;
 }
 
-}  // namespace
-
-std::string gpu_kernel_symbol(const codegen::KernelSpec& spec) {
-  char name[32];
-  std::snprintf(name, sizeof name, "keops_gpu_%016llx",
-                static_cast<unsigned long long>(spec.key_hash()));
-  return name;
-}
-
-namespace {
-
 // The PTX of a module that `build` fills with spec's kernel.
 std::string module_ptx(
     const codegen::KernelSpec& spec,
@@ -109,6 +98,13 @@ std::string module_ptx(
 }
 
 }  // namespace
+
+std::string gpu_kernel_symbol(const codegen::KernelSpec& spec) {
+  char name[32];
+  std::snprintf(name, sizeof name, "keops_gpu_%016llx",
+                static_cast<unsigned long long>(spec.key_hash()));
+  return name;
+}
 
 std::string gpu_kernel_ptx(const codegen::KernelSpec& spec) {
   return module_ptx(spec, codegen::build_nvptx_kernel, gpu_kernel_symbol(spec));
