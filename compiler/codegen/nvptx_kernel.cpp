@@ -5,12 +5,12 @@
 
 #include <algorithm>
 #include <memory>
-#include <unordered_set>
 
 #include <llvm/IR/IntrinsicsNVPTX.h>
 
 #include "compiler/codegen/formula_emitter.h"
 #include "compiler/codegen/reductions.h"
+#include "compiler/ir/traverse.h"
 #include "compiler/passes/exp_scale.h"
 #include "compiler/passes/split.h"
 #include "compiler/support/check.h"
@@ -83,15 +83,9 @@ struct StagedSpec {
 
 // The reduced rows that the staged values read (each argument once).
 std::vector<ir::Expr> reduced_leaves(const StagedSpec& s, const KernelSpec& spec) {
-  std::vector<ir::Expr> leaves, pending(s.staged.staged);
-  std::unordered_set<ir::Expr> seen;
-  while (!pending.empty()) {
-    ir::Expr e = pending.back();
-    pending.pop_back();
-    if (!seen.insert(e).second) continue;
+  std::vector<ir::Expr> leaves;
+  for (ir::Expr e : ir::reachable_nodes(s.staged.staged))
     if (e->op == ir::Op::Var && e->var_cat() == spec.inner_cat()) leaves.push_back(e);
-    pending.insert(pending.end(), e->args.begin(), e->args.end());
-  }
   std::sort(leaves.begin(), leaves.end(),
             [](ir::Expr a, ir::Expr c) { return a->var_index() < c->var_index(); });
   return leaves;

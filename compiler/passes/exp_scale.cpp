@@ -4,7 +4,8 @@
 #include <cmath>
 #include <optional>
 #include <unordered_map>
-#include <unordered_set>
+
+#include "compiler/ir/traverse.h"
 
 namespace keops::passes {
 namespace {
@@ -12,18 +13,9 @@ namespace {
 // How many times each node reachable from the roots is an argument of another, or a root.
 std::unordered_map<ir::Expr, int> count_uses(const std::vector<ir::Expr>& roots) {
   std::unordered_map<ir::Expr, int> uses;
-  std::unordered_set<ir::Expr> seen;
-  std::vector<ir::Expr> pending(roots);
   for (ir::Expr r : roots) ++uses[r];
-  while (!pending.empty()) {
-    ir::Expr e = pending.back();
-    pending.pop_back();
-    if (!seen.insert(e).second) continue;
-    for (ir::Expr a : e->args) {
-      ++uses[a];
-      pending.push_back(a);
-    }
-  }
+  for (ir::Expr e : ir::reachable_nodes(roots))
+    for (ir::Expr a : e->args) ++uses[a];
   return uses;
 }
 
