@@ -68,6 +68,9 @@ struct Settings {
   int threads = 0;
   bool gpu = false;       // --backend gpu: inputs and outputs in GPU 0's memory
   bool fast_math = true;  // --accurate: Options::gpu_fast_math = false
+  // --devices 0,1 (or -1: all): Options::devices, one reduction on several GPUs, with the
+  // inputs and outputs in host memory (each GPU copies in what it needs).
+  std::vector<int> devices;
   int64_t nx = -1, ny = -1;
   std::vector<std::string> only;
 };
@@ -171,10 +174,11 @@ void print_line(const std::string& name, int64_t nx, int64_t ny, const Settings&
   std::printf(
       "{\"case\": \"%s\", \"backend\": \"%s\", \"dtype\": \"%s\", \"nx\": %lld, \"ny\": %lld, "
       "\"threads\": %d, \"median_s\": %.6g, \"min_s\": %.6g, \"first_call_s\": %.6g, "
-      "\"pairs_per_s\": %.4g, \"max_rel_err\": %s}\n",
-      name.c_str(), s.gpu ? (s.fast_math ? "gpu" : "gpu-accurate") : "cpu",
+      "\"pairs_per_s\": %.4g, \"max_rel_err\": %s%s}\n",
+      name.c_str(), s.gpu || !s.devices.empty() ? (s.fast_math ? "gpu" : "gpu-accurate") : "cpu",
       sizeof(T) == 4 ? "float32" : "float64", (long long)nx, (long long)ny, s.threads, t.median,
-      t.min, t.first, double(nx) * double(ny) / t.median, json_number(err).c_str());
+      t.min, t.first, double(nx) * double(ny) / t.median, json_number(err).c_str(),
+      s.devices.empty() ? "" : (", \"devices\": " + std::to_string(s.devices.size())).c_str());
   std::fflush(stdout);
 }
 
@@ -186,7 +190,8 @@ void run_case(const Case& c, const Settings& s) {
   options.threads = s.threads;
   options.k = c.k;
   options.formula2 = c.formula2;
-  options.backend = s.gpu ? keops::Backend::GPU : keops::Backend::CPU;
+  options.backend = s.gpu || !s.devices.empty() ? keops::Backend::GPU : keops::Backend::CPU;
+  options.devices = s.devices;
   options.gpu_fast_math = s.fast_math;
   keops::ir::Context ctx;
   const auto table = keops::frontend::AliasTable::parse(c.aliases);
@@ -249,11 +254,23 @@ void run_case(const Case& c, const Settings& s) {
   print_line(c.name, nx, ny, s, gradient, grad_err);
 }
 
+// "a,b,c" -> {"a", "b", "c"}; "" -> {""}.
+std::vector<std::string> split_commas(const std::string& list) {
+  std::vector<std::string> items;
+  for (size_t pos = 0; pos <= list.size();) {
+    size_t comma = list.find(',', pos);
+    if (comma == std::string::npos) comma = list.size();
+    items.push_back(list.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  return items;
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: keops_bench [--quick] [--cases a,b] [--repeat N] [--threads T]\n"
                "                   [--backend cpu|gpu] [--accurate] [--nx N] [--ny M]\n"
-               "                   [--no-check] [--list]\n");
+               "                   [--devices 0,1 | -1] [--no-check] [--list]\n");
   return 2;
 }
 
@@ -282,20 +299,19 @@ int main(int argc, char** argv) {
       s.nx = std::atoll(value().c_str());
     else if (a == "--ny")
       s.ny = std::atoll(value().c_str());
-    else if (a == "--cases") {
-      std::string list = value();
-      for (size_t pos = 0; pos <= list.size();) {
-        size_t comma = list.find(',', pos);
-        if (comma == std::string::npos) comma = list.size();
-        s.only.push_back(list.substr(pos, comma - pos));
-        pos = comma + 1;
-      }
+    else if (a == "--cases")
+      s.only = split_commas(value());
+    else if (a == "--devices") {
+      for (const std::string& device : split_commas(value()))
+        s.devices.push_back(std::atoi(device.c_str()));
     } else if (a == "--list") {
       for (const Case& c : cases()) std::printf("%s\n", c.name.c_str());
       return 0;
     } else
       return usage();
   }
+  // Several devices take host arrays: device-resident inputs would all be on GPU 0.
+  if (!s.devices.empty() && s.gpu) return usage();
   for (const std::string& name : s.only)
     if (std::none_of(cases().begin(), cases().end(),
                      [&](const Case& c) { return c.name == name; })) {
