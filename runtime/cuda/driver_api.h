@@ -88,6 +88,9 @@ inline constexpr unsigned CU_EVENT_DEFAULT = 0x0;
   X(cuMemcpyHtoD, "cuMemcpyHtoD_v2", (CUdeviceptr dst, const void* src, size_t bytes))            \
   X(cuMemcpyDtoH, "cuMemcpyDtoH_v2", (void* dst, CUdeviceptr src, size_t bytes))                  \
   X(cuMemcpyDtoD, "cuMemcpyDtoD_v2", (CUdeviceptr dst, CUdeviceptr src, size_t bytes))            \
+  X(cuMemcpyPeer, "cuMemcpyPeer",                                                                 \
+    (CUdeviceptr dst, CUcontext dst_context, CUdeviceptr src, CUcontext src_context,              \
+     size_t bytes))                                                                               \
   X(cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2",                                                    \
     (CUdeviceptr dst, const void* src, size_t bytes, CUstream stream))                            \
   X(cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2",                                                    \

@@ -2,6 +2,7 @@
 #include "runtime/cuda/memory.h"
 
 #include <cstdio>
+#include <string>
 #include <utility>
 
 #include "runtime/cuda/device.h"
@@ -38,6 +39,16 @@ void copy_on_device(int device, CUdeviceptr dst, CUdeviceptr src, size_t bytes) 
   if (bytes == 0) return;
   ContextGuard guard(device);
   check(driver().cuMemcpyDtoD(dst, src, bytes), "cuMemcpyDtoD");
+}
+
+void copy_between_devices(int dst_device, CUdeviceptr dst, int src_device, CUdeviceptr src,
+                          size_t bytes) {
+  if (bytes == 0) return;
+  ContextGuard guard(dst_device);
+  check(driver().cuMemcpyPeer(dst, primary_context(dst_device), src, primary_context(src_device),
+                              bytes),
+        "cuMemcpyPeer(GPU " + std::to_string(src_device) + " -> GPU " + std::to_string(dst_device) +
+            ")");
 }
 
 void copy_to_device_async(int device, CUdeviceptr dst, const void* src, size_t bytes,

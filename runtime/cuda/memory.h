@@ -18,6 +18,10 @@ std::string format_bytes(size_t bytes);
 void copy_to_device(int device, CUdeviceptr dst, const void* src, size_t bytes);
 void copy_to_host(int device, void* dst, CUdeviceptr src, size_t bytes);
 void copy_on_device(int device, CUdeviceptr dst, CUdeviceptr src, size_t bytes);
+// From src_device's memory to dst_device's (through the host where the GPUs have no
+// peer access).
+void copy_between_devices(int dst_device, CUdeviceptr dst, int src_device, CUdeviceptr src,
+                          size_t bytes);
 void copy_to_device_async(int device, CUdeviceptr dst, const void* src, size_t bytes,
                           CUstream stream);
 void copy_to_host_async(int device, void* dst, CUdeviceptr src, size_t bytes, CUstream stream);

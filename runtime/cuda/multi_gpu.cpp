@@ -10,6 +10,8 @@
 #include "keops/error.h"
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/gpu_reduce.h"
+#include "runtime/cuda/launch_args.h"
+#include "runtime/cuda/memory.h"
 
 namespace keops::runtime::cuda {
 
@@ -43,18 +45,23 @@ std::vector<int64_t> split_rows(int64_t out_rows, const std::vector<int>& weight
   return starts;
 }
 
+namespace {
+
+// A buffer on `device` for an output slice in another GPU's memory (none otherwise).
+template <class T>
+DeviceBuffer elsewhere(const View<T>& out, int device) {
+  if (out.device < 0 || out.device == device || !out.data) return {};
+  return DeviceBuffer(device, size_t(out.rows * out.cols) * sizeof(T));
+}
+
+}  // namespace
+
 template <class T>
 void run_multi_gpu_reduction(const codegen::KernelSpec& spec, const std::vector<int>& devices,
                              int64_t out_rows, int64_t n_reduced,
                              const std::vector<View<const T>>& args,
                              const std::vector<codegen::ArgLayout>& layouts, View<T> values,
                              View<int64_t> indices, const GpuRunOptions& options) {
-  for (const View<const T>& a : args)
-    if (a.device >= 0)
-      throw Error("several GPUs (Options::devices) take host arrays: an argument is in GPU " +
-                  std::to_string(a.device) + "'s memory");
-  if (values.device >= 0 || indices.device >= 0)
-    throw Error("several GPUs (Options::devices) write host arrays: an output is in GPU memory");
   std::vector<int> weights;
   for (int d : devices) weights.push_back(device_info(d).multiprocessors);
   const std::vector<int64_t> starts = split_rows(out_rows, weights, 256);
@@ -68,20 +75,44 @@ void run_multi_gpu_reduction(const codegen::KernelSpec& spec, const std::vector<
     if (rows == 0) continue;
     threads.emplace_back([&, k, begin, rows] {
       try {
+        const int device = devices[k];
         codegen::KernelSpec device_spec = spec;
-        device_spec.gpu_sm = device_sm(devices[k]);
+        device_spec.gpu_sm = device_sm(device);
+        // The rows this GPU reads; those in another GPU's memory are copied here first.
+        std::vector<DeviceBuffer> copies;
         std::vector<View<const T>> slice = args;
-        for (size_t a = 0; a < slice.size(); ++a)
+        for (size_t a = 0; a < slice.size(); ++a) {
+          View<const T>& v = slice[a];
           if (layouts[a].cat == outer) {
-            slice[a].data += begin * layouts[a].dim;
-            slice[a].rows = rows;
+            v.data += begin * layouts[a].dim;
+            v.rows = rows;
           }
+          if (v.device < 0 || v.device == device) continue;
+          const size_t bytes = size_t(v.rows * v.cols) * sizeof(T);
+          copies.emplace_back(device, bytes);
+          copy_between_devices(device, copies.back().address(), v.device, address_of(v.data),
+                               bytes);
+          v = {copies.back().template as<const T>(), v.rows, v.cols, device};
+        }
         View<T> slice_values{values.data ? values.data + begin * values.cols : nullptr, rows,
-                             values.cols};
+                             values.cols, values.device};
         View<int64_t> slice_indices{indices.data ? indices.data + begin * indices.cols : nullptr,
-                                    rows, indices.cols};
-        run_gpu_reduction<T>(device_spec, devices[k], rows, n_reduced, slice, slice_values,
-                             slice_indices, nullptr, options);
+                                    rows, indices.cols, indices.device};
+        // Outputs in another GPU's memory are written here, then copied there.
+        DeviceBuffer values_here = elsewhere(slice_values, device);
+        DeviceBuffer indices_here = elsewhere(slice_indices, device);
+        run_gpu_reduction<T>(
+            device_spec, device, rows, n_reduced, slice,
+            values_here.bytes() ? View<T>{values_here.as<T>(), rows, values.cols, device}
+                                : slice_values,
+            indices_here.bytes()
+                ? View<int64_t>{indices_here.as<int64_t>(), rows, indices.cols, device}
+                : slice_indices,
+            nullptr, options);
+        copy_between_devices(values.device, address_of(slice_values.data), device,
+                             values_here.address(), values_here.bytes());
+        copy_between_devices(indices.device, address_of(slice_indices.data), device,
+                             indices_here.address(), indices_here.bytes());
       } catch (...) {
         std::lock_guard<std::mutex> lock(failure_lock);
         if (!failure) failure = std::current_exception();

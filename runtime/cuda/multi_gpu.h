@@ -21,8 +21,10 @@ std::vector<int64_t> split_rows(int64_t out_rows, const std::vector<int>& weight
 // Runs spec (spec.gpu_sm is set per device) over out_rows output rows, rows [s_k, s_k+1) on
 // devices[k], each device from its own host thread. Arguments of the output category
 // (outer_cat) are sliced by rows; the others are copied whole to every device, each device
-// run under `options` (its memory limit applies per device). Host arrays only: keops::Error
-// for an array in GPU memory. The first error of any device is rethrown once all are done.
+// run under `options` (its memory limit applies per device). Arrays may be in host memory or
+// in any GPU's: a device copies the rows it reads from another GPU's memory (peer copies),
+// and writes its rows of an output in another GPU's memory to a buffer of its own, copied
+// there after. The first error of any device is rethrown once all are done.
 template <class T>
 void run_multi_gpu_reduction(const codegen::KernelSpec& spec, const std::vector<int>& devices,
                              int64_t out_rows, int64_t n_reduced,

@@ -8,6 +8,8 @@
 
 #include <keops/keops.h>
 
+#include "runtime/cuda/device.h"
+#include "runtime/cuda/memory.h"
 #include "runtime/cuda/multi_gpu.h"
 
 using keops::runtime::cuda::split_rows;
@@ -84,14 +86,50 @@ TEST_CASE("two slices on one GPU, and every GPU, give the single-GPU results") {
     grad_args.push_back({e.data(), nx, 1});
     CHECK(lse_several.grad("y")(grad_args).values == lse.grad("y")(grad_args).values);
   }
-  // Device arrays are refused with the reason.
-  keops::Options several = one;
-  several.devices = {0, 0};
-  float* fake_device = x.data();
-  std::vector<keops::View<const float>> on_gpu = args;
-  on_gpu[0] = {fake_device, nx, 3, 0};
-  CHECK_THROWS_WITH_AS(keops::Genred("Exp(-SqDist(x, y)) * b", aliases, "Sum", 1, several)(on_gpu),
-                       "several GPUs (Options::devices) take host arrays: an argument is in GPU "
-                       "0's memory",
-                       keops::Error);
+}
+
+TEST_CASE("several GPUs read and write arrays in one GPU's memory (peer copies elsewhere)") {
+  if (!keops::gpu_available()) {
+    MESSAGE("no GPU: " << keops::gpu_unavailable_reason() << "; multi-GPU runs not checked");
+    return;
+  }
+  using keops::runtime::cuda::DeviceBuffer;
+  const int64_t nx = 1000, ny = 777;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(0, 1);
+  std::vector<float> x(nx * 3), y(ny * 3);
+  for (float& v : x) v = u(rng);
+  for (float& v : y) v = u(rng);
+  const std::vector<std::string> aliases = {"x = Vi(3)", "y = Vj(3)"};
+  keops::Options one;
+  one.backend = keops::Backend::GPU;
+  one.k = 4;
+  const keops::Genred knn("SqDist(x, y)", aliases, "KMin_ArgKMin", 1, one);
+  const auto expected = knn({{x.data(), nx, 3}, {y.data(), ny, 3}});
+  // Inputs and outputs on the last GPU, run on every GPU (two slices where there is one):
+  // the other GPUs copy the rows they read and write their rows of the output back there.
+  const int home = keops::runtime::cuda::device_count() - 1;
+  DeviceBuffer dx(home, x.size() * sizeof(float)), dy(home, y.size() * sizeof(float));
+  dx.upload(x.data(), dx.bytes());
+  dy.upload(y.data(), dy.bytes());
+  DeviceBuffer values(home, expected.values.size() * sizeof(float));
+  DeviceBuffer indices(home, expected.indices.size() * sizeof(int64_t));
+  for (const std::vector<int>& devices : {std::vector<int>{-1}, std::vector<int>{home, home}}) {
+    CAPTURE(devices.size());
+    keops::Options several = one;
+    several.devices = devices;
+    values.fill_zero();
+    indices.fill_zero();
+    keops::Genred("SqDist(x, y)", aliases, "KMin_ArgKMin", 1, several)
+        .run({{dx.as<const float>(), nx, 3, home}, {dy.as<const float>(), ny, 3, home}},
+             {values.as<float>(), nx, expected.cols, home},
+             {indices.as<int64_t>(), nx, expected.index_cols, home});
+    std::vector<float> got_values(expected.values.size());
+    std::vector<int64_t> got_indices(expected.indices.size());
+    values.download(got_values.data(), values.bytes());
+    indices.download(got_indices.data(), indices.bytes());
+    CHECK(got_values == expected.values);
+    CHECK(got_indices == expected.indices);
+  }
+  if (home == 0) MESSAGE("one GPU: the peer copies between GPUs were not exercised");
 }
