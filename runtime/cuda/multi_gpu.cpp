@@ -47,11 +47,13 @@ std::vector<int64_t> split_rows(int64_t out_rows, const std::vector<int>& weight
 
 namespace {
 
-// A buffer on `device` for an output slice in another GPU's memory (none otherwise).
+// Where `device` writes an output slice: in place on the host or on that GPU; else in
+// `here`, a buffer of its own that is copied to the slice's GPU after the run.
 template <class T>
-DeviceBuffer elsewhere(const View<T>& out, int device) {
-  if (out.device < 0 || out.device == device || !out.data) return {};
-  return DeviceBuffer(device, size_t(out.rows * out.cols) * sizeof(T));
+View<T> written_on(const View<T>& out, int device, DeviceBuffer& here) {
+  if (out.device < 0 || out.device == device || !out.data) return out;
+  here = DeviceBuffer(device, size_t(out.rows * out.cols) * sizeof(T));
+  return {here.as<T>(), out.rows, out.cols, here.bytes() ? device : -1};
 }
 
 }  // namespace
@@ -98,17 +100,10 @@ void run_multi_gpu_reduction(const codegen::KernelSpec& spec, const std::vector<
                              values.cols, values.device};
         View<int64_t> slice_indices{indices.data ? indices.data + begin * indices.cols : nullptr,
                                     rows, indices.cols, indices.device};
-        // Outputs in another GPU's memory are written here, then copied there.
-        DeviceBuffer values_here = elsewhere(slice_values, device);
-        DeviceBuffer indices_here = elsewhere(slice_indices, device);
-        run_gpu_reduction<T>(
-            device_spec, device, rows, n_reduced, slice,
-            values_here.bytes() ? View<T>{values_here.as<T>(), rows, values.cols, device}
-                                : slice_values,
-            indices_here.bytes()
-                ? View<int64_t>{indices_here.as<int64_t>(), rows, indices.cols, device}
-                : slice_indices,
-            nullptr, options);
+        DeviceBuffer values_here, indices_here;
+        run_gpu_reduction<T>(device_spec, device, rows, n_reduced, slice,
+                             written_on(slice_values, device, values_here),
+                             written_on(slice_indices, device, indices_here), nullptr, options);
         copy_between_devices(values.device, address_of(slice_values.data), device,
                              values_here.address(), values_here.bytes());
         copy_between_devices(indices.device, address_of(slice_indices.data), device,
