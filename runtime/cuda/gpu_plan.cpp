@@ -91,7 +91,7 @@ GpuRunPlan plan_gpu_run(const GpuRunShape& shape, int64_t budget,
   // axis is cut (slot 0 carries the chunks before).
   auto slot_stride = [&](int64_t reduced, int64_t splits) -> int64_t {
     const bool cut = reduced < n;
-    return splits > 1 || cut ? splits + (cut ? 1 : 0) : 0;
+    return splits > 1 || cut || shape.keep_states ? splits + (cut ? 1 : 0) : 0;
   };
   auto per_row = [&](int64_t reduced, int64_t splits) {
     return shape.outer_row + slot_stride(reduced, splits) * shape.state_row;

@@ -54,13 +54,14 @@ struct GpuRunShape {
   int64_t n_reduced = 0;
   int block_threads = 256;
   int multiprocessors = 1;
-  int column_groups = 1;  // blocks per block of rows (GpuLayout::column_groups)
-  bool sparse = false;    // block-sparse: no splits, the reduced axis whole
-  int64_t splits = 0;     // 0: auto_splits; > 0: forced (1: the 1-D scheme)
-  int64_t fixed = 0;      // whatever the run uploads whole (parameters, tables, ranges)
-  int64_t outer_row = 0;  // host arrays of the output category and host outputs, per row
-  int64_t inner_row = 0;  // host arrays of the reduced category, per reduced row
-  int64_t state_row = 0;  // one row's partial state in one slot (GpuLayout::state_bytes)
+  int column_groups = 1;     // blocks per block of rows (GpuLayout::column_groups)
+  bool sparse = false;       // block-sparse: no splits, the reduced axis whole
+  int64_t splits = 0;        // 0: auto_splits; > 0: forced (1: the 1-D scheme)
+  int64_t fixed = 0;         // whatever the run uploads whole (parameters, tables, ranges)
+  int64_t outer_row = 0;     // host arrays of the output category and host outputs, per row
+  int64_t inner_row = 0;     // host arrays of the reduced category, per reduced row
+  int64_t state_row = 0;     // one row's partial state in one slot (GpuLayout::state_bytes)
+  bool keep_states = false;  // the states are the result: a partial kernel even at 1 split
 };
 
 // Output rows [r0, r0 + rows) run in turn, and within each, reduced rows [j0, j0 + reduced)

@@ -94,6 +94,7 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
   shape.splits = options.splits;
   shape.fixed = int64_t(args.size() * sizeof(CUdeviceptr));
   shape.state_row = layout.state_bytes();
+  shape.keep_states = options.states_out != nullptr;
   std::vector<char> in_place(args.size());
   for (size_t k = 0; k < args.size(); ++k) {
     const View<const T>& a = args[k];
@@ -253,11 +254,13 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
         CUdeviceptr states_at = states.address();
         int64_t split_len = std::max<int64_t>(1, ceil_div(reduced, plan.splits));
         int64_t first_slot = j0 == 0 ? 0 : 1;
-        void* params[] = {&rows, &reduced, &table_at, &states_at, &split_len, &j0, &first_slot};
+        int64_t index_base = options.index_offset + j0;
+        void* params[] = {&rows,      &reduced,    &table_at,  &states_at,
+                          &split_len, &index_base, &first_slot};
         config.grid.y = unsigned(plan.splits);
         launch(kernel, config, params);
         int64_t n_slots = first_slot + plan.splits;
-        int64_t finalize = j0 + reduced >= n_reduced ? 1 : 0;
+        int64_t finalize = j0 + reduced >= n_reduced && !options.states_out ? 1 : 0;
         void* merge_params[] = {&rows, &states_at, &n_slots, &values_at, &indices_at, &finalize};
         LaunchConfig merge_config;
         merge_config.block.x = kMergeThreads;
@@ -269,6 +272,12 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
       if (j0 >= n_reduced) break;
     }
     synchronize(device);
+    if (options.states_out) {
+      states.download(static_cast<char*>(options.states_out) + r0 * layout.state_bytes(),
+                      size_t(rows * layout.state_bytes()));
+      r0 += rows;
+      continue;
+    }
     if (!values_in_place)
       value_copy.download(values.data + r0 * values.cols, bytes_of(rows, values.cols, sizeof(T)));
     if (!indices_in_place)
@@ -277,6 +286,54 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
     r0 += rows;
   }
 }
+
+template <class T>
+void merge_gpu_states(const codegen::KernelSpec& spec, int device, int64_t out_rows,
+                      const std::vector<std::vector<char>>& slots, View<T> values,
+                      View<int64_t> indices) {
+  if (out_rows == 0) return;
+  ContextGuard guard(device);
+  codegen::KernelSpec run_spec = spec;  // the partial runs' spec, whose merge kernel this is
+  run_spec.gpu_block_sparse = false;
+  run_spec.gpu_partial = true;
+  run_spec.gpu_rows_per_thread = 1;
+  const codegen::GpuLayout layout = codegen::gpu_layout(run_spec);
+  const size_t slot_bytes = size_t(out_rows * layout.state_bytes());
+  const auto module =
+      cached_module(run_spec.key() + "|merge", device, [&] { return cached_merge_ptx(run_spec); });
+  const KernelFunction merge =
+      module->function(codegen::merge_kernel_name(jit::gpu_kernel_symbol(run_spec)));
+  const bool values_in_place = in_device_memory(values.data, values.device, device);
+  const bool indices_in_place = in_device_memory(indices.data, indices.device, device);
+  DeviceBuffer states(device, slots.size() * slot_bytes);
+  DeviceBuffer value_copy(device, values_in_place ? 0 : size_t(out_rows * values.cols) * sizeof(T));
+  DeviceBuffer index_copy(device,
+                          indices_in_place ? 0 : size_t(out_rows * indices.cols) * sizeof(int64_t));
+  for (size_t s = 0; s < slots.size(); ++s) {
+    KEOPS_CHECK(slots[s].size() == slot_bytes, "a slot of partial states of another size");
+    states.upload(slots[s].data(), slot_bytes, s * slot_bytes);
+  }
+  CUdeviceptr states_at = states.address();
+  CUdeviceptr values_at = values_in_place ? address_of(values.data) : value_copy.address();
+  CUdeviceptr indices_at = indices_in_place ? address_of(indices.data) : index_copy.address();
+  int64_t rows = out_rows, n_slots = int64_t(slots.size()), finalize = 1;
+  void* params[] = {&rows, &states_at, &n_slots, &values_at, &indices_at, &finalize};
+  LaunchConfig config;
+  config.block.x = kMergeThreads;
+  config.grid.x = unsigned(ceil_div(rows, kMergeThreads));
+  config.grid.z = unsigned(std::min(layout.column_groups, kMaxGridZ));
+  launch(merge, config, params);
+  synchronize(device);
+  if (!values_in_place) value_copy.download(values.data, value_copy.bytes());
+  if (!indices_in_place) index_copy.download(indices.data, index_copy.bytes());
+}
+
+template void merge_gpu_states<float>(const codegen::KernelSpec&, int, int64_t,
+                                      const std::vector<std::vector<char>>&, View<float>,
+                                      View<int64_t>);
+template void merge_gpu_states<double>(const codegen::KernelSpec&, int, int64_t,
+                                       const std::vector<std::vector<char>>&, View<double>,
+                                       View<int64_t>);
 
 template void run_gpu_reduction<float>(const codegen::KernelSpec&, int, int64_t, int64_t,
                                        const std::vector<View<const float>>&, View<float>,

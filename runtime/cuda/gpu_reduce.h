@@ -23,6 +23,11 @@ struct GpuRunOptions {
   // block_threads, a multiple of 32, is cut to what the kernel's registers allow.
   int rows_per_thread = 0;
   int block_threads = 0;
+  // When set, the run's result is its partial states, not its outputs (several GPUs that
+  // split the reduced axis): slot 0 of every output row, GpuLayout::state_bytes() bytes per
+  // row, copied to this host buffer; the states' indices count from index_offset.
+  void* states_out = nullptr;
+  int64_t index_offset = 0;
 };
 
 // Runs spec (a GPU spec: spec.gpu_sm set for `device`; its gpu_block_sparse and
@@ -40,6 +45,14 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
                        int64_t n_reduced, const std::vector<View<const T>>& args, View<T> values,
                        View<int64_t> indices, const SparseAxis* sparse = nullptr,
                        const GpuRunOptions& options = {});
+
+// Merges the partial states of spec's reduction (GpuRunOptions::states_out, one host block
+// per slot, slots folded in order) on `device` into the outputs, in host memory or on
+// `device`.
+template <class T>
+void merge_gpu_states(const codegen::KernelSpec& spec, int device, int64_t out_rows,
+                      const std::vector<std::vector<char>>& slots, View<T> values,
+                      View<int64_t> indices);
 
 // The sm_XX number of a device (90 for an H100).
 int device_sm(int device);

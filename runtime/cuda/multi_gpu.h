@@ -1,4 +1,4 @@
-// One reduction on several GPUs: output rows split across them in proportion to their SMs.
+// One reduction on several GPUs: output rows, or reduced rows, split across them by their SMs.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +21,10 @@ std::vector<int64_t> split_rows(int64_t out_rows, const std::vector<int>& weight
 // Runs spec (spec.gpu_sm is set per device) over out_rows output rows, rows [s_k, s_k+1) on
 // devices[k], each device from its own host thread. Arguments of the output category
 // (outer_cat) are sliced by rows; the others are copied whole to every device, each device
-// run under `options` (its memory limit applies per device). Arrays may be in host memory or
+// run under `options` (its memory limit applies per device). With fewer than 2048 output
+// rows per device, the reduced rows are split instead: each device computes the partial
+// states of every output row over its share, and the states are merged on the outputs' GPU
+// (or devices[0]) with the reduction's merge kernel. Arrays may be in host memory or
 // in any GPU's: a device copies the rows it reads from another GPU's memory (peer copies),
 // and writes its rows of an output in another GPU's memory to a buffer of its own, copied
 // there after. The first error of any device is rethrown once all are done.

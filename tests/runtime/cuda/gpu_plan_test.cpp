@@ -85,6 +85,15 @@ TEST_CASE("a run that fits is one chunk: the 1-D kernel, or the 2-D one with its
   s = gauss(1000, 10'000'000);
   s.sparse = true;
   CHECK(plan_gpu_run(s, 70 * kGiB, "test").splits == 1);
+  // A run whose result is its states (several GPUs splitting the reduced axis) keeps them
+  // in a slot even with one split.
+  s = gauss(1'000'000, 1'000'000);
+  s.keep_states = true;
+  p = plan_gpu_run(s, 70 * kGiB, "test");
+  CHECK(p.splits == 1);
+  CHECK(p.partial);
+  CHECK(p.slot_stride == 1);
+  CHECK(p.device_bytes == held(s, p));
 }
 
 TEST_CASE("output rows in slices when the host arrays do not fit, the reduced arrays whole") {

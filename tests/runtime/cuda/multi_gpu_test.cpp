@@ -52,7 +52,8 @@ TEST_CASE("two slices on one GPU, and every GPU, give the single-GPU results") {
     MESSAGE("no GPU: " << keops::gpu_unavailable_reason() << "; multi-GPU runs not checked");
     return;
   }
-  const int64_t nx = 1000, ny = 777;
+  // Enough rows for every GPU of a machine of 8 to take a slice of its own (2048 at least).
+  const int64_t nx = 20000, ny = 777;
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> u(0, 1);
   std::vector<float> x(nx * 3), y(ny * 3), b(ny);
@@ -94,7 +95,7 @@ TEST_CASE("several GPUs read and write arrays in one GPU's memory (peer copies e
     return;
   }
   using keops::runtime::cuda::DeviceBuffer;
-  const int64_t nx = 1000, ny = 777;
+  const int64_t nx = 20000, ny = 777;  // rows split across the GPUs
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> u(0, 1);
   std::vector<float> x(nx * 3), y(ny * 3);
@@ -132,4 +133,65 @@ TEST_CASE("several GPUs read and write arrays in one GPU's memory (peer copies e
     CHECK(got_indices == expected.indices);
   }
   if (home == 0) MESSAGE("one GPU: the peer copies between GPUs were not exercised");
+}
+
+TEST_CASE("few output rows: the GPUs split the reduced axis and merge their partial states") {
+  if (!keops::gpu_available()) {
+    MESSAGE("no GPU: " << keops::gpu_unavailable_reason() << "; multi-GPU runs not checked");
+    return;
+  }
+  using keops::runtime::cuda::DeviceBuffer;
+  const int64_t nx = 100, ny = 3001;  // 100 rows: fewer than 2048 per GPU
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(0, 1);
+  std::vector<float> x(nx * 3), y(ny * 3);
+  for (float& v : x) v = u(rng);
+  for (float& v : y) v = u(rng);
+  const std::vector<std::string> aliases = {"x = Vi(3)", "y = Vj(3)"};
+  const std::vector<keops::View<const float>> args = {{x.data(), nx, 3}, {y.data(), ny, 3}};
+  struct Case {
+    const char* formula;
+    const char* reduction;
+    int k;
+    const char* formula2;
+  };
+  const Case cases[] = {
+      {"Exp(-SqDist(x, y)) * y", "Sum", 0, ""}, {"-SqDist(x, y)", "LogSumExp", 0, ""},
+      {"SqDist(x, y)", "ArgKMin", 5, ""},       {"SqDist(x, y)", "KMin_ArgKMin", 3, ""},
+      {"x - y", "Min_ArgMin", 0, ""},           {"-SqDist(x, y)", "SumSoftMaxWeight", 0, "y"}};
+  for (const std::vector<int>& devices : {std::vector<int>{0, 0}, std::vector<int>{-1}})
+    for (const Case& c : cases) {
+      CAPTURE(devices.size());
+      CAPTURE(std::string(c.reduction));
+      keops::Options one;
+      one.backend = keops::Backend::GPU;
+      one.k = c.k;
+      one.formula2 = c.formula2;
+      keops::Options several = one;
+      several.devices = devices;
+      const auto expected = keops::Genred(c.formula, aliases, c.reduction, 1, one)(args);
+      const auto got = keops::Genred(c.formula, aliases, c.reduction, 1, several)(args);
+      REQUIRE(got.values.size() == expected.values.size());
+      for (size_t i = 0; i < got.values.size(); ++i)
+        CHECK(got.values[i] == doctest::Approx(expected.values[i]).epsilon(1e-5));
+      CHECK(got.indices == expected.indices);  // indices count over the whole reduced axis
+    }
+  // Arrays in GPU memory: the outputs are merged on their GPU.
+  const int home = keops::runtime::cuda::device_count() - 1;
+  keops::Options one;
+  one.backend = keops::Backend::GPU;
+  one.k = 4;
+  const auto expected = keops::Genred("SqDist(x, y)", aliases, "ArgKMin", 1, one)(args);
+  DeviceBuffer dx(home, x.size() * sizeof(float)), dy(home, y.size() * sizeof(float));
+  dx.upload(x.data(), dx.bytes());
+  dy.upload(y.data(), dy.bytes());
+  DeviceBuffer indices(home, expected.indices.size() * sizeof(int64_t));
+  keops::Options several = one;
+  several.devices = {-1};
+  keops::Genred("SqDist(x, y)", aliases, "ArgKMin", 1, several)
+      .run({{dx.as<const float>(), nx, 3, home}, {dy.as<const float>(), ny, 3, home}},
+           {nullptr, nx, 0, home}, {indices.as<int64_t>(), nx, expected.index_cols, home});
+  std::vector<int64_t> got(expected.indices.size());
+  indices.download(got.data(), indices.bytes());
+  CHECK(got == expected.indices);
 }
