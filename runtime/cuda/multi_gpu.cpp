@@ -63,6 +63,14 @@ View<T> written_on(const View<T>& out, int device, DeviceBuffer& here) {
   return {here.as<T>(), out.rows, out.cols, here.bytes() ? device : -1};
 }
 
+// The k whose share [starts[k], starts[k + 1]) is not empty.
+std::vector<size_t> with_work(const std::vector<int64_t>& starts) {
+  std::vector<size_t> ks;
+  for (size_t k = 0; k + 1 < starts.size(); ++k)
+    if (starts[k + 1] > starts[k]) ks.push_back(k);
+  return ks;
+}
+
 // Runs body(k) for each k in `ks` on a thread of its own; the first error is rethrown once
 // all are done.
 void on_threads(const std::vector<size_t>& ks, const std::function<void(size_t)>& body) {
@@ -128,9 +136,7 @@ void run_multi_gpu_reduction(const codegen::KernelSpec& spec, const std::vector<
     const std::vector<int64_t> starts = split_rows(n_reduced, weights, kAlignRows);
     const size_t state_bytes = size_t(out_rows * codegen::gpu_layout(spec).state_bytes());
     std::vector<std::vector<char>> slots(devices.size());
-    std::vector<size_t> busy;
-    for (size_t k = 0; k < devices.size(); ++k)
-      if (starts[k + 1] > starts[k]) busy.push_back(k);
+    const std::vector<size_t> busy = with_work(starts);
     on_threads(busy, [&](size_t k) {
       const int device = devices[k];
       const int64_t begin = starts[k], reduced = starts[k + 1] - starts[k];
@@ -155,9 +161,7 @@ void run_multi_gpu_reduction(const codegen::KernelSpec& spec, const std::vector<
   }
 
   const std::vector<int64_t> starts = split_rows(out_rows, weights, kAlignRows);
-  std::vector<size_t> busy;
-  for (size_t k = 0; k < devices.size(); ++k)
-    if (starts[k + 1] > starts[k]) busy.push_back(k);
+  const std::vector<size_t> busy = with_work(starts);
   on_threads(busy, [&](size_t k) {
     const int device = devices[k];
     const int64_t begin = starts[k], rows = starts[k + 1] - starts[k];
