@@ -25,6 +25,17 @@ namespace {
 // Threads per block of the merge kernel.
 constexpr unsigned kMergeThreads = 256;
 
+// The module cache's key of the merge kernel of the partial spec run_spec.
+std::string merge_module_key(const codegen::KernelSpec& run_spec) {
+  return run_spec.key() + "|merge";
+}
+
+// Its module on `device`, loaded on the first request.
+std::shared_ptr<const Module> merge_module_of(const codegen::KernelSpec& run_spec, int device) {
+  return cached_module(merge_module_key(run_spec), device,
+                       [&] { return cached_merge_ptx(run_spec); });
+}
+
 // What a run may take when Options::gpu_memory_limit is 0: the free memory less a margin
 // for the driver and whoever else allocates meanwhile (a 16th of it, 256 MiB at least, but
 // half of it at most: a GPU that a framework's cache nearly fills still runs, in chunks).
@@ -34,6 +45,18 @@ int64_t default_budget(int device) {
 }
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// The merge kernel over `rows` output rows (codegen/nvptx_kernel.h): slots [0, n_slots) of
+// `states` folded, into the outputs with finalize != 0, else into slot 0.
+void launch_merge(const KernelFunction& merge, int64_t rows, CUdeviceptr states, int64_t n_slots,
+                  CUdeviceptr values, CUdeviceptr indices, int64_t finalize, unsigned grid_z) {
+  void* params[] = {&rows, &states, &n_slots, &values, &indices, &finalize};
+  LaunchConfig config;
+  config.block.x = kMergeThreads;
+  config.grid.x = unsigned(ceil_div(rows, kMergeThreads));
+  config.grid.z = grid_z;
+  launch(merge, config, params);
+}
 
 }  // namespace
 
@@ -141,14 +164,12 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
   // The 2-D scheme's merge kernel compiles on another thread meanwhile: a first call waits
   // for the longer of the two, not for both. Later calls find it loaded and start no thread
   // (a thread took 0.3 ms, gauss_sum_D3 at 1e4 0.2 ms).
-  const std::string merge_key = run_spec.key() + "|merge";
-  auto load_merge = [&] {
-    return cached_module(merge_key, device, [&] { return cached_merge_ptx(run_spec); });
-  };
   std::future<std::shared_ptr<const Module>> merge_module;
   if (plan.partial)
-    merge_module = std::async(
-        module_cached(merge_key, device) ? std::launch::deferred : std::launch::async, load_merge);
+    merge_module =
+        std::async(module_cached(merge_module_key(run_spec), device) ? std::launch::deferred
+                                                                     : std::launch::async,
+                   [&] { return merge_module_of(run_spec, device); });
   const auto module = cached_module(run_spec.key(), device, [&] { return cached_ptx(run_spec); });
   const std::string symbol = jit::gpu_kernel_symbol(run_spec);
   const KernelFunction kernel = module->function(symbol);
@@ -261,12 +282,8 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
         launch(kernel, config, params);
         int64_t n_slots = first_slot + plan.splits;
         int64_t finalize = j0 + reduced >= n_reduced && !options.states_out ? 1 : 0;
-        void* merge_params[] = {&rows, &states_at, &n_slots, &values_at, &indices_at, &finalize};
-        LaunchConfig merge_config;
-        merge_config.block.x = kMergeThreads;
-        merge_config.grid.x = unsigned(ceil_div(rows, kMergeThreads));
-        merge_config.grid.z = config.grid.z;
-        launch(merge, merge_config, merge_params);
+        launch_merge(merge, rows, states_at, n_slots, values_at, indices_at, finalize,
+                     config.grid.z);
       }
       j0 += reduced;
       if (j0 >= n_reduced) break;
@@ -299,10 +316,9 @@ void merge_gpu_states(const codegen::KernelSpec& spec, int device, int64_t out_r
   run_spec.gpu_rows_per_thread = 1;
   const codegen::GpuLayout layout = codegen::gpu_layout(run_spec);
   const size_t slot_bytes = size_t(out_rows * layout.state_bytes());
-  const auto module =
-      cached_module(run_spec.key() + "|merge", device, [&] { return cached_merge_ptx(run_spec); });
   const KernelFunction merge =
-      module->function(codegen::merge_kernel_name(jit::gpu_kernel_symbol(run_spec)));
+      merge_module_of(run_spec, device)
+          ->function(codegen::merge_kernel_name(jit::gpu_kernel_symbol(run_spec)));
   const bool values_in_place = in_device_memory(values.data, values.device, device);
   const bool indices_in_place = in_device_memory(indices.data, indices.device, device);
   DeviceBuffer states(device, slots.size() * slot_bytes);
@@ -313,16 +329,10 @@ void merge_gpu_states(const codegen::KernelSpec& spec, int device, int64_t out_r
     KEOPS_CHECK(slots[s].size() == slot_bytes, "a slot of partial states of another size");
     states.upload(slots[s].data(), slot_bytes, s * slot_bytes);
   }
-  CUdeviceptr states_at = states.address();
-  CUdeviceptr values_at = values_in_place ? address_of(values.data) : value_copy.address();
-  CUdeviceptr indices_at = indices_in_place ? address_of(indices.data) : index_copy.address();
-  int64_t rows = out_rows, n_slots = int64_t(slots.size()), finalize = 1;
-  void* params[] = {&rows, &states_at, &n_slots, &values_at, &indices_at, &finalize};
-  LaunchConfig config;
-  config.block.x = kMergeThreads;
-  config.grid.x = unsigned(ceil_div(rows, kMergeThreads));
-  config.grid.z = unsigned(std::min(layout.column_groups, kMaxGridZ));
-  launch(merge, config, params);
+  launch_merge(merge, out_rows, states.address(), int64_t(slots.size()),
+               values_in_place ? address_of(values.data) : value_copy.address(),
+               indices_in_place ? address_of(indices.data) : index_copy.address(), 1,
+               unsigned(std::min(layout.column_groups, kMaxGridZ)));
   synchronize(device);
   if (!values_in_place) value_copy.download(values.data, value_copy.bytes());
   if (!indices_in_place) index_copy.download(indices.data, index_copy.bytes());
