@@ -14,6 +14,18 @@
 
 using keops::runtime::cuda::split_rows;
 
+namespace {
+
+// n values drawn uniformly in [0, 1).
+std::vector<float> uniform(size_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(0, 1);
+  std::vector<float> values(n);
+  for (float& v : values) v = u(rng);
+  return values;
+}
+
+}  // namespace
+
 TEST_CASE("rows split in proportion to the GPUs' multiprocessors, in whole blocks") {
   CHECK(split_rows(1000, {132, 132}, 256) == std::vector<int64_t>{0, 512, 1000});
   CHECK(split_rows(4096, {1, 3}, 256) == std::vector<int64_t>{0, 1024, 4096});
@@ -55,11 +67,7 @@ TEST_CASE("two slices on one GPU, and every GPU, give the single-GPU results") {
   // Enough rows for every GPU of a machine of 8 to take a slice of its own (2048 at least).
   const int64_t nx = 20000, ny = 777;
   std::mt19937 rng(3);
-  std::uniform_real_distribution<float> u(0, 1);
-  std::vector<float> x(nx * 3), y(ny * 3), b(ny);
-  for (float& v : x) v = u(rng);
-  for (float& v : y) v = u(rng);
-  for (float& v : b) v = u(rng);
+  const std::vector<float> x = uniform(nx * 3, rng), y = uniform(ny * 3, rng), b = uniform(ny, rng);
   const std::vector<std::string> aliases = {"x = Vi(3)", "y = Vj(3)", "b = Vj(1)"};
   const std::vector<keops::View<const float>> args = {
       {x.data(), nx, 3}, {y.data(), ny, 3}, {b.data(), ny, 1}};
@@ -97,10 +105,7 @@ TEST_CASE("several GPUs read and write arrays in one GPU's memory (peer copies e
   using keops::runtime::cuda::DeviceBuffer;
   const int64_t nx = 20000, ny = 777;  // rows split across the GPUs
   std::mt19937 rng(5);
-  std::uniform_real_distribution<float> u(0, 1);
-  std::vector<float> x(nx * 3), y(ny * 3);
-  for (float& v : x) v = u(rng);
-  for (float& v : y) v = u(rng);
+  const std::vector<float> x = uniform(nx * 3, rng), y = uniform(ny * 3, rng);
   const std::vector<std::string> aliases = {"x = Vi(3)", "y = Vj(3)"};
   keops::Options one;
   one.backend = keops::Backend::GPU;
@@ -143,10 +148,7 @@ TEST_CASE("few output rows: the GPUs split the reduced axis and merge their part
   using keops::runtime::cuda::DeviceBuffer;
   const int64_t nx = 100, ny = 3001;  // 100 rows: fewer than 2048 per GPU
   std::mt19937 rng(7);
-  std::uniform_real_distribution<float> u(0, 1);
-  std::vector<float> x(nx * 3), y(ny * 3);
-  for (float& v : x) v = u(rng);
-  for (float& v : y) v = u(rng);
+  const std::vector<float> x = uniform(nx * 3, rng), y = uniform(ny * 3, rng);
   const std::vector<std::string> aliases = {"x = Vi(3)", "y = Vj(3)"};
   const std::vector<keops::View<const float>> args = {{x.data(), nx, 3}, {y.data(), ny, 3}};
   struct Case {
