@@ -359,7 +359,7 @@ llvm::Function* CpuKernelBuilder::build() {
       total.push_back(b.CreateLoad(state_types[s], total_slots[size_t(r)][s]));
       part.push_back(b.CreateLoad(state_types[s], block_slots[size_t(r)][s]));
     }
-    Vals merged = reduction->merge(b, total, part);
+    Vals merged = reduction->merge_block(b, total, part);
     for (size_t s = 0; s < merged.size(); ++s) b.CreateStore(merged[s], total_slots[size_t(r)][s]);
   }
   jb->addIncoming(jb_next, block_post);

@@ -147,9 +147,15 @@ Value* Arith::rsqrt(Value* x) {
 }
 
 Value* Arith::sum_of_products(const Vals& x, const Vals& y) {
-  Value* acc = mul(x[0], y[0]);
-  for (size_t c = 1; c < x.size(); ++c) acc = fmuladd(x[c], y[c], acc);
-  return acc;
+  const size_t chains = x.size() >= 32 ? 4 : x.size() >= 16 ? 2 : 1;
+  Vals acc(chains);
+  for (size_t c = 0; c < chains; ++c) acc[c] = mul(x[c], y[c]);
+  for (size_t c = chains; c < x.size(); ++c) acc[c % chains] = fmuladd(x[c], y[c], acc[c % chains]);
+  while (acc.size() > 1) {
+    for (size_t c = 0; c + 1 < acc.size(); c += 2) acc[c / 2] = add(acc[c], acc[c + 1]);
+    acc.resize(acc.size() / 2);
+  }
+  return acc[0];
 }
 
 }  // namespace detail

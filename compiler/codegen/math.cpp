@@ -314,4 +314,14 @@ Value* emit_sqrt(llvm::IRBuilderBase& b, Value* x) {
   return b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x);
 }
 
+std::vector<Value*> emit_divide_all(llvm::IRBuilderBase& b, const std::vector<Value*>& numerators,
+                                    Value* d) {
+  std::vector<Value*> out;
+  Value* inverse =
+      gpu_fast_float(b, d) ? b.CreateFDiv(llvm::ConstantFP::get(d->getType(), 1.0), d) : nullptr;
+  for (Value* x : numerators)
+    out.push_back(inverse ? b.CreateFMul(x, inverse) : b.CreateFDiv(x, d));
+  return out;
+}
+
 }  // namespace keops::codegen

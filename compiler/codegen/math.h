@@ -1,6 +1,8 @@
 // Elementary functions emitted as straight-line LLVM IR (range reduction + polynomial).
 #pragma once
 
+#include <vector>
+
 #include <llvm/IR/IRBuilder.h>
 
 namespace keops::codegen {
@@ -48,6 +50,15 @@ llvm::Value* emit_cos(llvm::IRBuilderBase& b, llvm::Value* x);
 
 // sqrt(x): the llvm.sqrt intrinsic, one correctly rounded instruction (<= 0.5 ulp).
 llvm::Value* emit_sqrt(llvm::IRBuilderBase& b, llvm::Value* x);
+
+// x / d for each x of `numerators` (all of d's type). With GPU fast math (below) one
+// correctly rounded reciprocal and a product each (<= 1.5 ulp): a division is a ~10
+// instruction sequence with a call on the GPU, and a quotient per output column (the
+// SumSoftMaxWeight of dimension 64) made the kernel's code a fifth longer. Elsewhere
+// correctly rounded divisions.
+std::vector<llvm::Value*> emit_divide_all(llvm::IRBuilderBase& b,
+                                          const std::vector<llvm::Value*>& numerators,
+                                          llvm::Value* d);
 
 // GPU fast math: in an NVPTX module so marked, float32 exp, log, sin, cos and sqrt map to
 // the hardware approximations (ex2/lg2/sin/cos/sqrt.approx.ftz, as KeOps's __expf etc.):

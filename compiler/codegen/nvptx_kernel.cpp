@@ -443,8 +443,10 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   auto store_state = [&](const Vals& state, const std::vector<llvm::AllocaInst*>& to) {
     for (size_t k = 0; k < state.size(); ++k) b.CreateStore(state[k], to[k]);
   };
-  // Sums fold each tile into a fresh state merged into the total (the Block scheme of the
-  // CPU, with blocks of one tile): rounding grows with the tile, not with n_reduced.
+  // Sums fold each tile into a state of its own merged into the total (the Block scheme of
+  // the CPU, with blocks of one tile): rounding grows with the tile, not with n_reduced. The
+  // tile starts from block_init: LogSumExp's tiles then keep the running max, and their
+  // terms below it take the fast path (logsumexp_D3 at 1e6 on an H100: 610 -> 541 ms).
   const bool blocked = spec.sum_scheme == SumScheme::Block && !reduction->exact();
   for (ThreadRow& tr : thread_rows) {
     tr.total_slots = make_slots();
@@ -645,7 +647,8 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});
   const std::vector<Vals> next_rows = load_rows(b.CreateAdd(stage_row, block_threads));
   if (blocked)
-    for (const ThreadRow& tr : thread_rows) store_state(reduction->init(b, T), tr.tile_slots);
+    for (const ThreadRow& tr : thread_rows)
+      store_state(reduction->block_init(b, T, load_state(tr.total_slots)), tr.tile_slots);
   Value* remaining = b.CreateSub(tiles_end, t0);
   Value* tile_len =
       b.CreateSelect(b.CreateICmpSLT(remaining, block_threads), remaining, block_threads);
@@ -735,7 +738,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   b.SetInsertPoint(tile_end);
   if (blocked)
     for (const ThreadRow& tr : thread_rows)
-      store_state(reduction->merge(b, load_state(tr.total_slots), load_state(tr.tile_slots)),
+      store_state(reduction->merge_block(b, load_state(tr.total_slots), load_state(tr.tile_slots)),
                   tr.total_slots);
   b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});
   t0->addIncoming(b.CreateAdd(t0, block_threads), tile_end);

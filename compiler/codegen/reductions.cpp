@@ -255,11 +255,7 @@ class ShiftedExpEmitter final : public ReductionEmitter {
   }
   Vals combine(llvm::IRBuilderBase& b, const Vals& state, const Vals& f,
                llvm::Value*) const override {
-    Vals term{match_width(b, f[0], state[0])};
-    for (int w : weights_)
-      term.push_back(w == kUnitWeight ? llvm::ConstantFP::get(state[0]->getType(), 1.0)
-                                      : match_width(b, f[size_t(1 + w)], state[0]));
-    return merge(b, state, term);
+    return merge(b, state, term(b, state, f));
   }
   // A block starts from (m, 0) with the total's m, the state of no terms shifted by m:
   // the merge of equal m's adds the sums, and the block's terms take the fast path below
@@ -290,19 +286,28 @@ class ShiftedExpEmitter final : public ReductionEmitter {
     }
     return out;
   }
+  // The full path's terms are not below m (or NaN), the case merge_rising covers.
+  Vals full_combine(llvm::IRBuilderBase& b, const Vals& state, const Vals& f,
+                    llvm::Value*) const override {
+    return merge_rising(b, state, term(b, state, f));
+  }
   Vals merge(llvm::IRBuilderBase& b, const Vals& first, const Vals& second) const override {
     Value *m1 = first[0], *m2 = second[0];
-    llvm::Type* t = m1->getType();
-    Value* gap = b.CreateFNeg(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, b.CreateFSub(m1, m2)));
-    Value* e =
-        b.CreateSelect(b.CreateFCmpOEQ(m1, m2), llvm::ConstantFP::get(t, 1.0), emit_exp(b, gap));
     Value* second_higher = b.CreateFCmpOGT(m2, m1);
-    Vals out{b.CreateSelect(b.CreateOr(second_higher, b.CreateFCmpUNO(m2, m2)), m2, m1)};
-    for (size_t w = 1; w < first.size(); ++w)
-      out.push_back(b.CreateSelect(second_higher,
-                                   b.CreateFAdd(b.CreateFMul(first[w], e), second[w]),
-                                   b.CreateFAdd(first[w], b.CreateFMul(second[w], e))));
+    Value* e = shift_factor(b, m1, m2);
+    Vals out{max_shift(b, m1, m2)};
+    // s1 e + s2 or s2 e + s1 (the same bits as s1 + s2 e): the operands are chosen, not
+    // the results, so that one product per component is computed and kept live.
+    for (size_t w = 1; w < first.size(); ++w) {
+      Value* scaled = b.CreateSelect(second_higher, first[w], second[w]);
+      Value* kept = b.CreateSelect(second_higher, second[w], first[w]);
+      out.push_back(b.CreateFAdd(b.CreateFMul(scaled, e), kept));
+    }
     return out;
+  }
+  // A block's m starts at the total's and never falls.
+  Vals merge_block(llvm::IRBuilderBase& b, const Vals& total, const Vals& block) const override {
+    return merge_rising(b, total, block);
   }
   void finalize(llvm::IRBuilderBase& b, const Vals& state, Vals& values, Vals&) const override {
     llvm::Type* t = state[0]->getType();
@@ -320,9 +325,8 @@ class ShiftedExpEmitter final : public ReductionEmitter {
       case ir::ReductionKind::SumSoftMaxWeight:
         // The normalizer s_1 is >= 1 (or NaN) unless the range is empty: then 0, and the
         // output is the empty sum 0.
-        for (size_t w = 2; w < state.size(); ++w)
-          values.push_back(b.CreateSelect(b.CreateFCmpOEQ(state[1], zero), zero,
-                                          b.CreateFDiv(state[w], state[1])));
+        for (Value* q : emit_divide_all(b, Vals(state.begin() + 2, state.end()), state[1]))
+          values.push_back(b.CreateSelect(b.CreateFCmpOEQ(state[1], zero), zero, q));
         break;
       default:  // Max_SumShiftExp(Weight): the raw (m, s) state.
         values = state;
@@ -331,6 +335,37 @@ class ShiftedExpEmitter final : public ReductionEmitter {
 
  private:
   static constexpr int kUnitWeight = -1;  // in weights_: a weight of 1, else G's component
+
+  // The one-term state (F, W) of f.
+  Vals term(llvm::IRBuilderBase& b, const Vals& state, const Vals& f) const {
+    Vals one{match_width(b, f[0], state[0])};
+    for (int w : weights_)
+      one.push_back(w == kUnitWeight ? llvm::ConstantFP::get(state[0]->getType(), 1.0)
+                                     : match_width(b, f[size_t(1 + w)], state[0]));
+    return one;
+  }
+  // exp(-|m1 - m2|), exactly 1 where m1 == m2.
+  static Value* shift_factor(llvm::IRBuilderBase& b, Value* m1, Value* m2) {
+    Value* gap = b.CreateFNeg(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, b.CreateFSub(m1, m2)));
+    return b.CreateSelect(b.CreateFCmpOEQ(m1, m2), llvm::ConstantFP::get(m1->getType(), 1.0),
+                          emit_exp(b, gap));
+  }
+  // max(m1, m2), NaN where either is; m1 where they are equal (-0 and +0).
+  static Value* max_shift(llvm::IRBuilderBase& b, Value* m1, Value* m2) {
+    return b.CreateSelect(b.CreateOr(b.CreateFCmpOGT(m2, m1), b.CreateFCmpUNO(m2, m2)), m2, m1);
+  }
+  // merge's bits where m2 is not below m1 (m2 >= m1, or either NaN): m is m2 unless m1 is
+  // NaN, and s1 e + s2 is merge's sum in every such case (with m1 == m2, e = 1 and s1 + s2
+  // is either order's sum; with a NaN, e and so s are NaN either way). No selects per
+  // component: the GPU's rare paths of SumSoftMaxWeight_D64 shrink by a third.
+  static Vals merge_rising(llvm::IRBuilderBase& b, const Vals& first, const Vals& second) {
+    Value *m1 = first[0], *m2 = second[0];
+    Value* e = shift_factor(b, m1, m2);
+    Vals out{max_shift(b, m1, m2)};
+    for (size_t w = 1; w < first.size(); ++w)
+      out.push_back(b.CreateFAdd(b.CreateFMul(first[w], e), second[w]));
+    return out;
+  }
 
   ir::ReductionKind kind_;
   std::vector<int> weights_;
@@ -358,7 +393,8 @@ void emit_combine(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, con
     b.CreateCondBr(any_lane(lanes_full), full, fast,
                    llvm::MDBuilder(ctx).createBranchWeights(1, 64));
     b.SetInsertPoint(full);
-    store(reduction.combine(b, state, f, index));
+    store(lanes_full->getType()->isVectorTy() ? reduction.combine(b, state, f, index)
+                                              : reduction.full_combine(b, state, f, index));
     b.CreateBr(done);
     b.SetInsertPoint(fast);
     store(reduction.fast_combine(b, state, f, index));

@@ -48,10 +48,21 @@ class ReductionEmitter {
                             llvm::Value* index) const {
     return combine(b, state, f, index);
   }
+  // combine's result where needs_full_combine is true (only called then, on one lane: with
+  // several, the lanes that take the full path together need not all need it).
+  virtual Vals full_combine(llvm::IRBuilderBase& b, const Vals& state, const Vals& f,
+                            llvm::Value* index) const {
+    return combine(b, state, f, index);
+  }
   // True when the state is exact (selections): summing in blocks then gains nothing.
   virtual bool exact() const { return false; }
   // Combines two states over disjoint index ranges, `first` the lower one.
   virtual Vals merge(llvm::IRBuilderBase& b, const Vals& first, const Vals& second) const = 0;
+  // merge's result where `second` started from block_init(first) (a block folded into the
+  // running total before it).
+  virtual Vals merge_block(llvm::IRBuilderBase& b, const Vals& total, const Vals& block) const {
+    return merge(b, total, block);
+  }
   // The output row: value_cols values (lane type) and index_cols indices (i64 lanes).
   virtual void finalize(llvm::IRBuilderBase& b, const Vals& state, Vals& values,
                         Vals& indices) const = 0;

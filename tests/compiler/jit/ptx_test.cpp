@@ -51,6 +51,24 @@ TEST_CASE("float32 fast math: Gaussian exponents are ex2 of scaled points, no mu
   CHECK(ptx.find(scale) == std::string::npos);
 }
 
+TEST_CASE("SumSoftMaxWeight's PTX: one reciprocal per row, no per-column select on rare paths") {
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  GpuSpec g("(x | y)", "SumSoftMaxWeight", keops::ir::DType::F32, 0, "v", 3, 16);
+  std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
+  CHECK(count(ptx, "rcp.rn.f32") == 1);
+  CHECK(count(ptx, "div.rn.f32") == 0);
+  // The output's select of an empty row is one per column; the rare paths (a term above the
+  // running max, a tile folded into the total) add none per column (merge had two).
+  CHECK(count(ptx, "selp.f32") < 3 * 16);
+  g.spec.gpu_fast_math = false;  // then a correctly rounded quotient per column
+  ptx = keops::jit::gpu_kernel_ptx(g.spec);
+  CHECK(count(ptx, "div.rn.f32") == 16);
+}
+
 TEST_CASE("PTX for every reduction kind assembles with ptxas for sm_80 and sm_90") {
   const std::string ptxas = find_ptxas();
   const GpuCase cases[] = {{"Exp(-SqDist(x, y)) * b", "Sum", 0, ""},
