@@ -20,6 +20,8 @@ FORMULAS = {
     "knn_D3": ("SqDist(x,y)", ["x=Vi(3)", "y=Vj(3)"], "ArgKMin", {"opt_arg": 10}),
     "knn_D64": ("SqDist(x,y)", ["x=Vi(64)", "y=Vj(64)"], "ArgKMin", {"opt_arg": 10}),
     "attention_D64": ("(x|y)", ["x=Vi(64)", "y=Vj(64)", "v=Vj(64)"], "SumSoftMaxWeight", {"formula2": "v"}),
+    # Ours multiplies by 0.001 too; the same work (keopscore's formulas take no float literal).
+    "gauss_D1000": ("Exp(-SqDist(x,y)*g)*b", ["x=Vi(1000)", "y=Vj(1000)", "b=Vj(1)", "g=Pm(1)"], "Sum", {}),
 }
 
 
