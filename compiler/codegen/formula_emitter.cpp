@@ -45,6 +45,12 @@ const Vals& FormulaEmitter::emit(Expr e) {
   return memo_.emplace(e, std::move(v)).first->second;
 }
 
+void FormulaEmitter::provide(Expr e, Vals components) {
+  KEOPS_CHECK(owner_of(e) == this && !memo_.count(e),
+              "provided values for a node emitted elsewhere");
+  memo_.emplace(e, std::move(components));
+}
+
 // Each op goes to its family (ops.def); no default case, so -Wswitch flags a new family.
 Vals FormulaEmitter::emit_op(Expr e) {
   using namespace detail;

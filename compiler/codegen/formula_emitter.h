@@ -55,6 +55,9 @@ class FormulaEmitter {
 
   // The components of e (memoized): every op of ops.def has a rule (formula_emitter_ops.h).
   const Vals& emit(ir::Expr e);
+  // e's components, computed elsewhere (a GPU dimension tile), for emit to return: e must be
+  // of this scope (no delegate's) and not emitted yet.
+  void provide(ir::Expr e, Vals components);
 
   // Components [c0, c0 + width) of e, c0 a runtime index (e streamed: longer than stream_dim).
   Vals emit_chunk(ir::Expr e, llvm::Value* c0, int width);

@@ -69,6 +69,36 @@ TEST_CASE("SumSoftMaxWeight's PTX: one reciprocal per row, no per-column select 
   CHECK(count(ptx, "div.rn.f32") == 16);
 }
 
+TEST_CASE("long rows' distances and products are computed in dimension tiles of shared memory") {
+  const std::string ptxas = find_ptxas();
+  for (auto dtype : {keops::ir::DType::F32, keops::ir::DType::F64}) {
+    GpuSpec gauss("Exp(-SqDist(x, y) * p) * b", "Sum", dtype, 0, "", 1000);
+    std::string ptx = keops::jit::gpu_kernel_ptx(gauss.spec);
+    CHECK(ptx.find("keops_dim_tile") != std::string::npos);
+    CHECK(ptx.find(dtype == keops::ir::DType::F32 ? "ld.shared.v4.f32" : "ld.shared.v2.f64") !=
+          std::string::npos);
+    // The next chunk is copied while this one is multiplied (cp.async, from sm_80).
+    CHECK(ptx.find("cp.async.ca.shared.global") != std::string::npos);
+    CHECK(ptx.find("cp.async.wait_group 1") != std::string::npos);
+    if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 90) == "");
+    gauss.spec.gpu_sm = 75;  // before sm_80: plain loads and stores
+    ptx = keops::jit::gpu_kernel_ptx(gauss.spec);
+    CHECK(ptx.find("cp.async") == std::string::npos);
+    CHECK(ptx.find("keops_dim_tile") != std::string::npos);
+    if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 75) == "");
+    gauss.spec.gpu_sm = 90;
+    gauss.spec.gpu_partial = true;  // the 2-D scheme's partial kernel too
+    ptx = keops::jit::gpu_kernel_ptx(gauss.spec);
+    CHECK(ptx.find("keops_dim_tile") != std::string::npos);
+    if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 90) == "");
+  }
+  // Rows short enough to stage, or a long row read otherwise, keep the pair loop.
+  GpuSpec short_rows("Exp(-SqDist(x, y)) * b", "Sum", keops::ir::DType::F32, 0, "", 64);
+  CHECK(keops::jit::gpu_kernel_ptx(short_rows.spec).find("keops_dim_tile") == std::string::npos);
+  GpuSpec summed("SqDist(x, y) * Sum(x)", "Sum", keops::ir::DType::F32, 0, "", 1000);
+  CHECK(keops::jit::gpu_kernel_ptx(summed.spec).find("keops_dim_tile") == std::string::npos);
+}
+
 TEST_CASE("PTX for every reduction kind assembles with ptxas for sm_80 and sm_90") {
   const std::string ptxas = find_ptxas();
   const GpuCase cases[] = {{"Exp(-SqDist(x, y)) * b", "Sum", 0, ""},

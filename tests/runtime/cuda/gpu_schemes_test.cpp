@@ -241,6 +241,87 @@ TEST_CASE_TEMPLATE("long outputs on the GPU: column groups, 1-D and 2-D, against
     }
 }
 
+// Products of long rows (SqDist and Scalprod of Vi(d) and Vj(d)) in dimension tiles
+// (nvptx_dim_tiles.h): x, w = Vi(d), y, z = Vj(d), b = Vj(1).
+template <class T>
+void check_dim_tiled(const Case& c, int64_t d, int axis, int64_t nx, int64_t ny, int64_t splits) {
+  CAPTURE(std::string(c.formula));
+  CAPTURE(std::string(c.reduction));
+  CAPTURE(d);
+  CAPTURE(axis);
+  CAPTURE(splits);
+  const DType dtype = sizeof(T) == 4 ? DType::F32 : DType::F64;
+  const std::string n = std::to_string(d);
+  const std::vector<std::string> names = {"x = Vi(" + n + ")", "y = Vj(" + n + ")",
+                                          "z = Vj(" + n + ")", "w = Vi(" + n + ")", "b = Vj(1)"};
+  const auto aliases = keops::frontend::AliasTable::parse(names);
+  keops::ir::Context ctx;
+  keops::codegen::KernelSpec spec;
+  spec.formula = keops::frontend::parse_formula(c.formula, aliases, ctx, dtype);
+  spec.reduction.kind = keops::ir::reduction_by_name(c.reduction);
+  spec.reduction.k = c.k;
+  if (*c.formula2)
+    spec.reduction.formula2 = keops::frontend::parse_formula(c.formula2, aliases, ctx, dtype);
+  spec.axis = axis;
+  spec.dtype = dtype;
+  spec.args = {{int(d), keops::ir::CatI},
+               {int(d), keops::ir::CatJ},
+               {int(d), keops::ir::CatJ},
+               {int(d), keops::ir::CatI},
+               {1, keops::ir::CatJ}};
+  spec.gpu_sm = keops::runtime::cuda::device_sm(0);
+  // Points in [0, 1) scaled by 1/sqrt(d): distances and products of order 1.
+  std::mt19937_64 rng(uint64_t(d * 31 + nx + ny));
+  std::uniform_real_distribution<double> u(0.0, 1.0 / std::sqrt(double(d)));
+  auto fill = [&](int64_t count) {
+    std::vector<double> out(static_cast<size_t>(count));
+    for (double& t : out) t = u(rng);
+    return out;
+  };
+  const std::vector<std::vector<double>> data = {fill(nx * d), fill(ny * d), fill(ny * d),
+                                                 fill(nx * d), fill(ny)};
+  std::vector<std::vector<T>> typed;
+  for (const auto& a : data) typed.emplace_back(a.begin(), a.end());
+  const int64_t rows = axis == 1 ? nx : ny, reduced = axis == 1 ? ny : nx;
+  std::vector<keops::View<const T>> args = {{typed[0].data(), nx, d},
+                                            {typed[1].data(), ny, d},
+                                            {typed[2].data(), ny, d},
+                                            {typed[3].data(), nx, d},
+                                            {typed[4].data(), ny, 1}};
+  std::vector<T> values(size_t(rows * spec.value_cols()));
+  std::vector<int64_t> indices(size_t(rows * spec.index_cols()));
+  keops::runtime::cuda::run_gpu_reduction<T>(
+      spec, 0, rows, reduced, args, {values.data(), rows, spec.value_cols()},
+      {indices.data(), rows, spec.index_cols()}, nullptr, {0, splits});
+  keops::ir::Context ref_ctx;
+  keops::ir::ReductionSpec r;
+  r.kind = spec.reduction.kind;
+  r.k = c.k;
+  if (*c.formula2)
+    r.formula2 = keops::frontend::parse_formula(c.formula2, aliases, ref_ctx, DType::F64);
+  const auto ref = keops::ir::reference_reduce(
+      keops::frontend::parse_formula(c.formula, aliases, ref_ctx, DType::F64), r, axis,
+      {data[0].data(), data[1].data(), data[2].data(), data[3].data(), data[4].data()}, nx, ny);
+  CHECK(distance(values, ref.values) <= tolerance<T>());
+  CHECK(indices == ref.indices);
+}
+
+TEST_CASE_TEMPLATE("long rows in dimension tiles, 1-D and 2-D, both axes, against the reference", T,
+                   float, double) {
+  if (skip_without_gpu()) return;
+  const Case cases[] = {{"Exp(-SqDist(x, y)) * b", "Sum", 0, ""},
+                        {"SqDist(y, x)", "ArgKMin", 3, ""},
+                        {"(x | y) - SqDist(w, z)", "LogSumExp", 0, ""},
+                        {"(x | y)", "SumSoftMaxWeight", 0, "b"}};
+  // 1001 reduced rows: the last tile of 32 is partial; 300 dimensions: the last chunk of 8 too.
+  for (const Case& c : cases)
+    for (int64_t d : sizeof(T) == 4 ? std::vector<int64_t>{300, 1000} : std::vector<int64_t>{300}) {
+      check_dim_tiled<T>(c, d, 1, 300, 1001, 1);
+      check_dim_tiled<T>(c, d, 1, 40, 1001, 5);
+      check_dim_tiled<T>(c, d, 0, 1001, 300, 1);
+    }
+}
+
 TEST_CASE_TEMPLATE("a small memory limit: the same results in many chunks, both axes cut", T, float,
                    double) {
   if (skip_without_gpu()) return;

@@ -1,0 +1,47 @@
+// The GPU's dimension-tiled pair products: SqDist and Scalprod of long rows, a block of
+// reduced rows at a time, as a small matrix product over chunks of dimensions.
+#pragma once
+
+#include <functional>
+
+#include <llvm/IR/IRBuilder.h>
+
+#include "compiler/codegen/formula_emitter.h"
+#include "compiler/passes/dim_tiles.h"
+
+namespace keops::codegen {
+
+// Reduced rows per tile, and dimensions per chunk: each thread keeps kTileRows sums per node
+// in registers, and reads kTileDims values of its own rows per chunk.
+inline constexpr int kTileRows = 32;
+inline constexpr int kTileDims = 8;
+
+// Shared memory values of a dimension-tiled kernel (static): two buffers of a chunk of each
+// reduced row (one used before sm_80).
+inline int64_t dim_tile_shared_values(const passes::DimTiles& tiles) {
+  return 2 * int64_t(tiles.reduced_vars.size()) * kTileRows * kTileDims;
+}
+
+struct DimTileLoop {
+  const passes::DimTiles& tiles;
+  int sm;  // the target's sm_XX (cp.async from 80)
+  llvm::Type* T;
+  llvm::Value* shared;  // dim_tile_shared_values(tiles) values of type T, 16-byte aligned
+  llvm::Value* thread;  // i64: this thread, and the block's threads
+  llvm::Value* block_threads;
+  llvm::Value* t0;  // i64: the tile's first reduced row, and the end of the reduced rows
+  llvm::Value* tiles_end;
+  // The first component of a row: this thread's row of an outer Var, a reduced Var's `row`.
+  std::function<llvm::Value*(llvm::IRBuilderBase&, ir::Expr var)> outer_row;
+  std::function<llvm::Value*(llvm::IRBuilderBase&, ir::Expr var, llvm::Value* row)> reduced_row;
+};
+
+// At b: the nodes of loop.tiles for the reduced rows [t0, t0 + n), n = min(kTileRows,
+// tiles_end - t0), each dimension chunk staged in shared memory by the whole block (every
+// thread must run this, with barriers); then, for each of those rows in increasing order,
+// fold(reduced row index, one value per node). b is left after the last fold.
+void emit_dim_tiled_products(
+    llvm::IRBuilderBase& b, const DimTileLoop& loop,
+    const std::function<void(llvm::Value* index, const Vals& nodes)>& fold);
+
+}  // namespace keops::codegen

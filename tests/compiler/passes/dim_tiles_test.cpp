@@ -1,0 +1,63 @@
+// Tests of finding the GPU's dimension-tiled products: which long rows qualify, and what is kept.
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "compiler/ir/context.h"
+#include "compiler/passes/dim_tiles.h"
+
+namespace keops::passes {
+namespace {
+
+using ir::Expr;
+using ir::Op;
+
+constexpr ir::DType F32 = ir::DType::F32;
+
+struct Fixture {
+  ir::Context ctx;
+  Expr x = ctx.var(0, 500, ir::CatI, F32);
+  Expr y = ctx.var(1, 500, ir::CatJ, F32);
+  Expr z = ctx.var(2, 500, ir::CatJ, F32);
+  Expr b = ctx.var(3, 1, ir::CatJ, F32);
+  Expr short_x = ctx.var(4, 64, ir::CatI, F32);
+  Expr short_y = ctx.var(5, 64, ir::CatJ, F32);
+  Expr other_x = ctx.var(6, 300, ir::CatI, F32);
+
+  Expr make(Op op, std::vector<Expr> args) { return ctx.make(op, std::move(args)); }
+  DimTiles find(std::vector<Expr> roots) {
+    return find_dim_tiles(roots, ir::CatI, ir::CatJ, /*min_dim=*/128);
+  }
+};
+
+TEST_CASE_FIXTURE(Fixture, "SqDist and Scalprod of long output and reduced rows are tiled") {
+  const Expr gauss = make(Op::SqDist, {x, y});
+  const Expr dot = make(Op::Scalprod, {z, x});  // either order of the operands
+  const DimTiles tiles =
+      find({make(Op::Mult, {make(Op::Exp, {make(Op::Minus, {gauss})}), make(Op::Add, {dot, b})})});
+  CHECK(tiles.dim == 500);
+  CHECK(tiles.nodes == std::vector<Expr>{gauss, dot});
+  CHECK(tiles.outer_vars == std::vector<Expr>{x});
+  CHECK(tiles.reduced_vars == std::vector<Expr>{y, z});
+  // Short vectors elsewhere are left to the pair loop; G too may hold tiled nodes.
+  const DimTiles with_short = find(
+      {make(Op::Add, {gauss, make(Op::SqDist, {short_x, short_y})}), make(Op::Scalprod, {x, z})});
+  CHECK(with_short.nodes.size() == 2);
+  CHECK(with_short.reduced_vars == std::vector<Expr>{y, z});
+}
+
+TEST_CASE_FIXTURE(Fixture, "long rows read any other way, or short rows only, are not tiled") {
+  const Expr gauss = make(Op::SqDist, {x, y});
+  CHECK(find({make(Op::SqDist, {short_x, short_y})}).dim == 0);           // nothing long
+  CHECK(find({make(Op::Add, {gauss, make(Op::Sum, {x})})}).dim == 0);     // x summed alone
+  CHECK(find({gauss, y}).dim == 0);                                       // y is G itself
+  CHECK(find({make(Op::SqDist, {make(Op::Mult, {x, b}), y})}).dim == 0);  // not a Var operand
+  CHECK(find({make(Op::SqDist, {y, z})}).dim == 0);                       // both reduced rows
+  CHECK(find({make(Op::Add, {gauss, make(Op::Scalprod, {other_x, other_x})})}).dim == 0);
+  CHECK(find({make(Op::Add,
+                   {gauss, make(Op::SqDist, {other_x, ctx.make(Op::Extract, {y}, {0, 300})})})})
+            .dim == 0);  // an Extract of y
+}
+
+}  // namespace
+}  // namespace keops::passes
