@@ -14,3 +14,6 @@ run --cases knn_D3 --nx 1000000 --ny 1000000 "$@"
 run --cases knn_D64 --nx 100000 --ny 1000000 "$@"
 run --cases gauss_sum_D3_f64 --nx 100000 --ny 100000 "$@"
 run --cases attention_D64 --nx 100000 --ny 100000 "$@"
+# Beyond BENCHMARKS.md: long rows (dimension tiles).
+run --cases gauss_D1000 --nx 20000 --ny 20000 "$@"
+run --cases gauss_D1000 --nx 100000 --ny 100000 "$@"
