@@ -322,6 +322,39 @@ TEST_CASE_TEMPLATE("long rows in dimension tiles, 1-D and 2-D, both axes, agains
     }
 }
 
+TEST_CASE("long rows in dimension tiles over block-sparse ranges: the CPU's results") {
+  if (skip_without_gpu()) return;
+  const std::vector<std::string> aliases = {"x = Vi(300)", "y = Vj(300)", "b = Vj(1)"};
+  const int64_t nx = 700, ny = 900;
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<float> u(0.0f, 0.06f);
+  std::vector<float> x(static_cast<size_t>(nx * 300)), y(static_cast<size_t>(ny * 300)),
+      b(static_cast<size_t>(ny));
+  for (auto* v : {&x, &y, &b})
+    for (float& t : *v) t = u(rng);
+  const std::vector<keops::View<const float>> args = {
+      {x.data(), nx, 300}, {y.data(), ny, 300}, {b.data(), ny, 1}};
+  keops::Ranges ranges;  // ranges of 33 and 100 reduced rows: tiles of 32 cut by range ends
+  ranges.ranges_i = {{0, 300}, {300, 700}};
+  ranges.slices_i = {2, 3};
+  ranges.redranges_j = {{0, 33}, {500, 600}, {40, 900}};
+  for (const char* reduction : {"Sum", "ArgKMin"}) {
+    CAPTURE(reduction);
+    keops::Options gpu;
+    gpu.backend = keops::Backend::GPU;
+    gpu.ranges = ranges;
+    gpu.k = std::string(reduction) == "ArgKMin" ? 3 : 0;
+    keops::Options cpu = gpu;
+    cpu.backend = keops::Backend::CPU;
+    const std::string f =
+        std::string(reduction) == "Sum" ? "Exp(-SqDist(x, y)) * b" : "SqDist(x, y)";
+    const auto want = keops::Genred(f, aliases, reduction, 1, cpu)(args);
+    const auto got = keops::Genred(f, aliases, reduction, 1, gpu)(args);
+    CHECK(distance(got.values, want.values) <= 1e-5);
+    CHECK(got.indices == want.indices);
+  }
+}
+
 TEST_CASE_TEMPLATE("a small memory limit: the same results in many chunks, both axes cut", T, float,
                    double) {
   if (skip_without_gpu()) return;
