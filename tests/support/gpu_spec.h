@@ -1,7 +1,8 @@
-// GpuSpec: a GPU KernelSpec (sm_90) parsed from a formula over x, y, b, v and p, for PTX tests.
+// GpuSpec: a GPU KernelSpec (sm_90) parsed from a formula and its aliases, for GPU tests.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "compiler/codegen/kernel_spec.h"
 #include "compiler/frontend/aliases.h"
@@ -20,26 +21,33 @@ struct GpuCase {
   int e = 1;
 };
 
-// x = Vi(dim), y = Vj(dim), b = Vj(1), v = Vj(e), p = Pm(1), reduced over j, for sm_90 (set
-// spec.gpu_sm for another).
+// A GPU spec for sm_90 (set spec.gpu_sm for another).
 struct GpuSpec {
   ir::Context ctx;
   codegen::KernelSpec spec;
-  GpuSpec(const std::string& formula, const std::string& reduction, ir::DType dtype, int k = 0,
-          const std::string& formula2 = "", int dim = 3, int e = 1) {
-    const std::string d = std::to_string(dim);
-    const auto aliases =
-        frontend::AliasTable::parse({"x = Vi(" + d + ")", "y = Vj(" + d + ")", "b = Vj(1)",
-                                     "v = Vj(" + std::to_string(e) + ")", "p = Pm(1)"});
-    spec.formula = frontend::parse_formula(formula, aliases, ctx, dtype);
+  // Over `aliases`: each argument's dim and category as its alias says; reduced over j
+  // (axis 1) or i (axis 0).
+  GpuSpec(const std::vector<std::string>& aliases, const std::string& formula,
+          const std::string& reduction, ir::DType dtype, int k = 0,
+          const std::string& formula2 = "", int axis = 1) {
+    const auto table = frontend::AliasTable::parse(aliases);
+    spec.formula = frontend::parse_formula(formula, table, ctx, dtype);
     spec.reduction.kind = ir::reduction_by_name(reduction);
     spec.reduction.k = k;
     if (!formula2.empty())
-      spec.reduction.formula2 = frontend::parse_formula(formula2, aliases, ctx, dtype);
+      spec.reduction.formula2 = frontend::parse_formula(formula2, table, ctx, dtype);
+    spec.axis = axis;
     spec.dtype = dtype;
-    spec.args = {{dim, ir::CatI}, {dim, ir::CatJ}, {1, ir::CatJ}, {e, ir::CatJ}, {1, ir::CatP}};
+    for (const auto& a : frontend::collect_arguments(table, {spec.formula}))
+      spec.args.push_back({a.dim, a.cat});
     spec.gpu_sm = 90;
   }
+  // x = Vi(dim), y = Vj(dim), b = Vj(1), v = Vj(e), p = Pm(1), reduced over j.
+  GpuSpec(const std::string& formula, const std::string& reduction, ir::DType dtype, int k = 0,
+          const std::string& formula2 = "", int dim = 3, int e = 1)
+      : GpuSpec({"x = Vi(" + std::to_string(dim) + ")", "y = Vj(" + std::to_string(dim) + ")",
+                 "b = Vj(1)", "v = Vj(" + std::to_string(e) + ")", "p = Pm(1)"},
+                formula, reduction, dtype, k, formula2) {}
   GpuSpec(const GpuCase& c, ir::DType dtype)
       : GpuSpec(c.formula, c.reduction, dtype, c.k, c.formula2, c.dim, c.e) {}
 };

@@ -18,6 +18,7 @@
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/gpu_reduce.h"
 #include "runtime/cuda/memory.h"
+#include "tests/support/gpu_spec.h"
 
 namespace {
 
@@ -179,6 +180,20 @@ void check_2d(const Case& c, int axis, int64_t nx, int64_t ny, int64_t splits, i
   }
 }
 
+// Genred's arguments x = Vi(d), y = Vj(d) and b = Vj(1), uniform in [lo, hi).
+struct GaussianArgs {
+  std::vector<float> x, y, b;
+  std::vector<keops::View<const float>> views;
+  GaussianArgs(int64_t nx, int64_t ny, int64_t d, uint64_t seed, float lo, float hi)
+      : x(static_cast<size_t>(nx * d)), y(static_cast<size_t>(ny * d)), b(static_cast<size_t>(ny)) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<float> u(lo, hi);
+    for (auto* v : {&x, &y, &b})
+      for (float& t : *v) t = u(rng);
+    views = {{x.data(), nx, d}, {y.data(), ny, d}, {b.data(), ny, 1}};
+  }
+};
+
 }  // namespace
 
 TEST_CASE_TEMPLATE("the 2-D scheme matches the 1-D scheme and the reference, every kind", T, float,
@@ -254,21 +269,8 @@ void check_dim_tiled(const Case& c, int64_t d, int axis, int64_t nx, int64_t ny,
   const std::string n = std::to_string(d);
   const std::vector<std::string> names = {"x = Vi(" + n + ")", "y = Vj(" + n + ")",
                                           "z = Vj(" + n + ")", "w = Vi(" + n + ")", "b = Vj(1)"};
-  const auto aliases = keops::frontend::AliasTable::parse(names);
-  keops::ir::Context ctx;
-  keops::codegen::KernelSpec spec;
-  spec.formula = keops::frontend::parse_formula(c.formula, aliases, ctx, dtype);
-  spec.reduction.kind = keops::ir::reduction_by_name(c.reduction);
-  spec.reduction.k = c.k;
-  if (*c.formula2)
-    spec.reduction.formula2 = keops::frontend::parse_formula(c.formula2, aliases, ctx, dtype);
-  spec.axis = axis;
-  spec.dtype = dtype;
-  spec.args = {{int(d), keops::ir::CatI},
-               {int(d), keops::ir::CatJ},
-               {int(d), keops::ir::CatJ},
-               {int(d), keops::ir::CatI},
-               {1, keops::ir::CatJ}};
+  keops::test::GpuSpec g(names, c.formula, c.reduction, dtype, c.k, c.formula2, axis);
+  keops::codegen::KernelSpec& spec = g.spec;
   spec.gpu_sm = keops::runtime::cuda::device_sm(0);
   // Points in [0, 1) scaled by 1/sqrt(d): distances and products of order 1.
   std::mt19937_64 rng(uint64_t(d * 31 + nx + ny));
@@ -293,14 +295,9 @@ void check_dim_tiled(const Case& c, int64_t d, int axis, int64_t nx, int64_t ny,
   keops::runtime::cuda::run_gpu_reduction<T>(
       spec, 0, rows, reduced, args, {values.data(), rows, spec.value_cols()},
       {indices.data(), rows, spec.index_cols()}, nullptr, {0, splits});
-  keops::ir::Context ref_ctx;
-  keops::ir::ReductionSpec r;
-  r.kind = spec.reduction.kind;
-  r.k = c.k;
-  if (*c.formula2)
-    r.formula2 = keops::frontend::parse_formula(c.formula2, aliases, ref_ctx, DType::F64);
+  const keops::test::GpuSpec ref_spec(names, c.formula, c.reduction, DType::F64, c.k, c.formula2);
   const auto ref = keops::ir::reference_reduce(
-      keops::frontend::parse_formula(c.formula, aliases, ref_ctx, DType::F64), r, axis,
+      ref_spec.spec.formula, ref_spec.spec.reduction, axis,
       {data[0].data(), data[1].data(), data[2].data(), data[3].data(), data[4].data()}, nx, ny);
   CHECK(distance(values, ref.values) <= tolerance<T>());
   CHECK(indices == ref.indices);
@@ -325,15 +322,8 @@ TEST_CASE_TEMPLATE("long rows in dimension tiles, 1-D and 2-D, both axes, agains
 TEST_CASE("long rows in dimension tiles over block-sparse ranges: the CPU's results") {
   if (skip_without_gpu()) return;
   const std::vector<std::string> aliases = {"x = Vi(300)", "y = Vj(300)", "b = Vj(1)"};
-  const int64_t nx = 700, ny = 900;
-  std::mt19937_64 rng(11);
-  std::uniform_real_distribution<float> u(0.0f, 0.06f);
-  std::vector<float> x(static_cast<size_t>(nx * 300)), y(static_cast<size_t>(ny * 300)),
-      b(static_cast<size_t>(ny));
-  for (auto* v : {&x, &y, &b})
-    for (float& t : *v) t = u(rng);
-  const std::vector<keops::View<const float>> args = {
-      {x.data(), nx, 300}, {y.data(), ny, 300}, {b.data(), ny, 1}};
+  const GaussianArgs data(700, 900, 300, 11, 0.0f, 0.06f);
+  const auto& args = data.views;
   keops::Ranges ranges;  // ranges of 33 and 100 reduced rows: tiles of 32 cut by range ends
   ranges.ranges_i = {{0, 300}, {300, 700}};
   ranges.slices_i = {2, 3};
@@ -397,15 +387,9 @@ TEST_CASE_TEMPLATE("a small memory limit: the same results in many chunks, both 
 TEST_CASE("a memory limit through Genred: block-sparse runs in row slices, errors") {
   if (skip_without_gpu()) return;
   const std::vector<std::string> aliases = {"x = Vi(3)", "y = Vj(3)", "b = Vj(1)"};
-  const int64_t nx = 3000, ny = 2000;
-  std::mt19937_64 rng(5);
-  std::uniform_real_distribution<float> u(0.1f, 1.0f);
-  std::vector<float> x(static_cast<size_t>(nx * 3)), y(static_cast<size_t>(ny * 3)),
-      b(static_cast<size_t>(ny));
-  for (auto* v : {&x, &y, &b})
-    for (float& t : *v) t = u(rng);
-  const std::vector<keops::View<const float>> args = {
-      {x.data(), nx, 3}, {y.data(), ny, 3}, {b.data(), ny, 1}};
+  const int64_t ny = 2000;
+  const GaussianArgs data(3000, ny, 3, 5, 0.1f, 1.0f);
+  const auto& args = data.views;
   keops::Options options;
   options.backend = keops::Backend::GPU;
   keops::Ranges ranges;
