@@ -15,11 +15,11 @@ using llvm::PHINode;
 using llvm::Value;
 
 void emit_dim_tiled_products(llvm::IRBuilderBase& b, const DimTileLoop& loop,
-                             const std::function<void(Value* index, const Vals& nodes)>& fold) {
+                             const std::function<void(Value* index, const Vals& products)>& fold) {
   llvm::LLVMContext& ctx = b.getContext();
   llvm::Function* fn = b.GetInsertBlock()->getParent();
   const passes::DimTiles& tiles = loop.tiles;
-  KEOPS_CHECK(tiles.dim > 0, "dimension tiles without nodes");
+  KEOPS_CHECK(tiles.dim > 0, "dimension tiles without products");
   llvm::Type* T = loop.T;
   auto* i64 = b.getInt64Ty();
   auto* i32 = b.getInt32Ty();
@@ -115,7 +115,7 @@ void emit_dim_tiled_products(llvm::IRBuilderBase& b, const DimTileLoop& loop,
   BasicBlock* entry = b.GetInsertBlock();
   b.CreateBr(chunk_header);
 
-  // dims.header: for (c0 = 0; c0 < dim; c0 += kTileDims), chunk number `chunk`, node-major
+  // dims.header: for (c0 = 0; c0 < dim; c0 += kTileDims), chunk number `chunk`, product-major
   // sums[n * kTileRows + r], and (async) this thread's components of the chunk.
   b.SetInsertPoint(chunk_header);
   PHINode* c0 = b.CreatePHI(i64, 2, "c0");
@@ -123,7 +123,7 @@ void emit_dim_tiled_products(llvm::IRBuilderBase& b, const DimTileLoop& loop,
   PHINode* chunk = b.CreatePHI(i64, 2, "chunk");
   chunk->addIncoming(b.getInt64(0), entry);
   std::vector<PHINode*> sums;
-  for (size_t k = 0; k < tiles.nodes.size() * kTileRows; ++k) {
+  for (size_t k = 0; k < tiles.products.size() * kTileRows; ++k) {
     sums.push_back(b.CreatePHI(T, 2));
     sums.back()->addIncoming(zero, entry);
   }
@@ -165,13 +165,11 @@ void emit_dim_tiled_products(llvm::IRBuilderBase& b, const DimTileLoop& loop,
     return size_t(std::find(vars.begin(), vars.end(), var) - vars.begin());
   };
   std::vector<Value*> next(sums.begin(), sums.end());
-  for (size_t n = 0; n < tiles.nodes.size(); ++n) {
-    ir::Expr node = tiles.nodes[n];
-    ir::Expr u = node->args[0], v = node->args[1];
-    if (u->var_cat() != tiles.outer_vars[0]->var_cat()) std::swap(u, v);
-    const Vals& x = own[position(tiles.outer_vars, u)];
-    Value* first =
-        b.CreateAdd(buffer, b.getInt64(int64_t(position(tiles.reduced_vars, v)) * kChunkValues));
+  for (size_t n = 0; n < tiles.products.size(); ++n) {
+    const passes::DimTiles::Product& product = tiles.products[n];
+    const Vals& x = own[position(tiles.outer_vars, product.outer)];
+    Value* first = b.CreateAdd(
+        buffer, b.getInt64(int64_t(position(tiles.reduced_vars, product.reduced)) * kChunkValues));
     // Each chunk's terms are summed apart, then added to the row's sum: rounding grows with
     // kTileDims + dim / kTileDims terms, not dim (float32 Gaussians of dimension 1000 were
     // 2.5e-5 off the reference with one running sum; one add per chunk more).
@@ -186,7 +184,7 @@ void emit_dim_tiled_products(llvm::IRBuilderBase& b, const DimTileLoop& loop,
             llvm::commonAlignment(llvm::Align(16), uint64_t(at * element_bytes)));
         Value* p = x[size_t(k)];
         Value* q = y;
-        if (node->op == ir::Op::SqDist) p = q = b.CreateFSub(x[size_t(k)], y);
+        if (product.squared_distance) p = q = b.CreateFSub(x[size_t(k)], y);
         terms = terms ? b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {T}, {p, q, terms})
                       : b.CreateFMul(p, q);
       }
@@ -220,12 +218,12 @@ void emit_dim_tiled_products(llvm::IRBuilderBase& b, const DimTileLoop& loop,
   r->addIncoming(b.getInt32(0), chunks_done);
   b.CreateCondBr(b.CreateICmpSLT(r, rows), rows_body, rows_done);
   b.SetInsertPoint(rows_body);
-  Vals nodes;
-  for (size_t n = 0; n < tiles.nodes.size(); ++n) {
+  Vals products;
+  for (size_t n = 0; n < tiles.products.size(); ++n) {
     Value* at = b.CreateAdd(b.getInt32(int32_t(n) * kTileRows), r);
-    nodes.push_back(b.CreateLoad(T, b.CreateGEP(stash_type, stash, {b.getInt32(0), at})));
+    products.push_back(b.CreateLoad(T, b.CreateGEP(stash_type, stash, {b.getInt32(0), at})));
   }
-  fold(b.CreateAdd(loop.t0, b.CreateZExt(r, i64)), nodes);
+  fold(b.CreateAdd(loop.t0, b.CreateZExt(r, i64)), products);
   r->addIncoming(b.CreateAdd(r, b.getInt32(1)), b.GetInsertBlock());
   b.CreateBr(rows_header);
   b.SetInsertPoint(rows_done);

@@ -11,7 +11,7 @@
 
 namespace keops::codegen {
 
-// Reduced rows per tile, and dimensions per chunk: each thread keeps kTileRows sums per node
+// Reduced rows per tile, and dimensions per chunk: each thread keeps kTileRows sums per product
 // in registers, and reads kTileDims values of its own rows per chunk.
 inline constexpr int kTileRows = 32;
 inline constexpr int kTileDims = 8;
@@ -36,12 +36,12 @@ struct DimTileLoop {
   std::function<llvm::Value*(llvm::IRBuilderBase&, ir::Expr var, llvm::Value* row)> reduced_row;
 };
 
-// At b: the nodes of loop.tiles for the reduced rows [t0, t0 + n), n = min(kTileRows,
+// At b: the products of loop.tiles for the reduced rows [t0, t0 + n), n = min(kTileRows,
 // tiles_end - t0), each dimension chunk staged in shared memory by the whole block (every
 // thread must run this, with barriers); then, for each of those rows in increasing order,
-// fold(reduced row index, one value per node). b is left after the last fold.
+// fold(reduced row index, one value per product). b is left after the last fold.
 void emit_dim_tiled_products(
     llvm::IRBuilderBase& b, const DimTileLoop& loop,
-    const std::function<void(llvm::Value* index, const Vals& nodes)>& fold);
+    const std::function<void(llvm::Value* index, const Vals& products)>& fold);
 
 }  // namespace keops::codegen

@@ -635,7 +635,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
 
   // Folds the pair of each of the thread's rows and the reduced row `index` into the row's tile
   // state; reduced-only values come from `reduced` (loaded or computed once for every row),
-  // the nodes `given` (dimension tiles) are the values given.
+  // the products of dimension tiles are the values `given`.
   auto fold_pairs = [&](FormulaEmitter& reduced, Value* index, const Vals& given) {
     // The reduced index of a partial kernel's row: its arrays may start at index_base.
     Value* reduced_index = partial ? b.CreateAdd(index, fn->getArg(5)) : index;
@@ -644,7 +644,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
       pair.delegate_to(&params);
       pair.delegate_to(tr.outer.get());
       pair.delegate_to(&reduced);
-      for (size_t k = 0; k < given.size(); ++k) pair.provide(s.tiles.nodes[k], {given[k]});
+      for (size_t k = 0; k < given.size(); ++k) pair.provide(s.tiles.products[k].node, {given[k]});
       // A group takes its columns of F (or of G).
       Vals fv = grouped && !groups.of_g ? pair.emit_chunk(f, c0, groups.width) : pair.emit(f);
       if (g) {
@@ -688,14 +688,14 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
                            [&](llvm::IRBuilderBase& ib, ir::Expr v, Value* row) {
                              return global_row_start(ib, v, row).base;
                            }};
-    emit_dim_tiled_products(b, loop, [&](Value* index, const Vals& nodes) {
+    emit_dim_tiled_products(b, loop, [&](Value* index, const Vals& products) {
       FormulaEmitter reduced(
           b, ir::DepSet(ir::dep_of(spec.inner_cat()) | ir::kDepP),
           [&](llvm::IRBuilderBase& ib, ir::Expr v) -> Vals { return global_row(ib, v, index); },
           [&](llvm::IRBuilderBase& ib, ir::Expr v) { return global_row_start(ib, v, index); },
           stream_dim);
       reduced.delegate_to(&params);
-      fold_pairs(reduced, index, nodes);
+      fold_pairs(reduced, index, products);
     });
     b.CreateBr(tile_end);
     for (BasicBlock* unused : {stage, staged, inner_header, inner_body}) unused->eraseFromParent();

@@ -7,19 +7,25 @@
 
 namespace keops::passes {
 
-// SqDist(u, v) and Scalprod(u, v) nodes whose operands are an output-row Var u and a
-// reduced-row Var v of one long dimension: a block of reduced rows then computes them for
-// every pair as a small matrix product, dimension chunk after chunk, instead of reading both
-// rows whole per pair.
+// Sums over the components of an output-row Var u and a reduced-row Var v of one long
+// dimension: a block of reduced rows then computes them for every pair as a small matrix
+// product, dimension chunk after chunk, instead of reading both rows whole per pair.
 struct DimTiles {
+  struct Product {
+    ir::Expr node;   // SqDist(u, v), Scalprod(u, v), Sum(Square(u - v)) or Sum(u * v)
+    ir::Expr outer;  // u and v, whichever order the node has them in
+    ir::Expr reduced;
+    bool squared_distance;  // the sum of (u_k - v_k)^2, else of u_k v_k
+  };
   int64_t dim = 0;                     // the vectors' length
-  std::vector<ir::Expr> nodes;         // each SqDist or Scalprod, once
+  std::vector<Product> products;       // by node creation order
   std::vector<ir::Expr> outer_vars;    // their u's, each once, by var index
   std::vector<ir::Expr> reduced_vars;  // their v's, each once, by var index
 };
 
-// The tiles of roots when every Var of dimension at least min_dim is an operand of such a
-// node only (and all have one dimension), and there is one; else an empty DimTiles (dim 0).
+// The tiles of roots when every Var of dimension at least min_dim is read by such products
+// only (the Square and Subtract, or Mult, of the Sum forms used by nothing else), all of one
+// dimension, and there is one; else an empty DimTiles (dim 0).
 DimTiles find_dim_tiles(const std::vector<ir::Expr>& roots, ir::Cat outer, ir::Cat reduced,
                         int64_t min_dim);
 

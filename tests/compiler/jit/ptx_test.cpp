@@ -92,6 +92,10 @@ TEST_CASE("long rows' distances and products are computed in dimension tiles of 
     CHECK(ptx.find("keops_dim_tile") != std::string::npos);
     if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 90) == "");
   }
+  // The same written as sums over components.
+  GpuSpec sums("Exp(-Sum(Square(x - y)) * p) * Sum(x * y)", "Sum", keops::ir::DType::F32, 0, "",
+               1000);
+  CHECK(keops::jit::gpu_kernel_ptx(sums.spec).find("keops_dim_tile") != std::string::npos);
   // Rows short enough to stage, or a long row read otherwise, keep the pair loop.
   GpuSpec short_rows("Exp(-SqDist(x, y)) * b", "Sum", keops::ir::DType::F32, 0, "", 64);
   CHECK(keops::jit::gpu_kernel_ptx(short_rows.spec).find("keops_dim_tile") == std::string::npos);

@@ -36,14 +36,40 @@ TEST_CASE_FIXTURE(Fixture, "SqDist and Scalprod of long output and reduced rows 
   const DimTiles tiles =
       find({make(Op::Mult, {make(Op::Exp, {make(Op::Minus, {gauss})}), make(Op::Add, {dot, b})})});
   CHECK(tiles.dim == 500);
-  CHECK(tiles.nodes == std::vector<Expr>{gauss, dot});
+  REQUIRE(tiles.products.size() == 2);
+  CHECK(tiles.products[0].node == gauss);
+  CHECK(tiles.products[0].squared_distance);
+  CHECK(tiles.products[1].node == dot);
+  CHECK(tiles.products[1].outer == x);
+  CHECK(tiles.products[1].reduced == z);
+  CHECK_FALSE(tiles.products[1].squared_distance);
   CHECK(tiles.outer_vars == std::vector<Expr>{x});
   CHECK(tiles.reduced_vars == std::vector<Expr>{y, z});
   // Short vectors elsewhere are left to the pair loop; G too may hold tiled nodes.
   const DimTiles with_short = find(
       {make(Op::Add, {gauss, make(Op::SqDist, {short_x, short_y})}), make(Op::Scalprod, {x, z})});
-  CHECK(with_short.nodes.size() == 2);
+  CHECK(with_short.products.size() == 2);
   CHECK(with_short.reduced_vars == std::vector<Expr>{y, z});
+}
+
+TEST_CASE_FIXTURE(Fixture,
+                  "Sum(Square(u - v)) and Sum(u * v) are products too, their insides unshared") {
+  const Expr squares = make(Op::Sum, {make(Op::Square, {make(Op::Subtract, {y, x})})});
+  const Expr dots = make(Op::Sum, {make(Op::Mult, {x, z})});
+  const DimTiles tiles = find({make(Op::Add, {squares, dots})});
+  REQUIRE(tiles.products.size() == 2);
+  CHECK(tiles.products[0].node == squares);
+  CHECK(tiles.products[0].outer == x);
+  CHECK(tiles.products[0].reduced == y);
+  CHECK(tiles.products[0].squared_distance);
+  CHECK(tiles.products[1].node == dots);
+  CHECK_FALSE(tiles.products[1].squared_distance);
+  // The difference read elsewhere too: the rows stay whole.
+  const Expr difference = make(Op::Subtract, {x, y});
+  CHECK(find({make(Op::Add,
+                   {make(Op::Sum, {make(Op::Square, {difference})}), make(Op::Sum, {difference})})})
+            .dim == 0);
+  CHECK(find({make(Op::Sum, {make(Op::Square, {difference})}), difference}).dim == 0);
 }
 
 TEST_CASE_FIXTURE(Fixture, "long rows read any other way, or short rows only, are not tiled") {

@@ -309,7 +309,8 @@ TEST_CASE_TEMPLATE("long rows in dimension tiles, 1-D and 2-D, both axes, agains
   const Case cases[] = {{"Exp(-SqDist(x, y)) * b", "Sum", 0, ""},
                         {"SqDist(y, x)", "ArgKMin", 3, ""},
                         {"(x | y) - SqDist(w, z)", "LogSumExp", 0, ""},
-                        {"(x | y)", "SumSoftMaxWeight", 0, "b"}};
+                        {"(x | y)", "SumSoftMaxWeight", 0, "b"},
+                        {"Sum(Square(y - x)) + Sum(w * z)", "Min_ArgMin", 0, ""}};
   // 1001 reduced rows: the last tile of 32 is partial; 300 dimensions: the last chunk of 8 too.
   for (const Case& c : cases)
     for (int64_t d : sizeof(T) == 4 ? std::vector<int64_t>{300, 1000} : std::vector<int64_t>{300}) {
