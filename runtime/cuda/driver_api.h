@@ -57,6 +57,7 @@ enum CUmemorytype : unsigned {
 enum CUjit_option : int {
   CU_JIT_ERROR_LOG_BUFFER = 5,
   CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6,
+  CU_JIT_OPTIMIZATION_LEVEL = 7,
 };
 
 // Flags of cuStreamCreate and cuEventCreate.

@@ -28,13 +28,15 @@ std::string cache_key(const std::string& kernel_key, int device) {
 
 }  // namespace
 
-Module::Module(int device, const std::string& ptx) : device_(device) {
+Module::Module(int device, const std::string& ptx, JitEffort effort) : device_(device) {
   ContextGuard guard(device);
   std::vector<char> error_log(kJitLogBytes, '\0');
-  CUjit_option options[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
-  // Option values travel as pointers; a size is passed as the pointer's bits.
-  void* values[] = {error_log.data(), reinterpret_cast<void*>(uintptr_t{kJitLogBytes - 1})};
-  const CUresult result = driver().cuModuleLoadDataEx(&module_, ptx.c_str(), 2, options, values);
+  CUjit_option options[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
+                            CU_JIT_OPTIMIZATION_LEVEL};
+  // Option values travel as pointers; a number is passed as the pointer's bits.
+  void* values[] = {error_log.data(), reinterpret_cast<void*>(uintptr_t{kJitLogBytes - 1}),
+                    reinterpret_cast<void*>(uintptr_t{effort == JitEffort::Quick ? 0u : 4u})};
+  const CUresult result = driver().cuModuleLoadDataEx(&module_, ptx.c_str(), 3, options, values);
   if (result == CUDA_SUCCESS) return;
   module_ = nullptr;
   std::string message =
@@ -74,7 +76,8 @@ int resident_blocks(const KernelFunction& kernel, int block_threads, int64_t dyn
 }
 
 std::shared_ptr<const Module> cached_module(const std::string& kernel_key, int device,
-                                            const std::function<std::string()>& make_ptx) {
+                                            const std::function<std::string()>& make_ptx,
+                                            JitEffort effort) {
   check_device(device);
   return module_cache().get(cache_key(kernel_key, device), [&] {
     // KEOPS_LOG=debug says where a first call's time goes: LLVM (or the disk cache), then
@@ -83,7 +86,7 @@ std::shared_ptr<const Module> cached_module(const std::string& kernel_key, int d
     const auto start = Clock::now();
     const std::string ptx = make_ptx();
     const auto built = Clock::now();
-    auto module = std::make_shared<const Module>(device, ptx);
+    auto module = std::make_shared<const Module>(device, ptx, effort);
     if (detail::debug_logging()) {
       auto ms = [](Clock::duration d) {
         return std::to_string(std::chrono::duration<double, std::milli>(d).count());

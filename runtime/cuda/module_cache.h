@@ -23,12 +23,16 @@ int function_attribute(const KernelFunction& kernel, CUfunction_attribute attrib
 // kernel's device holds at once (the driver's occupancy calculator).
 int resident_blocks(const KernelFunction& kernel, int block_threads, int64_t dynamic_shared_bytes);
 
+// How hard the driver's JIT optimizes a module: Full (its default, level 4), or Quick (level
+// 0) for kernels whose speed does not matter, which then load sooner.
+enum class JitEffort { Full, Quick };
+
 // A PTX module JIT-compiled by the driver for one device; unloaded by the destructor.
 class Module {
  public:
   // Throws DriverError naming the failure and quoting the JIT's error log (bad PTX, a PTX
   // version the driver does not know, ...).
-  Module(int device, const std::string& ptx);
+  Module(int device, const std::string& ptx, JitEffort effort = JitEffort::Full);
   ~Module();
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
@@ -46,7 +50,8 @@ class Module {
 // cache: `make_ptx` runs and the driver loads its text only on the first request, once even
 // under concurrent callers. A failed load is not cached. Cached modules live until exit.
 std::shared_ptr<const Module> cached_module(const std::string& kernel_key, int device,
-                                            const std::function<std::string()>& make_ptx);
+                                            const std::function<std::string()>& make_ptx,
+                                            JitEffort effort = JitEffort::Full);
 
 // Whether cached_module(kernel_key, device, ...) has been called: the module is loaded, or
 // being loaded.

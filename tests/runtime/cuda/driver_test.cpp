@@ -329,6 +329,25 @@ TEST_CASE("cuda: bad PTX and missing kernels are reported with the driver's word
       doctest::Contains("cuModuleGetFunction(no_such_kernel): CUDA_ERROR_NOT_FOUND"), DriverError);
 }
 
+TEST_CASE("cuda: a module from the driver's quickest JIT runs as the fully optimized one") {
+  if (skipped_without_gpu()) return;
+  const Module module(0, vector_add_ptx(), JitEffort::Quick);
+  const KernelFunction kernel = module.function("keops_vector_add");
+  unsigned n = 4096;
+  std::vector<float> a(n, 1.5f), out(n, 0.0f);
+  const size_t bytes = n * sizeof(float);
+  DeviceBuffer da(0, bytes), dout(0, bytes);
+  da.upload(a.data(), bytes);
+  CUdeviceptr pa = da.address(), pout = dout.address();
+  void* args[] = {&pa, &pa, &pout, &n};
+  LaunchConfig config;
+  config.block.x = 128;
+  config.grid.x = n / 128;
+  launch(kernel, config, args);
+  dout.download(out.data(), bytes);
+  CHECK(out == std::vector<float>(n, 3.0f));
+}
+
 TEST_CASE("cuda: launches with more than 48 KiB of dynamic shared memory opt in") {
   if (skipped_without_gpu()) return;
   const DeviceInfo info = device_info(0);
