@@ -42,6 +42,28 @@ std::optional<std::string> find_stub_driver() {
   return std::nullopt;
 }
 
+// keops_vector_add(a, a, out, n) on GPU 0 over n copies of a value: its buffers, arguments
+// and a launch of n / 128 blocks of 128 threads.
+struct VectorAddRun {
+  unsigned n = 4096;
+  DeviceBuffer a{0, n * sizeof(float)}, out{0, n * sizeof(float)};
+  CUdeviceptr pa = a.address(), pout = out.address();
+  void* args[4] = {&pa, &pa, &pout, &n};
+  LaunchConfig config;
+  explicit VectorAddRun(float value) {
+    const std::vector<float> values(n, value);
+    a.upload(values.data(), n * sizeof(float));
+    config.block.x = 128;
+    config.grid.x = n / 128;
+  }
+  VectorAddRun(const VectorAddRun&) = delete;  // args points into the object
+  std::vector<float> result() const {
+    std::vector<float> values(n);
+    out.download(values.data(), n * sizeof(float));
+    return values;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("cuda: without a usable GPU the backend is unavailable with a reason") {
@@ -332,20 +354,9 @@ TEST_CASE("cuda: bad PTX and missing kernels are reported with the driver's word
 TEST_CASE("cuda: a module from the driver's quickest JIT runs as the fully optimized one") {
   if (skipped_without_gpu()) return;
   const Module module(0, vector_add_ptx(), JitEffort::Quick);
-  const KernelFunction kernel = module.function("keops_vector_add");
-  unsigned n = 4096;
-  std::vector<float> a(n, 1.5f), out(n, 0.0f);
-  const size_t bytes = n * sizeof(float);
-  DeviceBuffer da(0, bytes), dout(0, bytes);
-  da.upload(a.data(), bytes);
-  CUdeviceptr pa = da.address(), pout = dout.address();
-  void* args[] = {&pa, &pa, &pout, &n};
-  LaunchConfig config;
-  config.block.x = 128;
-  config.grid.x = n / 128;
-  launch(kernel, config, args);
-  dout.download(out.data(), bytes);
-  CHECK(out == std::vector<float>(n, 3.0f));
+  VectorAddRun run(1.5f);
+  launch(module.function("keops_vector_add"), run.config, run.args);
+  CHECK(run.result() == std::vector<float>(run.n, 3.0f));
 }
 
 TEST_CASE("cuda: launches with more than 48 KiB of dynamic shared memory opt in") {
@@ -353,21 +364,13 @@ TEST_CASE("cuda: launches with more than 48 KiB of dynamic shared memory opt in"
   const DeviceInfo info = device_info(0);
   const Module module(0, vector_add_ptx());
   const KernelFunction kernel = module.function("keops_vector_add");
-  unsigned n = 4096;
-  std::vector<float> a(n, 1.0f), out(n, 0.0f);
-  const size_t bytes = n * sizeof(float);
-  DeviceBuffer da(0, bytes), dout(0, bytes);
-  da.upload(a.data(), bytes);
-  CUdeviceptr pa = da.address(), pout = dout.address();
-  void* args[] = {&pa, &pa, &pout, &n};
-  LaunchConfig config;
-  config.block.x = 128;
-  config.grid.x = n / 128;
+  VectorAddRun run(1.0f);
+  LaunchConfig& config = run.config;
+  void** args = run.args;
   config.dynamic_shared_bytes = static_cast<unsigned>(info.max_shared_per_block_optin);
   REQUIRE(config.dynamic_shared_bytes > kDefaultDynamicSharedLimit);
   launch(kernel, config, args);
-  dout.download(out.data(), bytes);
-  CHECK(out == std::vector<float>(n, 2.0f));
+  CHECK(run.result() == std::vector<float>(run.n, 2.0f));
 
   config.dynamic_shared_bytes = static_cast<unsigned>(info.max_shared_per_block_optin) + 1024;
   CHECK_THROWS_WITH_AS(launch(kernel, config, args),
