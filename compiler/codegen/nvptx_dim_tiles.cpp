@@ -37,8 +37,8 @@ void emit_dim_tiled_products(llvm::IRBuilderBase& b, const DimTileLoop& loop,
   auto barrier = [&] { b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {}); };
   // On sm_80 and later the block copies the next chunk (cp.async, into the other of two
   // buffers) while it multiplies this one, and each thread loads its next components before
-  // the products: no thread waits for global memory between chunks (the staging's load and
-  // the barrier after it had cost half the time of gauss_D1000 at 1e5).
+  // the products: no thread waits for global memory between chunks (gauss_D1000 at 1e5 on
+  // an H100: 2.24 s with the copy between the two barriers, 1.56 s so).
   const bool async = loop.sm >= 80;
   auto buffer_of = [&](Value* chunk) {  // the first value of chunk's buffer
     return b.CreateMul(b.CreateAnd(chunk, b.getInt64(async ? 1 : 0)),

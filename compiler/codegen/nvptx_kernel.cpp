@@ -54,7 +54,7 @@ int64_t shared_budget(int sm) { return sm >= 80 ? 96 * 1024 : 48 * 1024; }
 
 // Products of rows longer than a GPU thread unrolls are dimension-tiled (nvptx_dim_tiles.h).
 // Shorter rows are staged whole: on an H100, tiles took gauss_D128_E16 at 1e5 from 230 to
-// 534 ms, gauss_D64_E16 from 79 to 212 ms; gauss_D1000 went from 13.2 s to 2.1 s.
+// 534 ms, gauss_D64_E16 from 79 to 212 ms; gauss_D1000 went from 13.2 s to 1.55 s.
 constexpr int64_t kDimTiledFrom = FormulaEmitter::kGpuStreamDim + 1;
 
 // The spec's formulas with their reduced-only parts cut out (see passes/split.h), and the
@@ -659,35 +659,38 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
     }
   };
 
+  // Each row's tile state, from the total before the tile.
+  auto start_tile_states = [&] {
+    if (blocked)
+      for (const ThreadRow& tr : thread_rows)
+        store_state(reduction->block_init(b, T, load_state(tr.total_slots)), tr.tile_slots);
+  };
   std::vector<Vals> next_rows;  // prefetched: the next tile's rows
   if (tiled) {
     // tile.dims: kTileRows reduced rows, their products with the thread's row by chunks of
     // dimensions (nvptx_dim_tiles.h), then each pair's formula in turn.
     b.SetInsertPoint(tiled_tile);
-    if (blocked)
-      for (const ThreadRow& tr : thread_rows)
-        store_state(reduction->block_init(b, T, load_state(tr.total_slots)), tr.tile_slots);
-    auto* dim_tile = new llvm::GlobalVariable(
-        m, llvm::ArrayType::get(T, uint64_t(dim_tile_shared_values(s.tiles))), false,
-        llvm::GlobalValue::InternalLinkage,
-        llvm::UndefValue::get(llvm::ArrayType::get(T, uint64_t(dim_tile_shared_values(s.tiles)))),
-        "keops_dim_tile", nullptr, llvm::GlobalValue::NotThreadLocal, 3);
+    start_tile_states();
+    auto* dim_tile_type = llvm::ArrayType::get(T, uint64_t(dim_tile_shared_values(s.tiles)));
+    auto* dim_tile =
+        new llvm::GlobalVariable(m, dim_tile_type, false, llvm::GlobalValue::InternalLinkage,
+                                 llvm::UndefValue::get(dim_tile_type), "keops_dim_tile", nullptr,
+                                 llvm::GlobalValue::NotThreadLocal, 3);
     dim_tile->setAlignment(llvm::Align(16));
-    const Value* own_row = thread_rows[0].load_row;
-    const DimTileLoop loop{s.tiles,
-                           spec.gpu_sm,
-                           T,
-                           dim_tile,
-                           thread,
-                           block_threads,
-                           t0,
-                           tiles_end,
-                           [&](llvm::IRBuilderBase& ib, ir::Expr v) {
-                             return global_row_start(ib, v, const_cast<Value*>(own_row)).base;
-                           },
-                           [&](llvm::IRBuilderBase& ib, ir::Expr v, Value* row) {
-                             return global_row_start(ib, v, row).base;
-                           }};
+    Value* own_row = thread_rows[0].load_row;
+    const DimTileLoop loop{
+        s.tiles,
+        spec.gpu_sm,
+        T,
+        dim_tile,
+        thread,
+        block_threads,
+        t0,
+        tiles_end,
+        [&](llvm::IRBuilderBase& ib, ir::Expr v) { return global_row_start(ib, v, own_row).base; },
+        [&](llvm::IRBuilderBase& ib, ir::Expr v, Value* row) {
+          return global_row_start(ib, v, row).base;
+        }};
     emit_dim_tiled_products(b, loop, [&](Value* index, const Vals& products) {
       FormulaEmitter reduced(
           b, ir::DepSet(ir::dep_of(spec.inner_cat()) | ir::kDepP),
@@ -729,9 +732,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
     b.SetInsertPoint(staged);
     b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});
     next_rows = load_rows(b.CreateAdd(stage_row, block_threads));
-    if (blocked)
-      for (const ThreadRow& tr : thread_rows)
-        store_state(reduction->block_init(b, T, load_state(tr.total_slots)), tr.tile_slots);
+    start_tile_states();
     Value* remaining = b.CreateSub(tiles_end, t0);
     Value* tile_len =
         b.CreateSelect(b.CreateICmpSLT(remaining, block_threads), remaining, block_threads);
