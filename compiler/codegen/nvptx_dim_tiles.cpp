@@ -2,6 +2,7 @@
 #include "compiler/codegen/nvptx_dim_tiles.h"
 
 #include <string>
+#include <utility>
 
 #include <llvm/IR/InlineAsm.h>
 #include <llvm/IR/IntrinsicsNVPTX.h>
@@ -27,11 +28,15 @@ void emit_dim_tiled_products(llvm::IRBuilderBase& b, const DimTileLoop& loop,
   const llvm::Align align_t{uint64_t(element_bytes)};
   constexpr int64_t kChunkValues = int64_t(kTileRows) * kTileDims;
   Value* zero = llvm::ConstantFP::get(T, 0.0);
+  // Whether component c is in the row, and c clamped to the row (a last chunk may pass it).
+  auto clamp = [&](Value* c) {
+    Value* inside = b.CreateICmpSLT(c, b.getInt64(dim));
+    return std::pair{inside, b.CreateSelect(inside, c, b.getInt64(dim - 1))};
+  };
   // Component c of the row at base; 0 past the row's end (a last, partial chunk adds 0).
   auto component = [&](Value* base, Value* c) -> Value* {
     if (dim % kTileDims == 0) return b.CreateAlignedLoad(T, b.CreateGEP(T, base, c), align_t);
-    Value* inside = b.CreateICmpSLT(c, b.getInt64(dim));
-    Value* at = b.CreateSelect(inside, c, b.getInt64(dim - 1));
+    const auto [inside, at] = clamp(c);
     return b.CreateSelect(inside, b.CreateAlignedLoad(T, b.CreateGEP(T, base, at), align_t), zero);
   };
   auto barrier = [&] { b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {}); };
@@ -71,10 +76,8 @@ void emit_dim_tiled_products(llvm::IRBuilderBase& b, const DimTileLoop& loop,
         b.CreateAlignedStore(component(base, c), to, align_t);
         continue;
       }
-      Value* inside = b.CreateICmpSLT(c, b.getInt64(dim));
-      Value* from = b.CreateAddrSpaceCast(
-          b.CreateGEP(T, base, b.CreateSelect(inside, c, b.getInt64(dim - 1))),
-          llvm::PointerType::get(ctx, 1));
+      const auto [inside, at] = clamp(c);
+      Value* from = b.CreateAddrSpaceCast(b.CreateGEP(T, base, at), llvm::PointerType::get(ctx, 1));
       // Inline PTX: LLVM 19 selects its cp.async intrinsics only for 64-bit shared addresses,
       // and kernels use 32-bit ones (nvptx-short-ptr). A copy of 0 bytes fills with zeros.
       auto* copy = llvm::InlineAsm::get(
