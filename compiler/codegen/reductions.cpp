@@ -63,6 +63,11 @@ class SumEmitter final : public ReductionEmitter {
       values.push_back(widen_ ? b.CreateFPTrunc(v, lanes_of(v->getType(), b.getFloatTy())) : v);
     }
   }
+  // Kahan's compensations sit after the sums: two cells per column.
+  std::optional<ColumnCells> column_cells() const override {
+    if (kahan_) return std::nullopt;
+    return ColumnCells{0, int(dim_), false};
+  }
 
  private:
   // The sum component c stands for.
@@ -331,6 +336,15 @@ class ShiftedExpEmitter final : public ReductionEmitter {
       default:  // Max_SumShiftExp(Weight): the raw (m, s) state.
         values = state;
     }
+  }
+  // The columns of G, after m (and SumSoftMaxWeight's normalizer, which every output
+  // divides by). Max_SumShiftExpWeight outputs m itself, LogSumExp has one column.
+  std::optional<ColumnCells> column_cells() const override {
+    if (kind_ == ir::ReductionKind::SumSoftMaxWeight)
+      return ColumnCells{2, int(weights_.size()) - 1, true};
+    if (kind_ == ir::ReductionKind::LogSumExpWeight)
+      return ColumnCells{1, int(weights_.size()), true};
+    return std::nullopt;
   }
 
  private:

@@ -3,12 +3,25 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "compiler/codegen/formula_emitter.h"
 #include "compiler/codegen/kernel_spec.h"
 #include "compiler/ir/reduction.h"
 
 namespace keops::codegen {
+
+// A state that splits by output column, for merges done a few columns at a time (the GPU's
+// merge kernels, whose code then stays short and compiles quickly): `header` cells that
+// every column shares, then one cell per column. The emitter of the same reduction for W
+// columns (the spec with F, or G where of_g, cut to W columns) merges and finalizes the
+// state {header cells, the cells of any W columns} into those W output columns, with the
+// bits that the whole state gives them.
+struct ColumnCells {
+  int header = 0;
+  int columns = 0;
+  bool of_g = false;
+};
 
 // Every kernel builder (CPU now, GPU later; 1-D, block, split) drives a reduction only
 // through these four functions, so the schemes cannot disagree. The state is a list of
@@ -66,6 +79,8 @@ class ReductionEmitter {
   // The output row: value_cols values (lane type) and index_cols indices (i64 lanes).
   virtual void finalize(llvm::IRBuilderBase& b, const Vals& state, Vals& values,
                         Vals& indices) const = 0;
+  // How the state splits by output column, where it does (see ColumnCells).
+  virtual std::optional<ColumnCells> column_cells() const { return std::nullopt; }
 };
 
 // Folds f into `state` at b's position, as every kernel does: around the combine when

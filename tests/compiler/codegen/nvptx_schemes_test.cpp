@@ -81,6 +81,53 @@ TEST_CASE("the 2-D scheme: a partial kernel and its merge kernel, every reductio
   if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
 }
 
+TEST_CASE("merge kernels of wide states fold 8 columns at a time: short PTX") {
+  const std::string ptxas = find_ptxas();
+  struct Case {
+    const char* formula;
+    const char* reduction;
+    const char* formula2;
+    int e;
+    bool chunked;
+  };
+  // Chunked above 16 columns where the state splits by column: a plain Sum, and the
+  // columns of G after m (and SumSoftMaxWeight's normalizer).
+  const Case cases[] = {{"Exp(-SqDist(x, y)) * v", "Sum", "", 17, true},
+                        {"Exp(-SqDist(x, y)) * v", "Sum", "", 64, true},
+                        {"Exp(-SqDist(x, y)) * v", "Sum", "", 16, false},
+                        {"(x | y)", "SumSoftMaxWeight", "v", 64, true},
+                        {"-SqDist(x, y)", "LogSumExpWeight", "v", 20, true},
+                        {"-SqDist(x, y)", "Max_SumShiftExpWeight", "v", 40, false},
+                        {"v - SqDist(x, y)", "Max", "", 40, false}};
+  for (const Case& c : cases)
+    for (DType dtype : {DType::F32, DType::F64}) {
+      CAPTURE(std::string(c.reduction));
+      CAPTURE(c.e);
+      CAPTURE(int(dtype));
+      GpuSpec g(c.formula, c.reduction, dtype, 0, c.formula2, 3, c.e);
+      g.spec.gpu_partial = true;
+      const int cells = keops::codegen::gpu_layout(g.spec).state_values;
+      const std::string merge_ptx = keops::jit::gpu_merge_kernel_ptx(g.spec);
+      // A merge loads the cells it folds from slot 0 and from each later slot, in a loop
+      // that LLVM unrolls twice: every cell unchunked, the header and 8 columns chunked.
+      const size_t loads = count(merge_ptx, "ld.global.");
+      if (c.chunked) {
+        CHECK(loads <= 4 * (2 + 8));
+      } else {
+        CHECK(loads >= size_t(2 * cells));
+      }
+      if (std::string(c.reduction) == "SumSoftMaxWeight" && dtype == DType::F32)
+        CHECK(merge_ptx.size() < 9000);  // 23.7 kB unchunked
+      if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, merge_ptx, 90, /*no_spills=*/true) == "");
+    }
+  // A Kahan sum keeps two cells per column: merged whole.
+  GpuSpec kahan("Exp(-SqDist(x, y)) * v", "Sum", DType::F32, 0, "", 3, 64);
+  kahan.spec.sum_scheme = keops::codegen::SumScheme::Kahan;
+  kahan.spec.gpu_partial = true;
+  CHECK(count(keops::jit::gpu_merge_kernel_ptx(kahan.spec), "ld.global.") >= 2 * 128);
+  if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
+}
+
 TEST_CASE("partial states: one 8-byte cell per state value, per column group") {
   GpuSpec sum("Exp(-p * SqDist(x, y)) * b", "Sum", DType::F32);
   CHECK(keops::codegen::gpu_layout(sum.spec).state_values == 1);

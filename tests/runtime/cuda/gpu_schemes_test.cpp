@@ -256,6 +256,35 @@ TEST_CASE_TEMPLATE("long outputs on the GPU: column groups, 1-D and 2-D, against
     }
 }
 
+TEST_CASE_TEMPLATE("wide states merged 8 columns at a time: 2-D and sliced runs, the reference", T,
+                   float, double) {
+  if (skip_without_gpu()) return;
+  // 17 and 20 columns: the last chunk overlaps the one before; 64: eight whole chunks.
+  const std::pair<Case, int> cases[] = {{{"Exp(-SqDist(x, y)) * v", "Sum", 0, ""}, 17},
+                                        {{"Exp(-SqDist(x, y)) * v", "Sum", 0, ""}, 64},
+                                        {{"-SqDist(x, y)", "SumSoftMaxWeight", 0, "v"}, 20},
+                                        {{"-SqDist(x, y)", "SumSoftMaxWeight", 0, "v"}, 64},
+                                        {{"-SqDist(x, y)", "LogSumExpWeight", 0, "v"}, 17}};
+  for (const auto& [c, e] : cases) {
+    check_2d<T>(c, 1, 300, 700, 3, e);
+    check_2d<T>(c, 0, 700, 300, 5, e);
+    // The reduced axis cut in slices: each slice's merge writes the merged state to slot 0
+    // (chunk by chunk, the header last), which the next slice's merge reads.
+    CAPTURE(std::string(c.reduction));
+    CAPTURE(e);
+    const Problem<T> problem(c, 1, 500, 3000, e);
+    const auto whole = problem.run({0, 1});
+    const auto ref = problem.reference();
+    const int64_t inner = 3000 * (5 + e) * int64_t(sizeof(T));
+    for (int64_t splits : {0, 3}) {
+      CAPTURE(splits);
+      const auto sliced = problem.run({inner / 3, splits});
+      CHECK(distance(sliced.values, ref.values) <= tolerance<T>());
+      CHECK(distance(sliced.values, whole.values) <= (sizeof(T) == 4 ? 2e-6 : 1e-12));
+    }
+  }
+}
+
 // Products of long rows (SqDist and Scalprod of Vi(d) and Vj(d)) in dimension tiles
 // (nvptx_dim_tiles.h): x, w = Vi(d), y, z = Vj(d), b = Vj(1).
 template <class T>
