@@ -5,12 +5,12 @@
 
 #include <algorithm>
 #include <memory>
-#include <optional>
 
 #include <llvm/IR/IntrinsicsNVPTX.h>
 
 #include "compiler/codegen/formula_emitter.h"
 #include "compiler/codegen/nvptx_dim_tiles.h"
+#include "compiler/codegen/nvptx_kernel_parts.h"
 #include "compiler/codegen/reductions.h"
 #include "compiler/ir/traverse.h"
 #include "compiler/passes/dim_tiles.h"
@@ -28,8 +28,6 @@ namespace {
 constexpr int kBlockThreads = 256;
 constexpr int kMinBlockThreads = 64;
 constexpr int kMaxBlockThreads = 1024;  // CUDA's limit
-// Columns a merge kernel folds at a time (build_merge_kernel).
-constexpr int kMergeChunk = 8;
 
 // Registers per thread of a kernel whose values held across the pair loop (states, the
 // thread's rows) take at most kCappedLoopValues: two blocks of 256 threads then share an SM
@@ -108,60 +106,6 @@ std::vector<ir::Expr> reduced_leaves(const StagedSpec& s, const KernelSpec& spec
   return leaves;
 }
 
-llvm::Type* element_type(llvm::LLVMContext& ctx, const KernelSpec& spec) {
-  return spec.dtype == ir::DType::F32 ? llvm::Type::getFloatTy(ctx) : llvm::Type::getDoubleTy(ctx);
-}
-
-// spec with F (or G, of_g) cut to its first `columns` columns, the cut made in ctx: what a
-// reduction emitter of that many columns is built from.
-KernelSpec cut_columns(ir::Context& ctx, const KernelSpec& spec, bool of_g, int columns) {
-  KernelSpec cut = spec;
-  ir::Expr& formula = of_g ? cut.reduction.formula2 : cut.formula;
-  formula = ctx.make(ir::Op::Extract, {formula}, {0, columns});
-  return cut;
-}
-
-// A long output's column groups (kernel_spec.h): the spec the reduction sees, F (or G) cut
-// to one group; the spec itself when the output is computed whole. Groups are kColumnGroup
-// columns wide, half that when each column's state takes more than three registers
-// (float64 with indices, float64 Kahan sums): 32 of those would spill.
-struct ColumnGroups {
-  ir::Context ctx;  // owns the cut formula
-  KernelSpec spec;
-  int64_t dim;        // the grouped formula's dim; 0: not grouped
-  int width = 0;      // columns per group
-  int groups = 1;     // ceil(dim / width)
-  bool of_g = false;  // the groups cut G (SumSoftMaxWeight), not F
-  explicit ColumnGroups(const KernelSpec& full) : spec(full), dim(grouped_dim(full)) {
-    if (dim == 0) return;
-    of_g = full.reduction.kind == ir::ReductionKind::SumSoftMaxWeight;
-    auto cut_to = [&](int columns) { spec = cut_columns(ctx, full, of_g, columns); };
-    cut_to(kColumnGroup);
-    llvm::LLVMContext llvm_ctx;
-    unsigned bits = 0;
-    for (llvm::Type* t : make_reduction_emitter(spec)->state_types(element_type(llvm_ctx, full)))
-      bits += t->getPrimitiveSizeInBits();
-    width = bits > 3 * 32 * kColumnGroup ? kColumnGroup / 2 : kColumnGroup;
-    if (width != kColumnGroup) cut_to(width);
-    groups = int((dim + width - 1) / width);
-  }
-};
-
-llvm::Function* kernel_function(llvm::Module& m, const std::string& name,
-                                const std::vector<llvm::Type*>& params) {
-  llvm::LLVMContext& ctx = m.getContext();
-  auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), params, false);
-  auto* fn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m);
-  fn->setCallingConv(llvm::CallingConv::PTX_Kernel);
-  fn->addFnAttr(llvm::Attribute::NoUnwind);
-  m.getOrInsertNamedMetadata("nvvm.annotations")
-      ->addOperand(llvm::MDNode::get(
-          ctx,
-          {llvm::ValueAsMetadata::get(fn), llvm::MDString::get(ctx, "kernel"),
-           llvm::ConstantAsMetadata::get(llvm::ConstantInt::get(llvm::Type::getInt32Ty(ctx), 1))}));
-  return fn;
-}
-
 // Caps fn's registers per thread (ptxas's .maxnreg).
 void cap_registers(llvm::Module& m, llvm::Function* fn, int registers) {
   llvm::LLVMContext& ctx = m.getContext();
@@ -170,17 +114,6 @@ void cap_registers(llvm::Module& m, llvm::Function* fn, int registers) {
           ctx, {llvm::ValueAsMetadata::get(fn), llvm::MDString::get(ctx, "maxnreg"),
                 llvm::ConstantAsMetadata::get(
                     llvm::ConstantInt::get(llvm::Type::getInt32Ty(ctx), registers))}));
-}
-
-Value* special_register(llvm::IRBuilderBase& b, llvm::Intrinsic::ID id) {
-  return b.CreateZExt(b.CreateIntrinsic(id, {}, {}), b.getInt64Ty());
-}
-
-// The first column of group g: min(g * width, dim - width).
-Value* group_first_column(llvm::IRBuilderBase& b, Value* g, const ColumnGroups& groups) {
-  Value* c0 = b.CreateMul(g, b.getInt64(groups.width));
-  Value* last = b.getInt64(groups.dim - groups.width);
-  return b.CreateSelect(b.CreateICmpSLT(c0, last), c0, last);
 }
 
 // One of a thread's output rows: where it is, whether it exists, its state, and the
@@ -192,218 +125,6 @@ struct ThreadRow {
   std::vector<llvm::AllocaInst*> total_slots, tile_slots;
   std::unique_ptr<FormulaEmitter> outer;
 };
-
-// The 8-byte cell of state value k of group g, slot `slot`, row `row` (nvptx_kernel.h): a
-// row's state is contiguous, so that its values are read at constant offsets of one address.
-struct StateCells {
-  Value* states;
-  Value* out_rows;
-  int64_t groups;
-  int64_t state_values;
-  Value* at(llvm::IRBuilderBase& b, Value* g, Value* k, Value* slot, Value* row) const {
-    Value* row_group = b.CreateAdd(
-        b.CreateMul(b.CreateAdd(b.CreateMul(slot, out_rows), row), b.getInt64(groups)), g);
-    return b.CreateGEP(b.getInt64Ty(), states,
-                       b.CreateAdd(b.CreateMul(row_group, b.getInt64(state_values)), k));
-  }
-  Value* at(llvm::IRBuilderBase& b, Value* g, size_t k, Value* slot, Value* row) const {
-    return at(b, g, b.getInt64(int64_t(k)), slot, row);
-  }
-};
-
-// Stores a finalized output row, its columns at c0 + c of rows value_cols (index_cols) long.
-void store_output(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, const Vals& state,
-                  const KernelSpec& full, llvm::Type* T, Value* values, Value* indices, Value* row,
-                  Value* c0) {
-  Vals out_values, out_indices;
-  reduction.finalize(b, state, out_values, out_indices);
-  const int value_cols = full.value_cols(), index_cols = full.index_cols();
-  const llvm::Align align_t(T->getPrimitiveSizeInBits() / 8);
-  auto column = [&](size_t c) {
-    return c0 ? b.CreateAdd(c0, b.getInt64(int64_t(c))) : b.getInt64(int64_t(c));
-  };
-  for (size_t c = 0; c < out_values.size(); ++c)
-    b.CreateAlignedStore(
-        out_values[c],
-        b.CreateGEP(T, values, b.CreateAdd(b.CreateMul(row, b.getInt64(value_cols)), column(c))),
-        align_t);
-  for (size_t c = 0; c < out_indices.size(); ++c)
-    b.CreateAlignedStore(
-        out_indices[c],
-        b.CreateGEP(b.getInt64Ty(), indices,
-                    b.CreateAdd(b.CreateMul(row, b.getInt64(index_cols)), column(c))),
-        llvm::Align(8));
-}
-
-// The merge kernel of a partial kernel (nvptx_kernel.h): a thread per row folds its slots.
-// A state of more than 2 * kMergeChunk columns that splits by column (ColumnCells) is
-// folded kMergeChunk columns at a time in a loop, the last chunk ending at the last column
-// (it may overlap the one before, whose merged cells it then leaves as they are). The
-// driver compiles one module at a time, and the partial kernel's first call waited for the
-// merge's; chunked, SumSoftMaxWeight_D64's merge takes 5.7 kB of PTX instead of 23.7, made
-// in 22-35 ms instead of 59-92 and loaded in 22-36 ms instead of 57-91, all before the
-// partial kernel's PTX is ready (H100, attention_D64 at 2e4, medians of 6 first calls
-// 327 -> 282 ms).
-void build_merge_kernel(llvm::Module& m, const KernelSpec& full, const ColumnGroups& groups,
-                        const std::string& name) {
-  llvm::LLVMContext& ctx = m.getContext();
-  llvm::Type* T = element_type(ctx, full);
-  auto whole = make_reduction_emitter(groups.spec);
-  const int64_t state_values = int64_t(whole->state_types(T).size());
-  const std::optional<ColumnCells> split = whole->column_cells();
-  const bool chunked = split && split->columns > 2 * kMergeChunk;
-  const int64_t header = chunked ? split->header : 0;
-  ir::Context chunk_ctx;  // owns the chunk's cut formula
-  const std::unique_ptr<ReductionEmitter> reduction =
-      chunked
-          ? make_reduction_emitter(cut_columns(chunk_ctx, groups.spec, split->of_g, kMergeChunk))
-          : std::move(whole);
-  auto* i64 = llvm::Type::getInt64Ty(ctx);
-  auto* ptr = llvm::PointerType::get(ctx, 0);
-  llvm::Function* fn = kernel_function(m, name, {i64, ptr, i64, ptr, ptr, i64});
-  Value* out_rows = fn->getArg(0);
-  Value* n_slots = fn->getArg(2);
-  Value* values = fn->getArg(3);
-  Value* indices = fn->getArg(4);
-  Value* finalize = fn->getArg(5);
-  const auto state_types = reduction->state_types(T);  // the cells folded together
-  const StateCells cells{fn->getArg(1), out_rows, groups.groups, state_values};
-
-  auto* entry = BasicBlock::Create(ctx, "entry", fn);
-  auto* group_header = BasicBlock::Create(ctx, "group.header", fn);
-  auto* group_body = BasicBlock::Create(ctx, "group.body", fn);
-  auto* chunk_header = chunked ? BasicBlock::Create(ctx, "chunk.header", fn) : nullptr;
-  auto* chunk_body = chunked ? BasicBlock::Create(ctx, "chunk.body", fn) : group_body;
-  auto* slot_header = BasicBlock::Create(ctx, "slot.header", fn);
-  auto* slot_body = BasicBlock::Create(ctx, "slot.body", fn);
-  auto* slots_done = BasicBlock::Create(ctx, "slots.done", fn);
-  auto* write_output = BasicBlock::Create(ctx, "write.output", fn);
-  auto* write_state = BasicBlock::Create(ctx, "write.state", fn);
-  auto* chunk_next = chunked ? BasicBlock::Create(ctx, "chunk.next", fn) : nullptr;
-  auto* chunks_done = chunked ? BasicBlock::Create(ctx, "chunks.done", fn) : nullptr;
-  auto* write_header = chunked ? BasicBlock::Create(ctx, "write.header", fn) : nullptr;
-  auto* group_next = BasicBlock::Create(ctx, "group.next", fn);
-  auto* exit = BasicBlock::Create(ctx, "exit", fn);
-
-  llvm::IRBuilder<> b(entry);
-  std::vector<llvm::AllocaInst*> slots;
-  for (llvm::Type* t : state_types) slots.push_back(b.CreateAlloca(t));
-  Value* row =
-      b.CreateAdd(b.CreateMul(special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x),
-                              special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x)),
-                  special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x));
-  Value* first_group = special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_z);
-  Value* group_step = special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_nctaid_z);
-  b.CreateCondBr(b.CreateICmpSLT(row, out_rows), group_header, exit);
-
-  // group.header: for (g = ctaid.z; g < groups; g += nctaid.z)
-  b.SetInsertPoint(group_header);
-  llvm::PHINode* g = b.CreatePHI(i64, 2, "g");
-  g->addIncoming(first_group, entry);
-  b.CreateCondBr(b.CreateICmpSLT(g, b.getInt64(groups.groups)), group_body, exit);
-  b.SetInsertPoint(group_body);
-  Value* c0 = groups.dim > 0 ? group_first_column(b, g, groups) : nullptr;
-
-  // chunk.header: for (q = 0; q < chunks; ++q), the chunk's columns from
-  // first = min(q * kMergeChunk, columns - kMergeChunk); one chunk of every cell unchunked.
-  llvm::PHINode* q = nullptr;
-  Value* first = nullptr;
-  if (chunked) {
-    b.CreateBr(chunk_header);
-    b.SetInsertPoint(chunk_header);
-    q = b.CreatePHI(i64, 2, "q");
-    q->addIncoming(b.getInt64(0), group_body);
-    const int64_t chunks = (split->columns + kMergeChunk - 1) / kMergeChunk;
-    b.CreateCondBr(b.CreateICmpSLT(q, b.getInt64(chunks)), chunk_body, chunks_done);
-    b.SetInsertPoint(chunk_body);
-    Value* start = b.CreateMul(q, b.getInt64(kMergeChunk));
-    Value* last = b.getInt64(split->columns - kMergeChunk);
-    first = b.CreateSelect(b.CreateICmpSLT(start, last), start, last);
-  }
-  // The cell of the state for the folded cell k: the header's, then the chunk's columns.
-  auto cell = [&](size_t k) -> Value* {
-    if (int64_t(k) < header) return b.getInt64(int64_t(k));
-    return chunked ? b.CreateAdd(first, b.getInt64(int64_t(k))) : b.getInt64(int64_t(k));
-  };
-  auto load_slot = [&](Value* slot) {
-    Vals state;
-    for (size_t k = 0; k < state_types.size(); ++k)
-      state.push_back(
-          b.CreateAlignedLoad(state_types[k], cells.at(b, g, cell(k), slot, row), llvm::Align(8)));
-    return state;
-  };
-  auto load_slots = [&] {
-    Vals state;
-    for (size_t k = 0; k < state_types.size(); ++k)
-      state.push_back(b.CreateLoad(state_types[k], slots[k]));
-    return state;
-  };
-  auto store_slots = [&](const Vals& state) {
-    for (size_t k = 0; k < state.size(); ++k) b.CreateStore(state[k], slots[k]);
-  };
-  const Vals slot0 = load_slot(b.getInt64(0));
-  store_slots(slot0);
-  BasicBlock* slots_entry = b.GetInsertBlock();
-  b.CreateBr(slot_header);
-
-  // slot.header: for (s = 1; s < n_slots; ++s) state = merge(state, slot s)
-  b.SetInsertPoint(slot_header);
-  llvm::PHINode* slot = b.CreatePHI(i64, 2, "slot");
-  slot->addIncoming(b.getInt64(1), slots_entry);
-  b.CreateCondBr(b.CreateICmpSLT(slot, n_slots), slot_body, slots_done);
-  b.SetInsertPoint(slot_body);
-  store_slots(reduction->merge(b, load_slots(), load_slot(slot)));
-  slot->addIncoming(b.CreateAdd(slot, b.getInt64(1)), slot_body);
-  b.CreateBr(slot_header);
-
-  BasicBlock* after_rows = chunked ? chunk_next : group_next;
-  b.SetInsertPoint(slots_done);
-  b.CreateCondBr(b.CreateICmpNE(finalize, b.getInt64(0)), write_output, write_state);
-  b.SetInsertPoint(write_output);
-  Value* out_c0 = !chunked ? c0 : c0 ? b.CreateAdd(c0, first) : first;
-  store_output(b, *reduction, load_slots(), full, T, values, indices, row, out_c0);
-  b.CreateBr(after_rows);
-  // write.state: the merged cells to slot 0; a chunk's header cells wait for the last chunk
-  // (every chunk reads them), and the columns an earlier chunk wrote stay as they are.
-  b.SetInsertPoint(write_state);
-  {
-    const Vals state = load_slots();
-    for (size_t k = size_t(header); k < state.size(); ++k) {
-      Value* v = state[k];
-      if (chunked) {
-        Value* column = b.CreateAdd(first, b.getInt64(int64_t(k) - header));
-        v = b.CreateSelect(b.CreateICmpSLT(column, b.CreateMul(q, b.getInt64(kMergeChunk))),
-                           slot0[k], v);
-      }
-      b.CreateAlignedStore(v, cells.at(b, g, cell(k), b.getInt64(0), row), llvm::Align(8));
-    }
-  }
-  b.CreateBr(after_rows);
-  if (chunked) {
-    b.SetInsertPoint(chunk_next);
-    q->addIncoming(b.CreateAdd(q, b.getInt64(1)), chunk_next);
-    // Kept a loop: unrolled, a few chunks would be the long code this avoids.
-    llvm::Metadata* no_unroll[] = {llvm::MDString::get(ctx, "llvm.loop.unroll.disable")};
-    llvm::MDNode* loop_id =
-        llvm::MDNode::getDistinct(ctx, {nullptr, llvm::MDNode::get(ctx, no_unroll)});
-    loop_id->replaceOperandWith(0, loop_id);
-    b.CreateBr(chunk_header)->setMetadata(llvm::LLVMContext::MD_loop, loop_id);
-    // chunks.done: the merged header (every chunk's is the same) once the chunks are read.
-    b.SetInsertPoint(chunks_done);
-    b.CreateCondBr(b.CreateICmpNE(finalize, b.getInt64(0)), group_next, write_header);
-    b.SetInsertPoint(write_header);
-    const Vals state = load_slots();
-    for (int64_t k = 0; k < header; ++k)
-      b.CreateAlignedStore(state[size_t(k)], cells.at(b, g, size_t(k), b.getInt64(0), row),
-                           llvm::Align(8));
-    b.CreateBr(group_next);
-  }
-  b.SetInsertPoint(group_next);
-  g->addIncoming(b.CreateAdd(g, group_step), group_next);
-  b.CreateBr(group_header);
-  b.SetInsertPoint(exit);
-  b.CreateRetVoid();
-}
 
 }  // namespace
 
@@ -437,8 +158,6 @@ bool several_rows_per_thread_pay(const KernelSpec& spec) {
   return spec.reduction.kind == ir::ReductionKind::Sum && short_pair_body(spec) &&
          grouped_dim(spec) == 0;
 }
-
-std::string merge_kernel_name(const std::string& kernel_name) { return kernel_name + "_merge"; }
 
 void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name) {
   KEOPS_CHECK(!(spec.gpu_block_sparse && spec.gpu_partial),
@@ -936,11 +655,6 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   const bool many_registers = !short_pair_body(spec) || spec.dtype == ir::DType::F64;
   if (many_registers && !grouped && loop_values * rows_per_thread <= kCappedLoopValues)
     cap_registers(m, fn, kRegisterCap);
-}
-
-void build_nvptx_merge_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name) {
-  KEOPS_CHECK(spec.gpu_partial, "a merge kernel merges the states of a partial kernel");
-  build_merge_kernel(m, spec, ColumnGroups(spec), name);
 }
 
 }  // namespace keops::codegen

@@ -1,0 +1,73 @@
+// Pieces the GPU kernel and its merge kernel share (nvptx_kernel.h): element types, long
+// outputs' column groups, kernel entry points, partial-state cells and output rows.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Module.h>
+
+#include "compiler/codegen/kernel_spec.h"
+#include "compiler/codegen/reductions.h"
+#include "compiler/ir/context.h"
+
+namespace keops::codegen {
+
+// float or double, as spec.dtype says.
+llvm::Type* element_type(llvm::LLVMContext& ctx, const KernelSpec& spec);
+
+// spec with F (or G, of_g) cut to its first `columns` columns, the cut made in ctx: what a
+// reduction emitter of that many columns is built from.
+KernelSpec cut_columns(ir::Context& ctx, const KernelSpec& spec, bool of_g, int columns);
+
+// A long output's column groups (kernel_spec.h): the spec the reduction sees, F (or G) cut
+// to one group; the spec itself when the output is computed whole. Groups are kColumnGroup
+// columns wide, half that when each column's state takes more than three registers
+// (float64 with indices, float64 Kahan sums): 32 of those would spill.
+struct ColumnGroups {
+  ir::Context ctx;  // owns the cut formula
+  KernelSpec spec;
+  int64_t dim;        // the grouped formula's dim; 0: not grouped
+  int width = 0;      // columns per group
+  int groups = 1;     // ceil(dim / width)
+  bool of_g = false;  // the groups cut G (SumSoftMaxWeight), not F
+  explicit ColumnGroups(const KernelSpec& full);
+};
+
+// A kernel entry point `name` of module m taking `params`.
+llvm::Function* kernel_function(llvm::Module& m, const std::string& name,
+                                const std::vector<llvm::Type*>& params);
+
+// A special register (tid, ctaid, ...) as i64.
+llvm::Value* special_register(llvm::IRBuilderBase& b, llvm::Intrinsic::ID id);
+
+// The first column of group g: min(g * width, dim - width).
+llvm::Value* group_first_column(llvm::IRBuilderBase& b, llvm::Value* g, const ColumnGroups& groups);
+
+// The 8-byte cell of state value k of group g, slot `slot`, row `row` (nvptx_kernel.h): a
+// row's state is contiguous, so that its values are read at constant offsets of one address.
+struct StateCells {
+  llvm::Value* states;
+  llvm::Value* out_rows;
+  int64_t groups;
+  int64_t state_values;
+  llvm::Value* at(llvm::IRBuilderBase& b, llvm::Value* g, llvm::Value* k, llvm::Value* slot,
+                  llvm::Value* row) const {
+    llvm::Value* row_group = b.CreateAdd(
+        b.CreateMul(b.CreateAdd(b.CreateMul(slot, out_rows), row), b.getInt64(groups)), g);
+    return b.CreateGEP(b.getInt64Ty(), states,
+                       b.CreateAdd(b.CreateMul(row_group, b.getInt64(state_values)), k));
+  }
+  llvm::Value* at(llvm::IRBuilderBase& b, llvm::Value* g, size_t k, llvm::Value* slot,
+                  llvm::Value* row) const {
+    return at(b, g, b.getInt64(int64_t(k)), slot, row);
+  }
+};
+
+// Stores a finalized output row, its columns at c0 + c of rows value_cols (index_cols) long.
+void store_output(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, const Vals& state,
+                  const KernelSpec& full, llvm::Type* T, llvm::Value* values, llvm::Value* indices,
+                  llvm::Value* row, llvm::Value* c0);
+
+}  // namespace keops::codegen
