@@ -154,6 +154,8 @@ GpuLayout gpu_layout(const KernelSpec& spec) {
           state_values};
 }
 
+bool nvptx_dim_tiled(const KernelSpec& spec) { return StagedSpec(spec).tiles.dim > 0; }
+
 bool several_rows_per_thread_pay(const KernelSpec& spec) {
   return spec.reduction.kind == ir::ReductionKind::Sum && short_pair_body(spec) &&
          grouped_dim(spec) == 0;

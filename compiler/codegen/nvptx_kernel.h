@@ -72,6 +72,10 @@ int max_block_threads(int64_t shared_bytes_per_thread, int sm, int block_threads
 // thread, 534 with two, 1055 with four).
 bool several_rows_per_thread_pay(const KernelSpec& spec);
 
+// Whether spec's kernel runs the products of its long rows in dimension tiles
+// (nvptx_dim_tiles.h).
+bool nvptx_dim_tiled(const KernelSpec& spec);
+
 // The entry point of a partial kernel's merge kernel.
 std::string merge_kernel_name(const std::string& kernel_name);
 

@@ -9,7 +9,7 @@
 
 namespace keops::jit {
 
-void run_o3_pipeline(llvm::Module& m, llvm::TargetMachine& tm) {
+void run_module_pipeline(llvm::Module& m, llvm::TargetMachine& tm, llvm::OptimizationLevel level) {
   KEOPS_CHECK(!llvm::verifyModule(m, &llvm::errs()), "the generated module is invalid");
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
@@ -21,7 +21,7 @@ void run_o3_pipeline(llvm::Module& m, llvm::TargetMachine& tm) {
   pb.registerFunctionAnalyses(fam);
   pb.registerLoopAnalyses(lam);
   pb.crossRegisterProxies(lam, fam, cgam, mam);
-  pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
+  pb.buildPerModuleDefaultPipeline(level).run(m, mam);
 }
 
 }  // namespace keops::jit

@@ -55,7 +55,7 @@ void optimize_module(llvm::Module& m, const codegen::CpuTarget& target) {
   auto tm = make_target_machine(target);
   m.setDataLayout(tm->createDataLayout());
   m.setTargetTriple(target.triple);
-  run_o3_pipeline(m, *tm);
+  run_module_pipeline(m, *tm, llvm::OptimizationLevel::O3);
 }
 
 namespace {

@@ -165,7 +165,7 @@ std::unique_ptr<llvm::TargetMachine> target_machine(const std::string& triple,
 void optimize(llvm::Module& m, llvm::TargetMachine& tm) {
   m.setDataLayout(tm.createDataLayout());
   m.setTargetTriple(tm.getTargetTriple().str());
-  keops::jit::run_o3_pipeline(m, tm);
+  keops::jit::run_module_pipeline(m, tm, llvm::OptimizationLevel::O3);
 }
 
 std::string assembly(llvm::Module& m, llvm::TargetMachine& tm) {

@@ -75,6 +75,7 @@ TEST_CASE("long rows' distances and products are computed in dimension tiles of 
     GpuSpec gauss("Exp(-SqDist(x, y) * p) * b", "Sum", dtype, 0, "", 1000);
     std::string ptx = keops::jit::gpu_kernel_ptx(gauss.spec);
     CHECK(ptx.find("keops_dim_tile") != std::string::npos);
+    CHECK(keops::codegen::nvptx_dim_tiled(gauss.spec));  // optimized at O3 (ptx.cpp)
     CHECK(ptx.find(dtype == keops::ir::DType::F32 ? "ld.shared.v4.f32" : "ld.shared.v2.f64") !=
           std::string::npos);
     // The next chunk is copied while this one is multiplied (cp.async, from sm_80).
@@ -99,8 +100,10 @@ TEST_CASE("long rows' distances and products are computed in dimension tiles of 
   // Rows short enough to stage, or a long row read otherwise, keep the pair loop.
   GpuSpec short_rows("Exp(-SqDist(x, y)) * b", "Sum", keops::ir::DType::F32, 0, "", 64);
   CHECK(keops::jit::gpu_kernel_ptx(short_rows.spec).find("keops_dim_tile") == std::string::npos);
+  CHECK_FALSE(keops::codegen::nvptx_dim_tiled(short_rows.spec));
   GpuSpec summed("SqDist(x, y) * Sum(x)", "Sum", keops::ir::DType::F32, 0, "", 1000);
   CHECK(keops::jit::gpu_kernel_ptx(summed.spec).find("keops_dim_tile") == std::string::npos);
+  CHECK_FALSE(keops::codegen::nvptx_dim_tiled(summed.spec));
 }
 
 TEST_CASE("PTX for every reduction kind assembles with ptxas for sm_80 and sm_90") {
