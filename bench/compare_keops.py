@@ -25,8 +25,9 @@ FORMULAS = {
     # Forward and gradient of sum(a^2) w.r.t. x through torch's autograd (BENCHMARKS.md);
     # ours is the sum of keops_bench's gauss_grad_x_forward and gauss_grad_x lines.
     "gauss_grad_x": ("Exp(-SqDist(x,y))*b", ["x=Vi(3)", "y=Vj(3)", "b=Vj(1)"], "Sum", {}),
+    "gauss_D1000_grad_x": ("Exp(-SqDist(x,y)*g)*b", ["x=Vi(1000)", "y=Vj(1000)", "b=Vj(1)", "g=Pm(1)"], "Sum", {}),
 }
-GRADIENT_OF = {"gauss_grad_x": 0}  # the case's argument differentiated, by position
+GRADIENT_OF = {"gauss_grad_x": 0, "gauss_D1000_grad_x": 0}  # the argument differentiated, by position
 
 
 def arrays(aliases, nx, ny, dtype, rng):

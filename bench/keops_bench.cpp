@@ -56,6 +56,9 @@ const std::vector<Case>& cases() {
        10000, 10000, 2000, 2000, 0, "v"},
       {"gauss_grad_x", "Exp(-SqDist(x,y))*b", d3, "Sum", false, 100000, 100000, 10000, 10000, 0, "",
        "x"},
+      // Beyond BENCHMARKS.md: a gradient whose output is a long row (1000 columns).
+      {"gauss_D1000_grad_x", "Exp(-SqDist(x,y)*g*0.001)*b", {"x=Vi(1000)", "y=Vj(1000)", "b=Vj(1)", "g=Pm(1)"},
+       "Sum", false, 10000, 10000, 2000, 2000, 0, "", "x"},
   };
   // clang-format on
   return all;

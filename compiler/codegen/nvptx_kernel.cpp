@@ -73,7 +73,7 @@ struct StagedSpec {
   StagedSpec(const KernelSpec& spec) {
     std::vector<ir::Expr> roots{spec.formula};
     if (spec.reduction.formula2) roots.push_back(spec.reduction.formula2);
-    if (spec.gpu_rows_per_thread == 1 && grouped_dim(spec) == 0)
+    if (spec.gpu_rows_per_thread == 1)
       tiles = passes::find_dim_tiles(roots, spec.outer_cat(), spec.inner_cat(), kDimTiledFrom);
     if (tiles.dim > 0) {
       staged = {roots, {}};

@@ -2,7 +2,6 @@
 #include "compiler/passes/dim_tiles.h"
 
 #include <algorithm>
-#include <map>
 #include <optional>
 #include <set>
 
@@ -14,21 +13,19 @@ namespace {
 using ir::Expr;
 using ir::Op;
 
-// e as a product of two Vars, with the nodes between e and them (the Sum forms' Square and
-// Subtract, or Mult); nullopt when e is not of a product's form.
+// e as a product of two Vars; nullopt when e is not of a product's form.
 struct Match {
   Expr u, v;
   bool squared_distance;
-  std::vector<Expr> inner;
 };
 std::optional<Match> match_product(Expr e) {
   if (e->op == Op::SqDist || e->op == Op::Scalprod)
-    return Match{e->args[0], e->args[1], e->op == Op::SqDist, {}};
+    return Match{e->args[0], e->args[1], e->op == Op::SqDist};
   if (e->op != Op::Sum) return std::nullopt;
   Expr f = e->args[0];
-  if (f->op == Op::Mult) return Match{f->args[0], f->args[1], false, {f}};
+  if (f->op == Op::Mult) return Match{f->args[0], f->args[1], false};
   if (f->op == Op::Square && f->args[0]->op == Op::Subtract)
-    return Match{f->args[0]->args[0], f->args[0]->args[1], true, {f, f->args[0]}};
+    return Match{f->args[0]->args[0], f->args[0]->args[1], true};
   return std::nullopt;
 }
 
@@ -36,39 +33,20 @@ std::optional<Match> match_product(Expr e) {
 
 DimTiles find_dim_tiles(const std::vector<Expr>& roots, ir::Cat outer, ir::Cat reduced,
                         int64_t min_dim) {
-  const std::vector<Expr> nodes = ir::reachable_nodes(roots);
   auto is_long_var = [&](Expr e) { return e->op == Op::Var && e->dim >= min_dim; };
-  std::map<Expr, int> uses;
-  for (Expr e : nodes)
-    for (Expr a : e->args) ++uses[a];
-  for (Expr root : roots) ++uses[root];
   DimTiles tiles;
-  std::set<Expr> covered, outer_vars, reduced_vars;
-  for (Expr e : nodes) {
+  std::set<Expr> outer_vars, reduced_vars;
+  for (Expr e : ir::reachable_nodes(roots)) {
     std::optional<Match> m = match_product(e);
     if (!m || !is_long_var(m->u) || !is_long_var(m->v)) continue;
     if (m->u->var_cat() == reduced) std::swap(m->u, m->v);
     if (m->u->var_cat() != outer || m->v->var_cat() != reduced) return {};
     if (tiles.dim != 0 && m->u->dim != tiles.dim) return {};
-    for (Expr inner : m->inner) {
-      if (uses[inner] != 1) return {};  // the difference or the squares are read elsewhere
-      covered.insert(inner);
-    }
     tiles.dim = m->u->dim;
     tiles.products.push_back({e, m->u, m->v, m->squared_distance});
     outer_vars.insert(m->u);
     reduced_vars.insert(m->v);
   }
-  // Every other reader of a long row leaves the rows to the pair loop.
-  for (Expr e : nodes) {
-    const bool reads_long = std::any_of(e->args.begin(), e->args.end(), is_long_var);
-    const bool product = (e->op == Op::SqDist || e->op == Op::Scalprod) &&
-                         std::any_of(tiles.products.begin(), tiles.products.end(),
-                                     [&](const DimTiles::Product& p) { return p.node == e; });
-    if (reads_long && !product && !covered.count(e)) return {};
-  }
-  for (Expr root : roots)
-    if (is_long_var(root)) return {};
   auto by_index = [](const std::set<Expr>& vars) {
     std::vector<Expr> sorted(vars.begin(), vars.end());
     std::sort(sorted.begin(), sorted.end(),

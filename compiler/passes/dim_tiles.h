@@ -23,9 +23,11 @@ struct DimTiles {
   std::vector<ir::Expr> reduced_vars;  // their v's, each once, by var index
 };
 
-// The tiles of roots when every Var of dimension at least min_dim is read by such products
-// only (the Square and Subtract, or Mult, of the Sum forms used by nothing else), all of one
-// dimension, and there is one; else an empty DimTiles (dim 0).
+// The tiles of roots: their products of an output-row and a reduced-row Var of dimension at
+// least min_dim, when there is one and all have one dimension; else an empty DimTiles (dim
+// 0). Other readers of those rows (the long output of a gradient, (x - y) * ..., or G = y)
+// still read them in the pair loop, from memory: the products are what costs a pass over
+// the dimensions per pair.
 DimTiles find_dim_tiles(const std::vector<ir::Expr>& roots, ir::Cat outer, ir::Cat reduced,
                         int64_t min_dim);
 

@@ -97,13 +97,19 @@ TEST_CASE("long rows' distances and products are computed in dimension tiles of 
   GpuSpec sums("Exp(-Sum(Square(x - y)) * p) * Sum(x * y)", "Sum", keops::ir::DType::F32, 0, "",
                1000);
   CHECK(keops::jit::gpu_kernel_ptx(sums.spec).find("keops_dim_tile") != std::string::npos);
-  // Rows short enough to stage, or a long row read otherwise, keep the pair loop.
+  // Rows short enough to stage keep the pair loop.
   GpuSpec short_rows("Exp(-SqDist(x, y)) * b", "Sum", keops::ir::DType::F32, 0, "", 64);
   CHECK(keops::jit::gpu_kernel_ptx(short_rows.spec).find("keops_dim_tile") == std::string::npos);
   CHECK_FALSE(keops::codegen::nvptx_dim_tiled(short_rows.spec));
+  // A long row read otherwise too: the products are tiled, the other reads stay in the pair
+  // loop; a gradient's long output (column groups) likewise.
   GpuSpec summed("SqDist(x, y) * Sum(x)", "Sum", keops::ir::DType::F32, 0, "", 1000);
-  CHECK(keops::jit::gpu_kernel_ptx(summed.spec).find("keops_dim_tile") == std::string::npos);
-  CHECK_FALSE(keops::codegen::nvptx_dim_tiled(summed.spec));
+  CHECK(keops::jit::gpu_kernel_ptx(summed.spec).find("keops_dim_tile") != std::string::npos);
+  CHECK(keops::codegen::nvptx_dim_tiled(summed.spec));
+  GpuSpec gradient("(x - y) * Exp(-SqDist(x, y) * p)", "Sum", keops::ir::DType::F32, 0, "", 1000);
+  const std::string ptx = keops::jit::gpu_kernel_ptx(gradient.spec);
+  CHECK(ptx.find("keops_dim_tile") != std::string::npos);
+  if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 90) == "");
 }
 
 TEST_CASE("PTX for every reduction kind assembles with ptxas for sm_80 and sm_90") {

@@ -52,8 +52,7 @@ TEST_CASE_FIXTURE(Fixture, "SqDist and Scalprod of long output and reduced rows 
   CHECK(with_short.reduced_vars == std::vector<Expr>{y, z});
 }
 
-TEST_CASE_FIXTURE(Fixture,
-                  "Sum(Square(u - v)) and Sum(u * v) are products too, their insides unshared") {
+TEST_CASE_FIXTURE(Fixture, "Sum(Square(u - v)) and Sum(u * v) are products too") {
   const Expr squares = make(Op::Sum, {make(Op::Square, {make(Op::Subtract, {y, x})})});
   const Expr dots = make(Op::Sum, {make(Op::Mult, {x, z})});
   const DimTiles tiles = find({make(Op::Add, {squares, dots})});
@@ -64,25 +63,41 @@ TEST_CASE_FIXTURE(Fixture,
   CHECK(tiles.products[0].squared_distance);
   CHECK(tiles.products[1].node == dots);
   CHECK_FALSE(tiles.products[1].squared_distance);
-  // The difference read elsewhere too: the rows stay whole.
+  // The difference read elsewhere too (the pair loop computes it there, from the rows).
   const Expr difference = make(Op::Subtract, {x, y});
-  CHECK(find({make(Op::Add,
-                   {make(Op::Sum, {make(Op::Square, {difference})}), make(Op::Sum, {difference})})})
-            .dim == 0);
-  CHECK(find({make(Op::Sum, {make(Op::Square, {difference})}), difference}).dim == 0);
+  const Expr distance = make(Op::Sum, {make(Op::Square, {difference})});
+  const DimTiles shared = find({make(Op::Add, {distance, make(Op::Sum, {difference})})});
+  REQUIRE(shared.products.size() == 1);
+  CHECK(shared.products[0].node == distance);
+  CHECK(find({distance, difference}).products.size() == 1);
 }
 
-TEST_CASE_FIXTURE(Fixture, "long rows read any other way, or short rows only, are not tiled") {
+TEST_CASE_FIXTURE(Fixture, "long rows read otherwise too keep their products tiled") {
+  // The gradient of a Gaussian with respect to x: (x - y) * (Exp(-SqDist(x, y)) * b), whose
+  // long output reads both rows again, component by component.
+  const Expr gauss = make(Op::SqDist, {x, y});
+  const Expr gradient = make(
+      Op::Mult,
+      {make(Op::Subtract, {x, y}), make(Op::Mult, {make(Op::Exp, {make(Op::Minus, {gauss})}), b})});
+  const DimTiles tiles = find({gradient});
+  CHECK(tiles.dim == 500);
+  REQUIRE(tiles.products.size() == 1);
+  CHECK(tiles.products[0].node == gauss);
+  CHECK(tiles.outer_vars == std::vector<Expr>{x});
+  CHECK(tiles.reduced_vars == std::vector<Expr>{y});
+  CHECK(find({make(Op::Add, {gauss, make(Op::Sum, {x})})}).dim == 500);  // x summed alone
+  CHECK(find({gauss, y}).dim == 500);                                    // y is G itself
+  // An Extract of y next to a product of y's whole rows.
+  CHECK(find({make(Op::Add, {gauss, make(Op::Sum, {ctx.make(Op::Extract, {y}, {0, 300})})})})
+            .products.size() == 1);
+}
+
+TEST_CASE_FIXTURE(Fixture, "no product of long rows, or products of mixed kinds: not tiled") {
   const Expr gauss = make(Op::SqDist, {x, y});
   CHECK(find({make(Op::SqDist, {short_x, short_y})}).dim == 0);           // nothing long
-  CHECK(find({make(Op::Add, {gauss, make(Op::Sum, {x})})}).dim == 0);     // x summed alone
-  CHECK(find({gauss, y}).dim == 0);                                       // y is G itself
   CHECK(find({make(Op::SqDist, {make(Op::Mult, {x, b}), y})}).dim == 0);  // not a Var operand
   CHECK(find({make(Op::SqDist, {y, z})}).dim == 0);                       // both reduced rows
   CHECK(find({make(Op::Add, {gauss, make(Op::Scalprod, {other_x, other_x})})}).dim == 0);
-  CHECK(find({make(Op::Add,
-                   {gauss, make(Op::SqDist, {other_x, ctx.make(Op::Extract, {y}, {0, 300})})})})
-            .dim == 0);  // an Extract of y
 }
 
 }  // namespace

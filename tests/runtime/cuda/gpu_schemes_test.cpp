@@ -349,6 +349,20 @@ TEST_CASE_TEMPLATE("long rows in dimension tiles, 1-D and 2-D, both axes, agains
     }
 }
 
+TEST_CASE_TEMPLATE("long rows read otherwise too: products in tiles, the rest in the pair loop", T,
+                   float, double) {
+  if (skip_without_gpu()) return;
+  // A gradient's long output (column groups), a row summed alone, G a long row itself.
+  const Case cases[] = {{"(x - y) * Exp(-SqDist(x, y)) * b", "Sum", 0, ""},
+                        {"SqDist(x, y) * Sum(w)", "Sum", 0, ""},
+                        {"(x | y)", "SumSoftMaxWeight", 0, "y"}};
+  for (const Case& c : cases) {
+    check_dim_tiled<T>(c, 300, 1, 300, 1001, 1);
+    check_dim_tiled<T>(c, 300, 1, 40, 1001, 5);
+    check_dim_tiled<T>(c, 300, 0, 1001, 300, 1);
+  }
+}
+
 TEST_CASE("long rows in dimension tiles over block-sparse ranges: the CPU's results") {
   if (skip_without_gpu()) return;
   const std::vector<std::string> aliases = {"x = Vi(300)", "y = Vj(300)", "b = Vj(1)"};
