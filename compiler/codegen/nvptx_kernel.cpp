@@ -140,7 +140,7 @@ int max_block_threads(int64_t shared_bytes_per_thread, int sm, int block_threads
 
 GpuLayout gpu_layout(const KernelSpec& spec) {
   const StagedSpec s(spec);
-  const ColumnGroups groups(spec);
+  const ColumnGroups groups(spec, s.tiles.dim > 0);
   llvm::LLVMContext ctx;
   const int state_values =
       int(make_reduction_emitter(groups.spec)->state_types(element_type(ctx, spec)).size());
@@ -171,7 +171,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   KernelSpec staged_spec = spec;  // the reduction sees the rebuilt formulas, cut to a group
   staged_spec.formula = f;
   staged_spec.reduction.formula2 = g;
-  const ColumnGroups groups(staged_spec);
+  const ColumnGroups groups(staged_spec, s.tiles.dim > 0);
   const bool grouped = groups.dim > 0;
   auto reduction = make_reduction_emitter(groups.spec);
 

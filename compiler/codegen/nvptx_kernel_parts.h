@@ -24,7 +24,9 @@ KernelSpec cut_columns(ir::Context& ctx, const KernelSpec& spec, bool of_g, int 
 // A long output's column groups (kernel_spec.h): the spec the reduction sees, F (or G) cut
 // to one group; the spec itself when the output is computed whole. Groups are kColumnGroup
 // columns wide, half that when each column's state takes more than three registers
-// (float64 with indices, float64 Kahan sums): 32 of those would spill.
+// (float64 with indices, float64 Kahan sums): 32 of those would spill; twice that in a
+// kernel whose products are dimension-tiled (products_tiled: nvptx_dim_tiled) when each
+// column's state takes one register.
 struct ColumnGroups {
   ir::Context ctx;  // owns the cut formula
   KernelSpec spec;
@@ -32,7 +34,7 @@ struct ColumnGroups {
   int width = 0;      // columns per group
   int groups = 1;     // ceil(dim / width)
   bool of_g = false;  // the groups cut G (SumSoftMaxWeight), not F
-  explicit ColumnGroups(const KernelSpec& full);
+  ColumnGroups(const KernelSpec& full, bool products_tiled);
 };
 
 // A kernel entry point `name` of module m taking `params`.

@@ -195,7 +195,7 @@ std::string merge_kernel_name(const std::string& kernel_name) { return kernel_na
 
 void build_nvptx_merge_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name) {
   KEOPS_CHECK(spec.gpu_partial, "a merge kernel merges the states of a partial kernel");
-  build_merge_kernel(m, spec, ColumnGroups(spec), name);
+  build_merge_kernel(m, spec, ColumnGroups(spec, nvptx_dim_tiled(spec)), name);
 }
 
 }  // namespace keops::codegen

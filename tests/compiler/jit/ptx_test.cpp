@@ -110,6 +110,13 @@ TEST_CASE("long rows' distances and products are computed in dimension tiles of 
   const std::string ptx = keops::jit::gpu_kernel_ptx(gradient.spec);
   CHECK(ptx.find("keops_dim_tile") != std::string::npos);
   if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 90) == "");
+  // Each column group computes the products again: groups of 64 columns there, 32 elsewhere.
+  CHECK(keops::codegen::gpu_layout(gradient.spec).column_groups == 16);
+  GpuSpec weights("Exp(-SqDist(x, y)) * v", "Sum", keops::ir::DType::F32, 0, "", 3, 1000);
+  CHECK(keops::codegen::gpu_layout(weights.spec).column_groups == 32);
+  GpuSpec gradient64("(x - y) * Exp(-SqDist(x, y) * p)", "Sum", keops::ir::DType::F64, 0, "",
+                     1000);  // two registers a column: 32 columns
+  CHECK(keops::codegen::gpu_layout(gradient64.spec).column_groups == 32);
 }
 
 TEST_CASE("PTX for every reduction kind assembles with ptxas for sm_80 and sm_90") {
