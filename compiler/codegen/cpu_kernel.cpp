@@ -11,6 +11,7 @@
 #include "compiler/codegen/formula_emitter.h"
 #include "compiler/codegen/reductions.h"
 #include "compiler/ir/context.h"
+#include "compiler/passes/dim_tiles.h"
 
 namespace keops::codegen {
 
@@ -396,6 +397,14 @@ llvm::Function* CpuKernelBuilder::build() {
 
 }  // namespace
 
+int cpu_column_group(const KernelSpec& spec) {
+  std::vector<ir::Expr> roots{spec.formula};
+  if (spec.reduction.formula2) roots.push_back(spec.reduction.formula2);
+  const passes::DimTiles products = passes::find_dim_tiles(
+      roots, spec.outer_cat(), spec.inner_cat(), FormulaEmitter::kCpuStreamDim + 1);
+  return products.dim > 0 ? 4 * kColumnGroup : kColumnGroup;
+}
+
 void build_cpu_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name) {
   const int64_t dim = grouped_dim(spec);
   if (dim == 0) {
@@ -403,9 +412,10 @@ void build_cpu_kernel(llvm::Module& m, const KernelSpec& spec, const std::string
     return;
   }
   // The kernel runs the groups in turn: full groups, then the rest.
-  const int64_t full = dim / kColumnGroup * kColumnGroup;
+  const int width = cpu_column_group(spec);
+  const int64_t full = dim / width * width;
   llvm::Function* groups =
-      full > 0 ? CpuKernelBuilder(m, spec, name + ".groups", kColumnGroup).build() : nullptr;
+      full > 0 ? CpuKernelBuilder(m, spec, name + ".groups", width).build() : nullptr;
   llvm::Function* rest =
       dim > full ? CpuKernelBuilder(m, spec, name + ".rest", int(dim - full)).build() : nullptr;
   llvm::Function* any = groups ? groups : rest;
@@ -430,7 +440,7 @@ void build_cpu_kernel(llvm::Module& m, const KernelSpec& spec, const std::string
     call_args.push_back(c0);
     b.CreateCall(groups, call_args);
     call_args.pop_back();
-    Value* next = b.CreateAdd(c0, b.getInt64(kColumnGroup));
+    Value* next = b.CreateAdd(c0, b.getInt64(width));
     c0->addIncoming(next, loop);
     b.CreateCondBr(b.CreateICmpSLT(next, b.getInt64(full)), loop, done);
     b.SetInsertPoint(done);

@@ -33,6 +33,15 @@ struct CpuTiling {
 
 CpuTiling choose_cpu_tiling(const KernelSpec& spec);
 
+// Columns per group of a long output (kernel_spec.h). Every group computes the formula's
+// other values again: where they include products of long rows (those the GPU tiles,
+// passes/dim_tiles.h), 4 * kColumnGroup. On the CPU (AVX-512, 2000 x 2000): the gradient of
+// gauss_D1000 w.r.t. x 3.08 -> 1.08 s, of a Gaussian of dimension 100 70 -> 25 ms,
+// Exp(-SqDist(x, y)) * v with 64 components to x and y, 1000 to v, 215 -> 131 ms; 256 columns
+// took the first 0.75 s but 1.2 s to compile, not 0.35. With short products (x, y of 3
+// components) wider groups ran as fast and only took longer to compile.
+int cpu_column_group(const KernelSpec& spec);
+
 // Adds the kernel `name` to module m (whose context it uses).
 void build_cpu_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name);
 

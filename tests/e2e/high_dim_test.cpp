@@ -15,8 +15,8 @@ using keops::test::random_args;
 
 std::vector<std::string> aliases(int d) {
   const std::string D = std::to_string(d);
-  return {"x = Vi(" + D + ")", "y = Vj(" + D + ")", "s = Pm(" + D + ")", "w = Pm(1)",
-          "a = Vi(1)",         "b = Vj(1)"};
+  return {"x = Vi(" + D + ")", "y = Vj(" + D + ")", "s = Pm(" + D + ")",
+          "w = Pm(1)",         "a = Vi(1)",         "b = Vj(1)"};
 }
 
 // Each streamed form: sums of products, scans, element-wise chains with broadcast
@@ -85,8 +85,8 @@ TEST_CASE("D = 4096 compiles quickly and matches the reference, with arg reducti
   }
 }
 
-TEST_CASE_TEMPLATE("long outputs, computed a group of columns at a time, against the reference",
-                   T, float, double) {
+TEST_CASE_TEMPLATE("long outputs, computed a group of columns at a time, against the reference", T,
+                   float, double) {
   // D = 100: three full groups of columns and a rest; D = 1000 for Sum and the softmax.
   struct Case {
     const char* formula;
@@ -94,7 +94,9 @@ TEST_CASE_TEMPLATE("long outputs, computed a group of columns at a time, against
     int d;
     const char* formula2;
   };
+  // Long products in F: groups of 128 columns on the CPU (D = 300: two and a rest).
   const Case cases[] = {{"Exp(-SqDist(x, y) * w * 0.01) * y", "Sum", 1000, ""},
+                        {"(x - y) * Exp(-SqDist(x, y) * w * 0.01) * b", "Sum", 300, ""},
                         {"x - y * a", "Sum", 100, ""},
                         {"x * y", "Max_ArgMax", 100, ""},
                         {"x - y", "Min_ArgMin", 100, ""},
@@ -111,8 +113,8 @@ TEST_CASE_TEMPLATE("long outputs, computed a group of columns at a time, against
       CAPTURE(formula);
       CAPTURE(reduction);
       CAPTURE(axis);
-      const auto r = compare_with_reference<T>(c.formula, aliases(c.d), c.reduction, axis, o, args,
-                                               23, 19);
+      const auto r =
+          compare_with_reference<T>(c.formula, aliases(c.d), c.reduction, axis, o, args, 23, 19);
       CHECK(r.indices_equal);
       CHECK(r.relative() <= tolerance<T>());
     }
