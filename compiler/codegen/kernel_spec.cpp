@@ -11,11 +11,14 @@
 #include "compiler/codegen/formula_emitter.h"
 #include "compiler/ir/printer.h"
 #include "keops/error.h"
+#include "keops_source_digest.h"
 
 namespace keops::codegen {
 namespace {
 
-constexpr const char* kCompilerVersion = "keops-0.1.0";
+// The version, and a digest of the sources that generate and launch kernels
+// (cmake/source_digest.cmake): a cached kernel of another build is another key.
+constexpr const char* kCompilerVersion = "keops-0.1.0+" KEOPS_SOURCE_DIGEST;
 
 int vector_bits_of(const llvm::StringMap<bool>& features) {
   auto has = [&](const char* f) {
