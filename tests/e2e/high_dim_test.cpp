@@ -97,6 +97,7 @@ TEST_CASE_TEMPLATE("long outputs, computed a group of columns at a time, against
   // Long products in F: groups of 128 columns on the CPU (D = 300: two and a rest).
   const Case cases[] = {{"Exp(-SqDist(x, y) * w * 0.01) * y", "Sum", 1000, ""},
                         {"(x - y) * Exp(-SqDist(x, y) * w * 0.01) * b", "Sum", 300, ""},
+                        {"(x - y) * SqDist(x, y) * w", "Min_ArgMin", 300, ""},
                         {"x - y * a", "Sum", 100, ""},
                         {"x * y", "Max_ArgMax", 100, ""},
                         {"x - y", "Min_ArgMin", 100, ""},
