@@ -110,10 +110,9 @@ std::string gpu_kernel_symbol(const codegen::KernelSpec& spec) {
 // (instruction for instruction, but for register numbers) for every kernel compared: 1-D,
 // partial and four-rows kernels of 23 formulas in float32 and float64 (attention_D64,
 // knn_D64, long outputs, streamed rows, special functions, ...), and merges that no longer
-// unroll their slot loop, in less time (keopsc emit, medians
-// of 15: attention_D64 64 -> 51 ms, knn_D64 44 -> 33, gauss_D64_E16 46 -> 39; the short
-// kernels' 19 ms are mostly setup). Dimension-tiled kernels keep O3: at O1 their tile
-// loops took 7% more instructions.
+// unroll their slot loop, in less time (keopsc emit, medians of 15: attention_D64 64 -> 51
+// ms, knn_D64 44 -> 33, gauss_D64_E16 46 -> 39; the short kernels' 19 ms are mostly setup).
+// Dimension-tiled kernels keep O3: at O1 their tile loops took 7% more instructions.
 std::string gpu_kernel_ptx(const codegen::KernelSpec& spec) {
   return module_ptx(
       spec, codegen::build_nvptx_kernel, gpu_kernel_symbol(spec),
