@@ -151,7 +151,8 @@ GpuLayout gpu_layout(const KernelSpec& spec) {
           s.staged_values,
           spec.dtype == ir::DType::F32 ? 4 : 8,
           groups.groups,
-          state_values};
+          state_values,
+          !short_pair_body(spec) && s.tiles.dim == 0 && groups.groups == 1};
 }
 
 bool nvptx_dim_tiled(const KernelSpec& spec) { return StagedSpec(spec).tiles.dim > 0; }

@@ -54,6 +54,12 @@ struct GpuLayout {
   int element_bytes;
   int column_groups = 1;  // column groups of a long output (grid.z); 1 when computed whole
   int state_values = 0;   // values in the state of one row and column group
+  // Larger blocks, whose tiles of reduced rows take fewer barriers and stagings a pair, pay
+  // more than more resident warps: pair bodies of more than 32 argument values, staged whole
+  // (dimension tiles are kTileRows rows whatever the block: gauss_D1000 at 1e5 on an H100
+  // took 1.65 s with 384 threads, 1.55 with 256), outputs computed whole (column groups:
+  // not measured).
+  bool wide_tiles_pay = false;
   // Dynamic shared memory of a block of `threads` threads (block_threads by default).
   int64_t shared_bytes(int threads = 0) const;
   // Bytes of the partial states of one row in one slot (every column group).

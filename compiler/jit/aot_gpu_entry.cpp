@@ -25,11 +25,12 @@ void LLVMInitializeNVPTXTargetMC();
 namespace keops::jit {
 namespace {
 
-// The IR below lays the description out as 16 consecutive 8-byte fields.
-static_assert(sizeof(keops_aot_gpu_kernel) == 16 * 8);
+// The IR below lays the description out as 17 consecutive 8-byte fields.
+static_assert(sizeof(keops_aot_gpu_kernel) == 17 * 8);
 static_assert(offsetof(keops_aot_gpu_kernel, ptx) == 2 * 8);
 static_assert(offsetof(keops_aot_gpu_kernel, column_groups) == 10 * 8);
 static_assert(offsetof(keops_aot_gpu_kernel, arg_cats) == 15 * 8);
+static_assert(offsetof(keops_aot_gpu_kernel, wide_tiles_pay) == 16 * 8);
 // GPU entries return what CPU entries return for the same bad arguments.
 static_assert(KEOPS_AOT_BAD_SIZE == int(kAotNegativeSize) &&
               KEOPS_AOT_NULL_ARGUMENT == int(kAotNullArgument) &&
@@ -118,6 +119,7 @@ void build_aot_gpu_entry(llvm::Module& m, const codegen::KernelSpec& spec, const
       int64(int64_t(spec.args.size())),
       int64_array(m, dims, symbol + ".arg_dims"),
       int64_array(m, cats, symbol + ".arg_cats"),
+      int64(layout.wide_tiles_pay ? 1 : 0),
   };
   std::vector<llvm::Type*> types;
   for (llvm::Constant* f : fields) types.push_back(f->getType());

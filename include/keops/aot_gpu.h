@@ -15,8 +15,9 @@ extern "C" {
 #endif
 
 /* The layout of struct keops_aot_gpu_kernel and the kernel's parameter list; a library
-   refuses kernels written for another version (KEOPS_AOT_BAD_KERNEL). 2: column_groups. */
-#define KEOPS_AOT_GPU_ABI_VERSION 2
+   refuses kernels written for another version (KEOPS_AOT_BAD_KERNEL). 2: column_groups.
+   3: wide_tiles_pay. */
+#define KEOPS_AOT_GPU_ABI_VERSION 3
 
 /* What the entries of keopsc objects return: 1 to 4 as the CPU objects (API.md, keopsc). */
 enum keops_aot_status {
@@ -53,6 +54,7 @@ struct keops_aot_gpu_kernel {
   int64_t arg_count;
   const int64_t* arg_dims; /* columns of argument k */
   const int64_t* arg_cats; /* rows of argument k: keops_aot_category (nx, ny or 1) */
+  int64_t wide_tiles_pay;  /* 1: blocks sized as Genred sizes those of long pair bodies */
 };
 
 /* Runs kernel k on the GPU with the C ABI of keopsc objects (args[k] points to argument

@@ -108,7 +108,7 @@ void run(const keops_aot_gpu_kernel& k, const std::string& name, int64_t out_row
   const int block_threads = dense_block_threads(
       kernel, out_rows, int(k.column_groups),
       codegen::max_block_threads(shared_per_thread, int(k.sm), int(k.block_threads)),
-      shared_per_thread, 1);
+      shared_per_thread, 1, k.wide_tiles_pay != 0);
   launch_reduction<T>(kernel, block_threads, shared_per_thread * block_threads,
                       unsigned(std::min(k.column_groups, int64_t(kMaxGridZ))), out_rows, reduced,
                       arg_views, value_view, index_view);

@@ -28,7 +28,8 @@ int64_t auto_splits(int64_t rows, int64_t n_reduced, int block_threads, int mult
 
 DenseLaunch plan_dense_launch(int64_t rows, int multiprocessors, int column_groups,
                               int max_block_threads, bool four_rows_pay,
-                              const ResidentThreads& resident_threads, int rows_per_thread) {
+                              const ResidentThreads& resident_threads, int rows_per_thread,
+                              bool wide_tiles_pay) {
   // gauss_sum_D3 at 1e6 rows on an H100 (ms): one row per thread, E = 1.01 for every size,
   // 385 (128 threads), 377 (256), 373 (384), 369 (512), 367 (640, 768); four rows per thread,
   // 353 (128, E = 1.01), 373 (256, E = 1.08), 350 (384, E = 1.01), 364 (512, E = 1.08),
@@ -40,7 +41,10 @@ DenseLaunch plan_dense_launch(int64_t rows, int multiprocessors, int column_grou
   // Resident threads kept: 85% of the most; half with four rows per thread, whose four
   // independent chains hide latency with fewer warps (640 threads, one block of 20 warps per
   // SM, is the 340 ms above, where 384 threads, three blocks, give 350).
-  const double min_resident_share = rows_per_thread > 1 ? 0.5 : 0.85;
+  // Where wide tiles pay (long pair bodies: many registers, few warps anyway), 70%: knn_D64 at 1e5
+  // x 1e6 ran in 675 ms with 384 threads, one block of 12 warps per SM, and 741 with 256, two of 8
+  // (gauss_D64_E16 at 1e5: 76 and 79 ms).
+  const double min_resident_share = rows_per_thread > 1 ? 0.5 : wide_tiles_pay ? 0.7 : 0.85;
   const int64_t sms = std::max(multiprocessors, 1);
   std::vector<int> sizes;
   for (int threads = 256; threads <= max_block_threads; threads += 128) sizes.push_back(threads);
@@ -62,8 +66,9 @@ DenseLaunch plan_dense_launch(int64_t rows, int multiprocessors, int column_grou
     for (const int threads : sizes) {
       const int64_t block_rows = int64_t(threads) * per_thread;
       const int64_t blocks = ceil_div(rows, block_rows) * column_groups;
-      // Other launches than the first keep 2 blocks per SM at least (measured only there).
-      if (best_cost > 0 && blocks < 2 * sms) continue;
+      // Other launches than the first keep 2 blocks per SM at least (measured only there),
+      // unless wide tiles pay (knn_D64 at 1e5: 261 blocks of 384 threads).
+      if (best_cost > 0 && blocks < 2 * sms && !wide_tiles_pay) continue;
       // Each SM's share is ceil(blocks / sms) blocks, the ideal rows / sms.
       const double spread = double(ceil_div(blocks, sms) * sms * block_rows) /
                             double(std::max<int64_t>(rows, 1) * column_groups);

@@ -33,11 +33,13 @@ using ResidentThreads = std::function<int64_t(int block_threads)>;
 // max_block_threads when it is below 256):
 // - with resident_threads, only sizes that keep 85% of the most resident threads (a kernel
 //   of many registers may hold one large block where it holds several small ones), 50%
-//   with rows_per_thread > 1;
+//   with rows_per_thread > 1, 70% where wide tiles pay (GpuLayout::wide_tiles_pay: long
+//   pair bodies gain more from larger tiles than from more warps);
 // - each SM's time follows the blocks it runs, ceil(blocks / multiprocessors): the launch
 //   minimizes that against the ideal share, times a per-block overhead of
 //   1 + 7.5 / block_threads, times 0.926 for four rows per thread (allowed by
-//   four_rows_pay, and only with 2 blocks per SM at least);
+//   four_rows_pay), sizes other than the first only with 2 blocks per SM at least unless
+//   wide tiles pay;
 // - rows_per_thread > 0 fixes the rows per thread (the kernel is compiled for it).
 // Block sizes stay multiples of 4 warps, one per scheduler of an SM: others leave schedulers
 // unevenly loaded. (Fitted on an H100 to gauss_sum_D3 from 1e5 to 1e6 rows, block sizes 128
@@ -46,7 +48,7 @@ using ResidentThreads = std::function<int64_t(int block_threads)>;
 DenseLaunch plan_dense_launch(int64_t rows, int multiprocessors, int column_groups,
                               int max_block_threads, bool four_rows_pay,
                               const ResidentThreads& resident_threads = nullptr,
-                              int rows_per_thread = 0);
+                              int rows_per_thread = 0, bool wide_tiles_pay = false);
 
 // The shape of a reduction and what its arrays take on the device, in bytes.
 struct GpuRunShape {

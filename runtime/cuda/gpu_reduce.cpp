@@ -74,8 +74,8 @@ int register_limited_threads(const KernelFunction& kernel) {
 }
 
 int dense_block_threads(const KernelFunction& kernel, int64_t rows, int column_groups,
-                        int max_block_threads, int64_t shared_bytes_per_thread,
-                        int rows_per_thread) {
+                        int max_block_threads, int64_t shared_bytes_per_thread, int rows_per_thread,
+                        bool wide_tiles_pay) {
   // Sizes the registers allow, and that hold about as many threads per SM as the best. The
   // driver is asked once per kernel and size (a kernel's tile per thread never changes):
   // small reductions run in a fraction of a millisecond.
@@ -90,9 +90,22 @@ int dense_block_threads(const KernelFunction& kernel, int64_t rows, int column_g
     return at->second;
   };
   const int register_limit = register_limited_threads(kernel);
-  return plan_dense_launch(rows, device_info(kernel.device).multiprocessors, column_groups,
+  const DeviceInfo info = device_info(kernel.device);
+  // Where wide tiles pay, a block may take the shared memory a second one would have had:
+  // long pair bodies' registers hold few blocks anyway (attention_D64 at 1e5 on an H100: 142 ms
+  // with the 192 threads that half the opt-in memory holds, 118 with 384).
+  if (wide_tiles_pay && shared_bytes_per_thread > 0) {
+    const int64_t dynamic_shared = info.max_shared_per_block_optin -
+                                   function_attribute(kernel, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES);
+    max_block_threads =
+        std::max(max_block_threads,
+                 int(std::min<int64_t>(dynamic_shared / shared_bytes_per_thread, 1024)) / 32 * 32);
+  }
+  allow_dynamic_shared(kernel,
+                       shared_bytes_per_thread * std::min(max_block_threads, register_limit));
+  return plan_dense_launch(rows, info.multiprocessors, column_groups,
                            std::min(max_block_threads, register_limit), false, resident,
-                           rows_per_thread)
+                           rows_per_thread, wide_tiles_pay)
       .block_threads;
 }
 
@@ -223,11 +236,11 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
   // The block size, now that the kernel's registers are known.
   int launch_threads = layout.block_threads;
   if (!sparse && !plan.partial)
-    launch_threads =
-        options.block_threads > 0
-            ? std::min(options.block_threads, register_limited_threads(kernel))
-            : dense_block_threads(kernel, plan.rows, layout.column_groups, layout.max_block_threads,
-                                  layout.shared_bytes(1), dense.rows_per_thread);
+    launch_threads = options.block_threads > 0
+                         ? std::min(options.block_threads, register_limited_threads(kernel))
+                         : dense_block_threads(kernel, plan.rows, layout.column_groups,
+                                               layout.max_block_threads, layout.shared_bytes(1),
+                                               dense.rows_per_thread, layout.wide_tiles_pay);
   const int64_t rows_per_block = int64_t(launch_threads) * dense.rows_per_thread;
   config.block.x = unsigned(launch_threads);
   config.grid.z = unsigned(std::min(layout.column_groups, kMaxGridZ));

@@ -60,11 +60,12 @@ int device_sm(int device);
 // The threads per block of a dense launch of `kernel` (compiled for rows_per_thread rows per
 // thread) over `rows` output rows: plan_dense_launch's choice (gpu_plan.h) among the sizes
 // up to max_block_threads that the kernel's registers allow, its tile taking
-// shared_bytes_per_thread per thread. Genred and ahead-of-time objects launch a kernel
-// alike, so that their sums run over the same tiles.
+// shared_bytes_per_thread per thread. Where wide tiles pay (GpuLayout::wide_tiles_pay), up
+// to the shared memory a block may opt into. Genred and ahead-of-time
+// objects launch a kernel alike, so that their sums run over the same tiles.
 int dense_block_threads(const KernelFunction& kernel, int64_t rows, int column_groups,
-                        int max_block_threads, int64_t shared_bytes_per_thread,
-                        int rows_per_thread);
+                        int max_block_threads, int64_t shared_bytes_per_thread, int rows_per_thread,
+                        bool wide_tiles_pay);
 
 // The most threads per block the kernel's registers allow (a multiple of 32).
 int register_limited_threads(const KernelFunction& kernel);

@@ -14,18 +14,21 @@ std::string dims(const Dim3& d) {
 
 }  // namespace
 
+void allow_dynamic_shared(const KernelFunction& kernel, int64_t bytes) {
+  if (bytes <= kDefaultDynamicSharedLimit) return;
+  ContextGuard guard(kernel.device);
+  const CUresult result = driver().cuFuncSetAttribute(
+      kernel.handle, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, static_cast<int>(bytes));
+  if (result != CUDA_SUCCESS)
+    throw_driver_error(result, "cuFuncSetAttribute(" + kernel.name +
+                                   ", MAX_DYNAMIC_SHARED_SIZE_BYTES = " + std::to_string(bytes) +
+                                   ")");
+}
+
 void launch(const KernelFunction& kernel, const LaunchConfig& config, void** args) {
   const DriverApi& api = driver();
   ContextGuard guard(kernel.device);
-  if (config.dynamic_shared_bytes > kDefaultDynamicSharedLimit) {
-    const CUresult result =
-        api.cuFuncSetAttribute(kernel.handle, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                               static_cast<int>(config.dynamic_shared_bytes));
-    if (result != CUDA_SUCCESS)
-      throw_driver_error(result, "cuFuncSetAttribute(" + kernel.name +
-                                     ", MAX_DYNAMIC_SHARED_SIZE_BYTES = " +
-                                     std::to_string(config.dynamic_shared_bytes) + ")");
-  }
+  allow_dynamic_shared(kernel, config.dynamic_shared_bytes);
   const CUresult result = api.cuLaunchKernel(
       kernel.handle, config.grid.x, config.grid.y, config.grid.z, config.block.x, config.block.y,
       config.block.z, config.dynamic_shared_bytes, config.stream, args, nullptr);

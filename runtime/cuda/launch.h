@@ -24,6 +24,10 @@ inline constexpr int kMaxGridZ = 65535;
 // Dynamic shared memory a kernel may use without opting in.
 inline constexpr unsigned kDefaultDynamicSharedLimit = 48 * 1024;
 
+// Lets `kernel` take `bytes` of dynamic shared memory (the driver's opt-in past 48 KiB), so
+// that launches, and occupancy queries, with that much succeed.
+void allow_dynamic_shared(const KernelFunction& kernel, int64_t bytes);
+
 // Launches `kernel` asynchronously on config.stream; `args` points to each kernel parameter's
 // value, in order. Opts the function in first when it asks for more than 48 KiB of dynamic
 // shared memory. Makes the kernel's device current for the calls.

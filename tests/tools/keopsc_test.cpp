@@ -293,6 +293,7 @@ TEST_CASE("keopsc compile --target sm_90: the description records a long output'
   CHECK(gauss.block_threads == gauss_layout.block_threads);
   CHECK(gauss.shared_bytes == gauss_layout.shared_bytes());
   CHECK(gauss.value_cols == 1);
+  CHECK(gauss.wide_tiles_pay == 0);  // a short pair body
 
   int64_t grouped_dim = 0;
   const keops::codegen::GpuLayout wide_layout = sm90_layout(kWide, kWideAliases, &grouped_dim);
@@ -304,6 +305,7 @@ TEST_CASE("keopsc compile --target sm_90: the description records a long output'
   CHECK(wide.shared_bytes == wide_layout.shared_bytes());
   CHECK(wide.value_cols == 200);
   CHECK(wide.arg_count == 3);
+  CHECK(wide.wide_tiles_pay == (wide_layout.wide_tiles_pay ? 1 : 0));
 }
 
 TEST_CASE("keopsc: bad input is a message on stderr and exit status 2") {
@@ -684,7 +686,8 @@ TEST_CASE("keops_aot_gpu_launch: bad descriptions and sizes, device arrays used 
                                     0,
                                     3,
                                     dims,
-                                    cats};
+                                    cats,
+                                    layout.wide_tiles_pay ? 1 : 0};
   const auto xf = points<float>(kNx, 3, 7, 23, 1.0 / 16),
              yf = points<float>(kNy, 3, 11, 19, 1.0 / 8), bf = points<float>(kNy, 1, 3, 5, 1.0 / 4);
   std::vector<float> out(kNx);

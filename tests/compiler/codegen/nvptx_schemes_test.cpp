@@ -186,6 +186,22 @@ TEST_CASE("long outputs on the GPU: 32 columns per block, small PTX that does no
   if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
 }
 
+TEST_CASE("wide tiles pay for long pair bodies staged whole, not for short or tiled ones") {
+  using keops::codegen::gpu_layout;
+  // 128 values a pair (knn_D64), 144 (gauss_D64_E16 with 16 columns out): staged whole.
+  CHECK(gpu_layout(GpuSpec("SqDist(x, y)", "ArgKMin", DType::F32, 10, "", 64).spec).wide_tiles_pay);
+  CHECK(gpu_layout(GpuSpec({"x = Vi(64)", "y = Vj(64)", "v = Vj(16)"}, "Exp(-SqDist(x, y)) * v",
+                           "Sum", DType::F32)
+                       .spec)
+            .wide_tiles_pay);
+  // 7 values (gauss_sum_D3); 2001 (gauss_D1000, dimension tiles); a long output of 200
+  // columns (column groups).
+  CHECK_FALSE(gpu_layout(GpuSpec("Exp(-SqDist(x, y)) * b", "Sum", DType::F32).spec).wide_tiles_pay);
+  CHECK_FALSE(gpu_layout(GpuSpec("Exp(-SqDist(x, y)) * b", "Sum", DType::F32, 0, "", 1000).spec)
+                  .wide_tiles_pay);
+  CHECK_FALSE(gpu_layout(GpuSpec("x * b", "Sum", DType::F32, 0, "", 200).spec).wide_tiles_pay);
+}
+
 TEST_CASE("grouped_dim: the CPU's and the GPU's long outputs") {
   GpuSpec sum("Exp(-SqDist(x, y)) * v", "Sum", DType::F32, 0, "", 3, 1000);
   CHECK(keops::codegen::grouped_dim(sum.spec) == 1000);

@@ -220,6 +220,13 @@ TEST_CASE("dense launches: block sizes that keep the SMs' threads resident") {
   // Four rows per thread (54 registers): 384 holds 1152 threads, 640 only 640, which is
   // enough with four rows (half the most); 640 spreads the blocks best.
   CHECK(threads_for(1'000'000, 54, 4) == 640);
+  // Long pair bodies (128 registers: 512 threads resident in two blocks of 256 or one of 512,
+  // 384 in one of 384) keep 384, 75% of the most, which spreads 1e5 rows best (knn_D64 on an
+  // H100: 675 ms, 741 with 256); short ones keep 85% and take 256.
+  CHECK(plan_dense_launch(100'000, 132, 1, 512, false, resident(128), 1, true).block_threads ==
+        384);
+  CHECK(plan_dense_launch(100'000, 132, 1, 512, false, resident(128), 1, false).block_threads ==
+        256);
   // The rows per thread stay as given.
   CHECK(plan_dense_launch(1'000'000, 132, 1, 1024, false, resident(54), 4).rows_per_thread == 4);
   // Without a size that fits (0 resident threads everywhere), the sizes are all kept: 768
