@@ -1,6 +1,8 @@
 // cuLaunchKernel with the shared-memory opt-in and launch errors that say what was launched.
 #include "runtime/cuda/launch.h"
 
+#include <mutex>
+
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/errors.h"
 
@@ -16,7 +18,11 @@ std::string dims(const Dim3& d) {
 
 void allow_dynamic_shared(const KernelFunction& kernel, int64_t bytes) {
   if (bytes <= kDefaultDynamicSharedLimit) return;
+  // Only ever raised: a thread that lowered it could fail another's launch with more.
+  static std::mutex mutex;
+  const std::lock_guard<std::mutex> lock(mutex);
   ContextGuard guard(kernel.device);
+  if (function_attribute(kernel, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES) >= bytes) return;
   const CUresult result = driver().cuFuncSetAttribute(
       kernel.handle, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, static_cast<int>(bytes));
   if (result != CUDA_SUCCESS)

@@ -24,8 +24,8 @@ inline constexpr int kMaxGridZ = 65535;
 // Dynamic shared memory a kernel may use without opting in.
 inline constexpr unsigned kDefaultDynamicSharedLimit = 48 * 1024;
 
-// Lets `kernel` take `bytes` of dynamic shared memory (the driver's opt-in past 48 KiB), so
-// that launches, and occupancy queries, with that much succeed.
+// Lets `kernel` take `bytes` of dynamic shared memory at least (the driver's opt-in past 48
+// KiB, never lowered), so that launches, and occupancy queries, with that much succeed.
 void allow_dynamic_shared(const KernelFunction& kernel, int64_t bytes);
 
 // Launches `kernel` asynchronously on config.stream; `args` points to each kernel parameter's
