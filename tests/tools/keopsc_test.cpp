@@ -251,10 +251,13 @@ TEST_CASE("keopsc emit: the canonical IR, the LLVM IR, the assembly of a CPU, th
   CHECK(r.out.find(".target sm_90") != std::string::npos);
 }
 
-TEST_CASE("keopsc compile --target sm_90: the description records a long output's column groups") {
+TEST_CASE("keopsc compile --target sm_90: descriptions record column groups and wide tiles") {
   TempDir dir;
-  for (const auto& [formula, aliases, object] :
-       {std::tuple{kGauss, kGaussAliases, "gauss.o"}, {kWide, kWideAliases, "wide.o"}}) {
+  // Besides: a long pair body (129 values: 64 + 64 + 1), whose blocks Genred sizes otherwise.
+  const std::vector<std::string> long_aliases = {"x = Vi(64)", "y = Vj(64)", "b = Vj(1)"};
+  for (const auto& [formula, aliases, object] : {std::tuple{kGauss, kGaussAliases, "gauss.o"},
+                                                 {kWide, kWideAliases, "wide.o"},
+                                                 {kGauss, long_aliases, "long_body.o"}}) {
     const auto r = run_shell(keopsc("compile " + quoted(formula) + alias_args(aliases) +
                                     " --axis 1 --target sm_90 -o " + quoted(dir / object)),
                              dir);
@@ -264,7 +267,7 @@ TEST_CASE("keopsc compile --target sm_90: the description records a long output'
   // A stand-in for libkeops's launcher saves the descriptions the entries pass it: no GPU,
   // no libkeops needed.
   const std::string program =
-      "#include <stdio.h>\n#include \"gauss.h\"\n#include \"wide.h\"\n"
+      "#include <stdio.h>\n#include \"gauss.h\"\n#include \"wide.h\"\n#include \"long_body.h\"\n"
       "int keops_aot_gpu_launch(const void* k, int64_t nx, int64_t ny, const void* const* args,\n"
       "                         void* values, int64_t* indices) {\n"
       "  FILE* f = fopen(\"descriptions.bin\", \"ab\");\n"
@@ -273,18 +276,22 @@ TEST_CASE("keopsc compile --target sm_90: the description records a long output'
       ", 1, f);\n"
       "  return fclose(f);\n"
       "}\n"
-      "int main(void) { return gauss(1, 1, 0, 0, 0) || wide(1, 1, 0, 0, 0); }\n";
+      "int main(void) {\n"
+      "  return gauss(1, 1, 0, 0, 0) || wide(1, 1, 0, 0, 0) || long_body(1, 1, 0, 0, 0);\n"
+      "}\n";
   keops::test::write_bytes(dir / "prog.c", program);
   const std::string in_dir = "cd " + quoted(dir.path().string()) + " && ";
-  const auto build = run_shell(in_dir + KEOPS_C_COMPILER + " prog.c gauss.o wide.o -o prog", dir);
+  const auto build =
+      run_shell(in_dir + KEOPS_C_COMPILER + " prog.c gauss.o wide.o long_body.o -o prog", dir);
   INFO(build.err);
   REQUIRE(build.status == 0);
   REQUIRE(run_shell(in_dir + "./prog", dir).status == 0);
   const std::string bytes = read_bytes(dir / "descriptions.bin");
-  REQUIRE(bytes.size() == 2 * sizeof(keops_aot_gpu_kernel));
-  keops_aot_gpu_kernel gauss, wide;  // their pointers are the program's: not read here
+  REQUIRE(bytes.size() == 3 * sizeof(keops_aot_gpu_kernel));
+  keops_aot_gpu_kernel gauss, wide, long_body;  // their pointers are the program's: not read
   std::memcpy(&gauss, bytes.data(), sizeof gauss);
   std::memcpy(&wide, bytes.data() + sizeof gauss, sizeof wide);
+  std::memcpy(&long_body, bytes.data() + 2 * sizeof gauss, sizeof long_body);
 
   const keops::codegen::GpuLayout gauss_layout = sm90_layout(kGauss, kGaussAliases);
   CHECK(gauss.abi_version == KEOPS_AOT_GPU_ABI_VERSION);
@@ -306,6 +313,12 @@ TEST_CASE("keopsc compile --target sm_90: the description records a long output'
   CHECK(wide.value_cols == 200);
   CHECK(wide.arg_count == 3);
   CHECK(wide.wide_tiles_pay == (wide_layout.wide_tiles_pay ? 1 : 0));
+
+  // Wide tiles pay for the long pair body: its launches may take larger blocks.
+  CHECK(sm90_layout(kGauss, long_aliases).wide_tiles_pay);
+  CHECK(long_body.abi_version == KEOPS_AOT_GPU_ABI_VERSION);
+  CHECK(long_body.wide_tiles_pay == 1);
+  CHECK(long_body.column_groups == 1);
 }
 
 TEST_CASE("keopsc: bad input is a message on stderr and exit status 2") {
