@@ -50,6 +50,22 @@ int64_t default_budget(int device) {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// Threads per block of the 2-D scheme's partial kernels where wide tiles pay (H100, 1e4 x 1e6:
+// knn_D64 88.6 -> 76.7 ms, gauss_D64_E16 93.6 -> 82.3 with 384 instead of 256; attention_D64
+// at 2e4: 8.2 -> 7.0 ms with 256 or 384 instead of 192). Their splits are planned for the
+// layout's blocks.
+constexpr int kWidePartialThreads = 384;
+
+// The most threads per block that `kernel`'s registers allow and whose tiles, of
+// shared_bytes_per_thread each, fit the shared memory a block may opt into beside its static
+// shared memory.
+int opt_in_block_threads(const KernelFunction& kernel, int64_t shared_bytes_per_thread) {
+  const int64_t dynamic_shared = device_info(kernel.device).max_shared_per_block_optin -
+                                 function_attribute(kernel, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES);
+  return std::min(int(std::min<int64_t>(dynamic_shared / shared_bytes_per_thread, 1024)) / 32 * 32,
+                  register_limited_threads(kernel));
+}
+
 // The merge kernel over `rows` output rows (codegen/nvptx_kernel.h): slots [0, n_slots) of
 // `states` folded, into the outputs with finalize != 0, else into slot 0.
 void launch_merge(const KernelFunction& merge, int64_t rows, CUdeviceptr states, int64_t n_slots,
@@ -94,13 +110,9 @@ int dense_block_threads(const KernelFunction& kernel, int64_t rows, int column_g
   // Where wide tiles pay, a block may take the shared memory a second one would have had:
   // long pair bodies' registers hold few blocks anyway (attention_D64 at 1e5 on an H100: 142 ms
   // with the 192 threads that half the opt-in memory holds, 118 with 384).
-  if (wide_tiles_pay && shared_bytes_per_thread > 0) {
-    const int64_t dynamic_shared = info.max_shared_per_block_optin -
-                                   function_attribute(kernel, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES);
+  if (wide_tiles_pay && shared_bytes_per_thread > 0)
     max_block_threads =
-        std::max(max_block_threads,
-                 int(std::min<int64_t>(dynamic_shared / shared_bytes_per_thread, 1024)) / 32 * 32);
-  }
+        std::max(max_block_threads, opt_in_block_threads(kernel, shared_bytes_per_thread));
   allow_dynamic_shared(kernel,
                        shared_bytes_per_thread * std::min(max_block_threads, register_limit));
   return plan_dense_launch(rows, info.multiprocessors, column_groups,
@@ -241,6 +253,10 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
                          : dense_block_threads(kernel, plan.rows, layout.column_groups,
                                                layout.max_block_threads, layout.shared_bytes(1),
                                                dense.rows_per_thread, layout.wide_tiles_pay);
+  else if (plan.partial && layout.wide_tiles_pay && layout.shared_bytes(1) > 0)
+    launch_threads = std::max(
+        launch_threads,
+        std::min(kWidePartialThreads, opt_in_block_threads(kernel, layout.shared_bytes(1))));
   const int64_t rows_per_block = int64_t(launch_threads) * dense.rows_per_thread;
   config.block.x = unsigned(launch_threads);
   config.grid.z = unsigned(std::min(layout.column_groups, kMaxGridZ));

@@ -208,6 +208,15 @@ TEST_CASE_TEMPLATE("the 2-D scheme matches the 1-D scheme and the reference, eve
   // Chosen automatically: 10 rows are one block.
   check_2d<T>(kAllKinds[0], 1, 10, 100'000, 0);
   check_2d<T>(kAllKinds[9], 1, 10, 100'000, 0);
+  // Long pair bodies (v = Vj(40): 48 values a pair), whose partial kernels take larger blocks
+  // than the layout's: 1000 rows in blocks of up to 384, splits of 429 reduced rows.
+  const Case wide[] = {{"Sum(v * Exp(-SqDist(x, y)))", "Sum", 0, ""},
+                       {"Sum(v * SqDist(x, y))", "ArgKMin", 3, ""},
+                       {"Sum(v * SqDist(x, y))", "LogSumExp", 0, ""}};
+  for (const Case& c : wide) {
+    check_2d<T>(c, 1, 1000, 3000, 7, 40);
+    check_2d<T>(c, 0, 3000, 1000, 3, 40);
+  }
 }
 
 TEST_CASE_TEMPLATE("several rows per thread and other block sizes: the same results", T, float,
