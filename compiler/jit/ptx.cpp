@@ -15,6 +15,7 @@
 
 #include "compiler/codegen/math.h"
 #include "compiler/codegen/nvptx_kernel.h"
+#include "compiler/codegen/nvptx_slice_sum.h"
 #include "compiler/jit/optimize.h"
 #include "compiler/support/check.h"
 #include "keops/error.h"
@@ -117,6 +118,23 @@ std::string gpu_kernel_ptx(const codegen::KernelSpec& spec) {
   return module_ptx(
       spec, codegen::build_nvptx_kernel, gpu_kernel_symbol(spec),
       codegen::nvptx_dim_tiled(spec) ? llvm::OptimizationLevel::O3 : llvm::OptimizationLevel::O1);
+}
+
+std::string gpu_slice_sum_symbol(ir::DType dtype) {
+  return dtype == ir::DType::F32 ? "keops_slice_sum_f32" : "keops_slice_sum_f64";
+}
+
+std::string gpu_slice_sum_ptx(ir::DType dtype, int sm) {
+  codegen::KernelSpec spec;  // what module_ptx reads: the target and its math
+  spec.dtype = dtype;
+  spec.gpu_sm = sm;
+  spec.gpu_fast_math = false;
+  return module_ptx(
+      spec,
+      [](llvm::Module& m, const codegen::KernelSpec& s, const std::string& name) {
+        codegen::build_nvptx_slice_sum_kernel(m, s.dtype, name);
+      },
+      gpu_slice_sum_symbol(dtype), llvm::OptimizationLevel::O1);
 }
 
 std::string gpu_merge_kernel_ptx(const codegen::KernelSpec& spec) {

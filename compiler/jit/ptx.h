@@ -15,6 +15,11 @@ std::string gpu_kernel_ptx(const codegen::KernelSpec& spec);
 // codegen::merge_kernel_name(gpu_kernel_symbol(spec)).
 std::string gpu_merge_kernel_ptx(const codegen::KernelSpec& spec);
 
+// The PTX of the kernel that sums an output's slices (codegen/nvptx_slice_sum.h) of
+// `dtype` values for sm_<sm>, entry gpu_slice_sum_symbol(dtype).
+std::string gpu_slice_sum_ptx(ir::DType dtype, int sm);
+std::string gpu_slice_sum_symbol(ir::DType dtype);
+
 // The kernel's entry name in its PTX.
 std::string gpu_kernel_symbol(const codegen::KernelSpec& spec);
 

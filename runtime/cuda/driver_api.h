@@ -61,6 +61,7 @@ enum CUjit_option : int {
 };
 
 // Flags of cuStreamCreate and cuEventCreate.
+inline constexpr unsigned CU_STREAM_DEFAULT = 0x0;
 inline constexpr unsigned CU_STREAM_NON_BLOCKING = 0x1;
 inline constexpr unsigned CU_EVENT_DEFAULT = 0x0;
 

@@ -83,6 +83,23 @@ DenseLaunch plan_dense_launch(int64_t rows, int multiprocessors, int column_grou
   return best;
 }
 
+TailSplit plan_tail_split(int64_t blocks, int64_t resident, int64_t n_reduced) {
+  const TailSplit none{blocks, 1};
+  if (blocks <= 0 || resident <= 0) return none;
+  const int64_t waves = blocks / resident, tail = blocks % resident;
+  const int64_t most_splits = std::min(kMaxTailSplits, n_reduced / kMinSplitRows);
+  if (waves == 0 || tail == 0 || most_splits < 2) return none;
+  // The last wave's length with s splits, in whole waves; the fewest splits within 0.2% of a
+  // wave of the shortest (fewer launches, and fewer slices to sum).
+  auto last_wave = [&](int64_t s) { return double(ceil_div(tail * s, resident)) / double(s); };
+  double shortest = 1;
+  for (int64_t s = 2; s <= most_splits; ++s) shortest = std::min(shortest, last_wave(s));
+  int64_t splits = 2;
+  while (last_wave(splits) > shortest + 0.002) ++splits;
+  if ((1 - last_wave(splits)) / double(waves + 1) < kMinTailGain) return none;
+  return {waves * resident, splits};
+}
+
 GpuRunPlan plan_gpu_run(const GpuRunShape& shape, int64_t budget,
                         const std::string& budget_source) {
   const int64_t n = shape.n_reduced, bt = shape.block_threads;

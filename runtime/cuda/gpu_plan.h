@@ -50,6 +50,23 @@ DenseLaunch plan_dense_launch(int64_t rows, int multiprocessors, int column_grou
                               const ResidentThreads& resident_threads = nullptr,
                               int rows_per_thread = 0, bool wide_tiles_pay = false);
 
+// A dense launch's tail split: its blocks of rows run `resident` at a time on the device,
+// so that a last wave of `tail` blocks (blocks % resident) leaves resident - tail of them
+// idle. The blocks from whole_blocks = blocks - tail on then run as `splits` launches of the
+// same kernel, each over a slice of the reduced axis (kMinSplitRows reduced rows at least,
+// kMaxTailSplits slices at most), on streams of their own beside the whole blocks' launch,
+// and their outputs are summed (sums only): the last wave takes
+// ceil(tail * splits / resident) / splits of a whole one. splits = 1 (no split) where that
+// saves less than kMinTailGain of the launch, and for launches of less than a wave (those
+// take the 2-D scheme, auto_splits).
+inline constexpr int64_t kMaxTailSplits = 64;
+inline constexpr double kMinTailGain = 0.01;
+struct TailSplit {
+  int64_t whole_blocks = 0;
+  int64_t splits = 1;
+};
+TailSplit plan_tail_split(int64_t blocks, int64_t resident, int64_t n_reduced);
+
 // The shape of a reduction and what its arrays take on the device, in bytes.
 struct GpuRunShape {
   int64_t out_rows = 0;

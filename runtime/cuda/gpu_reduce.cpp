@@ -18,6 +18,7 @@
 #include "runtime/cuda/memory.h"
 #include "runtime/cuda/module_cache.h"
 #include "runtime/cuda/ptx_cache.h"
+#include "runtime/cuda/stream.h"
 
 namespace keops::runtime::cuda {
 namespace {
@@ -76,6 +77,71 @@ void launch_merge(const KernelFunction& merge, int64_t rows, CUdeviceptr states,
   config.grid.x = unsigned(ceil_div(rows, kMergeThreads));
   config.grid.z = grid_z;
   launch(merge, config, params);
+}
+
+// A dense launch over `rows` output rows and `reduced` reduced rows, its tail split.
+struct SplitLaunch {
+  int64_t rows, reduced;
+  TailSplit tail;
+  int64_t rows_per_block;
+};
+
+// Runs a dense sum with its tail split (gpu_plan.h) on concurrent streams: the whole blocks,
+// and for each slice of the reduced axis, the tail's rows into its own output in `slices`
+// (tail rows x value_cols values each, slice after slice). The legacy stream then sums the
+// slices into the tail's output rows, after all of them. Slices are whole tiles (a tile is a
+// block's threads' reduced rows), the last one shorter; `table` takes the arguments' addresses
+// for each launch.
+template <class T>
+void launch_split_tail(const KernelFunction& kernel, const KernelFunction& slice_sum,
+                       LaunchConfig config, const SplitLaunch& split,
+                       const std::vector<CUdeviceptr>& addresses, const codegen::KernelSpec& spec,
+                       const std::vector<View<const T>>& args, DeviceBuffer& table,
+                       CUdeviceptr values, int64_t value_cols, CUdeviceptr slices) {
+  const int64_t tile = config.block.x;
+  int64_t whole_rows = std::min(split.rows, split.tail.whole_blocks * split.rows_per_block);
+  int64_t tail_rows = split.rows - whole_rows;
+  const int64_t slice_len =
+      std::max<int64_t>(1, ceil_div(ceil_div(split.reduced, split.tail.splits), tile) * tile);
+  int64_t n_slices = ceil_div(split.reduced, slice_len);
+  const size_t n = addresses.size();
+  std::vector<CUdeviceptr> tables(addresses);
+  for (int64_t s = 0; s < n_slices; ++s)
+    for (size_t k = 0; k < n; ++k) {
+      const ir::Cat cat = spec.args[k].cat;
+      const int64_t first_row = cat == spec.outer_cat()   ? whole_rows
+                                : cat == spec.inner_cat() ? s * slice_len
+                                                          : 0;
+      tables.push_back(addresses[k] + CUdeviceptr(first_row * args[k].cols * int64_t(sizeof(T))));
+    }
+  if (!tables.empty()) table.upload(tables.data(), tables.size() * sizeof(CUdeviceptr));
+  const std::vector<CUstream> streams = concurrent_streams(kernel.device, int(n_slices) + 1);
+  CUdeviceptr no_indices = 0;
+  // The whole blocks first: blocks start in launch order, and the slices' fill the last wave.
+  if (whole_rows > 0) {
+    CUdeviceptr table_at = table.address();
+    int64_t reduced = split.reduced;
+    void* params[] = {&whole_rows, &reduced, &table_at, &values, &no_indices};
+    config.grid.x = unsigned(split.tail.whole_blocks);
+    config.stream = streams[0];
+    launch(kernel, config, params);
+  }
+  config.grid.x = unsigned(ceil_div(tail_rows, split.rows_per_block));
+  for (int64_t s = 0; s < n_slices; ++s) {
+    int64_t reduced = std::min(slice_len, split.reduced - s * slice_len);
+    CUdeviceptr table_at = table.address() + CUdeviceptr(size_t(s + 1) * n * sizeof(CUdeviceptr));
+    CUdeviceptr slice_at = slices + CUdeviceptr(s * tail_rows * value_cols * int64_t(sizeof(T)));
+    void* params[] = {&tail_rows, &reduced, &table_at, &slice_at, &no_indices};
+    config.stream = streams[size_t(s + 1)];
+    launch(kernel, config, params);
+  }
+  int64_t sums = tail_rows * value_cols;
+  CUdeviceptr tail_values = values + CUdeviceptr(whole_rows * value_cols * int64_t(sizeof(T)));
+  void* params[] = {&sums, &slices, &n_slices, &tail_values};
+  LaunchConfig sum_config;
+  sum_config.block.x = kMergeThreads;
+  sum_config.grid.x = unsigned(ceil_div(sums, kMergeThreads));
+  launch(slice_sum, sum_config, params);
 }
 
 }  // namespace
@@ -173,11 +239,12 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
     shape.fixed += int64_t(items_plan.items.size() * sizeof(SparseItem) +
                            items_plan.ranges.size() * sizeof(int64_t));
   }
+  const int64_t budget = options.memory_limit > 0 ? options.memory_limit : default_budget(device);
   const GpuRunPlan plan =
-      options.memory_limit > 0
-          ? plan_gpu_run(shape, options.memory_limit, "Options::gpu_memory_limit")
-          : plan_gpu_run(shape, default_budget(device),
-                         "the free memory of GPU " + std::to_string(device) + " less a margin");
+      plan_gpu_run(shape, budget,
+                   options.memory_limit > 0
+                       ? "Options::gpu_memory_limit"
+                       : "the free memory of GPU " + std::to_string(device) + " less a margin");
   // Row slices narrower than a block cut the items to their width.
   if (sparse && plan.rows < bt) items_plan = plan_sparse(*sparse, out_rows, plan.rows, 0);
 
@@ -206,11 +273,71 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
       plan.partial ? merge_module.get()->function(codegen::merge_kernel_name(symbol))
                    : KernelFunction{};
 
+  LaunchConfig config;
+  // The block size, now that the kernel's registers are known.
+  int launch_threads = layout.block_threads;
+  if (!sparse && !plan.partial)
+    launch_threads = options.block_threads > 0
+                         ? std::min(options.block_threads, register_limited_threads(kernel))
+                         : dense_block_threads(kernel, plan.rows, layout.column_groups,
+                                               layout.max_block_threads, layout.shared_bytes(1),
+                                               dense.rows_per_thread, layout.wide_tiles_pay);
+  else if (plan.partial && layout.wide_tiles_pay && layout.shared_bytes(1) > 0)
+    launch_threads = std::max(
+        launch_threads,
+        std::min(kWidePartialThreads, opt_in_block_threads(kernel, layout.shared_bytes(1))));
+  const int64_t rows_per_block = int64_t(launch_threads) * dense.rows_per_thread;
+
+  // Dense sums split their tail (gpu_plan.h) where the slices' outputs fit the budget. Not
+  // sums asked for more accuracy (Kahan, float64 accumulators), whose slices would be rounded
+  // to T and summed without compensation; nor long outputs, whose column groups are blocks of
+  // their own.
+  const bool tail_may_split = !sparse && !plan.partial && layout.column_groups == 1 &&
+                              spec.reduction.kind == ir::ReductionKind::Sum &&
+                              spec.sum_scheme != codegen::SumScheme::Kahan &&
+                              !spec.float64_accumulator && options.tail_splits != 1;
+  // (A split needs a whole wave first: smaller launches skip the occupancy query.)
+  const int64_t resident =
+      !tail_may_split             ? 0
+      : options.tail_resident > 0 ? options.tail_resident
+      : ceil_div(plan.rows, rows_per_block) <= shape.multiprocessors
+          ? 0
+          : int64_t(resident_blocks(kernel, launch_threads, layout.shared_bytes(launch_threads))) *
+                shape.multiprocessors;
+  auto tail_split_of = [&](int64_t rows) {
+    const int64_t blocks = ceil_div(rows, rows_per_block);
+    if (resident > 0 && options.tail_splits > 1 && blocks % resident > 0)
+      return TailSplit{blocks - blocks % resident, options.tail_splits};
+    return plan_tail_split(blocks, resident, plan.reduced);
+  };
+  // Slices of plan.rows output rows, the last one shorter: the buffers hold either's.
+  int64_t most_splits = 1, slice_values = 0;
+  for (const int64_t rows : {plan.rows, out_rows % plan.rows})
+    if (const TailSplit tail = tail_split_of(rows); rows > 0 && tail.splits > 1) {
+      most_splits = std::max(most_splits, tail.splits);
+      slice_values = std::max(
+          slice_values, tail.splits * (rows - tail.whole_blocks * rows_per_block) * values.cols);
+    }
+  // (Forced splits, for tests, take what they need.)
+  const int64_t split_bytes =
+      slice_values * int64_t(sizeof(T)) + most_splits * int64_t(args.size() * sizeof(CUdeviceptr));
+  if (plan.device_bytes + split_bytes > budget && options.tail_splits <= 1) most_splits = 1;
+  const KernelFunction slice_sum =
+      most_splits > 1
+          ? cached_module(
+                jit::gpu_slice_sum_symbol(spec.dtype), device,
+                [&] { return cached_slice_sum_ptx(spec.dtype, spec.gpu_sm); }, JitEffort::Quick)
+                ->function(jit::gpu_slice_sum_symbol(spec.dtype))
+          : KernelFunction{};
+
   // Every buffer is allocated before the first copy: a failed allocation leaves nothing.
   auto bytes_of = [](int64_t rows, int64_t cols, size_t size) {
     return size_t(rows * cols) * size;
   };
-  DeviceBuffer table(device, args.size() * sizeof(CUdeviceptr));
+  // The arguments' addresses: one table, or one more per slice of a split tail.
+  DeviceBuffer table(
+      device, size_t(most_splits > 1 ? most_splits + 1 : 1) * args.size() * sizeof(CUdeviceptr));
+  DeviceBuffer tail_slices(device, most_splits > 1 ? size_t(slice_values) * sizeof(T) : 0);
   std::vector<DeviceBuffer> copies(args.size());
   for (size_t k = 0; k < args.size(); ++k) {
     if (in_place[k]) continue;
@@ -244,20 +371,6 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
   for (size_t k = 0; k < args.size(); ++k)
     if (spec.args[k].cat == ir::CatP) place(k, 0, args[k].rows);
 
-  LaunchConfig config;
-  // The block size, now that the kernel's registers are known.
-  int launch_threads = layout.block_threads;
-  if (!sparse && !plan.partial)
-    launch_threads = options.block_threads > 0
-                         ? std::min(options.block_threads, register_limited_threads(kernel))
-                         : dense_block_threads(kernel, plan.rows, layout.column_groups,
-                                               layout.max_block_threads, layout.shared_bytes(1),
-                                               dense.rows_per_thread, layout.wide_tiles_pay);
-  else if (plan.partial && layout.wide_tiles_pay && layout.shared_bytes(1) > 0)
-    launch_threads = std::max(
-        launch_threads,
-        std::min(kWidePartialThreads, opt_in_block_threads(kernel, layout.shared_bytes(1))));
-  const int64_t rows_per_block = int64_t(launch_threads) * dense.rows_per_thread;
   config.block.x = unsigned(launch_threads);
   config.grid.z = unsigned(std::min(layout.column_groups, kMaxGridZ));
   config.dynamic_shared_bytes = unsigned(layout.shared_bytes(launch_threads));
@@ -294,9 +407,15 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
       int64_t reduced = std::min(plan.reduced, n_reduced - j0);
       for (size_t k = 0; k < args.size(); ++k)
         if (spec.args[k].cat == spec.inner_cat()) place(k, j0, std::min(reduced, args[k].rows));
-      if (!addresses.empty()) table.upload(addresses.data(), table.bytes());
       CUdeviceptr table_at = table.address();
-      if (!plan.partial) {
+      const TailSplit tail = most_splits > 1 ? tail_split_of(rows) : TailSplit{};
+      if (tail.splits == 1 && !addresses.empty())
+        table.upload(addresses.data(), addresses.size() * sizeof(CUdeviceptr));
+      if (tail.splits > 1) {
+        launch_split_tail(kernel, slice_sum, config, {rows, reduced, tail, rows_per_block},
+                          addresses, spec, args, table, values_at, values.cols,
+                          tail_slices.address());
+      } else if (!plan.partial) {
         CUdeviceptr items_at = items.address(), ranges_at = ranges.address();
         void* params[] = {&rows,       &reduced,  &table_at, &values_at,
                           &indices_at, &items_at, &ranges_at};  // a dense kernel reads 5

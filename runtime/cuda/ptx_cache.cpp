@@ -1,6 +1,7 @@
 // The disk layer of GPU kernels' PTX (see ptx_cache.h).
 #include "runtime/cuda/ptx_cache.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -16,13 +17,12 @@ std::string ptx_cache_key(const codegen::KernelSpec& spec) {
 
 namespace {
 
-std::string cached(const std::string& key, std::string (*make_ptx)(const codegen::KernelSpec&),
-                   const codegen::KernelSpec& spec) {
+std::string cached(const std::string& key, const std::function<std::string()>& make_ptx) {
   const std::shared_ptr<const DiskCache> disk = process_disk_cache();
-  if (!disk) return make_ptx(spec);
+  if (!disk) return make_ptx();
   // A damaged entry fails its checksum in load() and is rebuilt here.
   if (std::optional<std::string> ptx = disk->load(kPtxKind, key)) return *ptx;
-  std::string ptx = make_ptx(spec);
+  std::string ptx = make_ptx();
   disk->store(kPtxKind, key, ptx);
   return ptx;
 }
@@ -30,11 +30,17 @@ std::string cached(const std::string& key, std::string (*make_ptx)(const codegen
 }  // namespace
 
 std::string cached_ptx(const codegen::KernelSpec& spec) {
-  return cached(ptx_cache_key(spec), jit::gpu_kernel_ptx, spec);
+  return cached(ptx_cache_key(spec), [&] { return jit::gpu_kernel_ptx(spec); });
 }
 
 std::string cached_merge_ptx(const codegen::KernelSpec& spec) {
-  return cached(ptx_cache_key(spec) + "|merge", jit::gpu_merge_kernel_ptx, spec);
+  return cached(ptx_cache_key(spec) + "|merge", [&] { return jit::gpu_merge_kernel_ptx(spec); });
+}
+
+std::string cached_slice_sum_ptx(ir::DType dtype, int sm) {
+  return cached(
+      jit::gpu_slice_sum_symbol(dtype) + "|sm_" + std::to_string(sm) + "|build=" + code_build_id(),
+      [&] { return jit::gpu_slice_sum_ptx(dtype, sm); });
 }
 
 }  // namespace keops::runtime::cuda

@@ -20,4 +20,7 @@ std::string cached_ptx(const codegen::KernelSpec& spec);
 // The same for the merge kernel of the partial kernel spec (jit::gpu_merge_kernel_ptx).
 std::string cached_merge_ptx(const codegen::KernelSpec& spec);
 
+// The same for the kernel that sums an output's slices (jit::gpu_slice_sum_ptx).
+std::string cached_slice_sum_ptx(ir::DType dtype, int sm);
+
 }  // namespace keops::runtime::cuda

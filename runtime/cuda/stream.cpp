@@ -1,14 +1,31 @@
 // Streams and events, created and destroyed under their device's primary context.
 #include "runtime/cuda/stream.h"
 
+#include <map>
+#include <memory>
+#include <mutex>
+
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/errors.h"
 
 namespace keops::runtime::cuda {
 
-Stream::Stream(int device) : device_(device) {
+Stream::Stream(int device, bool blocking) : device_(device) {
   ContextGuard guard(device);
-  check(driver().cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+  check(driver().cuStreamCreate(&stream_, blocking ? CU_STREAM_DEFAULT : CU_STREAM_NON_BLOCKING),
+        "cuStreamCreate");
+}
+
+std::vector<CUstream> concurrent_streams(int device, int count) {
+  // Never destroyed: the process's last launches may still be using them at exit.
+  static std::mutex mutex;
+  static auto* pools = new std::map<int, std::vector<std::unique_ptr<Stream>>>();
+  const std::lock_guard<std::mutex> lock(mutex);
+  std::vector<std::unique_ptr<Stream>>& pool = (*pools)[device];
+  while (int(pool.size()) < count) pool.push_back(std::make_unique<Stream>(device, true));
+  std::vector<CUstream> streams;
+  for (int k = 0; k < count; ++k) streams.push_back(pool[size_t(k)]->get());
+  return streams;
 }
 
 Stream::~Stream() {

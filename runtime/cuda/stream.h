@@ -1,14 +1,18 @@
 // CUDA streams and timing events of one device, owned (RAII).
 #pragma once
 
+#include <vector>
+
 #include "runtime/cuda/driver_api.h"
 
 namespace keops::runtime::cuda {
 
-// A non-blocking stream: its work does not wait for the legacy default stream.
+// A stream. A non-blocking one's work does not wait for the legacy default stream; a
+// blocking one's waits for the legacy stream's earlier work, and the legacy stream's later
+// work waits for it.
 class Stream {
  public:
-  explicit Stream(int device);
+  explicit Stream(int device, bool blocking = false);
   ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
@@ -21,6 +25,11 @@ class Stream {
   CUstream stream_ = nullptr;
   int device_;
 };
+
+// `count` blocking streams of `device`, created on the first request for as many and kept
+// for the process: launches on them may run at the same time, after the legacy default
+// stream's earlier work and before its later work.
+std::vector<CUstream> concurrent_streams(int device, int count);
 
 // A timing event: record() it on a stream, then read the time between two of them.
 class Event {

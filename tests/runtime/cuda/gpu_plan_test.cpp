@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include <keops/error.h>
@@ -234,4 +235,40 @@ TEST_CASE("dense launches: block sizes that keep the SMs' threads resident") {
   CHECK(plan_dense_launch(1'000'000, 132, 1, 1024, false, [](int) {
           return int64_t(0);
         }).block_threads == 768);
+}
+
+TEST_CASE(
+    "tail splits: the last, partly filled wave of a dense launch cut across the reduced axis") {
+  using keops::runtime::cuda::plan_tail_split;
+  // gauss_sum_D3 at 1e6 on an H100: 391 blocks of 2560 rows, one per SM at a time, the
+  // third wave 127 blocks: 27 splits of them take 26/27 of a wave (the fewest within 0.2% of
+  // 127/132), 1.2% of the launch saved.
+  auto tail = plan_tail_split(391, 132, 1'000'000);
+  CHECK(tail.whole_blocks == 264);
+  CHECK(tail.splits == 27);
+  // One block past a wave: as many splits as bring it near 1/132 of a wave.
+  tail = plan_tail_split(133, 132, 1'000'000);
+  CHECK(tail.whole_blocks == 132);
+  CHECK(tail.splits >= 50);
+  CHECK(tail.splits <= keops::runtime::cuda::kMaxTailSplits);
+  // Splits of kMinSplitRows reduced rows at least: 5 of 4096 here.
+  tail = plan_tail_split(133, 132, 5 * 4096 + 100);
+  CHECK(tail.whole_blocks == 132);
+  CHECK(tail.splits == 5);
+  // No split: whole waves; less than a wave (the 2-D scheme's); a reduced axis too short
+  // to cut in two; a last wave nearly full after many (131 of 132 after 20: the best split
+  // saves 0.04%).
+  for (auto [blocks, resident, reduced] :
+       {std::tuple<int64_t, int64_t, int64_t>{396, 132, 1'000'000},
+        {100, 132, 1'000'000},
+        {391, 132, 8191},
+        {20 * 132 + 131, 132, 1'000'000},
+        {391, 0, 1'000'000}}) {
+    CAPTURE(blocks);
+    CAPTURE(resident);
+    CAPTURE(reduced);
+    tail = plan_tail_split(blocks, resident, reduced);
+    CHECK(tail.splits == 1);
+    CHECK(tail.whole_blocks == blocks);
+  }
 }

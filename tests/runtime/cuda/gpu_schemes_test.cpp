@@ -251,6 +251,98 @@ TEST_CASE_TEMPLATE("several rows per thread and other block sizes: the same resu
   CHECK(distance(wide.run(options).values, wide.reference().values) <= tolerance<T>());
 }
 
+TEST_CASE_TEMPLATE("tail splits of dense sums: the same sums as the 1-D scheme and the reference",
+                   T, float, double) {
+  if (skip_without_gpu()) return;
+  // Waves of 3 blocks (tail_resident): 1000 or 900 output rows are 8 blocks of 128 (two whole
+  // waves and a tail of 2 blocks), or 4 blocks of 4 x 64 (a tail of one block that ends
+  // mid-thread); 900 or 1000 reduced rows in slices of whole tiles, the last one shorter.
+  // Slices of several tiles add up in another order than one pass: some low bits differ,
+  // which shows that the split ran (slices of one tile add the same tile sums in the same
+  // order).
+  const Case sums[] = {{"Exp(-p * SqDist(x, y)) * b", "Sum", 0, ""},
+                       {"v * Exp(-SqDist(x, y))", "Sum", 0, ""}};
+  for (const Case& c : sums)
+    for (int axis : {1, 0}) {
+      CAPTURE(std::string(c.formula));
+      CAPTURE(axis);
+      const Problem<T> problem(c, axis, 1000, 900, 5);
+      const auto ref = problem.reference();
+      for (auto [rows, threads] : {std::pair{1, 128}, {4, 64}}) {
+        GpuRunOptions options{0, 1};
+        options.rows_per_thread = rows;
+        options.block_threads = threads;
+        options.tail_splits = 1;
+        const auto one = problem.run(options);
+        for (int64_t splits : {2, 5, 13}) {
+          CAPTURE(rows);
+          CAPTURE(splits);
+          options.tail_splits = splits;
+          options.tail_resident = 3;
+          const auto out = problem.run(options);
+          CHECK(distance(out.values, ref.values) <= tolerance<T>());
+          CHECK(distance(out.values, one.values) <= tolerance<T>());
+          if (splits < 13) CHECK(out.values != one.values);
+        }
+      }
+    }
+  // Chosen automatically (tail_splits = 0): after a wave of 8 blocks, a tail of one, cut in 8
+  // slices of 5000 reduced rows.
+  const Problem<T> problem(sums[0], 1, 9 * 128 - 5, 40'000);
+  GpuRunOptions options{0, 1};
+  options.rows_per_thread = 1;
+  options.block_threads = 128;
+  options.tail_splits = 1;
+  const auto one = problem.run(options);
+  options.tail_splits = 0;
+  options.tail_resident = 8;
+  const auto out = problem.run(options);
+  CHECK(distance(out.values, problem.reference().values) <= tolerance<T>());
+  CHECK(out.values != one.values);
+  // In row slices (a memory limit that holds about a third of the output rows: the reduced
+  // arrays take 5 values a row, an output row 4), each slice's tail split.
+  const Problem<T> sliced(sums[0], 1, 3000, 20'000);
+  const int64_t inner = 20'000 * 5 * int64_t(sizeof(T));
+  GpuRunOptions limited{inner + 1000 * 4 * int64_t(sizeof(T)), 1};
+  limited.rows_per_thread = 1;
+  limited.block_threads = 128;
+  limited.tail_splits = 1;
+  const auto unsplit = sliced.run(limited);
+  limited.tail_splits = 4;  // 8 blocks a slice: waves of 3, a tail of 2
+  limited.tail_resident = 3;
+  const auto split = sliced.run(limited);
+  CHECK(distance(split.values, sliced.reference().values) <= tolerance<T>());
+  CHECK(split.values != unsplit.values);
+  // Not split, whatever tail_splits says: other reductions, Kahan sums and long outputs
+  // (the same bits as without a split).
+  const Case others[] = {kAllKinds[1], kAllKinds[8], kAllKinds[10], kAllKinds[12]};
+  for (const Case& c : others) {
+    CAPTURE(std::string(c.reduction));
+    const Problem<T> other(c, 1, 1000, 900);
+    GpuRunOptions forced{0, 1};
+    forced.block_threads = 128;
+    forced.rows_per_thread = 1;
+    const auto base = other.run(forced);
+    forced.tail_splits = 5;
+    forced.tail_resident = 3;
+    const auto out = other.run(forced);
+    CHECK(out.values == base.values);
+    CHECK(out.indices == base.indices);
+  }
+  Problem<T> kahan(sums[0], 1, 1000, 900);
+  kahan.spec.sum_scheme = keops::codegen::SumScheme::Kahan;
+  Problem<T> wide(sums[1], 1, 1000, 900, 70);
+  for (Problem<T>* p : {&kahan, &wide}) {
+    GpuRunOptions forced{0, 1};
+    forced.block_threads = 128;
+    forced.rows_per_thread = 1;
+    const auto base = p->run(forced);
+    forced.tail_splits = 5;
+    forced.tail_resident = 3;
+    CHECK(p->run(forced).values == base.values);
+  }
+}
+
 TEST_CASE_TEMPLATE("long outputs on the GPU: column groups, 1-D and 2-D, against the reference", T,
                    float, double) {
   if (skip_without_gpu()) return;
