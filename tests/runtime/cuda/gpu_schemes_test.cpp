@@ -299,8 +299,9 @@ TEST_CASE_TEMPLATE("tail splits of dense sums: the same sums as the 1-D scheme a
   const auto out = problem.run(options);
   CHECK(distance(out.values, problem.reference().values) <= tolerance<T>());
   CHECK(out.values != one.values);
-  // In row slices (a memory limit that holds about a third of the output rows: the reduced
-  // arrays take 5 values a row, an output row 4), each slice's tail split.
+  // In row slices, each slice's tail split: a memory limit that holds 997 output rows besides
+  // the reduced arrays (5 values a reduced row, 4 an output row), which the plan takes as
+  // slices of 768 rows (whole blocks of the layout's 256 threads), 6 blocks of 128 here.
   const Problem<T> sliced(sums[0], 1, 3000, 20'000);
   const int64_t inner = 20'000 * 5 * int64_t(sizeof(T));
   GpuRunOptions limited{inner + 1000 * 4 * int64_t(sizeof(T)), 1};
@@ -308,8 +309,8 @@ TEST_CASE_TEMPLATE("tail splits of dense sums: the same sums as the 1-D scheme a
   limited.block_threads = 128;
   limited.tail_splits = 1;
   const auto unsplit = sliced.run(limited);
-  limited.tail_splits = 4;  // 8 blocks a slice: waves of 3, a tail of 2
-  limited.tail_resident = 3;
+  limited.tail_splits = 4;  // waves of 4 blocks, a tail of 2
+  limited.tail_resident = 4;
   const auto split = sliced.run(limited);
   CHECK(distance(split.values, sliced.reference().values) <= tolerance<T>());
   CHECK(split.values != unsplit.values);
