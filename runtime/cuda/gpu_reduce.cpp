@@ -166,9 +166,12 @@ int dense_block_threads(const KernelFunction& kernel, int64_t rows, int column_g
   auto resident = [&](int threads) -> int64_t {
     const std::lock_guard<std::mutex> lock(mutex);
     auto [at, fresh] = asked->try_emplace({kernel.handle, threads}, 0);
-    if (fresh)  // sizes stay within the register limit passed below
+    if (fresh) {  // sizes stay within the register limit passed below
+      // The occupancy of tiles past the default limit counts them once the kernel opts in.
+      allow_dynamic_shared(kernel, shared_bytes_per_thread * threads);
       at->second =
           int64_t(resident_blocks(kernel, threads, shared_bytes_per_thread * threads)) * threads;
+    }
     return at->second;
   };
   const int register_limit = register_limited_threads(kernel);
@@ -179,8 +182,6 @@ int dense_block_threads(const KernelFunction& kernel, int64_t rows, int column_g
   if (wide_tiles_pay && shared_bytes_per_thread > 0)
     max_block_threads =
         std::max(max_block_threads, opt_in_block_threads(kernel, shared_bytes_per_thread));
-  allow_dynamic_shared(kernel,
-                       shared_bytes_per_thread * std::min(max_block_threads, register_limit));
   return plan_dense_launch(rows, info.multiprocessors, column_groups,
                            std::min(max_block_threads, register_limit), false, resident,
                            rows_per_thread, wide_tiles_pay)
