@@ -286,13 +286,19 @@ TEST_CASE_TEMPLATE("tail splits of dense sums: the same sums as the 1-D scheme a
         }
       }
     }
+  // The 1-D scheme of one row per thread in blocks of 128 threads, within memory_limit bytes
+  // (0: what the GPU has free), not split first.
+  auto blocks_of_128 = [](int64_t memory_limit) {
+    GpuRunOptions options{memory_limit, 1};
+    options.rows_per_thread = 1;
+    options.block_threads = 128;
+    options.tail_splits = 1;
+    return options;
+  };
   // Chosen automatically (tail_splits = 0): after a wave of 8 blocks, a tail of one, cut in 8
   // slices of 5000 reduced rows.
   const Problem<T> problem(sums[0], 1, 9 * 128 - 5, 40'000);
-  GpuRunOptions options{0, 1};
-  options.rows_per_thread = 1;
-  options.block_threads = 128;
-  options.tail_splits = 1;
+  GpuRunOptions options = blocks_of_128(0);
   const auto one = problem.run(options);
   options.tail_splits = 0;
   options.tail_resident = 8;
@@ -303,11 +309,8 @@ TEST_CASE_TEMPLATE("tail splits of dense sums: the same sums as the 1-D scheme a
   // the reduced arrays (5 values a reduced row, 4 an output row), which the plan takes as
   // slices of 768 rows (whole blocks of the layout's 256 threads), 6 blocks of 128 here.
   const Problem<T> sliced(sums[0], 1, 3000, 20'000);
-  const int64_t inner = 20'000 * 5 * int64_t(sizeof(T));
-  GpuRunOptions limited{inner + 1000 * 4 * int64_t(sizeof(T)), 1};
-  limited.rows_per_thread = 1;
-  limited.block_threads = 128;
-  limited.tail_splits = 1;
+  GpuRunOptions limited =
+      blocks_of_128(20'000 * 5 * int64_t(sizeof(T)) + 1000 * 4 * int64_t(sizeof(T)));
   const auto unsplit = sliced.run(limited);
   limited.tail_splits = 4;  // waves of 4 blocks, a tail of 2
   limited.tail_resident = 4;
@@ -316,32 +319,23 @@ TEST_CASE_TEMPLATE("tail splits of dense sums: the same sums as the 1-D scheme a
   CHECK(split.values != unsplit.values);
   // Not split, whatever tail_splits says: other reductions, Kahan sums and long outputs
   // (the same bits as without a split).
-  const Case others[] = {kAllKinds[1], kAllKinds[8], kAllKinds[10], kAllKinds[12]};
-  for (const Case& c : others) {
-    CAPTURE(std::string(c.reduction));
-    const Problem<T> other(c, 1, 1000, 900);
-    GpuRunOptions forced{0, 1};
-    forced.block_threads = 128;
-    forced.rows_per_thread = 1;
+  auto check_not_split = [&](const Problem<T>& other) {
+    GpuRunOptions forced = blocks_of_128(0);
     const auto base = other.run(forced);
     forced.tail_splits = 5;
     forced.tail_resident = 3;
     const auto out = other.run(forced);
     CHECK(out.values == base.values);
     CHECK(out.indices == base.indices);
+  };
+  for (const Case& c : {kAllKinds[1], kAllKinds[8], kAllKinds[10], kAllKinds[12]}) {
+    CAPTURE(std::string(c.reduction));
+    check_not_split(Problem<T>(c, 1, 1000, 900));
   }
   Problem<T> kahan(sums[0], 1, 1000, 900);
   kahan.spec.sum_scheme = keops::codegen::SumScheme::Kahan;
-  Problem<T> wide(sums[1], 1, 1000, 900, 70);
-  for (Problem<T>* p : {&kahan, &wide}) {
-    GpuRunOptions forced{0, 1};
-    forced.block_threads = 128;
-    forced.rows_per_thread = 1;
-    const auto base = p->run(forced);
-    forced.tail_splits = 5;
-    forced.tail_resident = 3;
-    CHECK(p->run(forced).values == base.values);
-  }
+  check_not_split(kahan);
+  check_not_split(Problem<T>(sums[1], 1, 1000, 900, 70));
 }
 
 TEST_CASE_TEMPLATE("long outputs on the GPU: column groups, 1-D and 2-D, against the reference", T,
