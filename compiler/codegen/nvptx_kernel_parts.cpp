@@ -1,6 +1,8 @@
 // Pieces the GPU kernel and its merge kernel share (see nvptx_kernel_parts.h).
 #include "compiler/codegen/nvptx_kernel_parts.h"
 
+#include <llvm/IR/IntrinsicsNVPTX.h>
+
 namespace keops::codegen {
 
 using llvm::Value;
@@ -53,6 +55,12 @@ llvm::Function* kernel_function(llvm::Module& m, const std::string& name,
 
 Value* special_register(llvm::IRBuilderBase& b, llvm::Intrinsic::ID id) {
   return b.CreateZExt(b.CreateIntrinsic(id, {}, {}), b.getInt64Ty());
+}
+
+Value* grid_thread_index(llvm::IRBuilderBase& b) {
+  return b.CreateAdd(b.CreateMul(special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x),
+                                 special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x)),
+                     special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x));
 }
 
 Value* group_first_column(llvm::IRBuilderBase& b, Value* g, const ColumnGroups& groups) {

@@ -1,5 +1,6 @@
-// Pieces the GPU kernel and its merge kernel share (nvptx_kernel.h): element types, long
-// outputs' column groups, kernel entry points, partial-state cells and output rows.
+// Pieces the GPU kernels share (nvptx_kernel.h, its merge, the slice sum): element types, long
+// outputs' column groups, kernel entry points, thread indices, partial-state cells and output
+// rows.
 #pragma once
 
 #include <string>
@@ -43,6 +44,9 @@ llvm::Function* kernel_function(llvm::Module& m, const std::string& name,
 
 // A special register (tid, ctaid, ...) as i64.
 llvm::Value* special_register(llvm::IRBuilderBase& b, llvm::Intrinsic::ID id);
+
+// This thread's index in a 1-D grid of 1-D blocks: ctaid.x * ntid.x + tid.x, as i64.
+llvm::Value* grid_thread_index(llvm::IRBuilderBase& b);
 
 // The first column of group g: min(g * width, dim - width).
 llvm::Value* group_first_column(llvm::IRBuilderBase& b, llvm::Value* g, const ColumnGroups& groups);

@@ -72,10 +72,7 @@ void build_merge_kernel(llvm::Module& m, const KernelSpec& full, const ColumnGro
   llvm::IRBuilder<> b(entry);
   std::vector<llvm::AllocaInst*> slots;
   for (llvm::Type* t : state_types) slots.push_back(b.CreateAlloca(t));
-  Value* row =
-      b.CreateAdd(b.CreateMul(special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x),
-                              special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x)),
-                  special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x));
+  Value* row = grid_thread_index(b);
   Value* first_group = special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_z);
   Value* group_step = special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_nctaid_z);
   b.CreateCondBr(b.CreateICmpSLT(row, out_rows), group_header, exit);

@@ -2,7 +2,6 @@
 #include "compiler/codegen/nvptx_slice_sum.h"
 
 #include <llvm/IR/IRBuilder.h>
-#include <llvm/IR/IntrinsicsNVPTX.h>
 
 #include "compiler/codegen/nvptx_kernel_parts.h"
 
@@ -32,10 +31,7 @@ void build_nvptx_slice_sum_kernel(llvm::Module& m, ir::DType dtype, const std::s
   auto* exit = BasicBlock::Create(ctx, "exit", fn);
 
   llvm::IRBuilder<> b(entry);
-  Value* i =
-      b.CreateAdd(b.CreateMul(special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x),
-                              special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_ntid_x)),
-                  special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x));
+  Value* i = grid_thread_index(b);
   b.CreateCondBr(b.CreateICmpSLT(i, n), slice_header, exit);
 
   // for (s = 0; s < n_slices; ++s) sum += slices[s * n + i]
