@@ -15,6 +15,13 @@ namespace detail {
 struct GenredImpl;
 }
 
+// One argument of a Genred, as its calls take it (Genred::arguments()).
+struct ArgumentInfo {
+  std::string name;  // the first alias at its position, or "Var(position,dim,cat)"
+  int dim = 0;       // cols
+  int category = 0;  // 0: indexed by i (Vi), 1: by j (Vj), 2: a parameter (Pm, one row)
+};
+
 class Genred {
  public:
   // Throws keops::Error for a bad formula, alias, reduction or option: nothing is run.
@@ -41,11 +48,20 @@ class Genred {
 
   std::string formula() const;  // canonical text of the compiled formula
 
+  // This reduction with other options (backend, device, threads, sum scheme, nx/ny, ranges,
+  // devices, stream, ...), sharing the parsed formula and the compiled kernels: cheap,
+  // where building a Genred parses. keops::Error when k or formula2 differ from this
+  // Genred's (they shape the reduction: build another Genred) and for what the
+  // constructor rejects in options.
+  Genred with_options(Options options) const;
+  const Options& options() const;
+
   // Beyond the contract: the shape of what the reduction yields.
   int axis() const;        // -1 for a reduction over both axes (a parameter's gradient)
   int value_cols() const;  // values per output row
   int index_cols() const;  // indices per output row (0 for value-only reductions)
   int arg_count() const;   // arguments expected, in position order
+  std::vector<ArgumentInfo> arguments() const;  // each argument, in position order
 
  private:
   explicit Genred(std::shared_ptr<const detail::GenredImpl> impl);

@@ -1,6 +1,7 @@
 // Umbrella header of the keops library.
 #pragma once
 
+#include "keops/cache.h"
 #include "keops/error.h"
 #include "keops/genred.h"
 #include "keops/gpu.h"

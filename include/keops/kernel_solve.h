@@ -78,6 +78,10 @@ class KernelSolve {
                           const std::string& wrt, double tolerance = 1e-6, int max_iterations = 0,
                           SolveInfo* info = nullptr) const;
 
+  // This solve with other options (backend, device, threads, stream, ...; k and formula2
+  // stay), sharing the parsed formula and the compiled kernels (Genred::with_options).
+  KernelSolve with_options(Options options) const;
+
   const Genred& kernel() const;  // K: the Sum reduction each CG step runs
   int var_position() const;      // b's argument position
 

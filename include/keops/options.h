@@ -67,6 +67,11 @@ struct Options {
   // margin. Host arrays beyond it are copied in slices (output rows, then reduced rows too);
   // arrays already in GPU memory are used in place and do not count. Must be >= 0.
   int64_t gpu_memory_limit = 0;
+  // A CUDA stream (a CUstream of the device the call runs on, such as PyTorch's current
+  // stream, torch.cuda.current_stream().cuda_stream): the call's GPU work starts after the
+  // work queued on it so far. Calls return once their results are written, so the stream's
+  // later work sees them. nullptr: none (the legacy default stream's order alone).
+  void* stream = nullptr;
 };
 
 }  // namespace keops

@@ -18,7 +18,10 @@
 #include "runtime/api/ranges_run.h"
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/gpu_reduce.h"
+#include "runtime/cuda/launch_args.h"
+#include "runtime/cuda/memory.h"
 #include "runtime/cuda/multi_gpu.h"
+#include "runtime/cuda/stream.h"
 
 namespace keops {
 
@@ -163,6 +166,51 @@ template <class T>
 void run_impl(const GenredImpl& g, const std::vector<View<const T>>& args, View<T> values,
               View<int64_t> indices);
 
+// A view's values on the host: its own memory, or a copy of its GPU memory in `copy`.
+template <class T>
+const T* on_host(const View<const T>& v, std::vector<T>& copy) {
+  if (v.device < 0) return v.data;
+  copy.resize(size_t(v.rows * v.cols));
+  if (!copy.empty())
+    runtime::cuda::copy_to_host(v.device, copy.data(), runtime::cuda::address_of(v.data),
+                                copy.size() * sizeof(T));
+  return copy.data();
+}
+
+// An output on the host: its own memory, or a host buffer copied to it by `finish`.
+template <class T>
+struct HostOutput {
+  View<T> target;
+  std::vector<T> copy;
+  T* data() {
+    if (target.device < 0) return target.data;
+    copy.resize(size_t(target.rows * target.cols));
+    return copy.data();
+  }
+  void finish() const {
+    if (target.device >= 0 && !copy.empty())
+      runtime::cuda::copy_to_device(target.device, runtime::cuda::address_of(target.data),
+                                    copy.data(), copy.size() * sizeof(T));
+  }
+};
+
+// A program of several kernels (a gradient of some reductions) on arrays in GPU memory: its
+// steps pass host arrays from one kernel to the next, so the arguments are copied to the
+// host once and the outputs back.
+template <class T>
+void run_stages_via_host(const GenredImpl& g, const std::vector<View<const T>>& args,
+                         const detail::RowCounts& rows, View<T> values, View<int64_t> indices,
+                         int device) {
+  std::vector<std::vector<T>> copies(args.size());
+  std::vector<const T*> pointers;
+  for (size_t k = 0; k < args.size(); ++k) pointers.push_back(on_host(args[k], copies[k]));
+  HostOutput<T> host_values{values, {}};
+  HostOutput<int64_t> host_indices{indices, {}};
+  detail::run_stages<T>(g, pointers, rows, host_values.data(), host_indices.data(), device);
+  host_values.finish();
+  host_indices.finish();
+}
+
 // Batch dims: one run of the same compiled kernel per element of the broadcast batch shape,
 // on offset pointers (host or device alike).
 template <class T>
@@ -185,6 +233,8 @@ void run_impl(const GenredImpl& g, const std::vector<View<const T>>& args, View<
   check_output("indices", indices, out_rows, g.main.index_cols(), g.options);
   if (g.options.ranges) detail::check_ranges(*g.options.ranges, rows.i, rows.j);
   const int device = uses_gpu(g.options) ? gpu_device(g.options, args, values, indices) : -1;
+  if (device >= 0)
+    runtime::cuda::wait_for_stream(device, static_cast<runtime::cuda::CUstream>(g.options.stream));
   const bool in_device_memory =
       values.device >= 0 || indices.device >= 0 ||
       std::any_of(args.begin(), args.end(), [](const View<const T>& v) { return v.device >= 0; });
@@ -204,10 +254,7 @@ void run_impl(const GenredImpl& g, const std::vector<View<const T>>& args, View<
         detail::sparse_ptr(detail::sparse_axis(g.options, g.main)), {g.options.gpu_memory_limit});
     return;
   }
-  if (in_device_memory)
-    throw Error("Genred: " + g.staged_from +
-                " gradients run in several steps, on host arrays only for now; " +
-                "copy the arguments and outputs to the host");
+  if (in_device_memory) return run_stages_via_host<T>(g, args, rows, values, indices, device);
   std::vector<const T*> pointers;
   for (const auto& v : args) pointers.push_back(v.data);
   detail::run_stages<T>(g, pointers, rows, values.data, indices.data, device);
@@ -269,6 +316,18 @@ void Genred::run(const std::vector<View<const double>>& args, View<double> value
 
 Genred Genred::grad(const std::string& var) const { return Genred(detail::gradient(*impl_, var)); }
 
+Genred Genred::with_options(Options options) const {
+  if (options.k != impl_->options.k || options.formula2 != impl_->options.formula2)
+    throw Error("Genred::with_options: k and formula2 shape the reduction (k = " +
+                std::to_string(impl_->options.k) + ", formula2 = '" + impl_->options.formula2 +
+                "') and cannot change; build another Genred");
+  auto g = std::make_shared<GenredImpl>(*impl_);
+  g->options = std::move(options);
+  check_options(*g);
+  return Genred(std::move(g));
+}
+const Options& Genred::options() const { return impl_->options; }
+
 std::string Genred::formula() const {
   // A gradient through selected indices alone shows the gradient it evaluates at each pair.
   const detail::ReductionStage& shown =
@@ -279,5 +338,10 @@ int Genred::axis() const { return impl_->main.sum_rows ? -1 : impl_->main.axis; 
 int Genred::value_cols() const { return impl_->main.value_cols(); }
 int Genred::index_cols() const { return impl_->main.index_cols(); }
 int Genred::arg_count() const { return int(impl_->args.size()); }
+std::vector<ArgumentInfo> Genred::arguments() const {
+  std::vector<ArgumentInfo> out;
+  for (const frontend::ArgInfo& a : impl_->args) out.push_back({a.name, a.dim, int(a.cat)});
+  return out;
+}
 
 }  // namespace keops

@@ -14,6 +14,7 @@
 #include "keops/gpu.h"
 #include "runtime/api/kernel_solve_linearity.h"
 #include "runtime/cuda/memory.h"
+#include "runtime/cuda/stream.h"
 
 namespace keops {
 
@@ -205,6 +206,8 @@ Result<T> solve(const Impl& s, const std::vector<View<const T>>& args, double al
   check_call(s, args, alpha, tolerance, max_iterations, who);
   const View<const T>& b_view = args[s.position];
   const int device = solve_device(s, args, who);
+  if (device >= 0)
+    runtime::cuda::wait_for_stream(device, static_cast<runtime::cuda::CUstream>(s.options.stream));
   const std::vector<T> b_values = host_values(b_view);
   const std::vector<double> b(b_values.begin(), b_values.end());
   for (double v : b)
@@ -344,6 +347,19 @@ Result<double> KernelSolve::gradient(const std::vector<View<const double>>& args
                                      SolveInfo* info) const {
   return keops::gradient<double>(*impl_, args, alpha, solution, cotangent, wrt, tolerance,
                                  max_iterations, info);
+}
+
+KernelSolve KernelSolve::with_options(Options options) const {
+  try {
+    auto impl = std::make_shared<Impl>(*impl_);
+    impl->kernel = impl_->kernel.with_options(options);
+    impl->options = std::move(options);
+    KernelSolve solve = *this;
+    solve.impl_ = std::move(impl);
+    return solve;
+  } catch (const Error& e) {
+    throw renamed(e, "KernelSolve");
+  }
 }
 
 const Genred& KernelSolve::kernel() const { return impl_->kernel; }

@@ -64,6 +64,7 @@ enum CUjit_option : int {
 inline constexpr unsigned CU_STREAM_DEFAULT = 0x0;
 inline constexpr unsigned CU_STREAM_NON_BLOCKING = 0x1;
 inline constexpr unsigned CU_EVENT_DEFAULT = 0x0;
+inline constexpr unsigned CU_EVENT_DISABLE_TIMING = 0x2;
 
 // Every driver function keops calls: X(member, exported symbol, parameter list).
 // The symbols are the versioned ones the current cuda.h maps each name to, so the
@@ -107,6 +108,7 @@ inline constexpr unsigned CU_EVENT_DEFAULT = 0x0;
   X(cuEventDestroy, "cuEventDestroy_v2", (CUevent event))                                         \
   X(cuEventRecord, "cuEventRecord", (CUevent event, CUstream stream))                             \
   X(cuEventSynchronize, "cuEventSynchronize", (CUevent event))                                    \
+  X(cuStreamWaitEvent, "cuStreamWaitEvent", (CUstream stream, CUevent event, unsigned flags))     \
   X(cuEventElapsedTime, "cuEventElapsedTime_v2",                                                  \
     (float* milliseconds, CUevent start, CUevent end))                                            \
   X(cuModuleLoadDataEx, "cuModuleLoadDataEx",                                                     \

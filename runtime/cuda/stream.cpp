@@ -28,6 +28,19 @@ std::vector<CUstream> concurrent_streams(int device, int count) {
   return streams;
 }
 
+void wait_for_stream(int device, CUstream stream) {
+  if (stream == nullptr) return;
+  ContextGuard guard(device);
+  CUevent event = nullptr;
+  check(driver().cuEventCreate(&event, CU_EVENT_DISABLE_TIMING), "cuEventCreate");
+  CUresult recorded = driver().cuEventRecord(event, stream);
+  CUresult waited =
+      recorded == CUDA_SUCCESS ? driver().cuStreamWaitEvent(nullptr, event, 0) : recorded;
+  driver().cuEventDestroy(event);  // released once the wait has passed it
+  check(recorded, "cuEventRecord on Options::stream");
+  check(waited, "cuStreamWaitEvent");
+}
+
 Stream::~Stream() {
   // Pending work still completes: the driver destroys the stream once it is idle.
   ContextGuard guard(device_, std::nothrow);

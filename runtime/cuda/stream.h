@@ -31,6 +31,12 @@ class Stream {
 // stream's earlier work and before its later work.
 std::vector<CUstream> concurrent_streams(int device, int count);
 
+// Makes the legacy default stream of `device` wait for the work queued so far on `stream`
+// (a stream of another library, such as PyTorch's current one, which may be non-blocking):
+// the launches and copies that follow on the legacy stream, and on the blocking streams of
+// concurrent_streams, then see what that work wrote. Nothing for a null stream.
+void wait_for_stream(int device, CUstream stream);
+
 // A timing event: record() it on a stream, then read the time between two of them.
 class Event {
  public:

@@ -146,3 +146,48 @@ TEST_CASE("empty inputs give empty or identity outputs") {
 TEST_CASE("gpu_available comes with a reason exactly when it is false") {
   CHECK(keops::gpu_unavailable_reason().empty() == keops::gpu_available());
 }
+
+TEST_CASE("Genred::arguments lists each argument's name, dim and category by position") {
+  Genred op("Exp(-SqDist(x, y)) * b + Var(3, 2, 2)", kGauss, "Sum", 1);
+  const std::vector<keops::ArgumentInfo> args = op.arguments();
+  REQUIRE(args.size() == 4);
+  CHECK(args[0].name == "x");
+  CHECK(args[0].dim == 3);
+  CHECK(args[0].category == 0);
+  CHECK(args[1].name == "y");
+  CHECK(args[1].category == 1);
+  CHECK(args[2].dim == 1);
+  CHECK(args[3].name == "Var(3,2,2)");
+  CHECK(args[3].dim == 2);
+  CHECK(args[3].category == 2);
+  const auto grad_args = op.grad("x").arguments();
+  REQUIRE(grad_args.size() == 5);
+  CHECK(grad_args[4].dim == 2);  // the cotangent: one value per output col
+  CHECK(grad_args[4].category == 0);
+}
+
+TEST_CASE("Genred::with_options changes how a reduction runs, not what it computes") {
+  Genred op(kGaussFormula, kGauss, "Sum", 1);
+  GaussData d;
+  Options one_thread;
+  one_thread.threads = 1;
+  one_thread.sum_scheme = keops::SumScheme::Kahan;
+  const Genred other = op.with_options(one_thread);
+  CHECK(other.options().threads == 1);
+  CHECK(op.options().threads == 0);
+  CHECK(other.formula() == op.formula());
+  const auto a = op(d.views()), b = other(d.views());
+  for (size_t q = 0; q < a.values.size(); ++q)
+    CHECK(b.values[q] == doctest::Approx(a.values[q]).epsilon(1e-6));
+
+  Options k;
+  k.k = 2;
+  CHECK_THROWS_WITH_AS(op.with_options(k), doctest::Contains("k and formula2 shape the reduction"),
+                       Error);
+  Options g;
+  g.formula2 = "b";
+  CHECK_THROWS_WITH_AS(op.with_options(g), doctest::Contains("cannot change"), Error);
+  Options bad_threads;
+  bad_threads.threads = -2;
+  CHECK_THROWS_WITH_AS(op.with_options(bad_threads), doctest::Contains("Options::threads"), Error);
+}
