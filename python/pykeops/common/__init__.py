@@ -1,0 +1,1 @@
+"""Framework-neutral parts of pykeops (Genred, KernelSolve, LazyTensor), used by numpy/ and torch/."""

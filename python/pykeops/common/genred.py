@@ -1,0 +1,272 @@
+"""Genred, framework-neutral: pykeops's options onto a keops Genred, shapes, outputs, calls.
+
+The NumPy and PyTorch front ends give it their array `tools` (pykeops/numpy/tools.py,
+pykeops/torch/tools.py) and shape its results as pykeops does.
+"""
+
+from pykeops import _keops
+from pykeops.common import reductions
+from pykeops.common.warnings_ import warn
+
+_BACKENDS = {
+    "auto": _keops.Backend.Auto,
+    "CPU": _keops.Backend.CPU,
+    # keops picks the GPU scheme (1-D or 2-D) and the copies (host or device) itself.
+    "GPU": _keops.Backend.GPU,
+    "GPU_1D": _keops.Backend.GPU,
+    "GPU_2D": _keops.Backend.GPU,
+    "GPU_1D_host": _keops.Backend.GPU,
+    "GPU_1D_device": _keops.Backend.GPU,
+    "GPU_2D_host": _keops.Backend.GPU,
+    "GPU_2D_device": _keops.Backend.GPU,
+}
+
+_SUM_SCHEMES = {
+    "auto": _keops.SumScheme.Auto,
+    "direct_sum": _keops.SumScheme.Direct,
+    "block_sum": _keops.SumScheme.Block,
+    "kahan_scheme": _keops.SumScheme.Kahan,
+}
+
+
+def backend_of(backend):
+    """keops's Backend for pykeops's backend string."""
+    try:
+        return _BACKENDS[backend]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"invalid backend {backend!r}: should be one of {', '.join(map(repr, _BACKENDS))}"
+        ) from None
+
+
+def accumulation_options(options, reduction, dtype_acc, use_double_acc, sum_scheme):
+    """Sets the sum scheme and the float64 accumulator as pykeops's dtype_acc, use_double_acc
+    and sum_scheme ask, with pykeops's checks. Returns the accumulator dtype asked ("auto",
+    "float32" or "float64")."""
+    if dtype_acc != "auto" and use_double_acc:
+        raise ValueError("you cannot set both options use_double_acc and dtype_acc.")
+    if use_double_acc:
+        dtype_acc = "float64"
+    sums = reduction.name in reductions.SUM_LIKE
+    if dtype_acc != "auto" and not sums:
+        raise ValueError(
+            "parameter dtype_acc should be set to 'auto' for no-sum type reductions "
+            "(Min, Max, ArgMin, etc.)"
+        )
+    if dtype_acc not in ("auto", "float32", "float64"):
+        raise ValueError(
+            f"invalid value {dtype_acc!r} for option dtype_acc: should be 'auto', 'float32' or "
+            "'float64' (keops computes on float32 and float64 data; float16 is not supported)"
+        )
+    options.float64_accumulator = dtype_acc == "float64"
+    if sum_scheme not in _SUM_SCHEMES:
+        raise ValueError(
+            'invalid value for option sum_scheme : should be one of "auto", "direct_sum", '
+            '"block_sum" or "kahan_scheme".'
+        )
+    if sum_scheme in ("block_sum", "kahan_scheme") and not sums:
+        raise ValueError(f'sum_scheme="{sum_scheme}" is only valid for sum type reductions.')
+    options.sum_scheme = _SUM_SCHEMES[sum_scheme]
+    return dtype_acc
+
+
+def broadcast_shapes(shapes):
+    """NumPy's broadcast of batch shapes (tuples), aligned on the right; None if they clash."""
+    out = []
+    for shape in shapes:
+        if len(shape) > len(out):
+            out = [1] * (len(shape) - len(out)) + out
+        offset = len(out) - len(shape)
+        for d, s in enumerate(shape):
+            o = out[offset + d]
+            if s == o or s == 1:
+                continue
+            if o != 1:
+                return None
+            out[offset + d] = s
+    return tuple(out)
+
+
+class GenredCore:
+    """A compiled reduction as pykeops's Genred describes it, callable on any array tools."""
+
+    def __init__(
+        self,
+        formula,
+        aliases,
+        reduction_op="Sum",
+        axis=0,
+        dtype=None,
+        opt_arg=None,
+        formula2=None,
+        cuda_type=None,
+        dtype_acc="auto",
+        use_double_acc=False,
+        sum_scheme="auto",
+        enable_chunks=True,
+        rec_multVar_highdim=False,
+        use_fast_math=True,
+    ):
+        # enable_chunks and rec_multVar_highdim are accepted and ignored: keops finds the
+        # long products that take dimension tiles and the column groups of long outputs itself.
+        for name, value in (("dtype", dtype), ("cuda_type", cuda_type)):
+            if value:
+                warn(f"keyword argument {name} in Genred is deprecated ; argument is ignored.", 4)
+        if axis not in (0, 1):
+            raise ValueError(f"Genred: axis must be 0 (reduce over i) or 1 (reduce over j), not {axis}")
+        self.reduction_op = reduction_op
+        self.reduction = reductions.lookup(reduction_op, formula2)
+        self.formula = formula
+        self.formula2 = formula2
+        self.aliases = list(aliases)
+        self.axis = axis
+        self.opt_arg = opt_arg
+        options = _keops.Options()
+        if opt_arg is not None:
+            if not isinstance(opt_arg, int) or isinstance(opt_arg, bool):
+                raise TypeError(f"opt_arg (K) must be an integer, got {opt_arg!r}")
+            options.k = opt_arg
+        if formula2:
+            options.formula2 = formula2
+        self.dtype_acc = accumulation_options(
+            options, self.reduction, dtype_acc, use_double_acc, sum_scheme
+        )
+        options.gpu_fast_math = bool(use_fast_math)
+        self._op = _keops.Genred(formula, self.aliases, self.reduction.name, axis, options)
+        self._set_up(self._op)
+
+    def _set_up(self, op):
+        self._op = op
+        self.arguments = op.arguments  # (name, dim, category) by position
+        self.nargs = len(self.arguments)
+        self._variants = {}
+        self._grads = {}
+        # A formula without arguments of a category sizes that axis 1, as pykeops does.
+        cats = {cat for _, _, cat in self.arguments}
+        options = op.options
+        if (0 not in cats and options.nx < 0) or (1 not in cats and options.ny < 0):
+            base = options.__copy__()
+            base.nx = 1 if 0 not in cats else base.nx
+            base.ny = 1 if 1 not in cats else base.ny
+            self._op = op.with_options(base)
+
+    @classmethod
+    def _from_op(cls, parent, op):
+        """The reduction of a keops Genred derived from parent's (a gradient)."""
+        core = cls.__new__(cls)
+        core.__dict__.update(
+            {k: v for k, v in parent.__dict__.items() if k not in ("_variants", "_grads")}
+        )
+        core.reduction = reductions.lookup("Sum", None)
+        core.reduction_op = "Sum"
+        core.opt_arg = None
+        core._set_up(op)
+        return core
+
+    # -- what a call takes and yields -------------------------------------------------------
+
+    def layout(self, args, tools):
+        """The arguments as keops takes them (parameters of shape (..., 1, D) as (..., D)), their
+        broadcast batch shape, and the rows of the output."""
+        if len(args) != self.nargs:
+            raise ValueError(f"Genred: expected {self.nargs} argument(s), got {len(args)}")
+        nbatch = max([len(tools.shape(a)) - 2 for a in args] + [0])
+        args = list(args)
+        batches = []
+        rows = {0: None, 1: None}
+        for k, (a, (name, dim, cat)) in enumerate(zip(args, self.arguments)):
+            shape = tools.shape(a)
+            what = f"Genred: argument {k} ({name})"
+            if cat == 2:
+                if len(shape) == nbatch + 2 and len(shape) >= 2 and shape[-2] == 1:
+                    shape = shape[:-2] + shape[-1:]
+                    args[k] = tools.reshape(a, shape)
+                if len(shape) < 1:
+                    raise ValueError(f"{what} is a parameter: expected an array of shape ({dim},)")
+                batches.append(shape[:-1])
+            else:
+                if len(shape) < 2:
+                    raise ValueError(
+                        f"{what} is a variable: expected an array of shape (rows, {dim}), got "
+                        f"shape {tuple(shape)}"
+                    )
+                batches.append(shape[:-2])
+                if rows[cat] is None:
+                    rows[cat] = shape[-2]
+            if shape[-1] != dim:
+                raise ValueError(f"{what} has {shape[-1]} cols, but its dim is {dim}")
+        batch = broadcast_shapes(batches)
+        if batch is None:
+            raise ValueError(
+                "Genred: the arguments' batch dims "
+                + ", ".join(str(tuple(b)) for b in batches)
+                + " do not broadcast together"
+            )
+        op_axis = self._op.axis
+        out_rows = 1 if op_axis == -1 else rows[1 - op_axis]
+        if out_rows is None:  # no argument of the output's category
+            out_rows = 1
+        return args, batch, out_rows
+
+    def variant(self, backend, device_id, stream, ranges_arrays):
+        """The keops Genred for one call's backend, device, stream and ranges."""
+        key = (backend, device_id, stream)
+        if ranges_arrays is None:
+            op = self._variants.get(key)
+            if op is not None:
+                return op
+        options = self._op.options.__copy__()
+        options.backend = backend
+        options.device = device_id
+        options.stream = stream
+        if ranges_arrays is not None:
+            options.set_ranges(list(ranges_arrays))
+        op = self._op.with_options(options)
+        if ranges_arrays is None:
+            self._variants[key] = op
+        return op
+
+    def grad_op(self, position):
+        """The reduction of the gradient with respect to argument `position`: its arguments are
+        this one's followed by the cotangent (rows of the output, value_cols wide)."""
+        core = self._grads.get(position)
+        if core is None:
+            core = GenredCore._from_op(self, self._op.grad(self.arguments[position][0]))
+            self._grads[position] = core
+        return core
+
+    def allocate(self, tools, like, batch, out_rows, out=None):
+        """The raw outputs: values (batch..., rows, value_cols) unless the reduction yields only
+        indices, and indices (batch..., rows, index_cols) where it yields them."""
+        shape = tuple(batch) + (out_rows,)
+        vcols, icols = self._op.value_cols, self._op.index_cols
+        values = indices = None
+        if vcols:
+            if out is not None:
+                values = tools.output_view(out, shape + (vcols,), like)
+            else:
+                values = tools.empty(shape + (vcols,), like)
+        elif out is not None:
+            raise ValueError(f"Genred: out= is only supported for reductions that yield values")
+        if icols:
+            indices = tools.empty_indices(shape + (icols,), like)
+        return values, indices
+
+    def run(self, tools, args, backend="auto", device_id=-1, ranges=None, out=None):
+        """Runs the reduction on arrays of one framework; returns the raw (values, indices)."""
+        args, batch, out_rows = self.layout(args, tools)
+        device = tools.device_of(args)
+        stream = tools.stream(device) if device >= 0 else 0
+        ranges_arrays = None if ranges is None else tools.ranges_to_host(ranges)
+        op = self.variant(backend_of(backend), device_id, stream, ranges_arrays)
+        values, indices = self.allocate(tools, args[0] if args else None, batch, out_rows, out)
+        if args and self.dtype_acc == "float32" and tools.dtype_name(args[0]) == "float64":
+            raise ValueError(
+                "invalid parameter dtype_acc : should be 'float64' when dtype is 'float64'"
+            )
+        op.run(args, values, indices)
+        return values, indices
+
+    def finish(self, values, indices, reshape):
+        """pykeops's result from the raw outputs."""
+        return reductions.split_outputs(self.reduction, values, indices, self.opt_arg, reshape)
