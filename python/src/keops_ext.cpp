@@ -283,6 +283,8 @@ void bind_kernel_solve(nb::module_& m) {
 
 NB_MODULE(_keops, m) {
   m.doc() = "keops, the LLVM formula compiler, for pykeops";
+  // Autograd graphs that hold reductions may still be alive when the interpreter exits.
+  nb::set_leak_warnings(false);
   nb::exception<keops::Error>(m, "KeOpsError", PyExc_ValueError);
   bind_options(m);
   bind_genred(m);

@@ -87,56 +87,15 @@ def broadcast_shapes(shapes):
     return tuple(out)
 
 
-class GenredCore:
-    """A compiled reduction as pykeops's Genred describes it, callable on any array tools."""
+class ReductionCore:
+    """A keops Genred and what pykeops needs around it: its arguments, the variants of its run
+    options, its gradients' reductions."""
 
-    def __init__(
-        self,
-        formula,
-        aliases,
-        reduction_op="Sum",
-        axis=0,
-        dtype=None,
-        opt_arg=None,
-        formula2=None,
-        cuda_type=None,
-        dtype_acc="auto",
-        use_double_acc=False,
-        sum_scheme="auto",
-        enable_chunks=True,
-        rec_multVar_highdim=False,
-        use_fast_math=True,
-    ):
-        # enable_chunks and rec_multVar_highdim are accepted and ignored: keops finds the
-        # long products that take dimension tiles and the column groups of long outputs itself.
-        for name, value in (("dtype", dtype), ("cuda_type", cuda_type)):
-            if value:
-                warn(f"keyword argument {name} in Genred is deprecated ; argument is ignored.", 4)
-        if axis not in (0, 1):
-            raise ValueError(f"Genred: axis must be 0 (reduce over i) or 1 (reduce over j), not {axis}")
-        self.reduction_op = reduction_op
-        self.reduction = reductions.lookup(reduction_op, formula2)
-        self.formula = formula
-        self.formula2 = formula2
-        self.aliases = list(aliases)
-        self.axis = axis
-        self.opt_arg = opt_arg
-        options = _keops.Options()
-        if opt_arg is not None:
-            if not isinstance(opt_arg, int) or isinstance(opt_arg, bool):
-                raise TypeError(f"opt_arg (K) must be an integer, got {opt_arg!r}")
-            options.k = opt_arg
-        if formula2:
-            options.formula2 = formula2
-        self.dtype_acc = accumulation_options(
-            options, self.reduction, dtype_acc, use_double_acc, sum_scheme
-        )
-        options.gpu_fast_math = bool(use_fast_math)
-        self._op = _keops.Genred(formula, self.aliases, self.reduction.name, axis, options)
-        self._set_up(self._op)
+    reduction = reductions.lookup("Sum", None)
+    opt_arg = None
+    dtype_acc = "auto"
 
-    def _set_up(self, op):
-        self._op = op
+    def __init__(self, op):
         self.arguments = op.arguments  # (name, dim, category) by position
         self.nargs = len(self.arguments)
         self._variants = {}
@@ -148,20 +107,12 @@ class GenredCore:
             base = options.__copy__()
             base.nx = 1 if 0 not in cats else base.nx
             base.ny = 1 if 1 not in cats else base.ny
-            self._op = op.with_options(base)
+            op = op.with_options(base)
+        self._op = op
 
-    @classmethod
-    def _from_op(cls, parent, op):
-        """The reduction of a keops Genred derived from parent's (a gradient)."""
-        core = cls.__new__(cls)
-        core.__dict__.update(
-            {k: v for k, v in parent.__dict__.items() if k not in ("_variants", "_grads")}
-        )
-        core.reduction = reductions.lookup("Sum", None)
-        core.reduction_op = "Sum"
-        core.opt_arg = None
-        core._set_up(op)
-        return core
+    @property
+    def value_cols(self):
+        return self._op.value_cols
 
     # -- what a call takes and yields -------------------------------------------------------
 
@@ -231,7 +182,7 @@ class GenredCore:
         this one's followed by the cotangent (rows of the output, value_cols wide)."""
         core = self._grads.get(position)
         if core is None:
-            core = GenredCore._from_op(self, self._op.grad(self.arguments[position][0]))
+            core = ReductionCore(self._op.grad(self.arguments[position][0]))
             self._grads[position] = core
         return core
 
@@ -264,9 +215,56 @@ class GenredCore:
             raise ValueError(
                 "invalid parameter dtype_acc : should be 'float64' when dtype is 'float64'"
             )
-        op.run(args, values, indices)
+        op.run(tools.for_keops(args), values, indices)
         return values, indices
 
     def finish(self, values, indices, reshape):
         """pykeops's result from the raw outputs."""
         return reductions.split_outputs(self.reduction, values, indices, self.opt_arg, reshape)
+
+
+class GenredCore(ReductionCore):
+    """A reduction as pykeops's Genred describes it (its parameters, checked as pykeops does)."""
+
+    def __init__(
+        self,
+        formula,
+        aliases,
+        reduction_op="Sum",
+        axis=0,
+        dtype=None,
+        opt_arg=None,
+        formula2=None,
+        cuda_type=None,
+        dtype_acc="auto",
+        use_double_acc=False,
+        sum_scheme="auto",
+        enable_chunks=True,
+        rec_multVar_highdim=False,
+        use_fast_math=True,
+    ):
+        # enable_chunks and rec_multVar_highdim are accepted and ignored: keops finds the
+        # long products that take dimension tiles and the column groups of long outputs itself.
+        for name, value in (("dtype", dtype), ("cuda_type", cuda_type)):
+            if value:
+                warn(f"keyword argument {name} in Genred is deprecated ; argument is ignored.", 4)
+        if axis not in (0, 1):
+            raise ValueError(f"Genred: axis must be 0 (reduce over i) or 1 (reduce over j), not {axis}")
+        self.reduction_op = reduction_op
+        self.reduction = reductions.lookup(reduction_op, formula2)
+        self.formula, self.formula2 = formula, formula2
+        self.aliases = list(aliases)
+        self.axis = axis
+        self.opt_arg = opt_arg
+        options = _keops.Options()
+        if opt_arg is not None:
+            if not isinstance(opt_arg, int) or isinstance(opt_arg, bool):
+                raise TypeError(f"opt_arg (K) must be an integer, got {opt_arg!r}")
+            options.k = opt_arg
+        if formula2:
+            options.formula2 = formula2
+        self.dtype_acc = accumulation_options(
+            options, self.reduction, dtype_acc, use_double_acc, sum_scheme
+        )
+        options.gpu_fast_math = bool(use_fast_math)
+        super().__init__(_keops.Genred(formula, self.aliases, self.reduction.name, axis, options))

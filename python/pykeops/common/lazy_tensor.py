@@ -1105,3 +1105,47 @@ class ComplexGenericLazyTensor(GenericLazyTensor):
 
     def keops_tensordot(self, *args):
         raise ValueError("keops_tensordot is not implemented for complex LazyTensors")
+
+
+def make_front_end(tools, genred, kernel_solve):
+    """A front end's LazyTensor and ComplexLazyTensor classes and its Var, Vi, Vj, Pm."""
+
+    class LazyTensor(GenericLazyTensor):
+        def __new__(cls, x=None, axis=None, is_complex=False):
+            if is_complex or tools.is_complex_value(x):
+                return ComplexLazyTensor(x, axis)
+            return object.__new__(cls)
+
+        def __init__(self, x=None, axis=None, is_complex=False):
+            super().__init__(x=x, axis=axis)
+
+        def lt_constructor(self, x=None, axis=None, is_complex=False):
+            return LazyTensor(x=x, axis=axis, is_complex=is_complex)
+
+    class ComplexLazyTensor(ComplexGenericLazyTensor):
+        def __init__(self, x=None, axis=None):
+            super().__init__(x=x, axis=axis)
+
+        def lt_constructor(self, x=None, axis=None, is_complex=True):
+            return LazyTensor(x=x, axis=axis, is_complex=is_complex)
+
+    for cls in (LazyTensor, ComplexLazyTensor):
+        cls.tools, cls.Genred, cls.KernelSolve = tools, genred, kernel_solve
+        cls.__module__ = genred.__module__.rsplit(".", 1)[0]
+
+    def Var(x_or_ind, dim=None, cat=None):
+        """LazyTensor(x, axis=cat), or with a dim, the symbolic variable (x_or_ind, dim, cat)."""
+        if dim is None:
+            return LazyTensor(x_or_ind, axis=cat)
+        return LazyTensor((x_or_ind, dim, cat))
+
+    def Vi(x_or_ind, dim=None):
+        return Var(x_or_ind, dim, 0)
+
+    def Vj(x_or_ind, dim=None):
+        return Var(x_or_ind, dim, 1)
+
+    def Pm(x_or_ind, dim=None):
+        return Var(x_or_ind, dim, 2)
+
+    return LazyTensor, ComplexLazyTensor, Var, Vi, Vj, Pm
