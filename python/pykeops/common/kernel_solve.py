@@ -24,7 +24,8 @@ class KernelSolveCore:
         options.gpu_fast_math = bool(use_fast_math)
         self.formula, self.aliases, self.axis = formula, list(aliases), axis
         self._solve = _keops.KernelSolve(formula, self.aliases, varinvalias, axis, options)
-        self.arguments = self._solve.kernel.arguments
+        self.kernel = self._solve.kernel  # the keops Genred of K
+        self.arguments = self.kernel.arguments
         self.position = self._solve.var_position
         self._variants = {}
 
@@ -32,7 +33,7 @@ class KernelSolveCore:
         key = (backend, device_id, stream)
         if ranges_arrays is None and key in self._variants:
             return self._variants[key]
-        options = self._solve.kernel.options.__copy__()
+        options = self.kernel.options.__copy__()
         options.backend, options.device, options.stream = backend, device_id, stream
         if ranges_arrays is not None:
             options.set_ranges(list(ranges_arrays))

@@ -647,7 +647,9 @@ class GenericLazyTensor:
         return self.reduction("Sum", axis=axis, dim=dim, **kwargs)
 
     def logsumexp(self, axis=None, dim=None, weight=None, **kwargs):
-        return self.reduction("LogSumExp", other=weight, axis=axis, dim=dim, **kwargs)
+        if weight is not None:
+            kwargs["other"] = weight
+        return self.reduction("LogSumExp", axis=axis, dim=dim, **kwargs)
 
     def logsumexp_reduction(self, **kwargs):
         return self.logsumexp(**kwargs)

@@ -1,29 +1,16 @@
-"""pykeops.torch's Genred and KernelSolve: PyTorch tensors (CPU or CUDA) through keops, with
-autograd."""
+"""pykeops.torch's Genred and KernelSolve: PyTorch tensors (CPU or CUDA) through keops,
+differentiable with respect to every argument, to any order."""
 
 import torch
 
-from pykeops.common.genred import GenredCore, ReductionCore
-from pykeops.common.kernel_solve import KernelSolveCore
+from pykeops.common.front_end import GenredBase, KernelSolveBase
+from pykeops.common.genred import ReductionCore
 from pykeops.torch.autograd import Call, GenredFunction, SolveFunction, needs_autograd
 from pykeops.torch.tools import TorchTools
 
 
-class Genred:
-    """A generic reduction of a formula over i or j, compiled on first use (pykeops's Genred:
-    the same parameters, see the README for what keops does differently). Differentiable with
-    respect to every argument, to any order."""
-
-    def __init__(self, formula, aliases, reduction_op="Sum", axis=0, dtype=None, opt_arg=None,
-                 formula2=None, cuda_type=None, dtype_acc="auto", use_double_acc=False,
-                 sum_scheme="auto", enable_chunks=True, rec_multVar_highdim=False,
-                 use_fast_math=True):
-        self._core = GenredCore(formula, aliases, reduction_op, axis, dtype, opt_arg, formula2,
-                                cuda_type, dtype_acc, use_double_acc, sum_scheme, enable_chunks,
-                                rec_multVar_highdim, use_fast_math)
-        self.formula, self.aliases = formula, self._core.aliases
-        self.reduction_op, self.axis, self.opt_arg = reduction_op, axis, opt_arg
-        self.nargs = self._core.nargs
+class Genred(GenredBase):
+    __doc__ = GenredBase.__doc__
 
     def __call__(self, *args, backend="auto", device_id=-1, ranges=None, out=None):
         args = TorchTools.prepare(args)
@@ -49,19 +36,12 @@ class SolveCall:
         return self.core.solve(TorchTools, TorchTools.for_keops(list(args)), *self.options)
 
 
-class KernelSolve:
-    """Solves (alpha I + K) a = b by conjugate gradient, K the Sum reduction of the formula,
-    linear in the argument varinvalias (pykeops's KernelSolve); differentiable."""
+class KernelSolve(KernelSolveBase):
+    __doc__ = KernelSolveBase.__doc__
 
-    def __init__(self, formula, aliases, varinvalias, axis=0, dtype=None, opt_arg=None,
-                 cuda_type=None, dtype_acc="auto", use_double_acc=False, sum_scheme="auto",
-                 enable_chunks=True, rec_multVar_highdim=None, use_fast_math=True):
-        self._core = KernelSolveCore(formula, aliases, varinvalias, axis, dtype, opt_arg,
-                                     cuda_type, dtype_acc, use_double_acc, sum_scheme,
-                                     enable_chunks, rec_multVar_highdim, use_fast_math)
-        self._kernel = ReductionCore(self._core._solve.kernel)
-        self.formula, self.aliases, self.axis = formula, self._core.aliases, axis
-        self.varinvpos = self._core.position
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._kernel = ReductionCore(self._core.kernel)
 
     def __call__(self, *args, backend="auto", device_id=-1, alpha=1e-10, eps=1e-6, ranges=None):
         args = TorchTools.prepare(args)
