@@ -3,8 +3,9 @@ pykeops.torch) with kernels compiled in-process, no C++ compiler or CUDA toolkit
 
 import os
 
-from pykeops import _keops
+from pykeops import _keops, config
 from pykeops._keops import KeOpsError
+from pykeops.common.messages import KeOpsWarning
 
 __version__ = "2.3+llvm.0.1.0"
 

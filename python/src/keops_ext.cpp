@@ -126,6 +126,24 @@ void run_genred(const keops::Genred& op, const std::vector<Array>& args,
     run(float(0));
 }
 
+// What run() hands keops for each array: (address, rows, cols, device, batch dims), so that
+// tests can check that arrays are used in place.
+std::vector<std::tuple<uintptr_t, int64_t, int64_t, int, std::vector<int64_t>>> argument_views_of(
+    const keops::Genred& op, const std::vector<Array>& args) {
+  std::vector<std::tuple<uintptr_t, int64_t, int64_t, int, std::vector<int64_t>>> out;
+  auto describe = [&](auto zero) {
+    using T = decltype(zero);
+    for (const auto& v : argument_views<T>(op.arguments(), args))
+      out.emplace_back(uintptr_t(v.data), v.rows, v.cols, v.device,
+                       std::vector<int64_t>(v.batch.dims, v.batch.dims + v.batch.count));
+  };
+  if (float64_arguments(args))
+    describe(double(0));
+  else
+    describe(float(0));
+  return out;
+}
+
 // A host Result as a NumPy array of (batch..., rows, cols) values that owns its storage.
 template <class T>
 nb::ndarray<nb::numpy, T> numpy_of(std::vector<T>&& values, int64_t rows, int64_t cols) {
@@ -233,6 +251,7 @@ void bind_genred(nb::module_& m) {
            nb::arg("axis") = 0, nb::arg("options") = keops::Options())
       .def("run", &run_genred, nb::arg("args"), nb::arg("values").none(),
            nb::arg("indices").none())
+      .def("argument_views", &argument_views_of, nb::arg("args"))
       .def("grad", &keops::Genred::grad)
       .def("with_options", &keops::Genred::with_options)
       .def_prop_ro("options", &keops::Genred::options)

@@ -6,7 +6,7 @@ pykeops/torch/tools.py) and shape its results as pykeops does.
 
 from pykeops import _keops
 from pykeops.common import reductions
-from pykeops.common.warnings_ import warn
+from pykeops.common.messages import warn
 
 _BACKENDS = {
     "auto": _keops.Backend.Auto,

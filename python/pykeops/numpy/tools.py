@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from pykeops.common.warnings_ import NOT_CONTIGUOUS, warn
+from pykeops.common.messages import NOT_CONTIGUOUS, warn
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 

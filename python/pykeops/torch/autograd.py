@@ -126,7 +126,8 @@ def batched_args(core, in_dims, args):
     """The arguments with the vmapped dim first, as a leading batch dim common to all (those
     not mapped get a 1 there), their batch dims aligned."""
     trailing = [1 if cat == 2 else 2 for _, _, cat in core.arguments]
-    moved = [a.unsqueeze(0) if d is None else a.movedim(d, 0) for a, d in zip(args, in_dims)]
+    moved = [a.unsqueeze(0) if d is None else a.movedim(d, 0).contiguous()
+             for a, d in zip(args, in_dims)]
     rank = max(a.dim() - 1 - t for a, t in zip(moved, trailing))
     out = []
     for a, t in zip(moved, trailing):

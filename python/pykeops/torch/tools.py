@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from pykeops.common.warnings_ import NOT_CONTIGUOUS, warn
+from pykeops.common.messages import NOT_CONTIGUOUS, warn
 
 
 class TorchTools:
