@@ -242,11 +242,14 @@ class SelectEmitter final : public ReductionEmitter {
 // m gives no inf - inf), and m is NaN once either is (then e, hence s, is NaN too).
 class ShiftedExpEmitter final : public ReductionEmitter {
  public:
-  ShiftedExpEmitter(ir::ReductionKind kind, int g_dim) : kind_(kind) {
-    if (kind == ir::ReductionKind::LogSumExp || kind == ir::ReductionKind::Max_SumShiftExp ||
-        kind == ir::ReductionKind::SumSoftMaxWeight)
+  // A LogSumExp with a G (g_dim > 0) is LogSumExpWeight.
+  ShiftedExpEmitter(ir::ReductionKind kind, int g_dim)
+      : kind_(kind == ir::ReductionKind::LogSumExp && g_dim > 0 ? ir::ReductionKind::LogSumExpWeight
+                                                                : kind) {
+    if (kind_ == ir::ReductionKind::LogSumExp || kind_ == ir::ReductionKind::Max_SumShiftExp ||
+        kind_ == ir::ReductionKind::SumSoftMaxWeight)
       weights_.push_back(kUnitWeight);
-    if (kind != ir::ReductionKind::LogSumExp && kind != ir::ReductionKind::Max_SumShiftExp)
+    if (kind_ != ir::ReductionKind::LogSumExp && kind_ != ir::ReductionKind::Max_SumShiftExp)
       for (int c = 0; c < g_dim; ++c) weights_.push_back(c);
   }
 

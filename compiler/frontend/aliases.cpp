@@ -1,11 +1,12 @@
 // The alias table: parses alias strings, and collects the argument positions of a call.
 #include "compiler/frontend/aliases.h"
 
-#include <algorithm>
 #include <climits>
 #include <map>
+#include <optional>
 #include <unordered_set>
 
+#include "compiler/frontend/forms.h"
 #include "compiler/frontend/lexer.h"
 #include "keops/error.h"
 
@@ -20,7 +21,7 @@ struct ParsedAlias {
   int name_column;
 };
 
-// name = Vi(dim) | Vi(position, dim) (also Vj, Pm) | Var(position, dim, cat)
+// name = Vi(dim) | Vi(position, dim) (also Vj, Pm, Vx, Vy) | Var(position, dim, cat)
 class AliasParser {
  public:
   explicit AliasParser(std::string_view text)
@@ -52,11 +53,11 @@ class AliasParser {
         throw fail(*cat_token, "bad category " + std::to_string(cat) +
                                    ": expected 0 (i), 1 (j) or 2 (parameter)");
       parsed.alias.cat = ir::Cat(cat);
-    } else if (form.text == "Vi" || form.text == "Vj" || form.text == "Pm") {
+    } else if (const std::optional<ir::Cat> cat = leaf_category(form.text)) {
       if (numbers.size() > 2)
         throw fail(form, "malformed alias: " + std::string(form.text) +
                              " takes (dim) or (position, dim), got " + count_text(numbers.size()));
-      parsed.alias.cat = form.text == "Vi" ? ir::CatI : form.text == "Vj" ? ir::CatJ : ir::CatP;
+      parsed.alias.cat = *cat;
       if (numbers.size() == 1) numbers.insert(numbers.begin(), {0, nullptr});
     } else {
       throw fail(form, "bad category '" + std::string(form.text) + "': expected Vi, Vj, Pm or Var");
@@ -105,6 +106,11 @@ class AliasParser {
   size_t pos_ = 0;
 };
 
+std::string var_spelling(int index, int dim, ir::Cat cat) {
+  return "Var(" + std::to_string(index) + "," + std::to_string(dim) + "," +
+         std::to_string(int(cat)) + ")";
+}
+
 std::string_view cat_form(ir::Cat cat) {
   return cat == ir::CatI ? "Vi" : cat == ir::CatJ ? "Vj" : "Pm";
 }
@@ -118,11 +124,13 @@ struct PositionUse {
 }  // namespace
 
 bool is_reserved_name(std::string_view name) {
-  auto listed = [&](const auto& names) {
-    return std::find(std::begin(names), std::end(names), name) != std::end(names);
-  };
-  return ir::op_by_spelling(name) != nullptr || listed(kLeafForms) ||
-         listed(kDifferentiationForms) || listed(kKernelShorthands);
+  return ir::op_by_spelling(name) != nullptr || form_by_spelling(name) != nullptr;
+}
+
+void AliasTable::record_formula_var(int index, int dim, ir::Cat cat) const {
+  for (const Alias& v : formula_vars_)
+    if (v.index == index && v.dim == dim && v.cat == cat) return;
+  formula_vars_.push_back({var_spelling(index, dim, cat), index, dim, cat});
 }
 
 AliasTable AliasTable::parse(const std::vector<std::string>& aliases) {
@@ -164,6 +172,9 @@ std::vector<ArgInfo> collect_arguments(const AliasTable& aliases,
                   "alias '" + a.name + "' = " + std::string(cat_form(a.cat)) + "(" +
                       std::to_string(a.index) + "," + std::to_string(a.dim) + ")"});
 
+  for (const Alias& v : aliases.formula_vars())
+    use(v.index, {{v.name, v.dim, v.cat}, v.name + " in a formula"});
+
   std::unordered_set<ir::Expr> seen;
   std::vector<ir::Expr> stack;
   for (ir::Expr f : formulas)
@@ -173,9 +184,7 @@ std::vector<ArgInfo> collect_arguments(const AliasTable& aliases,
     stack.pop_back();
     if (!seen.insert(e).second) continue;
     if (e->is(ir::Op::Var)) {
-      const std::string spelled = "Var(" + std::to_string(e->var_index()) + "," +
-                                  std::to_string(e->dim) + "," + std::to_string(int(e->var_cat())) +
-                                  ")";
+      const std::string spelled = var_spelling(e->var_index(), e->dim, e->var_cat());
       use(e->var_index(), {{spelled, e->dim, e->var_cat()}, spelled + " in a formula"});
     }
     for (ir::Expr a : e->args) stack.push_back(a);

@@ -1,14 +1,12 @@
 // The formula parser: recursive descent over the tokens, building checked, interned IR.
 #include "compiler/frontend/parser.h"
 
-#include <algorithm>
-#include <climits>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "compiler/frontend/forms.h"
 #include "compiler/frontend/lexer.h"
-#include "compiler/passes/autodiff.h"
 #include "keops/error.h"
 
 namespace keops::frontend {
@@ -24,7 +22,7 @@ constexpr int kMaxNesting = 500;
 // that an integer exponent or attribute (Pow(x, -2), x**3) is known to be one, and -2 is
 // a literal rather than Minus(2).
 struct Operand {
-  enum class Kind { Formula, Number, Tuple };
+  using Kind = FormArgument::Kind;
   Kind kind = Kind::Formula;
   ir::Expr formula = nullptr;
   double number = 0;
@@ -55,11 +53,6 @@ std::optional<Comparison> comparison_of(TokenKind kind) {
     default:
       return std::nullopt;
   }
-}
-
-template <size_t N>
-bool listed(const std::string_view (&names)[N], std::string_view name) {
-  return std::find(std::begin(names), std::end(names), name) != std::end(names);
 }
 
 std::string plural(size_t n, const char* noun) {
@@ -318,17 +311,13 @@ class Parser {
     const std::string spelled(name.text);
     if (aliases_.find(name.text))
       throw fail(name, "'" + spelled + "' is a variable, not a function");
-    if (listed(kDifferentiationForms, name.text)) return differentiation(name, arguments(next()));
-    if (listed(kKernelShorthands, name.text))
-      throw fail(name, "kernel shorthands (" + spelled + ") are not available yet");
+    if (const Form* form = form_by_spelling(name.text)) return form_call(*form, name);
     const ir::Op* op = ir::op_by_spelling(name.text);
-    if (!listed(kLeafForms, name.text) && !op)
-      throw fail(name, "unknown function '" + spelled + "'");
-    if (op && *op == ir::Op::Constant)
+    if (!op) throw fail(name, "unknown function '" + spelled + "'");
+    if (*op == ir::Op::Constant)
       throw fail(name, "'Constant' is not written in formulas; write the number itself");
 
     const std::vector<Argument> args = arguments(next());
-    if (listed(kLeafForms, name.text)) return leaf(name, args);
     if (*op == ir::Op::TensorDot || *op == ir::Op::Kron) return tensor_op(*op, name, args);
 
     const ir::OpInfo& info = ir::op_info(*op);
@@ -386,80 +375,27 @@ class Parser {
                                        std::string(arg.text) + "'");
   }
 
-  // Var(index, dim, cat), Vi(index, dim), Vj(index, dim), Pm(index, dim).
-  Operand leaf(const Token& name, const std::vector<Argument>& args) {
-    const std::string spelled(name.text);
-    const bool is_var = spelled == "Var";
-    const size_t expected = is_var ? 3 : 2;
-    if (args.size() != expected)
-      throw fail(name, "wrong number of arguments: " + spelled + " expects " +
-                           plural(expected, "integer") +
-                           (is_var ? " (position, dim, cat)" : " (position, dim)") + ", got " +
-                           std::to_string(args.size()));
-    auto bounded = [&](size_t k, const char* what, int64_t lo, int64_t hi) {
-      const int64_t v = integer(args[k], spelled, k);
-      if (v < lo || v > hi)
-        throw fail(args[k].operand.column, std::string("in ") + spelled + ": " + what +
-                                               " must be in [" + std::to_string(lo) + ", " +
-                                               std::to_string(hi) + "], not " + std::to_string(v));
-      return int(v);
-    };
-    const int index = bounded(0, "the position", 0, INT_MAX);
-    const int dim = bounded(1, "the dim", 1, INT_MAX);
-    const ir::Cat cat = is_var            ? ir::Cat(bounded(2, "the category", 0, 2))
-                        : spelled == "Vi" ? ir::CatI
-                        : spelled == "Vj" ? ir::CatJ
-                                          : ir::CatP;
-    return {Operand::Kind::Formula, ctx_.var(index, dim, cat, dtype_), 0, {}, {}, name.column};
-  }
-
-  // Runs check(), its keops::Error pointing at `column`.
-  template <class Check>
-  void at_column(int column, Check check) {
-    try {
-      check();
-    } catch (const Error& e) {
-      throw fail(column, e.what());
+  // A form of forms.def: its argument count checked here, its meaning in forms.cpp.
+  Operand form_call(Form form, const Token& name) {
+    const std::vector<Argument> args = arguments(next());
+    const FormInfo& info = form_info(form);
+    const int count = int(args.size());
+    if (count < info.min_args || (info.max_args >= 0 && count > info.max_args)) {
+      const std::string expected =
+          info.min_args == info.max_args
+              ? std::to_string(info.min_args)
+              : std::to_string(info.min_args) + " to " + std::to_string(info.max_args);
+      throw fail(name, "wrong number of arguments: " + std::string(info.spelling) + " expects " +
+                           expected + " " + std::string(info.signature) + ", got " +
+                           std::to_string(count));
     }
-  }
-
-  // Grad(f, v, e), Diff(f, v, u), GradMatrix(f, v), Divergence(f, v), Laplacian(f, v):
-  // expanded here into the derivative formula. Each argument error points at the argument.
-  Operand differentiation(const Token& name, const std::vector<Argument>& args) {
-    const std::string form(name.text);
-    const bool is_grad = form == "Grad", is_diff = form == "Diff";
-    const size_t expected = is_grad || is_diff ? 3 : 2;
-    if (args.size() != expected)
-      throw fail(name, "wrong number of arguments: " + form + " expects " +
-                           (is_grad   ? "3 (f, v, e)"
-                            : is_diff ? "3 (f, v, u)"
-                                      : "2 (f, v)") +
-                           ", got " + std::to_string(args.size()));
-    std::vector<ir::Expr> formulas;
-    for (size_t k = 0; k < args.size(); ++k)
-      formulas.push_back(formula(args[k].operand, argument_name(form, k)));
-    const ir::Expr f = formulas[0], v = formulas[1];
-    at_column(args[1].operand.column, [&] { passes::check_variable(form, v); });
-    if (is_grad)
-      at_column(args[2].operand.column, [&] { passes::check_cotangent(f, formulas[2]); });
-    if (is_diff) at_column(args[2].operand.column, [&] { passes::check_tangent(v, formulas[2]); });
-    if (form == "Divergence")
-      at_column(args[0].operand.column, [&] { passes::check_divergence(f, v); });
-    if (form == "Laplacian") at_column(args[0].operand.column, [&] { passes::check_laplacian(f); });
-    ir::Expr result = nullptr;
-    at_column(name.column, [&] {
-      if (is_grad)
-        result = passes::grad(ctx_, f, v, formulas[2]);
-      else if (is_diff)
-        result = passes::diff(ctx_, f, v, formulas[2]);
-      else if (form == "GradMatrix")
-        result = passes::grad_matrix(ctx_, f, v);
-      else if (form == "Divergence")
-        result = passes::divergence(ctx_, f, v);
-      else
-        result = passes::laplacian(ctx_, f, v);
-    });
-    return {Operand::Kind::Formula, result, 0, {}, {}, name.column};
+    std::vector<FormArgument> form_args;
+    for (const Argument& a : args) {
+      const Operand& o = a.operand;
+      form_args.push_back({o.kind, o.formula, o.number, o.integer, o.column, a.text});
+    }
+    const FormCall call{form, name.column, form_args, aliases_, ctx_, dtype_, text_};
+    return {Operand::Kind::Formula, expand_form(call), 0, {}, {}, name.column};
   }
 
   // TensorDot(f, g, dims_f, dims_g, contract_f, contract_g [, permute]) and

@@ -9,7 +9,9 @@
 namespace keops::frontend {
 
 // Parses formula text (FORMULA_LANGUAGE.md, Syntax) into IR built in ctx with the
-// given dtype. Names are looked up in `aliases`; Var(index, dim, cat) is a leaf.
+// given dtype. Names are looked up in `aliases`; calls name an op (ops.def) or a form
+// (forms.def: Var, IntCst, Grad, ...), which expands into ops. The Vars the text writes
+// are recorded in `aliases` (AliasTable::record_formula_var).
 // Precedence, lowest first, as in Python: comparisons (not chained), |, + -, * /,
 // unary -, ** (right-associative; its right operand may carry a unary minus).
 // keops::Error, quoting the formula and pointing at the column, on any bad input.

@@ -172,7 +172,7 @@ void check_reduction(Expr f, const ReductionSpec& red, int axis, int64_t nx, int
 ReferenceOutput reference_reduce(Expr f, const ReductionSpec& reduction, int axis,
                                  const std::vector<const double*>& args, int64_t nx, int64_t ny) {
   check_reduction(f, reduction, axis, nx, ny);
-  const Expr g = reduction.needs_formula2() ? reduction.formula2 : nullptr;
+  const Expr g = reduction.takes_formula2() ? reduction.formula2 : nullptr;
   std::vector<Expr> roots{f};
   if (g) roots.push_back(g);
   detail::Schedule schedule(roots);

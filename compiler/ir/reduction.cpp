@@ -11,7 +11,8 @@
 namespace keops::ir {
 namespace {
 
-constexpr std::array<std::pair<ReductionKind, std::string_view>, 15> kNames = {{
+// A kind's first name is its own; later ones are other spellings of it (KeOps's old ones).
+constexpr std::array<std::pair<ReductionKind, std::string_view>, 16> kNames = {{
     {ReductionKind::Sum, "Sum"},
     {ReductionKind::Max, "Max"},
     {ReductionKind::Min, "Min"},
@@ -27,6 +28,7 @@ constexpr std::array<std::pair<ReductionKind, std::string_view>, 15> kNames = {{
     {ReductionKind::Max_SumShiftExp, "Max_SumShiftExp"},
     {ReductionKind::Max_SumShiftExpWeight, "Max_SumShiftExpWeight"},
     {ReductionKind::SumSoftMaxWeight, "SumSoftMaxWeight"},
+    {ReductionKind::SumSoftMaxWeight, "SoftMax"},
 }};
 
 }  // namespace
@@ -51,6 +53,10 @@ bool ReductionSpec::needs_formula2() const {
          kind == ReductionKind::SumSoftMaxWeight;
 }
 
+bool ReductionSpec::takes_formula2() const {
+  return needs_formula2() || kind == ReductionKind::LogSumExp;
+}
+
 bool ReductionSpec::needs_k() const {
   return kind == ReductionKind::KMin || kind == ReductionKind::ArgKMin ||
          kind == ReductionKind::KMin_ArgKMin;
@@ -64,8 +70,11 @@ void ReductionSpec::check(int f_dim) const {
     throw Error("K (Options::k) is only used by KMin, ArgKMin and KMin_ArgKMin, not by " + name);
   if (needs_formula2() && !formula2)
     throw Error("the reduction " + name + " needs the weights G (Options::formula2)");
-  if (!needs_formula2() && formula2)
-    throw Error("formula2 (Options::formula2) is only used by the weighted reductions, not by " + name);
+  if (!takes_formula2() && formula2)
+    throw Error(
+        "formula2 (Options::formula2) is only used by the weighted reductions and "
+        "LogSumExp, not by " +
+        name);
   const bool exponential = kind == ReductionKind::LogSumExp || kind == ReductionKind::LogSumExpWeight ||
                            kind == ReductionKind::Max_SumShiftExp ||
                            kind == ReductionKind::Max_SumShiftExpWeight ||
@@ -92,7 +101,7 @@ int ReductionSpec::value_cols(int f_dim) const {
     case ReductionKind::KMin_ArgKMin:
       return k * f_dim;
     case ReductionKind::LogSumExp:
-      return 1;
+      return formula2 ? g_dim : 1;
     case ReductionKind::Max_SumShiftExp:
       return 2;
     case ReductionKind::LogSumExpWeight:

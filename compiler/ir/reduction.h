@@ -27,16 +27,19 @@ enum class ReductionKind {
 };
 
 std::string_view reduction_name(ReductionKind kind);
-// keops::Error naming the unknown reduction and listing the known ones.
+// The kind of a reduction name, or of KeOps's other spelling of it ("SoftMax" is
+// SumSoftMaxWeight); keops::Error naming the unknown reduction and listing the known ones.
 ReductionKind reduction_by_name(std::string_view name);
 
-// What a reduction is applied to: F, and G (formula2) for the weighted forms.
+// What a reduction is applied to: F, and G (formula2) for the weighted forms. LogSumExp
+// takes a G too, as KeOps's LogSumExp does: then it is LogSumExpWeight.
 struct ReductionSpec {
   ReductionKind kind = ReductionKind::Sum;
   int k = 0;                // K of the KMin forms
   Expr formula2 = nullptr;  // G of the weighted forms
 
   bool needs_formula2() const;
+  bool takes_formula2() const;  // needs one, or may have one (LogSumExp)
   bool needs_k() const;
   // keops::Error for a combination the reduction cannot take: a vector F for the
   // exponential forms, a missing or unused K or formula2.

@@ -234,8 +234,8 @@ class StageGradient {
       case Kind::KMin_ArgKMin:
         select(Kind::ArgKMin, e_position_);
         break;
-      case Kind::LogSumExp:
-        build_log_sum_exp();
+      case Kind::LogSumExp:  // with a G, LogSumExpWeight
+        stage_.reduction.formula2 ? build_log_sum_exp_weight() : build_log_sum_exp();
         break;
       case Kind::LogSumExpWeight:
         build_log_sum_exp_weight();

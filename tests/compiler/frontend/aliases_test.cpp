@@ -109,8 +109,28 @@ TEST_CASE("aliases: duplicate names, dims below 1, negative positions") {
 }
 
 TEST_CASE("aliases: names that shadow an op or a form of the language are refused") {
-  for (const char* name : {"Exp", "SqDist", "TensorDot", "Var", "Vi", "Vj", "Pm", "Grad", "Diff",
-                           "GradMatrix", "Divergence", "Laplacian", "Constant", "GaussKernel"}) {
+  for (const char* name : {"Exp",
+                           "SqDist",
+                           "TensorDot",
+                           "Var",
+                           "Vi",
+                           "Vj",
+                           "Pm",
+                           "Vx",
+                           "Vy",
+                           "Grad",
+                           "Diff",
+                           "GradMatrix",
+                           "Divergence",
+                           "Laplacian",
+                           "Constant",
+                           "GaussKernel",
+                           "IntCst",
+                           "RatCst",
+                           "IntInv",
+                           "Zero",
+                           "Grad_WithSavedForward",
+                           "Diff_WithSavedForward"}) {
     CAPTURE(name);
     CHECK(is_reserved_name(name));
     check_contains(alias_error({std::string(name) + " = Vi(3)"}),
@@ -118,7 +138,17 @@ TEST_CASE("aliases: names that shadow an op or a form of the language are refuse
     check_contains(alias_error({std::string(name) + " = Vi(3)"}), "at column 1");
   }
   CHECK_FALSE(is_reserved_name("exp"));  // case-sensitive, as the op table
-  CHECK_NOTHROW(AliasTable::parse({"exp = Vi(3)", "Vx = Vj(1)"}));
+  CHECK_NOTHROW(AliasTable::parse({"exp = Vi(3)", "Vz = Vj(1)"}));
+}
+
+TEST_CASE("aliases: Vx and Vy are KeOps's old names of Vi and Vj") {
+  const AliasTable t = AliasTable::parse({"x = Vx(3)", "y = Vy(3)", "b = Vy(4, 1)", "p = Pm(1)"});
+  check_alias(t.find("x"), "x", 0, 3, ir::CatI);
+  check_alias(t.find("y"), "y", 1, 3, ir::CatJ);
+  check_alias(t.find("b"), "b", 4, 1, ir::CatJ);
+  check_alias(t.find("p"), "p", 2, 1, ir::CatP);
+  check_contains(alias_error({"x = Vx(0, 3, 1)"}),
+                 "malformed alias: Vx takes (dim) or (position, dim), got 3 integers at column 5");
 }
 
 TEST_CASE("aliases: bad categories") {
@@ -152,6 +182,32 @@ TEST_CASE("collect_arguments: aliases and raw Var leaves, one entry per position
   CHECK(collect_arguments(AliasTable::parse({}), {}).empty());
   // Two aliases of one shape may share a position.
   CHECK(collect_arguments(AliasTable::parse({"x = Vi(0,3)", "z = Var(0,3,0)"}), {}).size() == 1);
+}
+
+TEST_CASE("collect_arguments: the Vars a formula writes stay arguments after simplification") {
+  ir::Context ctx;
+  const AliasTable t = AliasTable::parse({"x = Vi(3)"});
+  // The derivatives fold to zeros: no Var is left in the formula, yet the text wrote four.
+  const ir::Expr f = parse_formula("Grad(Grad(x + Var(1,3,1), x, Var(2,3,0)), x, Var(3,3,0))", t,
+                                   ctx, ir::DType::F64);
+  CHECK(f == ctx.zeros(3, ir::DType::F64));
+  const std::vector<ArgInfo> args = collect_arguments(t, {f});
+  REQUIRE(args.size() == 4);
+  CHECK(args[0].name == "x");
+  CHECK(args[1].name == "Var(1,3,1)");
+  CHECK(args[1].cat == ir::CatJ);
+  CHECK(args[2].name == "Var(2,3,0)");
+  CHECK(args[3].name == "Var(3,3,0)");
+  CHECK(args[3].cat == ir::CatI);
+  // Parsed again (another dtype), the same Vars are recorded once.
+  parse_formula("Var(1,3,1) * 0", t, ctx, ir::DType::F32);
+  CHECK(t.formula_vars().size() == 3);
+  CHECK(collect_arguments(t, {}).size() == 4);
+  // A written Var that disagrees with another use is refused, even once folded away.
+  const AliasTable u = AliasTable::parse({"x = Vi(3)"});
+  parse_formula("x + 0 * Sum(Var(0,2,0))", u, ctx, ir::DType::F64);
+  check_contains(error_of([&] { collect_arguments(u, {}); }),
+                 "alias 'x' = Vi(0,3) and Var(0,2,0) in a formula");
 }
 
 TEST_CASE("collect_arguments: two uses of a position with different shapes") {

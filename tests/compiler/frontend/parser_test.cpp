@@ -212,8 +212,12 @@ TEST_CASE_FIXTURE(Fixture, "parser: wrong argument counts say what was expected"
   check_error("Pow(x)", "Pow expects 2 arguments (1 formula, then 1 integer), got 1", 1);
   check_error("ClampInt(x, 0)", "ClampInt expects 3 arguments (1 formula, then 2 integers), got 2",
               1);
-  check_error("Var(0, 3)", "Var expects 3 integers (position, dim, cat), got 2", 1);
-  check_error("Vi(3)", "Vi expects 2 integers (position, dim), got 1", 1);
+  check_error("Var(0, 3)", "Var expects 3 (position, dim, cat), got 2", 1);
+  check_error("Vi(3)", "Vi expects 2 (position, dim), got 1", 1);
+  check_error("b + RatCst(1)", "RatCst expects 2 (p, q), got 1", 5);
+  check_error("Grad(x, x, x, x)", "Grad expects 2 to 3 (f, v [, e]), got 4", 1);
+  check_error("Grad_WithSavedForward(x, x, x)",
+              "Grad_WithSavedForward expects 4 (f, v, e, saved), got 3", 1);
   check_error("TensorDot(x, y, (3,), (3,))", "TensorDot expects 6 or 7", 1);
   check_error("Kron(x, y, (3,))", "Kron expects 4 (f, g, dims_f, dims_g), got 3", 1);
 }
@@ -311,8 +315,17 @@ TEST_CASE_FIXTURE(Fixture, "parser: differentiation errors point at the argument
   check_error("Divergence(Sum(x), x)",
               "in Divergence: the formula has dim 1, but the variable has dim 3", 12);
   check_error("Laplacian(x, x)", "in Laplacian: the formula must be scalar (dim 1), not dim 3", 11);
-  check_error("b + Grad(x, x)", "wrong number of arguments: Grad expects 3 (f, v, e), got 2", 5);
+  check_error("b + Grad(x)", "wrong number of arguments: Grad expects 2 to 3 (f, v [, e]), got 1",
+              5);
   check_error("Diff(x, x)", "Diff expects 3 (f, v, u), got 2", 1);
+  check_error("Grad(x, p)",
+              "in Grad: Grad(f, v) makes its e of the other category than v (as KeOps does), "
+              "which a parameter v does not have",
+              1);
+  check_error("Grad_WithSavedForward(Exp(x), x, b, Var(9,1,0))",
+              "in Grad: the gradient input e has dim 1, but the formula has dim 3", 34);
+  check_error("Diff_WithSavedForward(Exp(x), x + b, x, b)",
+              "in Diff: differentiation is with respect to a variable", 31);
   for (const char* form : {"GradMatrix", "Divergence", "Laplacian"}) {
     CAPTURE(form);
     check_error("b + " + std::string(form) + "(x, x, y)",

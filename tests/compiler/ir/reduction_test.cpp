@@ -52,6 +52,34 @@ TEST_CASE("reduction names round-trip") {
                        doctest::Contains("Sum, Max, Min, ArgMax, ArgMin, Max_ArgMax"),
                        keops::Error);
   CHECK_THROWS_WITH_AS(reduction_by_name(""), doctest::Contains("SumSoftMaxWeight"), keops::Error);
+  // KeOps's old name of SumSoftMaxWeight reads as it; the kind keeps its own name.
+  CHECK(reduction_by_name("SoftMax") == ReductionKind::SumSoftMaxWeight);
+  CHECK(reduction_name(ReductionKind::SumSoftMaxWeight) == "SumSoftMaxWeight");
+}
+
+TEST_CASE("LogSumExp takes an optional G, and is then LogSumExpWeight") {
+  Ir ir;
+  ReductionSpec s;
+  s.kind = ReductionKind::LogSumExp;
+  CHECK_FALSE(s.needs_formula2());
+  CHECK(s.takes_formula2());
+  CHECK(s.value_cols(1) == 1);
+  CHECK_NOTHROW(s.check(1));
+  s.formula2 = ir.vj(1, 3);
+  CHECK(s.value_cols(1) == 3);
+  CHECK_NOTHROW(s.check(1));
+  CHECK_THROWS_WITH_AS(s.check(2), doctest::Contains("LogSumExp needs a scalar formula"),
+                       keops::Error);
+  for (ReductionKind kind : {ReductionKind::Sum, ReductionKind::Max_SumShiftExp}) {
+    s.kind = kind;
+    CAPTURE(reduction_name(kind));
+    CHECK_FALSE(s.takes_formula2());
+    const std::string message =
+        "formula2 (Options::formula2) is only used by the weighted "
+        "reductions and LogSumExp, not by " +
+        std::string(reduction_name(kind));
+    CHECK_THROWS_WITH_AS(s.check(1), doctest::Contains(message.c_str()), keops::Error);
+  }
 }
 
 TEST_CASE("what each reduction needs and yields") {
@@ -91,7 +119,7 @@ TEST_CASE("what each reduction needs and yields") {
       {ReductionKind::KMin, 8, 0},
       {ReductionKind::ArgKMin, 0, 8},
       {ReductionKind::KMin_ArgKMin, 8, 8},
-      {ReductionKind::LogSumExp, 1, 0},
+      {ReductionKind::LogSumExp, 3, 0},  // with a G: LogSumExpWeight
       {ReductionKind::LogSumExpWeight, 3, 0},
       {ReductionKind::Max_SumShiftExp, 2, 0},
       {ReductionKind::Max_SumShiftExpWeight, 4, 0},
@@ -257,13 +285,16 @@ TEST_CASE("reference_reduce: LogSumExp and the shifted-exponential forms") {
   const V gdata{1, 2, 3, 4, 5, 6};
   const Expr g = p.ir.vj(2, 2);
   auto weighted = [&](ReductionKind kind) { return p.run(kind, 1, nullptr, 0, g, {gdata.data()}); };
-  SUBCASE("LogSumExpWeight") {
-    const ReferenceOutput out = weighted(ReductionKind::LogSumExpWeight);
-    check_shape(out, 2, 2, 0);
-    check_values(out.values, {std::log(1 + 3 * std::exp(2) + 5 * std::exp(1)),
-                              std::log(2 + 4 * std::exp(2) + 6 * std::exp(1)),
-                              std::log(1 * std::exp(-1) + 3 * std::exp(1) + 5),
-                              std::log(2 * std::exp(-1) + 4 * std::exp(1) + 6)});
+  SUBCASE("LogSumExpWeight, and LogSumExp with a G") {
+    for (ReductionKind kind : {ReductionKind::LogSumExpWeight, ReductionKind::LogSumExp}) {
+      CAPTURE(reduction_name(kind));
+      const ReferenceOutput out = weighted(kind);
+      check_shape(out, 2, 2, 0);
+      check_values(out.values, {std::log(1 + 3 * std::exp(2) + 5 * std::exp(1)),
+                                std::log(2 + 4 * std::exp(2) + 6 * std::exp(1)),
+                                std::log(1 * std::exp(-1) + 3 * std::exp(1) + 5),
+                                std::log(2 * std::exp(-1) + 4 * std::exp(1) + 6)});
+    }
   }
   SUBCASE("Max_SumShiftExp") {
     const ReferenceOutput out = p.run(ReductionKind::Max_SumShiftExp, 1);
@@ -305,11 +336,12 @@ TEST_CASE("reference_reduce: empty ranges give identities") {
   const Expr f2 = ir.op(Op::Subtract, {x, y});
   const V xd{1, 2, 3, 4};
   const V unused{0};  // rows of y and G, never read when their range is empty
-  auto run = [&](ReductionKind kind, Expr formula, int64_t nx, int64_t ny, int axis) {
+  auto run = [&](ReductionKind kind, Expr formula, int64_t nx, int64_t ny, int axis,
+                 bool with_g = false) {
     ReductionSpec spec;
     spec.kind = kind;
     spec.k = 2;
-    spec.formula2 = g;
+    spec.formula2 = spec.needs_formula2() || with_g ? g : nullptr;
     return reference_reduce(formula, spec, axis, {xd.data(), unused.data(), unused.data()}, nx, ny);
   };
   SUBCASE("no output rows") {
@@ -340,6 +372,7 @@ TEST_CASE("reference_reduce: empty ranges give identities") {
     check_values(run(ReductionKind::KMin, f2, 1, 0, 1).values, {kInf, kInf, kInf, kInf});
     CHECK(run(ReductionKind::ArgKMin, f2, 1, 0, 1).indices == I{-1, -1, -1, -1});
     check_values(run(ReductionKind::LogSumExp, f, 2, 0, 1).values, {-kInf, -kInf});
+    check_values(run(ReductionKind::LogSumExp, f, 1, 0, 1, true).values, {-kInf, -kInf, -kInf});
     check_values(run(ReductionKind::LogSumExpWeight, f, 1, 0, 1).values, {-kInf, -kInf, -kInf});
     check_values(run(ReductionKind::Max_SumShiftExp, f, 1, 0, 1).values, {-kInf, 0});
     check_values(run(ReductionKind::Max_SumShiftExpWeight, f, 1, 0, 1).values, {-kInf, 0, 0, 0});
