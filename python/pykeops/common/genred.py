@@ -121,43 +121,50 @@ class ReductionCore:
         broadcast batch shape, and the rows of the output."""
         if len(args) != self.nargs:
             raise ValueError(f"Genred: expected {self.nargs} argument(s), got {len(args)}")
-        nbatch = max([len(tools.shape(a)) - 2 for a in args] + [0])
-        args = list(args)
+        shapes = [tools.shape(a) for a in args]
+        nbatch = max(max(map(len, shapes), default=2) - 2, 0)
         batches = []
-        rows = {0: None, 1: None}
-        for k, (a, (name, dim, cat)) in enumerate(zip(args, self.arguments)):
-            shape = tools.shape(a)
-            what = f"Genred: argument {k} ({name})"
+        rows = [None, None]
+        for k, shape in enumerate(shapes):
+            _, dim, cat = self.arguments[k]
             if cat == 2:
-                if len(shape) == nbatch + 2 and len(shape) >= 2 and shape[-2] == 1:
+                if len(shape) == nbatch + 2 and shape[-2] == 1:  # (..., 1, D): one row
                     shape = shape[:-2] + shape[-1:]
-                    args[k] = tools.reshape(a, shape)
-                if len(shape) < 1:
-                    raise ValueError(f"{what} is a parameter: expected an array of shape ({dim},)")
-                batches.append(shape[:-1])
+                    args = list(args)
+                    args[k] = tools.reshape(args[k], shape)
+                trailing = 1
             else:
-                if len(shape) < 2:
-                    raise ValueError(
-                        f"{what} is a variable: expected an array of shape (rows, {dim}), got "
-                        f"shape {tuple(shape)}"
-                    )
-                batches.append(shape[:-2])
-                if rows[cat] is None:
+                trailing = 2
+                if len(shape) >= 2 and rows[cat] is None:
                     rows[cat] = shape[-2]
-            if shape[-1] != dim:
-                raise ValueError(f"{what} has {shape[-1]} cols, but its dim is {dim}")
-        batch = broadcast_shapes(batches)
+            if len(shape) < trailing or shape[-1] != dim:
+                raise ValueError(self._shape_error(k, shape))
+            if len(shape) > trailing:
+                batches.append(shape[:-trailing])
+        batch = broadcast_shapes(batches) if batches else ()
         if batch is None:
             raise ValueError(
                 "Genred: the arguments' batch dims "
                 + ", ".join(str(tuple(b)) for b in batches)
                 + " do not broadcast together"
             )
+        out_rows = self._out_rows(rows)
+        return args, batch, out_rows
+
+    def _out_rows(self, rows):
         op_axis = self._op.axis
         out_rows = 1 if op_axis == -1 else rows[1 - op_axis]
-        if out_rows is None:  # no argument of the output's category
-            out_rows = 1
-        return args, batch, out_rows
+        return 1 if out_rows is None else out_rows  # no argument of the output's category
+
+    def _shape_error(self, k, shape):
+        name, dim, cat = self.arguments[k]
+        what = f"Genred: argument {k} ({name})"
+        if cat == 2 and len(shape) < 1:
+            return f"{what} is a parameter: expected an array of shape ({dim},)"
+        if cat != 2 and len(shape) < 2:
+            return (f"{what} is a variable: expected an array of shape (rows, {dim}), got "
+                    f"shape {tuple(shape)}")
+        return f"{what} has {shape[-1]} cols, but its dim is {dim}"
 
     def variant(self, backend, device_id, stream, ranges_arrays):
         """The keops Genred for one call's backend, device, stream and ranges."""
@@ -215,7 +222,8 @@ class ReductionCore:
             raise ValueError(
                 "invalid parameter dtype_acc : should be 'float64' when dtype is 'float64'"
             )
-        op.run(tools.for_keops(args), values, indices)
+        op.run(tools.for_keops(args), tools.for_keops_output(values),
+               tools.for_keops_output(indices))
         return values, indices
 
     def finish(self, values, indices, reshape):

@@ -83,5 +83,5 @@ class KernelSolveCore:
         if b_norm * b_norm < n * eps * eps:
             return tools.host_zeros(tools.shape(b), b)
         tolerance = math.sqrt(n) * eps / b_norm
-        values, _, _, _ = op.solve(list(args), float(alpha), tolerance, 2 * n + 10)
+        values, _, _, _ = op.solve(tools.for_keops(list(args)), float(alpha), tolerance, 2 * n + 10)
         return values.reshape(tuple(tools.shape(b)))

@@ -33,7 +33,7 @@ class SolveCall:
         self.options = (backend, device_id, alpha, eps, ranges)
 
     def run(self, args):
-        return self.core.solve(TorchTools, TorchTools.for_keops(list(args)), *self.options)
+        return self.core.solve(TorchTools, [a.detach() for a in args], *self.options)
 
 
 class KernelSolve(KernelSolveBase):
