@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Runs KeOps 2.3 (pykeops) on the cases of keops_bench in one process and prints a ratio table.
 
-Usage: compare_keops.py --ours BENCH_JSONL [--backend CPU|GPU] [--cases a,b] [--quick]
+Usage: compare_keops.py --ours BENCH_JSONL [--backend CPU|GPU] [--label NAME]
 The sizes, formulas and dtypes are read from our JSON lines, so both run the same problems.
 pykeops and numpy (and torch for --backend GPU) must be installed; they are used only here.
+The pykeops on sys.path may be KeOps 2.3 or this project's (python/): --label names it.
 """
 import argparse
 import json
@@ -96,9 +97,11 @@ def main():
     p.add_argument("--ours", required=True, help="JSON lines written by keops_bench")
     p.add_argument("--backend", default="CPU")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--label", default="KeOps", help="what the pykeops on sys.path is")
     a = p.parse_args()
     rows = [json.loads(line) for line in open(a.ours) if line.startswith("{")]
-    print(f"{'case':<18} {'dtype':<8} {'N':>8} {'M':>8} {'ours (s)':>10} {'KeOps (s)':>10} {'speedup':>8} {'KeOps 1st call':>14}")
+    them = a.label[:10]
+    print(f"{'case':<18} {'dtype':<8} {'N':>8} {'M':>8} {'ours (s)':>10} {them + ' (s)':>14} {'ratio':>8} {'1st call':>10}")
     for r in rows:
         if r["case"] not in FORMULAS:
             continue
@@ -113,8 +116,8 @@ def main():
             print(f"{r['case']:<18} skipped: {e}", flush=True)
             continue
         ratio = median / ours
-        print(f"{r['case']:<18} {r['dtype']:<8} {r['nx']:>8} {r['ny']:>8} {ours:>10.4g} {median:>10.4g} {ratio:>7.1f}x {first:>13.3g}s", flush=True)
-        print(json.dumps({"case": r["case"], "backend": "keops-" + a.backend.lower(), "dtype": r["dtype"],
+        print(f"{r['case']:<18} {r['dtype']:<8} {r['nx']:>8} {r['ny']:>8} {ours:>10.4g} {median:>14.4g} {ratio:>7.3f}x {first:>9.3g}s", flush=True)
+        print(json.dumps({"case": r["case"], "backend": a.label + "-" + a.backend.lower(), "dtype": r["dtype"],
                           "nx": r["nx"], "ny": r["ny"], "median_s": median, "first_call_s": first,
                           "ours_median_s": ours, "speedup_ours": ratio}), flush=True)
 
