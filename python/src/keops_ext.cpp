@@ -78,8 +78,10 @@ keops::View<const T> argument_view(const Array& a, const keops::ArgumentInfo& in
 template <class T>
 keops::View<T> output_view(const std::optional<Array>& a, const char* what) {
   if (!a) return {nullptr, 0, 0};
-  if (a->dtype() != nb::dtype<T>()) throw nb::type_error((std::string(what) + ": wrong dtype").c_str());
-  if (a->ndim() < 2) throw nb::value_error((std::string(what) + ": expected (..., rows, cols)").c_str());
+  if (a->dtype() != nb::dtype<T>())
+    throw nb::type_error((std::string(what) + ": wrong dtype").c_str());
+  if (a->ndim() < 2)
+    throw nb::value_error((std::string(what) + ": expected (..., rows, cols)").c_str());
   check_contiguous(*a, what);
   const size_t nd = a->ndim();
   return {static_cast<T*>(a->data()), int64_t(a->shape(nd - 2)), int64_t(a->shape(nd - 1)),
@@ -190,7 +192,8 @@ void set_ranges(keops::Options& o, const std::vector<HostIndices>& arrays) {
   if (arrays.size() != 6) throw nb::value_error("ranges: expected a 6-tuple of int64 arrays");
   auto pairs = [](const HostIndices& a, const char* what) {
     if (a.ndim() != 2 || a.shape(1) != 2)
-      throw nb::value_error((std::string("ranges: ") + what + " must have shape (count, 2)").c_str());
+      throw nb::value_error(
+          (std::string("ranges: ") + what + " must have shape (count, 2)").c_str());
     std::vector<keops::RowRange> out(a.shape(0));
     const int64_t* p = a.data();
     for (size_t r = 0; r < out.size(); ++r) out[r] = {p[2 * r], p[2 * r + 1]};
@@ -249,8 +252,7 @@ void bind_genred(nb::module_& m) {
       .def(nb::init<std::string, std::vector<std::string>, std::string, int, keops::Options>(),
            nb::arg("formula"), nb::arg("aliases"), nb::arg("reduction") = "Sum",
            nb::arg("axis") = 0, nb::arg("options") = keops::Options())
-      .def("run", &run_genred, nb::arg("args"), nb::arg("values").none(),
-           nb::arg("indices").none())
+      .def("run", &run_genred, nb::arg("args"), nb::arg("values").none(), nb::arg("indices").none())
       .def("argument_views", &argument_views_of, nb::arg("args"))
       .def("grad", &keops::Genred::grad)
       .def("with_options", &keops::Genred::with_options)
@@ -261,7 +263,8 @@ void bind_genred(nb::module_& m) {
       .def_prop_ro("index_cols", &keops::Genred::index_cols)
       .def_prop_ro("arguments", [](const keops::Genred& op) {
         std::vector<std::tuple<std::string, int, int>> out;
-        for (const keops::ArgumentInfo& a : op.arguments()) out.emplace_back(a.name, a.dim, a.category);
+        for (const keops::ArgumentInfo& a : op.arguments())
+          out.emplace_back(a.name, a.dim, a.category);
         return out;
       });
 }

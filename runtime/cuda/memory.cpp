@@ -1,9 +1,14 @@
 // Device allocations and copies; every call runs under the owning device's primary context.
 #include "runtime/cuda/memory.h"
 
+#include <algorithm>
+#include <bit>
 #include <cstdio>
+#include <map>
+#include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/errors.h"
@@ -64,13 +69,85 @@ void copy_to_host_async(int device, void* dst, CUdeviceptr src, size_t bytes, CU
   check(driver().cuMemcpyDtoHAsync(dst, src, bytes, stream), "cuMemcpyDtoHAsync");
 }
 
+namespace {
+
+// Small allocations are recycled rather than freed: where another library manages device
+// memory in the process (PyTorch's caching allocator), a cuMemAlloc/cuMemFree pair takes tens
+// of microseconds, more than the launch of a small reduction. A recycled buffer may still be
+// read by a kernel of the call that released it (one that threw before synchronizing), but
+// every use of it is ordered on the legacy default stream, or on streams that wait for it.
+constexpr size_t kPooledMaxBytes = size_t(4) << 20;
+constexpr size_t kPoolCapacityBytes = size_t(64) << 20;
+
+class SmallBufferPool {
+ public:
+  // The size a pooled allocation takes: a power of two, at least 256 bytes.
+  static size_t size_class(size_t bytes) { return std::bit_ceil(std::max(bytes, size_t(256))); }
+
+  // A pooled buffer of `bytes` (a size class) on `device`, or 0.
+  CUdeviceptr take(int device, size_t bytes) {
+    std::lock_guard lock(mutex_);
+    std::vector<CUdeviceptr>& kept = free_[{device, bytes}];
+    if (kept.empty()) return 0;
+    const CUdeviceptr address = kept.back();
+    kept.pop_back();
+    pooled_bytes_[device] -= bytes;
+    return address;
+  }
+
+  // Keeps the buffer for a later take, unless the device's pool is full (then false).
+  bool give(int device, CUdeviceptr address, size_t bytes) {
+    std::lock_guard lock(mutex_);
+    if (pooled_bytes_[device] + bytes > kPoolCapacityBytes) return false;
+    free_[{device, bytes}].push_back(address);
+    pooled_bytes_[device] += bytes;
+    return true;
+  }
+
+  // Frees the device's pooled buffers (before another try at an allocation that failed).
+  void release_all(int device) {
+    std::lock_guard lock(mutex_);
+    for (auto& [key, kept] : free_) {
+      if (key.first != device) continue;
+      for (CUdeviceptr address : kept) driver_probe().api.cuMemFree(address);
+      kept.clear();
+    }
+    pooled_bytes_[device] = 0;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::pair<int, size_t>, std::vector<CUdeviceptr>> free_;
+  std::map<int, size_t> pooled_bytes_;
+};
+
+// Never destroyed: buffers may be released by other static objects' destructors at exit.
+SmallBufferPool& small_buffers() {
+  static auto* pool = new SmallBufferPool();
+  return *pool;
+}
+
+}  // namespace
+
 DeviceBuffer::DeviceBuffer(int device, size_t bytes) : device_(device) {
   check_device(device);
   if (bytes == 0) return;  // the driver rejects empty allocations
+  const size_t size = bytes <= kPooledMaxBytes ? SmallBufferPool::size_class(bytes) : bytes;
+  if (bytes <= kPooledMaxBytes) address_ = small_buffers().take(device, size);
+  if (address_ != 0) {
+    bytes_ = bytes;
+    pooled_bytes_ = size;
+    return;
+  }
   ContextGuard guard(device);
-  const CUresult result = driver().cuMemAlloc(&address_, bytes);
+  CUresult result = driver().cuMemAlloc(&address_, size);
+  if (result == CUDA_ERROR_OUT_OF_MEMORY) {
+    small_buffers().release_all(device);
+    result = driver().cuMemAlloc(&address_, size);
+  }
   if (result == CUDA_SUCCESS) {
     bytes_ = bytes;
+    pooled_bytes_ = bytes <= kPooledMaxBytes ? size : 0;
     return;
   }
   address_ = 0;
@@ -88,6 +165,7 @@ DeviceBuffer::~DeviceBuffer() { release(); }
 DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
     : address_(std::exchange(other.address_, 0)),
       bytes_(std::exchange(other.bytes_, 0)),
+      pooled_bytes_(std::exchange(other.pooled_bytes_, 0)),
       device_(std::exchange(other.device_, -1)) {}
 
 DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
@@ -95,6 +173,7 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
     release();
     address_ = std::exchange(other.address_, 0);
     bytes_ = std::exchange(other.bytes_, 0);
+    pooled_bytes_ = std::exchange(other.pooled_bytes_, 0);
     device_ = std::exchange(other.device_, -1);
   }
   return *this;
@@ -102,12 +181,15 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
 
 void DeviceBuffer::release() noexcept {
   if (address_ == 0) return;
-  // A failure here (a sticky error left by a faulty kernel, a driver shutting down at exit)
-  // cannot be reported from a destructor, and the context is unusable by then anyway.
-  ContextGuard guard(device_, std::nothrow);
-  driver_probe().api.cuMemFree(address_);
+  if (pooled_bytes_ == 0 || !small_buffers().give(device_, address_, pooled_bytes_)) {
+    // A failure here (a sticky error left by a faulty kernel, a driver shutting down at
+    // exit) cannot be reported from a destructor, and the context is unusable by then anyway.
+    ContextGuard guard(device_, std::nothrow);
+    driver_probe().api.cuMemFree(address_);
+  }
   address_ = 0;
   bytes_ = 0;
+  pooled_bytes_ = 0;
 }
 
 void DeviceBuffer::check_range(const char* what, size_t bytes, size_t offset) const {

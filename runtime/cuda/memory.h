@@ -26,8 +26,10 @@ void copy_to_device_async(int device, CUdeviceptr dst, const void* src, size_t b
                           CUstream stream);
 void copy_to_host_async(int device, void* dst, CUdeviceptr src, size_t bytes, CUstream stream);
 
-// Device memory owned by one object; freed by the destructor. A failed allocation throws
-// (out of memory: how much was asked and how much is free) and leaves nothing allocated.
+// Device memory owned by one object; released by the destructor (small buffers, up to 4 MiB,
+// are kept for reuse by later buffers of the device: 64 MiB at most, given back before an
+// allocation would fail). A failed allocation throws (out of memory: how much was asked and
+// how much is free) and leaves nothing allocated.
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
@@ -60,6 +62,7 @@ class DeviceBuffer {
 
   CUdeviceptr address_ = 0;
   size_t bytes_ = 0;
+  size_t pooled_bytes_ = 0;  // the size class of a recycled small buffer; 0: freed when released
   int device_ = -1;
 };
 

@@ -383,4 +383,24 @@ TEST_CASE("cuda: launches with more than 48 KiB of dynamic shared memory opt in"
                        DriverError);
 }
 
+TEST_CASE("cuda: small device buffers are recycled, large ones freed") {
+  if (skipped_without_gpu()) return;
+  CUdeviceptr small = 0;
+  {
+    DeviceBuffer a(0, 1000);
+    small = a.address();
+    CHECK(a.bytes() == 1000);
+  }
+  DeviceBuffer again(0, 1024);  // the same size class (1 KiB): the same memory
+  CHECK(again.address() == small);
+  std::vector<unsigned char> bytes(1024, 7), back(1024);
+  again.upload(bytes.data(), bytes.size());
+  again.download(back.data(), back.size());
+  CHECK(back == bytes);
+  CHECK_THROWS_WITH(again.upload(bytes.data(), 1025), doctest::Contains("outside the buffer"));
+  const MemoryInfo before = memory_info(0);
+  { DeviceBuffer large(0, size_t(256) << 20); }
+  CHECK(memory_info(0).free + (size_t{4} << 20) >= before.free);  // freed, not kept
+}
+
 }  // namespace keops::runtime::cuda
