@@ -235,3 +235,13 @@ def test_backends(rng):
     if not pykeops.config.gpu_available:
         with pytest.raises(ValueError, match="GPU backend is unavailable"):
             op(x, y, b, backend="GPU")
+
+
+def test_empty_arrays_give_empty_or_identity_outputs():
+    op = Genred("Exp(-SqDist(x, y)) * b", ALIASES, axis=1)
+    assert op(np.zeros((0, 3)), np.ones((4, 3)), np.ones((4, 2))).shape == (0, 2)
+    np.testing.assert_array_equal(op(np.ones((2, 3)), np.zeros((0, 3)), np.zeros((0, 2))),
+                                  np.zeros((2, 2)))
+    assert op(np.ones((0, 2, 3)), np.ones((4, 3)), np.ones((4, 2))).shape == (0, 2, 2)
+    amin = Genred("SqDist(x, y)", ["x = Vi(3)", "y = Vj(3)"], reduction_op="ArgMin", axis=1)
+    np.testing.assert_array_equal(amin(np.ones((2, 3)), np.zeros((0, 3))), -np.ones((2, 1)))
