@@ -276,6 +276,7 @@ void bind_kernel_solve(nb::module_& m) {
            nb::arg("formula"), nb::arg("aliases"), nb::arg("var"), nb::arg("axis") = 0,
            nb::arg("options") = keops::Options())
       .def("with_options", &keops::KernelSolve::with_options)
+      .def_prop_ro("options", [](const keops::KernelSolve& s) { return s.kernel().options(); })
       .def_prop_ro("kernel", &keops::KernelSolve::kernel)
       .def_prop_ro("var_position", &keops::KernelSolve::var_position)
       .def(

@@ -70,6 +70,22 @@ def accumulation_options(options, reduction, dtype_acc, use_double_acc, sum_sche
     return dtype_acc
 
 
+def run_variant(op, variants, backend, device_id, stream, ranges_arrays):
+    """op (a keops Genred or KernelSolve) with one call's backend, device, stream and ranges,
+    kept in `variants` unless it has ranges (new arrays at every call)."""
+    key = (backend, device_id, stream)
+    if ranges_arrays is None and key in variants:
+        return variants[key]
+    options = op.options.__copy__()
+    options.backend, options.device, options.stream = backend, device_id, stream
+    if ranges_arrays is not None:
+        options.set_ranges(list(ranges_arrays))
+    variant = op.with_options(options)
+    if ranges_arrays is None:
+        variants[key] = variant
+    return variant
+
+
 def broadcast_shapes(shapes):
     """NumPy's broadcast of batch shapes (tuples), aligned on the right; None if they clash."""
     out = []
@@ -168,21 +184,7 @@ class ReductionCore:
 
     def variant(self, backend, device_id, stream, ranges_arrays):
         """The keops Genred for one call's backend, device, stream and ranges."""
-        key = (backend, device_id, stream)
-        if ranges_arrays is None:
-            op = self._variants.get(key)
-            if op is not None:
-                return op
-        options = self._op.options.__copy__()
-        options.backend = backend
-        options.device = device_id
-        options.stream = stream
-        if ranges_arrays is not None:
-            options.set_ranges(list(ranges_arrays))
-        op = self._op.with_options(options)
-        if ranges_arrays is None:
-            self._variants[key] = op
-        return op
+        return run_variant(self._op, self._variants, backend, device_id, stream, ranges_arrays)
 
     def grad_op(self, position):
         """The reduction of the gradient with respect to argument `position`: its arguments are

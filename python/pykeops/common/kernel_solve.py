@@ -5,11 +5,7 @@ import math
 
 from pykeops import _keops
 from pykeops.common import reductions
-from pykeops.common.genred import (
-    accumulation_options,
-    backend_of,
-    broadcast_shapes,
-)
+from pykeops.common.genred import accumulation_options, backend_of, broadcast_shapes, run_variant
 
 
 class KernelSolveCore:
@@ -28,19 +24,6 @@ class KernelSolveCore:
         self.arguments = self.kernel.arguments
         self.position = self._solve.var_position
         self._variants = {}
-
-    def variant(self, backend, device_id, stream, ranges_arrays):
-        key = (backend, device_id, stream)
-        if ranges_arrays is None and key in self._variants:
-            return self._variants[key]
-        options = self.kernel.options.__copy__()
-        options.backend, options.device, options.stream = backend, device_id, stream
-        if ranges_arrays is not None:
-            options.set_ranges(list(ranges_arrays))
-        solve = self._solve.with_options(options)
-        if ranges_arrays is None:
-            self._variants[key] = solve
-        return solve
 
     def _batches(self, tools, args):
         """The broadcast batch shape and, per element, the arguments' slices."""
@@ -67,7 +50,8 @@ class KernelSolveCore:
         device = tools.device_of(args)
         stream = tools.stream(device) if device >= 0 else 0
         ranges_arrays = None if ranges is None else tools.ranges_to_host(ranges)
-        op = self.variant(backend_of(backend), device_id, stream, ranges_arrays)
+        op = run_variant(self._solve, self._variants, backend_of(backend), device_id, stream,
+                         ranges_arrays)
         b = args[self.position]
         batch, elements = self._batches(tools, args)
         solutions = [self._solve_one(tools, op, element, alpha, eps) for element in elements]

@@ -404,56 +404,11 @@ class GenericLazyTensor:
 
     __hash__ = object.__hash__
 
-    def exp(self):
-        return self.unary("Exp")
-
-    def log(self):
-        return self.unary("Log")
-
-    def xlogx(self):
-        return self.unary("XLogX")
-
-    def cos(self):
-        return self.unary("Cos")
-
-    def sin(self):
-        return self.unary("Sin")
-
-    def sinxdivx(self):
-        return self.unary("SinXDivX")
-
     def sinc(self):
         return (math.pi * self).sinxdivx()
 
-    def asin(self):
-        return self.unary("Asin")
-
-    def acos(self):
-        return self.unary("Acos")
-
-    def atan(self):
-        return self.unary("Atan")
-
     def atan2(self, other):
         return self.binary(other, "Atan2")
-
-    def sqrt(self):
-        return self.unary("Sqrt")
-
-    def rsqrt(self):
-        return self.unary("Rsqrt")
-
-    def square(self):
-        return self.unary("Square")
-
-    def sign(self):
-        return self.unary("Sign")
-
-    def step(self):
-        return self.unary("Step")
-
-    def relu(self):
-        return self.unary("ReLU")
 
     def clamp(self, other1, other2):
         if all(isinstance(v, int) and not isinstance(v, bool) for v in (other1, other2)):
@@ -991,6 +946,26 @@ class GenericLazyTensor:
 
     def exp1j(self):
         return self.unary("ComplexExp1j", dimres=2 * self._shape[-1], is_complex=True)
+
+
+# Element-wise functions: method -> keops op (exp, log, ..., all of the form x.exp()).
+_ELEMENTWISE = {
+    "exp": "Exp", "log": "Log", "xlogx": "XLogX", "cos": "Cos", "sin": "Sin",
+    "sinxdivx": "SinXDivX", "asin": "Asin", "acos": "Acos", "atan": "Atan", "sqrt": "Sqrt",
+    "rsqrt": "Rsqrt", "square": "Square", "sign": "Sign", "step": "Step", "relu": "ReLU",
+}
+
+
+def _elementwise_method(op):
+    def method(self):
+        return self.unary(op)
+
+    method.__doc__ = f"Element-wise {op}: a LazyTensor of the same shape."
+    return method
+
+
+for _name, _op in _ELEMENTWISE.items():
+    setattr(GenericLazyTensor, _name, _elementwise_method(_op))
 
 
 def _as_tuple(x):
