@@ -216,12 +216,15 @@ TEST_CASE_TEMPLATE(
   const Genred op("DiffClampInt(x, -1, 1) * b", {"x = Vi(1)", "b = Vj(1)"}, "Sum", 1);
   const auto out = op({{x.data(), 6, 1}, {b.data(), 2, 1}});
   CHECK(out.values == std::vector<T>{0, 3, 3, 3, 0, 3});  // keopscore: 1 at NaN
-  // keopscore's ClampInt' is DiffClampInt; ours too, but at NaN (ours: 0, no comparison holds).
+  // keopscore's ClampInt' is DiffClampInt; ours too, at NaN included (a NaN in x).
   const std::vector<std::string> aliases = {"x = Vi(3)", "y = Vj(3)", "e = Vi(3)"};
-  const auto args = random_args<T>("x + y + e", aliases, 17, 13, 4, -3, 3);
+  auto args = random_args<T>("x + y + e", aliases, 17, 13, 4, -3, 3);
+  args.data[0][4] = nan;
   const auto grad = Genred("Grad(ClampInt(x - y, -1, 1), x, e)", aliases, "Sum", 1)(args.views);
   const auto diff = Genred("e * DiffClampInt(x - y, -1, 1)", aliases, "Sum", 1)(args.views);
   CHECK(grad.values == diff.values);
+  // Where x is NaN, ClampInt takes x: every j passes e on.
+  CHECK(double(grad.values[4]) == doctest::Approx(13 * double(args.data[2][4])).epsilon(1e-6));
 }
 
 TEST_CASE_TEMPLATE(
