@@ -185,6 +185,10 @@ std::vector<ArgInfo> collect_arguments(const AliasTable& aliases,
     if (!seen.insert(e).second) continue;
     if (e->is(ir::Op::Var)) {
       const std::string spelled = var_spelling(e->var_index(), e->dim, e->var_cat());
+      if (e->var_index() < 0)
+        throw Error("collecting arguments: the formula still reads " + spelled +
+                    ", a symbolic variable (negative position) that no argument backs; only a "
+                    "derivative or a linear operator in it may remove it");
       use(e->var_index(), {{spelled, e->dim, e->var_cat()}, spelled + " in a formula"});
     }
     for (ir::Expr a : e->args) stack.push_back(a);

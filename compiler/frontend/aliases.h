@@ -56,7 +56,8 @@ struct ArgInfo {
 // in the table) and by the Var leaves of the formulas, indexed by position: a Var written
 // in a formula and not in the aliases is an argument too, whatever simplification made of
 // the formula. Null formulas are skipped. keops::Error when two uses of one position
-// differ in dim or category, or when a position below the largest one is unused.
+// differ in dim or category, when a position below the largest one is unused, or when a
+// formula still reads a symbolic variable (a Var of negative position).
 std::vector<ArgInfo> collect_arguments(const AliasTable& aliases,
                                        const std::vector<ir::Expr>& formulas);
 

@@ -7,6 +7,7 @@
 
 #include "compiler/frontend/lexer.h"
 #include "compiler/passes/autodiff.h"
+#include "compiler/passes/linear_operators.h"
 #include "keops/error.h"
 
 namespace keops::frontend {
@@ -39,14 +40,15 @@ int64_t bounded(const FormCall& c, size_t k, const char* what, int64_t lo, int64
 
 // ---- leaves
 
-// Var(position, dim, cat), Vi/Vj/Pm/Vx/Vy(position, dim): an argument of the call,
-// recorded in the alias table.
+// Var(position, dim, cat), Vi/Vj/Pm/Vx/Vy(position, dim). A position >= 0 is an argument
+// of the call, recorded in the alias table; a negative one is a symbolic variable (as
+// pykeops writes the variable of a trace), which the formula must lose.
 ir::Expr leaf(const FormCall& c) {
-  const int index = int(bounded(c, 0, "the position", 0, INT_MAX));
+  const int index = int(bounded(c, 0, "the position", INT_MIN, INT_MAX));
   const int dim = int(bounded(c, 1, "the dim", 1, INT_MAX));
   const ir::Cat cat = c.form == Form::Var ? ir::Cat(bounded(c, 2, "the category", 0, 2))
                                           : *leaf_category(spelled(c));
-  c.aliases.record_formula_var(index, dim, cat);
+  if (index >= 0) c.aliases.record_formula_var(index, dim, cat);
   return c.ctx.var(index, dim, cat, c.dtype);
 }
 
@@ -142,6 +144,77 @@ ir::Expr differentiation(const FormCall& c) {
   return result;
 }
 
+// ---- linear operators, norms, DiffClampInt, factorization
+
+ir::Expr optional_formula(const FormCall& c, size_t k) {
+  return k < c.args.size() ? c.formula(k) : nullptr;
+}
+
+// TraceOperator(f, v [, w]), AdjointOperator(f, v, u), SumLinOperator(f, v [, wl [, wr]]).
+ir::Expr linear_operator(const FormCall& c) {
+  const ir::Expr f = c.formula(0), v = c.formula(1);
+  const ir::Expr a = optional_formula(c, 2), b = optional_formula(c, 3);
+  c.at(c.args[1].column, [&] { passes::check_variable(spelled(c), v); });
+  ir::Expr result = nullptr;
+  c.at(c.column, [&] {
+    if (c.form == Form::TraceOperator)
+      result = passes::trace_operator(c.ctx, f, v, a);
+    else if (c.form == Form::AdjointOperator)
+      result = passes::adjoint_operator(c.ctx, f, v, a);
+    else
+      result = passes::sum_lin_operator(c.ctx, f, v, a, b);
+  });
+  return result;
+}
+
+// A weight of dim 1 or `dim`, else an error at the weight.
+void check_weight(const FormCall& c, ir::Expr w, int64_t dim, const std::string& dims) {
+  if (w->dim != 1 && w->dim != dim)
+    throw c.fail(c.args[0].column, "in " + spelled(c) + ": " + std::string(c.args[0].text) +
+                                       " has dim " + std::to_string(w->dim) + "; it must be 1 or " +
+                                       dims);
+}
+
+// SqNormIso(s, f) = s SqNorm2(f), SqNormDiag(s, f) = Sum(s f^2), SymSqNorm(a, f) =
+// Sum(a TensorProd(f, f)), DiffClampInt(f, a, b) = 1 on [a, b] (and at NaN), 0 elsewhere.
+ir::Expr expansion(const FormCall& c) {
+  const ir::Expr s = c.formula(0);
+  ir::Context& ctx = c.ctx;
+  ir::Expr result = nullptr;
+  if (c.form == Form::DiffClampInt) {
+    const int64_t a = c.integer(1), b = c.integer(2);
+    const auto outside = [&](ir::Expr lo, ir::Expr hi) {
+      return ctx.make(ir::Op::Subtract,
+                      {ctx.scalar(1, c.dtype), ctx.make(ir::Op::LessThan, {lo, hi})});
+    };
+    return ctx.make(ir::Op::Mult, {outside(s, ctx.scalar(double(a), c.dtype)),
+                                   outside(ctx.scalar(double(b), c.dtype), s)});
+  }
+  const ir::Expr f = c.formula(1);
+  const int64_t d = f->dim;
+  if (c.form == Form::SqNormDiag) check_weight(c, s, d, "f's dim " + std::to_string(d));
+  if (c.form == Form::SymSqNorm)
+    check_weight(c, s, d * d, "f's dim squared, " + std::to_string(d * d));
+  c.at(c.column, [&] {
+    if (c.form == Form::SqNormIso)
+      result = ctx.make(ir::Op::Mult, {s, ctx.make(ir::Op::SqNorm2, {f})});
+    else if (c.form == Form::SqNormDiag)
+      result = ctx.make(ir::Op::Sum, {ctx.make(ir::Op::Mult, {s, ctx.make(ir::Op::Square, {f})})});
+    else
+      result = ctx.make(ir::Op::Sum,
+                        {ctx.make(ir::Op::Mult, {s, ctx.make(ir::Op::TensorProd, {f, f})})});
+  });
+  return result;
+}
+
+// Factorize(f, g), AutoFactorize(f): keopscore computes a repeated subformula g once;
+// interned IR shares every repeated subformula already, so the formula is f (g is read,
+// its Vars recorded, as written).
+ir::Expr factorization(const FormCall& c) {
+  if (c.form == Form::Factorize) c.formula(1);
+  return c.formula(0);
+}
+
 }  // namespace
 
 const FormInfo& form_info(Form form) { return kForms[size_t(form)]; }
@@ -220,6 +293,18 @@ ir::Expr expand_form(const FormCall& c) {
     case Form::Grad_WithSavedForward:
     case Form::Diff_WithSavedForward:
       return differentiation(c);
+    case Form::TraceOperator:
+    case Form::AdjointOperator:
+    case Form::SumLinOperator:
+      return linear_operator(c);
+    case Form::SqNormIso:
+    case Form::SqNormDiag:
+    case Form::SymSqNorm:
+    case Form::DiffClampInt:
+      return expansion(c);
+    case Form::Factorize:
+    case Form::AutoFactorize:
+      return factorization(c);
     case Form::GaussKernel:
     case Form::LaplaceKernel:
     case Form::CauchyKernel:

@@ -13,8 +13,8 @@ namespace keops::ir {
 namespace {
 
 constexpr OpInfo kOps[] = {
-#define KEOPS_OP(name, spelling, arity, ints, shape, family) \
-  {spelling, arity, ints, Shape::shape, Family::family},
+#define KEOPS_OP(name, spelling, arity, ints, shape, family, linearity) \
+  {spelling, arity, ints, Shape::shape, Family::family, Linearity::linearity},
 #include "compiler/ir/ops.def"
 #undef KEOPS_OP
 };
@@ -95,7 +95,6 @@ Expr Context::intern(Node node) {
 }
 
 Expr Context::var(int index, int dim, Cat cat, DType dtype) {
-  if (index < 0) throw Error("in Var: the position must be >= 0, not " + std::to_string(index));
   if (dim < 1) throw Error("in Var: the dim must be >= 1, not " + std::to_string(dim));
   if (cat > CatP)
     throw Error("in Var: the category must be 0 (i), 1 (j) or 2 (parameter), not " +

@@ -22,6 +22,9 @@ class Context {
   // node already made is returned instead of a new one.
   Expr make(Op op, std::vector<Expr> args, std::vector<int64_t> ints = {});
 
+  // A negative index is a symbolic variable: formulas may differentiate with respect to it
+  // or apply a linear operator in it, which removes it, but no argument backs it, so a
+  // formula handed to a kernel must not read one (frontend::collect_arguments refuses).
   Expr var(int index, int dim, Cat cat, DType dtype);
   Expr constant(std::vector<double> values, DType dtype);
   Expr scalar(double value, DType dtype) { return constant({value}, dtype); }

@@ -10,7 +10,7 @@
 namespace keops::ir {
 
 enum class Op : uint16_t {
-#define KEOPS_OP(name, spelling, arity, ints, shape, family) name,
+#define KEOPS_OP(name, spelling, arity, ints, shape, family, linearity) name,
 #include "compiler/ir/ops.def"
 #undef KEOPS_OP
 };
@@ -18,6 +18,8 @@ enum class Op : uint16_t {
 enum class Shape : uint8_t { Leaf, Same, Broadcast, Scalar, Custom };
 // The evaluator, the emitter and autodiff each implement an op in the rules of its family.
 enum class Family : uint8_t { Leaf, Elementwise, Vector, Tensor, Complex, Special };
+// When an op is linear in a variable (ops.def says how each class reads).
+enum class Linearity : uint8_t { None, All, One, First };
 
 struct OpInfo {
   std::string_view spelling;
@@ -25,6 +27,7 @@ struct OpInfo {
   int int_attrs;  // -1: variable length
   Shape shape;
   Family family;
+  Linearity linearity;
 };
 
 const OpInfo& op_info(Op op);

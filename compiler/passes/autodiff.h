@@ -17,9 +17,14 @@ namespace keops::passes {
 //   Sqrt'(x) = Rsqrt(x)/2 and Rsqrt'(x) = -Rsqrt(x)^3/2: both 0 at 0 (Rsqrt(0) = 0);
 //   likewise Norm2' = Normalize (0 at 0), Normalize' and ComplexAbs' are 0 at 0, and
 //   Asin'/Acos' are 0 at +-1.
-//   Clamp(x, a, b): d/dx = 1 on the closed interval a <= x <= b, d/da = 1 where x < a,
-//   d/db = 1 where x > b, 0 elsewhere (so at a bound only x gets the derivative).
-//   ClampInt(x, a, b): d/dx = 1 on a <= x <= b.
+//   Clamp(x, a, b) is a where x < a, else b where x > b, else x (keopscore's order of
+//   tests): each of x, a, b has derivative 1 where Clamp takes its value, 0 elsewhere. For
+//   a <= b: d/dx = 1 on the closed interval a <= x <= b (so at a bound only x gets it) and
+//   at NaN, d/da = 1 where x < a, d/db = 1 where x > b. For a > b (beyond: keopscore's
+//   rule, from Clamp = ClampInt((x-a)/(b-a), 0, 1)(b-a) + a, only holds for a < b): d/dx =
+//   0, d/da = 1 where x < a, d/db = 1 where x >= a.
+//   ClampInt(x, a, b): d/dx = 1 where the value is x (a <= x <= b, or NaN): keopscore's
+//   DiffClampInt.
 //   Mod(x, n, offset) = x - n Floor((x - offset)/n): d/dx = 1, d/dn = -Floor((x - offset)/n),
 //   d/doffset = 0.
 //   IfElse(c, a, b): the derivative flows into the chosen branch only; c gets 0, as do the

@@ -32,9 +32,14 @@ Expr sinc_derivative_series(const Step& s, Expr x) {
   return s.mul(x, sum);
 }
 
-// 1 where lo <= x <= hi, else 0.
-Expr inside(const Step& s, Expr x, Expr lo, Expr hi) {
-  return s.mul(s.make(Op::LessOrEqual, {lo, x}), s.make(Op::LessOrEqual, {x, hi}));
+// Clamp(x, lo, hi) is lo where x < lo, else hi where x > hi, else x (keopscore's order of
+// tests, which also holds for lo > hi, and gives x at NaN): 1 where it takes each branch.
+Expr takes_lo(const Step& s, Expr x, Expr lo) { return s.make(Op::LessThan, {x, lo}); }
+Expr takes_hi(const Step& s, Expr x, Expr lo, Expr hi) {
+  return s.mul(s.sub(s.num(1), takes_lo(s, x, lo)), s.make(Op::LessThan, {hi, x}));
+}
+Expr takes_x(const Step& s, Expr x, Expr lo, Expr hi) {
+  return s.mul(s.sub(s.num(1), takes_lo(s, x, lo)), s.sub(s.num(1), s.make(Op::LessThan, {hi, x})));
 }
 
 }  // namespace
@@ -131,14 +136,14 @@ void rule_elementwise(Step& s) {
       s.send(0, [&] { return e; });
       s.send(1, [&] { return s.neg(s.mul(e, s.make(Op::Floor, {s.div(s.sub(a, s.arg(2)), b)}))); });
       return;
-    case Op::Clamp:  // d/da = 1 on [lo, hi], d/dlo = 1 below, d/dhi = 1 above
-      s.send(0, [&] { return s.mul(e, inside(s, a, b, s.arg(2))); });
-      s.send(1, [&] { return s.mul(e, s.make(Op::LessThan, {a, b})); });
-      s.send(2, [&] { return s.mul(e, s.make(Op::LessThan, {s.arg(2), a})); });
+    case Op::Clamp:  // each of x, lo, hi gets e where Clamp takes its value
+      s.send(0, [&] { return s.mul(e, takes_x(s, a, b, s.arg(2))); });
+      s.send(1, [&] { return s.mul(e, takes_lo(s, a, b)); });
+      s.send(2, [&] { return s.mul(e, takes_hi(s, a, b, s.arg(2))); });
       return;
-    case Op::ClampInt:  // d/da = 1 on [lo, hi]
+    case Op::ClampInt:  // keopscore's DiffClampInt
       return chain(
-          [&] { return inside(s, a, s.num(double(F->ints[0])), s.num(double(F->ints[1]))); });
+          [&] { return takes_x(s, a, s.num(double(F->ints[0])), s.num(double(F->ints[1]))); });
     case Op::IfElse:  // the chosen branch gets e, the other 0, the condition nothing
       s.send(1, [&] { return s.make(Op::IfElse, {a, e, s.num(0)}); });
       s.send(2, [&] { return s.make(Op::IfElse, {a, s.num(0), e}); });

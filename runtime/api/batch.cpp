@@ -15,7 +15,8 @@ std::string describe(const std::vector<frontend::ArgInfo>& infos, size_t k) {
 
 std::string batch_text(const BatchShape& shape) {
   std::string text = "(";
-  for (int d = 0; d < shape.count; ++d) text += (d ? ", " : "") + std::to_string(shape.dims[d]);
+  for (int d = 0; d < shape.count; ++d)
+    text += (d ? ", " : "") + std::to_string(shape.dims[size_t(d)]);
   return text + ")";
 }
 
@@ -30,43 +31,41 @@ bool has_batch(const std::vector<View<const T>>& args, const View<T>& values,
 template <class T>
 BatchShape broadcast_batch(const std::vector<View<const T>>& args,
                            const std::vector<frontend::ArgInfo>& infos, const std::string& who) {
-  BatchShape shape;
-  size_t first[kMaxBatchDims] = {};  // the argument that set each dim of `shape` (right-aligned)
+  // The broadcast dims and, for each, the argument that set it, aligned on the right:
+  // position p counts from the last dim.
+  std::vector<int64_t> from_right;
+  std::vector<size_t> first;
   for (size_t k = 0; k < args.size(); ++k) {
     const BatchShape& b = args[k].batch;
-    if (b.count < 0 || b.count > kMaxBatchDims)
+    if (b.count < 0)
       throw Error(who + ": " + describe(infos, k) + " has " + std::to_string(b.count) +
-                  " batch dims; 0 to " + std::to_string(kMaxBatchDims) + " are supported");
+                  " batch dims; the count must be >= 0");
     for (int d = 0; d < b.count; ++d)
-      if (b.dims[d] < 0)
+      if (b.dims[size_t(d)] < 0)
         throw Error(who + ": " + describe(infos, k) + " has the negative batch dim " +
-                    std::to_string(b.dims[d]) + " in its batch shape " + batch_text(b));
-    // Align on the right: grow `shape` to b's count with leading 1s, then broadcast.
-    if (b.count > shape.count) {
-      const int grow = b.count - shape.count;
-      for (int d = shape.count - 1; d >= 0; --d) {
-        shape.dims[d + grow] = shape.dims[d];
-        first[d + grow] = first[d];
-      }
-      for (int d = 0; d < grow; ++d) {
-        shape.dims[d] = 1;
-        first[d] = k;
-      }
-      shape.count = b.count;
+                    std::to_string(b.dims[size_t(d)]) + " in its batch shape " + batch_text(b));
+    if (size_t(b.count) > from_right.size()) {
+      from_right.resize(size_t(b.count), 1);
+      first.resize(size_t(b.count), k);
     }
-    const int offset = shape.count - b.count;
     for (int d = 0; d < b.count; ++d) {
-      int64_t& s = shape.dims[offset + d];
-      if (b.dims[d] == s || b.dims[d] == 1) continue;
+      const int64_t dim = b.dims[size_t(d)];
+      const size_t p = size_t(b.count - 1 - d);
+      int64_t& s = from_right[p];
+      if (dim == s || dim == 1) continue;
       if (s != 1)
         throw Error(who + ": " + describe(infos, k) + " has batch shape " + batch_text(b) +
-                    ", which does not broadcast with " + describe(infos, first[offset + d]) +
-                    ": batch dims " + std::to_string(b.dims[d]) + " and " + std::to_string(s) +
+                    ", which does not broadcast with " + describe(infos, first[p]) +
+                    ": batch dims " + std::to_string(dim) + " and " + std::to_string(s) +
                     " (aligned on the right) must be equal or 1");
-      s = b.dims[d];
-      first[offset + d] = k;
+      s = dim;
+      first[p] = k;
     }
   }
+  BatchShape shape;
+  shape.count = int(from_right.size());
+  for (size_t p = 0; p < from_right.size(); ++p)
+    shape.dims[from_right.size() - 1 - p] = from_right[p];
   return shape;
 }
 
@@ -74,10 +73,11 @@ template <class T>
 std::vector<View<const T>> batch_element(const std::vector<View<const T>>& args,
                                          const BatchShape& shape, int64_t element) {
   // The multi-index of the element in `shape`.
-  int64_t index[kMaxBatchDims] = {};
+  std::vector<int64_t> index(size_t(shape.count), 0);
   for (int d = shape.count - 1; d >= 0; --d) {
-    index[d] = shape.dims[d] > 0 ? element % shape.dims[d] : 0;
-    element = shape.dims[d] > 0 ? element / shape.dims[d] : 0;
+    const int64_t dim = shape.dims[size_t(d)];
+    index[size_t(d)] = dim > 0 ? element % dim : 0;
+    element = dim > 0 ? element / dim : 0;
   }
   std::vector<View<const T>> out;
   out.reserve(args.size());
@@ -85,8 +85,10 @@ std::vector<View<const T>> batch_element(const std::vector<View<const T>>& args,
     const BatchShape& b = v.batch;
     const int offset = shape.count - b.count;
     int64_t position = 0;  // the element's index in v's own batch, size-1 dims at 0
-    for (int d = 0; d < b.count; ++d)
-      position = position * b.dims[d] + (b.dims[d] == 1 ? 0 : index[offset + d]);
+    for (int d = 0; d < b.count; ++d) {
+      const int64_t dim = b.dims[size_t(d)];
+      position = position * dim + (dim == 1 ? 0 : index[size_t(offset + d)]);
+    }
     out.push_back({v.data == nullptr ? nullptr : v.data + position * v.rows * v.cols, v.rows,
                    v.cols, v.device});
   }
@@ -98,7 +100,8 @@ View<T> output_element(const std::string& who, const char* what, const View<T>& 
                        const BatchShape& shape, int64_t element) {
   if (view.cols == 0) return {view.data, view.rows, view.cols, view.device};
   bool same = view.batch.count == shape.count;
-  for (int d = 0; same && d < shape.count; ++d) same = view.batch.dims[d] == shape.dims[d];
+  for (int d = 0; same && d < shape.count; ++d)
+    same = view.batch.dims[size_t(d)] == shape.dims[size_t(d)];
   if (!same)
     throw Error(who + ": " + what + " has batch shape " + batch_text(view.batch) +
                 ", but the arguments' batch shape is " + batch_text(shape));

@@ -19,8 +19,8 @@ bool has_batch(const std::vector<View<const T>>& args, const View<T>& values,
                const View<int64_t>& indices);
 
 // The batch shape of args broadcast together, numpy's way: aligned on the right, a missing
-// or size-1 dim takes the others' size. keops::Error ("<who>: argument k (name) ...") for
-// a count outside [0, kMaxBatchDims], a negative dim, or dims that do not broadcast.
+// or size-1 dim takes the others' size; any number of dims. keops::Error ("<who>:
+// argument k (name) ...") for a negative count or dim, or dims that do not broadcast.
 template <class T>
 BatchShape broadcast_batch(const std::vector<View<const T>>& args,
                            const std::vector<frontend::ArgInfo>& infos, const std::string& who);

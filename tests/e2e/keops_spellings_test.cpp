@@ -3,8 +3,10 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <keops/keops.h>
@@ -177,4 +179,147 @@ TEST_CASE("keops spellings: gradients of LogSumExp with a G and of SoftMax") {
         CHECK(gradient_error(op, inputs, std::string("xyp").substr(k, 1), k, rng) < 1e-6);
       }
     }
+}
+
+TEST_CASE_TEMPLATE(
+    "keops spellings: WeightedSqNorm is SqNormIso, SqNormDiag or SymSqNorm by s's dim", T, float,
+    double) {
+  const std::vector<std::string> aliases = {"x = Vi(3)", "y = Vj(3)", "a = Vi(1)", "S = Vj(9)"};
+  const std::pair<const char*, const char*> pairs[] = {
+      {"WeightedSqNorm(a, x - y)", "SqNormIso(a, x - y)"},
+      {"WeightedSqNorm(y, x)", "SqNormDiag(y, x)"},
+      {"WeightedSqNorm(S, x - y)", "SymSqNorm(S, x - y)"},
+  };
+  for (const auto& [weighted, keops] : pairs) {
+    const auto args = random_args<T>(weighted, aliases, 23, 19, 8, -1, 1);
+    for (int axis : {0, 1}) {
+      CAPTURE(keops);
+      CAPTURE(axis);
+      const auto want = Genred(weighted, aliases, "Sum", axis)(args.views);
+      const auto got = Genred(keops, aliases, "Sum", axis)(args.views);
+      REQUIRE(got.values.size() == want.values.size());
+      for (size_t k = 0; k < want.values.size(); ++k)
+        CHECK(double(got.values[k]) ==
+              doctest::Approx(double(want.values[k])).epsilon(tolerance<T>() * 10));
+      CHECK(compare_with_reference<T>(keops, aliases, "Sum", axis, {}, args, 23, 19).relative() <=
+            tolerance<T>());
+    }
+  }
+}
+
+TEST_CASE_TEMPLATE(
+    "keops spellings: DiffClampInt, at its bounds and at NaN, and ClampInt's "
+    "derivative",
+    T, float, double) {
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  const std::vector<T> x = {-2, -1, 0, 1, T(1.5), nan}, b = {1, 2};
+  const Genred op("DiffClampInt(x, -1, 1) * b", {"x = Vi(1)", "b = Vj(1)"}, "Sum", 1);
+  const auto out = op({{x.data(), 6, 1}, {b.data(), 2, 1}});
+  CHECK(out.values == std::vector<T>{0, 3, 3, 3, 0, 3});  // keopscore: 1 at NaN
+  // keopscore's ClampInt' is DiffClampInt; ours too, at NaN included (a NaN in x).
+  const std::vector<std::string> aliases = {"x = Vi(3)", "y = Vj(3)", "e = Vi(3)"};
+  auto args = random_args<T>("x + y + e", aliases, 17, 13, 4, -3, 3);
+  args.data[0][4] = nan;
+  const auto grad = Genred("Grad(ClampInt(x - y, -1, 1), x, e)", aliases, "Sum", 1)(args.views);
+  const auto diff = Genred("e * DiffClampInt(x - y, -1, 1)", aliases, "Sum", 1)(args.views);
+  CHECK(grad.values == diff.values);
+  // Where x is NaN, ClampInt takes x: every j passes e on.
+  CHECK(double(grad.values[4]) == doctest::Approx(13 * double(args.data[2][4])).epsilon(1e-6));
+}
+
+TEST_CASE_TEMPLATE(
+    "keops spellings: Factorize and AutoFactorize give the unfactorized formula's bits", T, float,
+    double) {
+  check_same<T>("Factorize(Exp(-SqDist(x, y)) * SqDist(x, y) * b, SqDist(x, y))",
+                "Exp(-SqDist(x, y)) * SqDist(x, y) * b", kAliases, "Sum", "Sum", {});
+  check_same<T>("AutoFactorize(Grad(Exp(-SqDist(x, y)) * b, x, a))",
+                "Grad(Exp(-SqDist(x, y)) * b, x, a)", kAliases, "Sum", "Sum", {});
+}
+
+namespace {
+
+// d(Sum_j F_ij)/du_i for every row i, by central differences in the i argument at
+// `position` of `sum`: J[i][k * dim(u) + l] = d out_ik / d u_il.
+std::vector<std::vector<double>> row_jacobians(const Genred& sum, Arrays args, size_t position) {
+  const int64_t rows = args.arrays[position].rows, dim = args.arrays[position].cols;
+  const int64_t out_cols = sum(args.views()).cols;
+  std::vector<std::vector<double>> j(size_t(rows), std::vector<double>(size_t(out_cols * dim)));
+  const double h = 1e-4;
+  for (int64_t l = 0; l < dim; ++l) {
+    std::vector<double>& u = args.arrays[position].values;
+    for (int64_t i = 0; i < rows; ++i) u[size_t(i * dim + l)] += h;
+    const auto up = sum(args.views());
+    for (int64_t i = 0; i < rows; ++i) u[size_t(i * dim + l)] -= 2 * h;
+    const auto down = sum(args.views());
+    for (int64_t i = 0; i < rows; ++i) u[size_t(i * dim + l)] += h;
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t k = 0; k < out_cols; ++k)
+        j[size_t(i)][size_t(k * dim + l)] =
+            (up.values[size_t(i * out_cols + k)] - down.values[size_t(i * out_cols + k)]) / (2 * h);
+  }
+  return j;
+}
+
+}  // namespace
+
+TEST_CASE("keops spellings: the linear operators against central differences of the Jacobian") {
+  // F is linear in u (an i variable): Sum_j of an operator of F is the operator of the
+  // Jacobian of Sum_j F, with weights w (an i variable), wl = 2 and wr (a parameter).
+  const std::vector<std::string> aliases = {"x = Vi(3)", "y = Vj(3)", "u = Vi(3)", "w = Vi(3)",
+                                            "wr = Pm(3)"};
+  const char* f = "Concat(Exp(-SqDist(x, y)) * u, (y | u)) * Elem(y, 0)";  // dim 4
+  const char* square = "MatVecMult(TensorProd(x, y), u) * Exp(-SqDist(x, y))";
+  std::mt19937_64 rng(21);
+  Arrays args;
+  args.add_random(5, 3, rng).add_random(7, 3, rng).add_random(5, 3, rng).add_random(5, 3, rng);
+  args.add_random(1, 3, rng);
+  auto output = [&](const std::string& formula) {
+    return Genred(formula, aliases, "Sum", 1)(args.views()).values;
+  };
+  const auto jf = row_jacobians(Genred(f, aliases, "Sum", 1), args, 2);
+  const auto js = row_jacobians(Genred(square, aliases, "Sum", 1), args, 2);
+  const auto& w = args.arrays[3].values;
+  const auto& wr = args.arrays[4].values;
+  const auto trace = output(std::string("TraceOperator(") + square + ", u, w)");
+  const auto scalar_trace = output("TraceOperator(Elem(" + std::string(f) + ", 3), u)");
+  const auto sum_lin = output("SumLinOperator(" + std::string(f) + ", u, 2, wr)");
+  const auto adjoint = output("AdjointOperator(" + std::string(square) + ", u, w)");
+  for (size_t i = 0; i < 5; ++i) {
+    CAPTURE(i);
+    double want_trace = 0, want_scalar = 0, want_sum_lin = 0;
+    for (size_t k = 0; k < 3; ++k) {
+      want_trace += w[i * 3 + k] * js[i][k * 3 + k];
+      want_scalar += jf[i][3 * 3 + k];
+      double adjoint_k = 0;
+      for (size_t l = 0; l < 3; ++l) adjoint_k += w[i * 3 + l] * js[i][l * 3 + k];
+      CHECK(adjoint[i * 3 + k] == doctest::Approx(adjoint_k).epsilon(1e-7));
+    }
+    for (size_t k = 0; k < 4; ++k)
+      for (size_t l = 0; l < 3; ++l) want_sum_lin += 2 * jf[i][k * 3 + l] * wr[l];
+    CHECK(trace[i] == doctest::Approx(want_trace).epsilon(1e-7));
+    CHECK(scalar_trace[i] == doctest::Approx(want_scalar).epsilon(1e-7));
+    CHECK(sum_lin[i] == doctest::Approx(want_sum_lin).epsilon(1e-7));
+  }
+}
+
+TEST_CASE("keops spellings: pykeops's trace of a symbolic variable, and one left over") {
+  // LazyTensor's trace_operator writes its variable as Var(-ind-1, dim, cat).
+  const std::vector<std::string> aliases = {"x = Vi(3)", "y = Vj(3)"};
+  const Genred traced(
+      "TraceOperator(Grad(Grad(Exp(-SqDist(x, y)), x, IntCst(1)), x, "
+      "Var(-1,3,0)), Var(-1,3,0))",
+      aliases, "Sum", 1);
+  const Genred laplacian("Laplacian(Exp(-SqDist(x, y)), x)", aliases, "Sum", 1);
+  CHECK(traced.arg_count() == 2);
+  const auto args = random_args<double>("x + y", aliases, 9, 11, 6);
+  const auto a = traced(args.views), b = laplacian(args.views);
+  REQUIRE(a.values.size() == b.values.size());
+  for (size_t k = 0; k < a.values.size(); ++k)
+    CHECK(a.values[k] == doctest::Approx(b.values[k]).epsilon(1e-12));
+  CHECK(compare_with_reference<double>(traced.formula(), aliases, "Sum", 1, {}, args, 9, 11)
+            .relative() <= 1e-12);
+  CHECK_THROWS_WITH_AS(Genred("x * Var(-1,3,0)", {"x = Vi(3)"}, "Sum", 1),
+                       doctest::Contains("collecting arguments: the formula still reads "
+                                         "Var(-1,3,0), a symbolic variable (negative position)"),
+                       Error);
 }

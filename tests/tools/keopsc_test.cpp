@@ -234,6 +234,87 @@ TEST_CASE("keopsc run: .npy arguments in, the Genred result out") {
   CHECK(load_npy<int64_t>(dir / "argmin.npy", kNy, 1, "<i8") == nearest.indices);
 }
 
+TEST_CASE("keopsc run: 1-D parameters and columns, --nx and --ny, indices where asked") {
+  TempDir dir;
+  const auto x = points<double>(kNx, 3, 7, 23, 1.0 / 16), y = points<double>(kNy, 3, 11, 19, 0.125),
+             b = points<double>(kNy, 1, 3, 5, 0.25), p = std::vector<double>{0.5, -1, 2};
+  save_npy(dir / "x.npy", x, kNx, 3);
+  save_npy(dir / "y.npy", y, kNy, 3);
+  save_npy(dir / "b.npy", b, kNy, 1, /*one_d=*/true);
+  save_npy(dir / "p.npy", p, 3, 1, /*one_d=*/true);  // a parameter of dim 3, as (3,)
+  save_npy(dir / "x1.npy", x, kNx * 3, 1, /*one_d=*/true);
+  const std::string x_arg = " --arg " + quoted(dir / "x.npy"),
+                    y_arg = " --arg " + quoted(dir / "y.npy");
+  auto run = [&](const std::string& args) { return run_shell(keopsc("run " + args), dir); };
+
+  // A 1-D parameter is its row of values; a 1-D j argument of dim 1 its column.
+  const std::vector<std::string> aliases = {"x = Vi(3)", "p = Pm(3)", "b = Vj(1)"};
+  auto r = run("'SqDist(x, p) * b'" + alias_args(aliases) + " --axis 1" + x_arg + " --arg " +
+               quoted(dir / "p.npy") + " --arg " + quoted(dir / "b.npy") + " -o " +
+               quoted(dir / "out.npy"));
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(load_npy<double>(dir / "out.npy", kNx, 1, "<f8") ==
+        keops::Genred("SqDist(x, p) * b", aliases, "Sum",
+                      1)({{x.data(), kNx, 3}, {p.data(), 1, 3}, {b.data(), kNy, 1}})
+            .values);
+
+  // No j argument: --ny gives the reduced axis's size.
+  const std::string no_j = "'Sum(x * p)' -a 'x = Vi(3)' -a 'p = Pm(3)' --axis 1" + x_arg +
+                           " --arg " + quoted(dir / "p.npy");
+  r = run(no_j + " --ny 4 -o " + quoted(dir / "no_j.npy"));
+  REQUIRE(r.status == 0);
+  keops::Options four;
+  four.ny = 4;
+  CHECK(load_npy<double>(dir / "no_j.npy", kNx, 1, "<f8") ==
+        keops::Genred("Sum(x * p)", {"x = Vi(3)", "p = Pm(3)"}, "Sum", 1,
+                      four)({{x.data(), kNx, 3}, {p.data(), 1, 3}})
+            .values);
+
+  // Indices: to --indices-out, wherever the reduction yields them.
+  const std::vector<std::string> two = {"x = Vi(3)", "y = Vj(3)"};
+  const std::string sq = "'SqDist(x, y)'" + alias_args(two) + x_arg + y_arg;
+  const auto nearest = keops::Genred("SqDist(x, y)", two, "KMin_ArgKMin", 0, [] {
+    keops::Options o;
+    o.k = 3;
+    return o;
+  }())({{x.data(), kNx, 3}, {y.data(), kNy, 3}});
+  r = run(sq + " -r ArgKMin -k 3 --indices-out " + quoted(dir / "argk.npy"));
+  REQUIRE(r.status == 0);
+  CHECK(load_npy<int64_t>(dir / "argk.npy", kNy, 3, "<i8") == nearest.indices);
+  r = run(sq + " -r KMin_ArgKMin -k 3 -o " + quoted(dir / "k.npy") + " --indices-out " +
+          quoted(dir / "k_idx.npy"));
+  REQUIRE(r.status == 0);
+  CHECK(load_npy<double>(dir / "k.npy", kNy, 3, "<f8") == nearest.values);
+  CHECK(load_npy<int64_t>(dir / "k_idx.npy", kNy, 3, "<i8") == nearest.indices);
+
+  const std::pair<std::string, std::string> errors[] = {
+      {no_j + " -o " + quoted(dir / "e.npy"),
+       "the formula has no j argument (Vj), so the number of j rows must be given with --ny"},
+      {no_j + " --ny 4 --nx 5 -o " + quoted(dir / "e.npy"),
+       "--nx 5 disagrees with " + (dir / "x.npy") + ", an i argument of 300 rows"},
+      {no_j + " --ny -2 -o e.npy", "--ny"},
+      {"'Sum(x)' -a 'x = Vi(3)' --ny 2 --arg " + quoted(dir / "x1.npy") + " -o e.npy",
+       "x1.npy (argument 0, x) is 1-D, a column of 900 values, but its dim is 3: save it as a 2-D "
+       "(rows, 3) array"},
+      {"'Sum(x) * Sum(p)' -a 'x = Vi(3)' -a 'p = Pm(2)' --ny 1" + x_arg + " --arg " +
+           quoted(dir / "p.npy") + " -o e.npy",
+       "p.npy (argument 1, p) has 3 column(s), but its dim is 2"},
+      {sq + " -r ArgMin -o a.npy --indices-out b.npy",
+       "ArgMin yields only indices: give -o or --indices-out for them, not both"},
+      {sq + " -r ArgMin", "--output is required: where ArgMin's indices go"},
+      {sq + " --indices-out b.npy -o a.npy", "--indices-out: Sum yields no indices"},
+      {sq + " -r Min", "--output is required: where Min's values go"},
+  };
+  for (const auto& [args, message] : errors) {
+    r = run(args);
+    CAPTURE(args);
+    CAPTURE(r.err);
+    CHECK(r.status == 2);
+    CHECK(r.err.find(message) != std::string::npos);
+  }
+}
+
 TEST_CASE("keopsc emit: the canonical IR, the LLVM IR, the assembly of a CPU, the PTX of a GPU") {
   TempDir dir;
   const std::string formula = " '-SqDist(x, y) * p' -a 'x = Vi(3)' -a 'y = Vj(3)' -a 'p = Pm(1)'";

@@ -137,19 +137,29 @@ int main(int argc, char** argv) {
   keopsc::RunArgs run;
   CLI::App* run_cmd = app.add_subcommand("run", "Runs a reduction on .npy files");
   run_cmd->footer(
-      "Arguments: float32 or float64 (all of one dtype), little-endian, C order, 1-D (read as\n"
-      "n x 1) or 2-D. The values go to -o. The int64 indices of reductions yielding values\n"
-      "too (Min_ArgMin, KMin_ArgKMin, ...) go to --indices-out, by default OUT.indices.npy\n"
-      "for -o OUT.npy; reductions yielding only indices (ArgMin, ArgKMin, ...) write them\n"
-      "to -o. Exit status 2 for bad input, 1 when running fails.");
+      "Arguments: float32 or float64 (all of one dtype), little-endian, C order, 2-D, or 1-D:\n"
+      "the values of a parameter, or a column for an i or j argument of dim 1. A formula\n"
+      "without i (or j) arguments takes the number of i (j) rows from --nx (--ny). The\n"
+      "values go to -o. The int64 indices of reductions yielding values too (Min_ArgMin,\n"
+      "KMin_ArgKMin, ...) go to --indices-out, by default OUT.indices.npy for -o OUT.npy;\n"
+      "reductions yielding only indices (ArgMin, ArgKMin, ...) write them to -o or to\n"
+      "--indices-out. Exit status 2 for bad input, 1 when running fails.");
   add_formula_options(run_cmd, run.formula, false);
   repeated(run_cmd->add_option("--arg", run.inputs,
                                "An argument's .npy file, in argument order; "
                                "one --arg per argument"));
-  run_cmd->add_option("-o,--output", run.output, "The output .npy file")->required();
+  run_cmd->add_option("-o,--output", run.output, "The output .npy file");
   run_cmd->add_option("--indices-out", run.indices_output,
-                      "Where the int64 indices go when the reduction yields values too "
-                      "(default: OUT.indices.npy for -o OUT.npy)");
+                      "Where the int64 indices go (default: OUT.indices.npy for -o OUT.npy when "
+                      "the reduction yields values too, else -o)");
+  run_cmd
+      ->add_option("--nx", run.formula.request.options.nx,
+                   "The number of i rows, for a formula without i arguments")
+      ->check(CLI::NonNegativeNumber);
+  run_cmd
+      ->add_option("--ny", run.formula.request.options.ny,
+                   "The number of j rows, for a formula without j arguments")
+      ->check(CLI::NonNegativeNumber);
 
   CLI::App* cache_cmd = app.add_subcommand("cache", "Lists or clears the disk cache of kernels");
   cache_cmd->footer(

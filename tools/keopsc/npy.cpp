@@ -57,6 +57,7 @@ void parse_header(const std::string& path, const std::string& header, NpyArray& 
   }
   if (shape.empty() || shape.size() > 2)
     fail(path, "a " + std::to_string(shape.size()) + "-D array: expected 1-D or 2-D");
+  a.rank = int(shape.size());
   a.rows = shape[0];
   a.cols = shape.size() == 2 ? shape[1] : 1;
 }

@@ -12,6 +12,7 @@ enum class NpyType { F32, F64, I64 };
 
 struct NpyArray {
   NpyType type = NpyType::F64;
+  int rank = 2;  // 1 or 2
   int64_t rows = 0;
   int64_t cols = 0;              // 1-D arrays read as rows x 1
   std::vector<std::byte> bytes;  // rows x cols values, row-major

@@ -8,6 +8,7 @@
 #include "compiler/frontend/parser.h"
 #include "compiler/ir/context.h"
 #include "compiler/passes/autodiff.h"
+#include "compiler/passes/linear_operators.h"
 #include "keops/error.h"
 
 using keops::frontend::AliasTable;
@@ -142,4 +143,57 @@ TEST_CASE_FIXTURE(Fixture, "forms: the WithSavedForward forms are Grad and Diff 
 
 TEST_CASE_FIXTURE(Fixture, "forms: kernel shorthands are reserved, not available") {
   check_error("x * LaplaceKernel()", "kernel shorthands (LaplaceKernel) are not available yet", 5);
+}
+
+TEST_CASE_FIXTURE(Fixture, "forms: SqNormIso, SqNormDiag, SymSqNorm expand as keopscore does") {
+  CHECK(parse("SqNormIso(b, x - y)") == parse("b * SqNorm2(x - y)"));
+  CHECK(parse("SqNormIso(y, x)") == parse("y * SqNorm2(x)"));  // any s, as keopscore
+  CHECK(parse("SqNormDiag(y, x)") == parse("Sum(y * Square(x))"));
+  CHECK(parse("SqNormDiag(b, x)") == parse("Sum(b * Square(x))"));
+  CHECK(parse("SymSqNorm(Var(5,9,2), x)") == parse("Sum(Var(5,9,2) * TensorProd(x, x))"));
+  check_error("x + SqNormDiag(Var(5,2,2), x)",
+              "in SqNormDiag: Var(5,2,2) has dim 2; it must be 1 or f's dim 3", 16);
+  check_error("SymSqNorm(y, x)", "in SymSqNorm: y has dim 3; it must be 1 or f's dim squared, 9",
+              11);
+}
+
+TEST_CASE_FIXTURE(Fixture, "forms: DiffClampInt is 1 on [a, b] and 0 outside") {
+  CHECK(parse("DiffClampInt(x, -1, 2)") == parse("(1 - (x < -1)) * (1 - (2 < x))"));
+  check_error("DiffClampInt(x, y, 2)", "argument 2 of DiffClampInt must be an integer, got 'y'",
+              17);
+}
+
+TEST_CASE_FIXTURE(Fixture, "forms: Factorize and AutoFactorize keep the formula") {
+  const ir::Expr f = parse("Exp(-SqDist(x, y)) * SqDist(x, y)");
+  CHECK(parse("Factorize(Exp(-SqDist(x, y)) * SqDist(x, y), SqDist(x, y))") == f);
+  CHECK(parse("AutoFactorize(Exp(-SqDist(x, y)) * SqDist(x, y))") == f);
+  // g is read as written: its Vars are arguments.
+  CHECK(parse("Factorize(x, Var(7,1,2))") == x);
+  CHECK(written() == std::vector<std::string>{"Var(7,1,2)"});
+  check_error("Factorize(x, (1,2))", "argument 2 of Factorize is a tuple", 14);
+}
+
+TEST_CASE_FIXTURE(Fixture, "forms: the linear operators, and pykeops's symbolic variables") {
+  const ir::Expr u = ctx.var(6, 3, ir::CatI, F64);
+  const ir::Expr f = parse("Exp(-SqDist(x, y)) * Var(6,3,0)");
+  CHECK(parse("TraceOperator(Exp(-SqDist(x, y)) * Var(6,3,0), Var(6,3,0))") ==
+        passes::trace_operator(ctx, f, u, nullptr));
+  CHECK(parse("TraceOperator(Exp(-SqDist(x, y)) * Var(6,3,0), Var(6,3,0), b)") ==
+        passes::trace_operator(ctx, f, u, b));
+  CHECK(parse("AdjointOperator(Exp(-SqDist(x, y)) * Var(6,3,0), Var(6,3,0), y)") ==
+        passes::adjoint_operator(ctx, f, u, y));
+  CHECK(parse("SumLinOperator(Exp(-SqDist(x, y)) * Var(6,3,0), Var(6,3,0), b, y)") ==
+        passes::sum_lin_operator(ctx, f, u, b, y));
+  // A negative position is symbolic: not an argument, and gone once traced.
+  const ir::Expr s = ctx.var(-1, 3, ir::CatI, F64);
+  CHECK(parse("Var(-1,3,0)") == s);
+  CHECK(parse("TraceOperator(Exp(-SqDist(x, y)) * Var(-1,3,0), Var(-1,3,0))") ==
+        passes::trace_operator(ctx, parse("Exp(-SqDist(x, y)) * Var(-1,3,0)"), s, nullptr));
+  CHECK(written() == std::vector<std::string>{"Var(6,3,0)"});
+  check_error("b + TraceOperator(x * x, x)",
+              "in TraceOperator: the formula is not linear in the variable", 5);
+  check_error("TraceOperator(x, x + b)",
+              "in TraceOperator: differentiation is with respect to a variable", 18);
+  check_error("SumLinOperator(x, x, b, y, b)",
+              "SumLinOperator expects 2 to 4 (f, v [, wl [, wr]]), got 5", 1);
 }
