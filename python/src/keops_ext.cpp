@@ -40,11 +40,7 @@ void check_contiguous(const Array& a, const std::string& what) {
 }
 
 // The leading `count` dims of a as batch dims.
-keops::BatchShape batch_of(const Array& a, size_t count, const std::string& what) {
-  if (count > size_t(keops::kMaxBatchDims))
-    throw nb::value_error((what + ": " + std::to_string(count) + " batch dims; at most " +
-                           std::to_string(keops::kMaxBatchDims) + " are supported")
-                              .c_str());
+keops::BatchShape batch_of(const Array& a, size_t count) {
   keops::BatchShape batch;
   batch.count = int(count);
   for (size_t d = 0; d < count; ++d) batch.dims[d] = int64_t(a.shape(d));
@@ -72,7 +68,7 @@ keops::View<const T> argument_view(const Array& a, const keops::ArgumentInfo& in
   check_contiguous(a, what);
   const size_t nd = a.ndim();
   return {static_cast<const T*>(a.data()), parameter ? 1 : int64_t(a.shape(nd - 2)),
-          int64_t(a.shape(nd - 1)), device_of(a, what), batch_of(a, nd - trailing, what)};
+          int64_t(a.shape(nd - 1)), device_of(a, what), batch_of(a, nd - trailing)};
 }
 
 // An output (batch..., rows, cols) of T, or an empty view for None.
@@ -86,7 +82,7 @@ keops::View<T> output_view(const std::optional<Array>& a, const char* what) {
   check_contiguous(*a, what);
   const size_t nd = a->ndim();
   return {static_cast<T*>(a->data()), int64_t(a->shape(nd - 2)), int64_t(a->shape(nd - 1)),
-          device_of(*a, what), batch_of(*a, nd - 2, what)};
+          device_of(*a, what), batch_of(*a, nd - 2)};
 }
 
 template <class T>
@@ -136,9 +132,11 @@ std::vector<std::tuple<uintptr_t, int64_t, int64_t, int, std::vector<int64_t>>> 
   std::vector<std::tuple<uintptr_t, int64_t, int64_t, int, std::vector<int64_t>>> out;
   auto describe = [&](auto zero) {
     using T = decltype(zero);
-    for (const auto& v : argument_views<T>(op.arguments(), args))
-      out.emplace_back(uintptr_t(v.data), v.rows, v.cols, v.device,
-                       std::vector<int64_t>(v.batch.dims, v.batch.dims + v.batch.count));
+    for (const auto& v : argument_views<T>(op.arguments(), args)) {
+      std::vector<int64_t> batch;
+      for (int d = 0; d < v.batch.count; ++d) batch.push_back(v.batch.dims[size_t(d)]);
+      out.emplace_back(uintptr_t(v.data), v.rows, v.cols, v.device, batch);
+    }
   };
   if (float64_arguments(args))
     describe(double(0));
@@ -318,5 +316,4 @@ NB_MODULE(_keops, m) {
   m.def("cache_directory", &keops::cache_directory);
   m.def("set_cache_directory", &keops::set_cache_directory);
   m.def("clear_cache", &keops::clear_cache);
-  m.attr("max_batch_dims") = keops::kMaxBatchDims;
 }
