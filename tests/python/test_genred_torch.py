@@ -209,3 +209,14 @@ def test_non_contiguous_tensors_are_copied_with_a_warning():
     xt = x.t().contiguous().t()
     with pytest.warns(pykeops.KeOpsWarning, match="not contiguous"):
         assert_close(op(xt, y, b, s), op(x, y, b, s), "float64")
+
+
+def test_batch_dims_of_any_rank():
+    g = torch.Generator().manual_seed(9)
+    x = torch.randn(2, 1, 3, 1, 2, 4, 3, dtype=torch.float64, generator=g)  # 5 batch dims
+    y = torch.randn(1, 2, 1, 1, 1, 5, 3, dtype=torch.float64, generator=g)
+    op = Genred("Exp(-SqDist(x, y))", ["x = Vi(3)", "y = Vj(3)"], axis=1)
+    got = op(x, y)
+    assert got.shape == (2, 2, 3, 1, 2, 4, 1)
+    d2 = ((x[..., :, None, :] - y[..., None, :, :]) ** 2).sum(-1)
+    assert_close(got, torch.exp(-d2).sum(-1, keepdim=True), "float64")
