@@ -109,6 +109,9 @@ CASES = [
      lambda x, y, u, v, p: (x * y).sum(-1, keepdim=True)),
     ("keops_kron", lambda x, y, u, v, p: x.keops_kron(y, [D], [D]),
      lambda x, y, u, v, p: (x[..., :, None] * y[..., None, :]).reshape(M, N, D * D)),
+    ("difference_matrix", lambda x, y, u, v, p: x.difference_matrix(y),
+     lambda x, y, u, v, p: (x[..., :, None] - y[..., None, :]).reshape(*torch.broadcast_shapes(
+         x.shape[:-1], y.shape[:-1]), D * D)),
     ("parameter", lambda x, y, u, v, p: x * p - y, lambda x, y, u, v, p: x * p - y),
     ("float list", lambda x, y, u, v, p: y * LazyTensor([1.0, 2.0, 3.0]) + x,
      lambda x, y, u, v, p: y * torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64) + x),
@@ -331,3 +334,35 @@ def test_pi_constant_and_int_constants():
     x, y, _, _, _ = lazy()
     got = (math.pi * (x - y) + 2).sum(1)
     assert_close(got, (math.pi * (X[:, None] - Y[None]) + 2).sum(1), "float64")
+
+
+def _soft_dtw(a, b, gamma):
+    """Soft-DTW of the sequences a and b (squared differences), by its recursion."""
+    n, m = len(a), len(b)
+    R = np.full((n + 1, m + 1), np.inf)
+    R[0, 0] = 0.0
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            prev = np.array([R[i - 1, j - 1], R[i - 1, j], R[i, j - 1]])
+            softmin = -gamma * np.log(np.exp(-prev / gamma).sum())
+            R[i, j] = (a[i - 1] - b[j - 1]) ** 2 + softmin
+    return R[n, m]
+
+
+def test_linear_operators_and_special_functions():
+    x, y, _, _, _ = lazy()
+    v = LazyTensor((0, D, 0))
+    trace = ((x - y) * v).trace_operator(v).sum(1)  # v disappears: no array for it
+    assert_close(trace, (X[:, None] - Y[None]).sum(-1).sum(1, keepdim=True), "float64")
+    F = (-(x - y).sqnorm2()).exp() * (x | y)
+    dense = (torch.exp(-((X[:, None] - Y[None]) ** 2).sum(-1)) * (X @ Y.t())).sum(1, keepdim=True)
+    assert_close(F.factorize(x).sum(1), dense, "float64")
+    assert_close(F.auto_factorize().sum(1), dense, "float64")
+    got = x.softdtw_sqdist(y, 0.5).sum(1)
+    expected = [[sum(_soft_dtw(X[i].numpy(), Y[j].numpy(), 0.5) for j in range(N))] for i in range(M)]
+    assert_close(got, torch.tensor(expected, dtype=torch.float64), "float64")
+    knots = LazyTensor(torch.linspace(0, 1, 6, dtype=torch.float64))
+    t = Vi(U / 2)
+    splines = knots.bspline(t, 1).sum(1)  # degree-1 B-splines (hats); no j variable: one term
+    h = torch.clamp(1 - (U / 2 - torch.linspace(0, 1, 6, dtype=torch.float64)[1:5]).abs() / 0.2, min=0)
+    assert_close(splines, h, "float64")

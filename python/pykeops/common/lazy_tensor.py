@@ -456,7 +456,11 @@ class GenericLazyTensor:
         return (self - self._wrap(g)).weightedsqnorm(self._wrap(s))
 
     def difference_matrix(self, other):
-        return self.binary(other, "DifferenceMatrix", dimres=other.ndim * self.ndim, dimcheck=None)
+        """The matrix of differences x_k - y_l (row-major, dim(x) * dim(y) values). KeOps 2.3
+        names a DifferenceMatrix op that keopscore lacks; here it is x (x) 1 - 1 (x) y."""
+        other = self._wrap(other)
+        ones = self.lt_constructor
+        return self.tensorprod(ones([1.0] * other.ndim)) - ones([1.0] * self.ndim).tensorprod(other)
 
     def softdtw_sqdist(self, other, gamma):
         return self.ternary(other, gamma, "SoftDTW_SqDist", dimres=1, dimcheck=None)
@@ -573,7 +577,17 @@ class GenericLazyTensor:
         return res._join_leaves(other)
 
     def trace_operator(self, var):
-        return self.binary(var, "TraceOperator", dimres=1, dimcheck="same")
+        """The trace of self, a linear function of the symbolic variable var. var disappears from
+        the result: it is written with a negative index and needs no array."""
+        res = self.binary(var, "TraceOperator", dimres=1, dimcheck="same")
+        res.symbolic_variables = tuple(
+            v for v in res.symbolic_variables if v not in var.symbolic_variables
+        )
+        for ind, dim, cat in var.symbolic_variables:
+            res.formula = res.formula.replace(
+                f"VarSymb({ind},{dim},{cat})", f"VarSymb({-ind - 1},{dim},{cat})"
+            )
+        return res
 
     def divergence(self, var):
         return self.binary(var, "Divergence", dimres=1, dimcheck="same")
