@@ -44,6 +44,24 @@ CpuTiling choose_cpu_tiling(const KernelSpec& spec) {
 
 namespace {
 
+// The terms per block of a blocked sum over `count` reduced indices: ceil(sqrt(count)), as
+// KeOps's CPU block sums, which bounds the rounding of a sum by ~2 sqrt(count) ulp (blocks
+// of b terms give b + count / b), but at least kMinSumBlock, where the merges would cost
+// more than they save. A sum of 300 float32 terms: 1.5e-7 from the float64 sum, where fixed
+// blocks of 256 gave 4.5e-7 (docs/KEOPS_PARITY.md).
+constexpr int64_t kMinSumBlock = 16;
+
+Value* sum_block_size(llvm::IRBuilderBase& b, Value* count) {
+  // floor(sqrt) in double, plus 1 where its square falls short: no libm call.
+  Value* root =
+      b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, b.CreateSIToFP(count, b.getDoubleTy()));
+  Value* floor = b.CreateFPToSI(root, b.getInt64Ty());
+  Value* size = b.CreateAdd(
+      floor, b.CreateZExt(b.CreateICmpSLT(b.CreateMul(floor, floor), count), b.getInt64Ty()));
+  return b.CreateSelect(b.CreateICmpSLT(size, b.getInt64(kMinSumBlock)), b.getInt64(kMinSumBlock),
+                        size);
+}
+
 // The builder state of one kernel under construction. With group_width > 0 it builds the
 // internal kernel of one group of output columns, [c0, c0 + group_width), c0 its last
 // parameter.
@@ -165,13 +183,10 @@ llvm::Function* CpuKernelBuilder::build() {
   // Blocks bound the rounding of sums; a selection is exact and would only restart its
   // slots (and lose the fast rejection of may_change) at every block. Without blocks, terms
   // fold into the total directly, across all the reduced ranges.
-  constexpr int64_t kSumBlock = 256;
-  const int64_t block_size = spec_.sum_scheme != SumScheme::Block ? 0
-                             : spec_.block_size > 0               ? spec_.block_size
-                             : reduction->exact()                 ? 0
-                                                                  : kSumBlock;
+  const bool blocked =
+      spec_.sum_scheme == SumScheme::Block && (spec_.block_size > 0 || !reduction->exact());
   const auto total_slots = make_slots();
-  const auto block_slots = block_size > 0 ? make_slots() : total_slots;
+  const auto block_slots = blocked ? make_slots() : total_slots;
   std::vector<Value*> arg_ptrs;
   for (size_t k = 0; k < spec_.args.size(); ++k)
     arg_ptrs.push_back(
@@ -281,6 +296,10 @@ llvm::Function* CpuKernelBuilder::build() {
   Value* range_start = b.CreateAlignedLoad(i64_, range_at, llvm::Align(8), "range.start");
   Value* range_end = b.CreateAlignedLoad(i64_, b.CreateConstGEP1_64(i64_, range_at, 1),
                                          llvm::Align(8), "range.end");
+  Value* block_size = !blocked ? nullptr
+                      : spec_.block_size > 0
+                          ? b.getInt64(spec_.block_size)
+                          : sum_block_size(b, b.CreateSub(range_end, range_start));
   b.CreateBr(block_header);
 
   // block.header: for (jb = range_start; jb < range_end; jb += block)
@@ -295,11 +314,11 @@ llvm::Function* CpuKernelBuilder::build() {
   b.SetInsertPoint(block_pre);
   Value* jb_next = range_end;
   Value* j_end = range_end;
-  if (block_size > 0) {
-    jb_next = b.CreateAdd(jb, b.getInt64(block_size));
+  if (blocked) {
+    jb_next = b.CreateAdd(jb, block_size);
     j_end = b.CreateSelect(b.CreateICmpSLT(jb_next, range_end), jb_next, range_end);
   }
-  for (int r = 0; r < copies && block_size > 0; ++r) {
+  for (int r = 0; r < copies && blocked; ++r) {
     Vals total;
     for (size_t s = 0; s < state_types.size(); ++s)
       total.push_back(b.CreateLoad(state_types[s], total_slots[size_t(r)][s]));
@@ -354,7 +373,7 @@ llvm::Function* CpuKernelBuilder::build() {
 
   // block.post: total = merge(total, block)
   b.SetInsertPoint(block_post);
-  for (int r = 0; r < copies && block_size > 0; ++r) {
+  for (int r = 0; r < copies && blocked; ++r) {
     Vals total, part;
     for (size_t s = 0; s < state_types.size(); ++s) {
       total.push_back(b.CreateLoad(state_types[s], total_slots[size_t(r)][s]));

@@ -51,8 +51,9 @@ struct KernelSpec {
   // and the loop's own instructions, then serve that many pairs.
   int gpu_rows_per_thread = 1;
   SumScheme sum_scheme = SumScheme::Block;
-  // Reduced indices per block when sum_scheme == Block. 0: automatic (256 for sums; none
-  // for selections, whose merge is exact); > 0 forces that size on every reduction.
+  // Reduced indices per block when sum_scheme == Block. 0: automatic (on the CPU, the
+  // square root of each reduced range's length, at least 16, for sums; none for
+  // selections, whose merge is exact); > 0 forces that size on every reduction.
   int64_t block_size = 0;
   bool float64_accumulator = false;  // float32 sums accumulated in float64
 

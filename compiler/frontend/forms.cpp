@@ -176,25 +176,15 @@ void check_weight(const FormCall& c, ir::Expr w, int64_t dim, const std::string&
 }
 
 // SqNormIso(s, f) = s SqNorm2(f), SqNormDiag(s, f) = Sum(s f^2), SymSqNorm(a, f) =
-// Sum(a TensorProd(f, f)), DiffClampInt(f, a, b) = 1 on [a, b] (and at NaN), 0 elsewhere.
-ir::Expr expansion(const FormCall& c) {
-  const ir::Expr s = c.formula(0);
-  ir::Context& ctx = c.ctx;
-  ir::Expr result = nullptr;
-  if (c.form == Form::DiffClampInt) {
-    const int64_t a = c.integer(1), b = c.integer(2);
-    const auto outside = [&](ir::Expr lo, ir::Expr hi) {
-      return ctx.make(ir::Op::Subtract,
-                      {ctx.scalar(1, c.dtype), ctx.make(ir::Op::LessThan, {lo, hi})});
-    };
-    return ctx.make(ir::Op::Mult, {outside(s, ctx.scalar(double(a), c.dtype)),
-                                   outside(ctx.scalar(double(b), c.dtype), s)});
-  }
-  const ir::Expr f = c.formula(1);
+// Sum(a TensorProd(f, f)).
+ir::Expr norm(const FormCall& c) {
+  const ir::Expr s = c.formula(0), f = c.formula(1);
   const int64_t d = f->dim;
   if (c.form == Form::SqNormDiag) check_weight(c, s, d, "f's dim " + std::to_string(d));
   if (c.form == Form::SymSqNorm)
     check_weight(c, s, d * d, "f's dim squared, " + std::to_string(d * d));
+  ir::Context& ctx = c.ctx;
+  ir::Expr result = nullptr;
   c.at(c.column, [&] {
     if (c.form == Form::SqNormIso)
       result = ctx.make(ir::Op::Mult, {s, ctx.make(ir::Op::SqNorm2, {f})});
@@ -205,6 +195,19 @@ ir::Expr expansion(const FormCall& c) {
                         {ctx.make(ir::Op::Mult, {s, ctx.make(ir::Op::TensorProd, {f, f})})});
   });
   return result;
+}
+
+// DiffClampInt(f, a, b), keopscore's derivative of ClampInt: 1 where ClampInt(f, a, b) is f
+// (a <= f <= b, and at NaN, where no comparison holds), else 0: (1 - [f < a]) (1 - [b < f]).
+ir::Expr diff_clamp_int(const FormCall& c) {
+  const ir::Expr f = c.formula(0);
+  const ir::Expr a = c.ctx.scalar(double(c.integer(1)), c.dtype);
+  const ir::Expr b = c.ctx.scalar(double(c.integer(2)), c.dtype);
+  const auto not_less = [&](ir::Expr lo, ir::Expr hi) {
+    return c.ctx.make(ir::Op::Subtract,
+                      {c.ctx.scalar(1, c.dtype), c.ctx.make(ir::Op::LessThan, {lo, hi})});
+  };
+  return c.ctx.make(ir::Op::Mult, {not_less(f, a), not_less(b, f)});
 }
 
 // Factorize(f, g), AutoFactorize(f): keopscore computes a repeated subformula g once;
@@ -300,8 +303,9 @@ ir::Expr expand_form(const FormCall& c) {
     case Form::SqNormIso:
     case Form::SqNormDiag:
     case Form::SymSqNorm:
+      return norm(c);
     case Form::DiffClampInt:
-      return expansion(c);
+      return diff_clamp_int(c);
     case Form::Factorize:
     case Form::AutoFactorize:
       return factorization(c);

@@ -1,7 +1,15 @@
-// Tests of the CPU kernel builder's choices: the width of a long output's column groups.
+// Tests of the CPU kernel builder's choices: the width of a long output's column groups, and
+// the length of the blocks of a sum.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
 #include "compiler/codegen/cpu_kernel.h"
+#include "runtime/cpu/driver.h"
+#include "runtime/cpu/kernels.h"
 #include "tests/support/gpu_spec.h"
 
 namespace {
@@ -32,4 +40,43 @@ TEST_CASE("CPU column groups: wider where every group would compute long product
   CHECK(width("x - y * b", "Sum", 1000) == kColumnGroup);
 }
 
+// Max-norm relative error of the float32 Sum_j Square(x_i - y_j) over ny terms (x, y in
+// [0.1, 1]) against the float64 sum, with blocks of block_size terms (0: automatic).
+double short_sum_error(int64_t ny, int64_t block_size) {
+  GpuSpec g({"x = Vi(1)", "y = Vj(1)"}, "Square(x - y)", "Sum", DType::F32);
+  g.spec.gpu_sm = 0;
+  g.spec.target = keops::codegen::CpuTarget::host();
+  g.spec.block_size = block_size;
+  const int64_t nx = 200;
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<float> u(0.1f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(nx)), y(static_cast<size_t>(ny)),
+      out(static_cast<size_t>(nx));
+  for (float& v : x) v = u(rng);
+  for (float& v : y) v = u(rng);
+  const float* args[] = {x.data(), y.data()};
+  keops::runtime::run_cpu_kernel<float>(keops::runtime::cpu_kernel_for(g.spec), nx, ny, args,
+                                        out.data(), nullptr, 1);
+  double error = 0, scale = 0;
+  for (int64_t i = 0; i < nx; ++i) {
+    double exact = 0;
+    for (float yj : y) exact += (double(x[size_t(i)]) - yj) * (double(x[size_t(i)]) - yj);
+    error = std::max(error, std::fabs(double(out[size_t(i)]) - exact));
+    scale = std::max(scale, std::fabs(exact));
+  }
+  return error / scale;
+}
+
 }  // namespace
+
+TEST_CASE(
+    "CPU block sums: blocks of sqrt(n) terms keep short float32 sums as accurate as KeOps's") {
+  // KeOps 2.3 (blocks of sqrt(ny)) measured 1.2e-7 on the 300-term sum; fixed blocks of 256
+  // (a sequential sum of 256 terms, then 44) gave 4.5e-7.
+  for (int64_t ny : {100, 300, 1000}) {
+    const double automatic = short_sum_error(ny, 0), fixed = short_sum_error(ny, 256);
+    MESSAGE("float32 sum of ", ny, " terms: blocks of sqrt(n) ", automatic, ", of 256 ", fixed);
+    CHECK(automatic < 2.5e-7);
+    if (ny <= 300) CHECK(automatic * 2 < fixed);  // a few hundred terms: one long block before
+  }
+}

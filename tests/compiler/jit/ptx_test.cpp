@@ -162,3 +162,18 @@ TEST_CASE("long vectors on the GPU: loops over components, a bounded tile, PTX t
   CHECK(keops::codegen::gpu_layout(g.spec).staged_values == 0);
   if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
 }
+
+TEST_CASE("LogSumExp with a G emits LogSumExpWeight's PTX, but for the kernel's name") {
+  auto body = [](const char* reduction, const char* formula2 = "v") {
+    GpuSpec g("-SqDist(x, y)", reduction, keops::ir::DType::F32, 0, formula2, 3, 4);
+    std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
+    const std::string symbol = keops::jit::gpu_kernel_symbol(g.spec);
+    for (size_t at = ptx.find(symbol); at != std::string::npos; at = ptx.find(symbol, at))
+      ptx.replace(at, symbol.size(), "KERNEL");
+    return ptx;
+  };
+  const std::string weighted = body("LogSumExpWeight");
+  CHECK(weighted.find("KERNEL") != std::string::npos);
+  CHECK(body("LogSumExp") == weighted);
+  CHECK(body("LogSumExp", "") != weighted);  // without G: one sum, not four
+}
