@@ -104,17 +104,6 @@ class SmallBufferPool {
     return true;
   }
 
-  // Frees the device's pooled buffers (before another try at an allocation that failed).
-  void release_all(int device) {
-    std::lock_guard lock(mutex_);
-    for (auto& [key, kept] : free_) {
-      if (key.first != device) continue;
-      for (CUdeviceptr address : kept) driver_probe().api.cuMemFree(address);
-      kept.clear();
-    }
-    pooled_bytes_[device] = 0;
-  }
-
  private:
   std::mutex mutex_;
   std::map<std::pair<int, size_t>, std::vector<CUdeviceptr>> free_;
@@ -140,11 +129,7 @@ DeviceBuffer::DeviceBuffer(int device, size_t bytes) : device_(device) {
     return;
   }
   ContextGuard guard(device);
-  CUresult result = driver().cuMemAlloc(&address_, size);
-  if (result == CUDA_ERROR_OUT_OF_MEMORY) {
-    small_buffers().release_all(device);
-    result = driver().cuMemAlloc(&address_, size);
-  }
+  const CUresult result = driver().cuMemAlloc(&address_, size);
   if (result == CUDA_SUCCESS) {
     bytes_ = bytes;
     pooled_bytes_ = bytes <= kPooledMaxBytes ? size : 0;

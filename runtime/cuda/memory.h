@@ -27,9 +27,9 @@ void copy_to_device_async(int device, CUdeviceptr dst, const void* src, size_t b
 void copy_to_host_async(int device, void* dst, CUdeviceptr src, size_t bytes, CUstream stream);
 
 // Device memory owned by one object; released by the destructor (small buffers, up to 4 MiB,
-// are kept for reuse by later buffers of the device: 64 MiB at most, given back before an
-// allocation would fail). A failed allocation throws (out of memory: how much was asked and
-// how much is free) and leaves nothing allocated.
+// are kept for reuse by later buffers of the device, 64 MiB of them at most). A failed
+// allocation throws (out of memory: how much was asked and how much is free) and leaves
+// nothing allocated.
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
