@@ -15,11 +15,10 @@
 #include "keops/gpu.h"
 #include "runtime/api/batch.h"
 #include "runtime/api/genred_impl.h"
+#include "runtime/api/host_copies.h"
 #include "runtime/api/ranges_run.h"
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/gpu_reduce.h"
-#include "runtime/cuda/launch_args.h"
-#include "runtime/cuda/memory.h"
 #include "runtime/cuda/multi_gpu.h"
 #include "runtime/cuda/stream.h"
 
@@ -166,34 +165,6 @@ template <class T>
 void run_impl(const GenredImpl& g, const std::vector<View<const T>>& args, View<T> values,
               View<int64_t> indices);
 
-// A view's values on the host: its own memory, or a copy of its GPU memory in `copy`.
-template <class T>
-const T* on_host(const View<const T>& v, std::vector<T>& copy) {
-  if (v.device < 0) return v.data;
-  copy.resize(size_t(v.rows * v.cols));
-  if (!copy.empty())
-    runtime::cuda::copy_to_host(v.device, copy.data(), runtime::cuda::address_of(v.data),
-                                copy.size() * sizeof(T));
-  return copy.data();
-}
-
-// An output on the host: its own memory, or a host buffer copied to it by `finish`.
-template <class T>
-struct HostOutput {
-  View<T> target;
-  std::vector<T> copy;
-  T* data() {
-    if (target.device < 0) return target.data;
-    copy.resize(size_t(target.rows * target.cols));
-    return copy.data();
-  }
-  void finish() const {
-    if (target.device >= 0 && !copy.empty())
-      runtime::cuda::copy_to_device(target.device, runtime::cuda::address_of(target.data),
-                                    copy.data(), copy.size() * sizeof(T));
-  }
-};
-
 // A program of several kernels (a gradient of some reductions) on arrays in GPU memory: its
 // steps pass host arrays from one kernel to the next, so the arguments are copied to the
 // host once and the outputs back.
@@ -203,9 +174,9 @@ void run_stages_via_host(const GenredImpl& g, const std::vector<View<const T>>& 
                          int device) {
   std::vector<std::vector<T>> copies(args.size());
   std::vector<const T*> pointers;
-  for (size_t k = 0; k < args.size(); ++k) pointers.push_back(on_host(args[k], copies[k]));
-  HostOutput<T> host_values{values, {}};
-  HostOutput<int64_t> host_indices{indices, {}};
+  for (size_t k = 0; k < args.size(); ++k) pointers.push_back(detail::on_host(args[k], copies[k]));
+  detail::HostOutput<T> host_values{values, {}};
+  detail::HostOutput<int64_t> host_indices{indices, {}};
   detail::run_stages<T>(g, pointers, rows, host_values.data(), host_indices.data(), device);
   host_values.finish();
   host_indices.finish();

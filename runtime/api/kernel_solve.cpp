@@ -12,6 +12,7 @@
 #include "compiler/ir/context.h"
 #include "keops/error.h"
 #include "keops/gpu.h"
+#include "runtime/api/host_copies.h"
 #include "runtime/api/kernel_solve_linearity.h"
 #include "runtime/cuda/memory.h"
 #include "runtime/cuda/stream.h"
@@ -72,14 +73,9 @@ bool uses_gpu(const Options& o) {
 // A view's values on the host (copied from GPU memory when they are there).
 template <class T>
 std::vector<T> host_values(const View<const T>& v) {
-  std::vector<T> out(size_t(v.rows * v.cols));
-  if (out.empty()) return out;
-  if (v.device >= 0)
-    runtime::cuda::copy_to_host(v.device, out.data(), runtime::cuda::CUdeviceptr(uintptr_t(v.data)),
-                                out.size() * sizeof(T));
-  else
-    std::memcpy(out.data(), v.data, out.size() * sizeof(T));
-  return out;
+  std::vector<T> copy;
+  const T* data = detail::on_host(v, copy);
+  return data == copy.data() ? copy : std::vector<T>(data, data + v.rows * v.cols);
 }
 
 // K applied to float64 host vectors of b's shape through the compiled Genred. On the GPU the
