@@ -7,6 +7,14 @@ from torch.utils.dlpack import to_dlpack
 from pykeops.common.messages import NOT_CONTIGUOUS, warn
 
 
+def _stream_of_current(device):
+    return torch.cuda.current_stream(device).cuda_stream
+
+
+# The address alone, without building a torch.cuda.Stream (what Triton's launches read too).
+_current_raw_stream = getattr(torch._C, "_cuda_getCurrentRawStream", _stream_of_current)
+
+
 class TorchTools:
     name = "torch"
     array_type = torch.Tensor
@@ -76,7 +84,8 @@ class TorchTools:
 
     @staticmethod
     def stream(device):
-        return torch.cuda.current_stream(device).cuda_stream
+        """PyTorch's current CUDA stream on `device`, as a CUstream address (0: the default)."""
+        return _current_raw_stream(device)
 
     @staticmethod
     def ranges_to_host(ranges):
