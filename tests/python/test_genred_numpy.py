@@ -133,6 +133,13 @@ def test_option_errors_as_pykeops():
         Genred("x", ["x = Vi(1)"], axis=2)
     with pytest.raises(ValueError, match="needs K >= 1"):
         Genred("SqDist(x, y)", ["x = Vi(1)", "y = Vj(1)"], reduction_op="ArgKMin", axis=1)
+    float32_acc = Genred("x", ["x = Vi(1)"], axis=1, dtype_acc="float32")
+    with pytest.raises(ValueError, match="should be 'float64' when dtype is 'float64'"):
+        float32_acc(np.ones((2, 1)))
+    assert float32_acc(np.ones((2, 1), np.float32)).dtype == np.float32
+    with pytest.raises(ValueError, match="only supported for reductions that yield values"):
+        Genred("SqDist(x, y)", ["x = Vi(1)", "y = Vj(1)"], reduction_op="ArgMin", axis=1)(
+            np.ones((2, 1)), np.ones((3, 1)), out=np.empty((2, 1)))
     with pytest.raises(TypeError, match="opt_arg"):
         Genred("SqDist(x, y)", ["x = Vi(1)", "y = Vj(1)"], reduction_op="KMin", axis=1,
                opt_arg=2.5)

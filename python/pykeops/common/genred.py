@@ -207,23 +207,23 @@ class ReductionCore:
             else:
                 values = tools.empty(shape + (vcols,), like)
         elif out is not None:
-            raise ValueError(f"Genred: out= is only supported for reductions that yield values")
+            raise ValueError("Genred: out= is only supported for reductions that yield values")
         if icols:
             indices = tools.empty_indices(shape + (icols,), like)
         return values, indices
 
     def run(self, tools, args, backend="auto", device_id=-1, ranges=None, out=None):
         """Runs the reduction on arrays of one framework; returns the raw (values, indices)."""
+        if args and self.dtype_acc == "float32" and tools.dtype_name(args[0]) == "float64":
+            raise ValueError(
+                "invalid parameter dtype_acc : should be 'float64' when dtype is 'float64'"
+            )
         args, batch, out_rows = self.layout(args, tools)
         device = tools.device_of(args)
         stream = tools.stream(device) if device >= 0 else 0
         ranges_arrays = None if ranges is None else tools.ranges_to_host(ranges)
         op = self.variant(backend_of(backend), device_id, stream, ranges_arrays)
         values, indices = self.allocate(tools, args[0] if args else None, batch, out_rows, out)
-        if args and self.dtype_acc == "float32" and tools.dtype_name(args[0]) == "float64":
-            raise ValueError(
-                "invalid parameter dtype_acc : should be 'float64' when dtype is 'float64'"
-            )
         op.run(tools.for_keops(args), tools.for_keops_output(values),
                tools.for_keops_output(indices))
         return values, indices
