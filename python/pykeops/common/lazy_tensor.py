@@ -752,26 +752,30 @@ class GenericLazyTensor:
                                        opt_arg=self.opt_arg, formula2=self.formula2,
                                        **self.kwargs_init)
 
-    def _fix_variables(self):
-        """Replaces the placeholders by argument positions after the symbolic variables' and
-        turns lists of floats into arrays; arrays get the batch dims of the whole."""
-        text = self.formula + "\n" + (self.formula2 or "")
+    def _numbered(self):
+        """(formula, formula2, leaves): the placeholders numbered into argument positions after
+        the symbolic variables', in order of appearance, and the leaves read, in that order."""
+        text = self.formula + "\n" + (getattr(self, "formula2", None) or "")
         position = 1 + max((v[0] for v in self.symbolic_variables), default=-1)
         positions = {}
-        arrays = []
-        device = self.tools.device_of_arrays([v.value for v in self.variables])
+        leaves = []
         for leaf in self.variables:
             if leaf.uid in positions or f"Var(@{leaf.uid}," not in text:
                 continue
             positions[leaf.uid] = position
             position += 1
-            arrays.append(self._padded(leaf, text, device))
-        text = _PLACEHOLDER.sub(lambda m: f"Var({positions[int(m.group(1))]},", text)
-        text = text.replace("VarSymb(", "Var(")
-        formula, formula2 = text.split("\n")
-        self.formula, self.formula2 = formula, formula2 or None
-        self.variables = tuple(arrays)
-        self.fixed = True
+            leaves.append(leaf)
+        numbered = _PLACEHOLDER.sub(lambda m: f"Var({positions[int(m.group(1))]},", text)
+        formula, formula2 = numbered.replace("VarSymb(", "Var(").split("\n")
+        return formula, formula2 or None, leaves
+
+    def _fix_variables(self):
+        """Numbers the placeholders (_numbered) and turns the leaves into the call's arrays:
+        lists of floats into arrays, every array with the batch dims of the whole."""
+        text = self.formula + "\n" + (self.formula2 or "")
+        device = self.tools.device_of_arrays([v.value for v in self.variables])
+        self.formula, self.formula2, leaves = self._numbered()
+        self.variables = tuple(self._padded(leaf, text, device) for leaf in leaves)
 
     def _padded(self, leaf, text, device):
         value = leaf.value
@@ -871,18 +875,7 @@ class GenericLazyTensor:
         return 0 if self.batchdims is None else len(self.batchdims)
 
     def __str__(self):
-        tmp = self._copy()
-        tmp.formula, tmp.formula2 = self.formula, getattr(self, "formula2", None)
-        text = tmp.formula + "\n" + (tmp.formula2 or "")
-        position = 1 + max((v[0] for v in self.symbolic_variables), default=-1)
-        numbers = {}
-        for leaf in self.variables:
-            if leaf.uid not in numbers and f"Var(@{leaf.uid}," in text:
-                numbers[leaf.uid] = position
-                position += 1
-        text = _PLACEHOLDER.sub(lambda m: f"Var({numbers[int(m.group(1))]},", text)
-        text = text.replace("VarSymb(", "Var(")
-        formula, formula2 = text.split("\n")
+        formula, formula2, _ = self._numbered()
         out = f"KeOps LazyTensor\n    formula: {formula}"
         if self.symbolic_variables:
             out += "\n    symbolic variables: " + ", ".join(f"Var{v}" for v in self.symbolic_variables)

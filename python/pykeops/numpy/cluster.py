@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from pykeops.common.cluster import permuted
+
 
 def grid_cluster(x, size):
     """Labels of points (N, D) binned into the voxels floor(x / size) (as pykeops.numpy):
@@ -15,11 +17,7 @@ def sort_clusters(x, lab):
     """x (an array, or a tuple or list of arrays) and lab sorted by label (stably)."""
     perm = np.argsort(lab.ravel(), kind="stable")
     lab = lab.ravel()[perm]
-    if isinstance(x, tuple):
-        return tuple(a[perm] for a in x), lab
-    if isinstance(x, list):
-        return [a[perm] for a in x], lab
-    return x[perm], lab
+    return permuted(x, perm), lab
 
 
 def cluster_ranges(lab, Nlab=None):

@@ -2,6 +2,8 @@
 
 import torch
 
+from pykeops.common.cluster import permuted
+
 
 def grid_cluster(x, size):
     """Labels of points (N, D) binned into voxels of side `size`, the grid anchored at the
@@ -16,11 +18,7 @@ def grid_cluster(x, size):
 def sort_clusters(x, lab):
     """x (an array, or a tuple or list of arrays) and lab sorted by label (stably)."""
     lab, perm = torch.sort(lab.view(-1), stable=True)
-    if isinstance(x, tuple):
-        return tuple(a[perm] for a in x), lab
-    if isinstance(x, list):
-        return [a[perm] for a in x], lab
-    return x[perm], lab
+    return permuted(x, perm), lab
 
 
 def cluster_ranges(lab, Nlab=None):
