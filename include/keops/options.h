@@ -68,9 +68,14 @@ struct Options {
   // arrays already in GPU memory are used in place and do not count. Must be >= 0.
   int64_t gpu_memory_limit = 0;
   // A CUDA stream (a CUstream of the device the call runs on, such as PyTorch's current
-  // stream, torch.cuda.current_stream().cuda_stream): the call's GPU work starts after the
-  // work queued on it so far. Calls return once their results are written, so the stream's
-  // later work sees them. nullptr: none (the legacy default stream's order alone).
+  // stream, torch.cuda.current_stream().cuda_stream; (void*)1, CUDA's CU_STREAM_LEGACY, for
+  // the legacy default stream): the call's GPU work starts after the work queued on it so
+  // far. A one-kernel reduction on one GPU whose arguments and outputs are all in that GPU's
+  // memory is queued on the stream, as CUDA's own calls are: it returns at once, the stream's
+  // later work sees its results, and the host reads them after synchronizing the stream (a
+  // fault inside the kernel is reported by a later call). Other calls (host arrays, several
+  // kernels or GPUs, KernelSolve) return once their results are written. nullptr: none (the
+  // legacy default stream's order alone; every call returns once its results are written).
   void* stream = nullptr;
 };
 

@@ -204,8 +204,21 @@ void run_impl(const GenredImpl& g, const std::vector<View<const T>>& args, View<
   check_output("indices", indices, out_rows, g.main.index_cols(), g.options);
   if (g.options.ranges) detail::check_ranges(*g.options.ranges, rows.i, rows.j);
   const int device = uses_gpu(g.options) ? gpu_device(g.options, args, values, indices) : -1;
-  if (device >= 0)
-    runtime::cuda::wait_for_stream(device, static_cast<runtime::cuda::CUstream>(g.options.stream));
+  const auto stream = static_cast<runtime::cuda::CUstream>(g.options.stream);
+  // One kernel on one device: the run orders itself on the stream (and may be queued there).
+  if (device >= 0 && g.single_kernel() && g.options.devices.empty()) {
+    // Device arrays are used in place, host arrays copied in and out.
+    const codegen::KernelSpec spec =
+        detail::kernel_spec(g.main, detail::dtype_of<T>(), g.options, device);
+    runtime::cuda::GpuRunOptions run_options;
+    run_options.memory_limit = g.options.gpu_memory_limit;
+    run_options.stream = stream;
+    runtime::cuda::run_gpu_reduction<T>(
+        spec, device, out_rows, rows.of(g.main.inner_cat()), args, values, indices,
+        detail::sparse_ptr(detail::sparse_axis(g.options, g.main)), run_options);
+    return;
+  }
+  if (device >= 0) runtime::cuda::wait_for_stream(device, stream);
   const bool in_device_memory =
       values.device >= 0 || indices.device >= 0 ||
       std::any_of(args.begin(), args.end(), [](const View<const T>& v) { return v.device >= 0; });
@@ -214,15 +227,6 @@ void run_impl(const GenredImpl& g, const std::vector<View<const T>>& args, View<
         detail::kernel_spec(g.main, detail::dtype_of<T>(), g.options, device),
         runtime::cuda::multi_gpu_devices(g.options.devices), out_rows, rows.of(g.main.inner_cat()),
         args, g.main.args, values, indices, {g.options.gpu_memory_limit});
-    return;
-  }
-  if (device >= 0 && g.single_kernel()) {
-    // One kernel: device arrays are used in place, host arrays copied in and out.
-    const codegen::KernelSpec spec =
-        detail::kernel_spec(g.main, detail::dtype_of<T>(), g.options, device);
-    runtime::cuda::run_gpu_reduction<T>(
-        spec, device, out_rows, rows.of(g.main.inner_cat()), args, values, indices,
-        detail::sparse_ptr(detail::sparse_axis(g.options, g.main)), {g.options.gpu_memory_limit});
     return;
   }
   if (in_device_memory) return run_stages_via_host<T>(g, args, rows, values, indices, device);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 // Written from the CUDA Driver API reference (no NVIDIA header is included or needed):
@@ -15,6 +16,7 @@ enum CUresult : int {
   CUDA_ERROR_STUB_LIBRARY = 34,
   CUDA_ERROR_NO_DEVICE = 100,
   CUDA_ERROR_INVALID_PTX = 218,
+  CUDA_ERROR_NOT_READY = 600,
 };
 
 using CUdevice = int;
@@ -24,6 +26,24 @@ using CUmodule = struct CUmod_st*;
 using CUfunction = struct CUfunc_st*;
 using CUstream = struct CUstream_st*;
 using CUevent = struct CUevent_st*;
+using CUmemoryPool = struct CUmemPoolHandle_st*;
+
+// cuMemPoolCreate's properties (CUmemPoolProps): device memory of one device, no export.
+struct CUmemPoolProps {
+  int alloc_type = 1;     // CU_MEM_ALLOCATION_TYPE_PINNED
+  int handle_types = 0;   // CU_MEM_HANDLE_TYPE_NONE
+  int location_type = 1;  // CU_MEM_LOCATION_TYPE_DEVICE
+  int location_id = 0;    // the device ordinal
+  void* win32_security_attributes = nullptr;
+  unsigned char reserved[64] = {};  // maxSize, usage and padding: 0 for the defaults
+};
+static_assert(sizeof(CUmemPoolProps) == 88);
+inline constexpr int CU_MEMPOOL_ATTR_RELEASE_THRESHOLD = 4;
+
+// CUDA's CU_STREAM_LEGACY handle, the legacy default stream, as is nullptr.
+inline bool is_legacy_stream(CUstream stream) {
+  return stream == nullptr || reinterpret_cast<uintptr_t>(stream) == 1;
+}
 
 enum CUdevice_attribute : int {
   CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 1,
@@ -65,6 +85,8 @@ inline constexpr unsigned CU_STREAM_DEFAULT = 0x0;
 inline constexpr unsigned CU_STREAM_NON_BLOCKING = 0x1;
 inline constexpr unsigned CU_EVENT_DEFAULT = 0x0;
 inline constexpr unsigned CU_EVENT_DISABLE_TIMING = 0x2;
+// Flags of cuMemHostAlloc.
+inline constexpr unsigned CU_MEMHOSTALLOC_PORTABLE = 0x1;
 
 // Every driver function keops calls: X(member, exported symbol, parameter list).
 // The symbols are the versioned ones the current cuda.h maps each name to, so the
@@ -88,6 +110,13 @@ inline constexpr unsigned CU_EVENT_DISABLE_TIMING = 0x2;
   X(cuMemGetInfo, "cuMemGetInfo_v2", (size_t * free_bytes, size_t * total_bytes))                 \
   X(cuMemAlloc, "cuMemAlloc_v2", (CUdeviceptr * pointer, size_t bytes))                           \
   X(cuMemFree, "cuMemFree_v2", (CUdeviceptr pointer))                                             \
+  X(cuMemPoolCreate, "cuMemPoolCreate", (CUmemoryPool * pool, const CUmemPoolProps* properties))  \
+  X(cuMemPoolSetAttribute, "cuMemPoolSetAttribute",                                               \
+    (CUmemoryPool pool, int attribute, void* value))                                              \
+  X(cuMemAllocFromPoolAsync, "cuMemAllocFromPoolAsync",                                           \
+    (CUdeviceptr * pointer, size_t bytes, CUmemoryPool pool, CUstream stream))                    \
+  X(cuMemFreeAsync, "cuMemFreeAsync", (CUdeviceptr pointer, CUstream stream))                     \
+  X(cuMemHostAlloc, "cuMemHostAlloc", (void** pointer, size_t bytes, unsigned flags))             \
   X(cuMemcpyHtoD, "cuMemcpyHtoD_v2", (CUdeviceptr dst, const void* src, size_t bytes))            \
   X(cuMemcpyDtoH, "cuMemcpyDtoH_v2", (void* dst, CUdeviceptr src, size_t bytes))                  \
   X(cuMemcpyDtoD, "cuMemcpyDtoD_v2", (CUdeviceptr dst, CUdeviceptr src, size_t bytes))            \
@@ -104,6 +133,7 @@ inline constexpr unsigned CU_EVENT_DISABLE_TIMING = 0x2;
   X(cuStreamCreate, "cuStreamCreate", (CUstream * stream, unsigned flags))                        \
   X(cuStreamDestroy, "cuStreamDestroy_v2", (CUstream stream))                                     \
   X(cuStreamSynchronize, "cuStreamSynchronize", (CUstream stream))                                \
+  X(cuStreamQuery, "cuStreamQuery", (CUstream stream))                                            \
   X(cuEventCreate, "cuEventCreate", (CUevent * event, unsigned flags))                            \
   X(cuEventDestroy, "cuEventDestroy_v2", (CUevent event))                                         \
   X(cuEventRecord, "cuEventRecord", (CUevent event, CUstream stream))                             \

@@ -68,14 +68,17 @@ int opt_in_block_threads(const KernelFunction& kernel, int64_t shared_bytes_per_
 }
 
 // The merge kernel over `rows` output rows (codegen/nvptx_kernel.h): slots [0, n_slots) of
-// `states` folded, into the outputs with finalize != 0, else into slot 0.
+// `states` folded, into the outputs with finalize != 0, else into slot 0; on the partial
+// kernel's stream, as many column groups along grid.z.
 void launch_merge(const KernelFunction& merge, int64_t rows, CUdeviceptr states, int64_t n_slots,
-                  CUdeviceptr values, CUdeviceptr indices, int64_t finalize, unsigned grid_z) {
+                  CUdeviceptr values, CUdeviceptr indices, int64_t finalize,
+                  const LaunchConfig& partial_config) {
   void* params[] = {&rows, &states, &n_slots, &values, &indices, &finalize};
   LaunchConfig config;
   config.block.x = kMergeThreads;
   config.grid.x = unsigned(ceil_div(rows, kMergeThreads));
-  config.grid.z = grid_z;
+  config.grid.z = partial_config.grid.z;
+  config.stream = partial_config.stream;
   launch(merge, config, params);
 }
 
@@ -88,10 +91,10 @@ struct SplitLaunch {
 
 // Runs a dense sum with its tail split (gpu_plan.h) on concurrent streams: the whole blocks,
 // and for each slice of the reduced axis, the tail's rows into its own output in `slices`
-// (tail rows x value_cols values each, slice after slice). The legacy stream then sums the
-// slices into the tail's output rows, after all of them. Slices are whole tiles (a tile is a
-// block's threads' reduced rows), the last one shorter; `table` takes the arguments' addresses
-// for each launch.
+// (tail rows x value_cols values each, slice after slice). The run's stream (config.stream)
+// then sums the slices into the tail's output rows, after all of them. Slices are whole tiles
+// (a tile is a block's threads' reduced rows), the last one shorter; `table` takes the
+// arguments' addresses for each launch.
 template <class T>
 void launch_split_tail(const KernelFunction& kernel, const KernelFunction& slice_sum,
                        LaunchConfig config, const SplitLaunch& split,
@@ -114,8 +117,14 @@ void launch_split_tail(const KernelFunction& kernel, const KernelFunction& slice
                                                           : 0;
       tables.push_back(addresses[k] + CUdeviceptr(first_row * args[k].cols * int64_t(sizeof(T))));
     }
-  if (!tables.empty()) table.upload(tables.data(), tables.size() * sizeof(CUdeviceptr));
+  const CUstream run_stream = config.stream;
+  if (!tables.empty())
+    table.upload_async(tables.data(), tables.size() * sizeof(CUdeviceptr), run_stream);
   const std::vector<CUstream> streams = concurrent_streams(kernel.device, int(n_slices) + 1);
+  // (Blocking streams keep the legacy stream's order by themselves; a caller's stream needs
+  // waits both ways.)
+  if (run_stream != nullptr)
+    for (const CUstream concurrent : streams) stream_wait(kernel.device, concurrent, run_stream);
   CUdeviceptr no_indices = 0;
   // The whole blocks first: blocks start in launch order, and the slices' fill the last wave.
   if (whole_rows > 0) {
@@ -138,9 +147,12 @@ void launch_split_tail(const KernelFunction& kernel, const KernelFunction& slice
   int64_t sums = tail_rows * value_cols;
   CUdeviceptr tail_values = values + CUdeviceptr(whole_rows * value_cols * int64_t(sizeof(T)));
   void* params[] = {&sums, &slices, &n_slices, &tail_values};
+  if (run_stream != nullptr)
+    for (const CUstream concurrent : streams) stream_wait(kernel.device, run_stream, concurrent);
   LaunchConfig sum_config;
   sum_config.block.x = kMergeThreads;
   sum_config.grid.x = unsigned(ceil_div(sums, kMergeThreads));
+  sum_config.stream = run_stream;
   launch(slice_sum, sum_config, params);
 }
 
@@ -230,6 +242,16 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
   }
   const bool values_in_place = in_device_memory(values.data, values.device, device);
   const bool indices_in_place = in_device_memory(indices.data, indices.device, device);
+  // On a caller's stream with every array in place, the run is queued there and returns at
+  // once; otherwise it runs on the legacy stream after the caller's stream and waits.
+  const bool queued = options.stream != nullptr && (values_in_place || values.cols == 0) &&
+                      (indices_in_place || indices.cols == 0) && !options.states_out &&
+                      std::all_of(in_place.begin(), in_place.end(), [](bool b) { return b; });
+  if (!queued) wait_for_stream(device, options.stream);
+  const CUstream stream = queued ? options.stream : nullptr;
+  auto buffer = [&](size_t bytes) {
+    return queued ? DeviceBuffer(device, bytes, stream) : DeviceBuffer(device, bytes);
+  };
   if (!values_in_place) shape.outer_row += values.cols * int64_t(sizeof(T));
   if (!indices_in_place) shape.outer_row += indices.cols * int64_t(sizeof(int64_t));
   SparsePlan items_plan;
@@ -336,9 +358,9 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
     return size_t(rows * cols) * size;
   };
   // The arguments' addresses: one table, or one more per slice of a split tail.
-  DeviceBuffer table(
-      device, size_t(most_splits > 1 ? most_splits + 1 : 1) * args.size() * sizeof(CUdeviceptr));
-  DeviceBuffer tail_slices(device, most_splits > 1 ? size_t(slice_values) * sizeof(T) : 0);
+  DeviceBuffer table =
+      buffer(size_t(most_splits > 1 ? most_splits + 1 : 1) * args.size() * sizeof(CUdeviceptr));
+  DeviceBuffer tail_slices = buffer(most_splits > 1 ? size_t(slice_values) * sizeof(T) : 0);
   std::vector<DeviceBuffer> copies(args.size());
   for (size_t k = 0; k < args.size(); ++k) {
     if (in_place[k]) continue;
@@ -352,11 +374,12 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
                           values_in_place ? 0 : bytes_of(plan.rows, values.cols, sizeof(T)));
   DeviceBuffer index_copy(
       device, indices_in_place ? 0 : bytes_of(plan.rows, indices.cols, sizeof(int64_t)));
-  DeviceBuffer states(
-      device, plan.partial ? size_t(plan.rows * plan.slot_stride * layout.state_bytes()) : 0);
-  DeviceBuffer items(device, items_plan.items.size() * sizeof(SparseItem));
-  DeviceBuffer ranges(device, items_plan.ranges.size() * sizeof(int64_t));
-  if (!items_plan.ranges.empty()) ranges.upload(items_plan.ranges.data(), ranges.bytes());
+  DeviceBuffer states =
+      buffer(plan.partial ? size_t(plan.rows * plan.slot_stride * layout.state_bytes()) : 0);
+  DeviceBuffer items = buffer(items_plan.items.size() * sizeof(SparseItem));
+  DeviceBuffer ranges = buffer(items_plan.ranges.size() * sizeof(int64_t));
+  if (!items_plan.ranges.empty())
+    ranges.upload_async(items_plan.ranges.data(), ranges.bytes(), stream);
 
   // The address of argument k's rows [first, first + rows) on the device, copied if need be.
   std::vector<CUdeviceptr> addresses(args.size());
@@ -375,6 +398,7 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
   config.block.x = unsigned(launch_threads);
   config.grid.z = unsigned(std::min(layout.column_groups, kMaxGridZ));
   config.dynamic_shared_bytes = unsigned(layout.shared_bytes(launch_threads));
+  config.stream = stream;
   size_t next_item = 0;
   for (int64_t r0 = 0; r0 < out_rows;) {
     // This slice's rows: plan.rows, or whole items up to that many.
@@ -391,7 +415,7 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
       }
       KEOPS_CHECK(!slice.empty(), "a row slice narrower than its first work item");
       rows = slice.back().end;
-      items.upload(slice.data(), slice.size() * sizeof(SparseItem));
+      items.upload_async(slice.data(), slice.size() * sizeof(SparseItem), stream);
     }
     for (size_t k = 0; k < args.size(); ++k)
       if (spec.args[k].cat == spec.outer_cat()) place(k, r0, rows);
@@ -411,7 +435,7 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
       CUdeviceptr table_at = table.address();
       const TailSplit tail = most_splits > 1 ? tail_split_of(rows) : TailSplit{};
       if (tail.splits == 1 && !addresses.empty())
-        table.upload(addresses.data(), addresses.size() * sizeof(CUdeviceptr));
+        table.upload_async(addresses.data(), addresses.size() * sizeof(CUdeviceptr), stream);
       if (tail.splits > 1) {
         launch_split_tail(kernel, slice_sum, config, {rows, reduced, tail, rows_per_block},
                           addresses, spec, args, table, values_at, values.cols,
@@ -435,11 +459,14 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
         launch(kernel, config, params);
         int64_t n_slots = first_slot + plan.splits;
         int64_t finalize = j0 + reduced >= n_reduced && !options.states_out ? 1 : 0;
-        launch_merge(merge, rows, states_at, n_slots, values_at, indices_at, finalize,
-                     config.grid.z);
+        launch_merge(merge, rows, states_at, n_slots, values_at, indices_at, finalize, config);
       }
       j0 += reduced;
       if (j0 >= n_reduced) break;
+    }
+    if (queued) {
+      r0 += rows;
+      continue;
     }
     synchronize(device);
     if (options.states_out) {
@@ -482,10 +509,12 @@ void merge_gpu_states(const codegen::KernelSpec& spec, int device, int64_t out_r
     KEOPS_CHECK(slots[s].size() == slot_bytes, "a slot of partial states of another size");
     states.upload(slots[s].data(), slot_bytes, s * slot_bytes);
   }
+  LaunchConfig partial_config;
+  partial_config.grid.z = unsigned(std::min(layout.column_groups, kMaxGridZ));
   launch_merge(merge, out_rows, states.address(), int64_t(slots.size()),
                values_in_place ? address_of(values.data) : value_copy.address(),
                indices_in_place ? address_of(indices.data) : index_copy.address(), 1,
-               unsigned(std::min(layout.column_groups, kMaxGridZ)));
+               partial_config);
   synchronize(device);
   if (!values_in_place) value_copy.download(values.data, value_copy.bytes());
   if (!indices_in_place) index_copy.download(indices.data, index_copy.bytes());

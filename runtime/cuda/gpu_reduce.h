@@ -33,6 +33,10 @@ struct GpuRunOptions {
   // row, copied to this host buffer; the states' indices count from index_offset.
   void* states_out = nullptr;
   int64_t index_offset = 0;
+  // A caller's stream (Options::stream). When every array is on the device (and there is no
+  // states_out), the run is queued on it and returns before its work completes; otherwise
+  // the run waits for the stream's earlier work first, then for its own.
+  CUstream stream = nullptr;
 };
 
 // Runs spec (a GPU spec: spec.gpu_sm set for `device`; its gpu_block_sparse and

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <bit>
 #include <cstdio>
+#include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -56,9 +58,62 @@ void copy_between_devices(int dst_device, CUdeviceptr dst, int src_device, CUdev
             ")");
 }
 
+namespace {
+
+// Page-locked slots for small host-to-device copies. A copy from pageable memory waits for
+// the work queued on its stream before it starts, which would make a run queued on a stream
+// wait for the stream's earlier work; from page-locked memory it does not. A slot is reused
+// once the copy that read it has completed (its event).
+class StagingRing {
+ public:
+  static constexpr size_t kSlotBytes = 4096;
+
+  explicit StagingRing(int device) : device_(device) {
+    ContextGuard guard(device);
+    void* base = nullptr;
+    check(driver().cuMemHostAlloc(&base, kSlots * kSlotBytes, CU_MEMHOSTALLOC_PORTABLE),
+          "cuMemHostAlloc");
+    base_ = static_cast<char*>(base);
+    for (CUevent& event : events_)
+      check(driver().cuEventCreate(&event, CU_EVENT_DISABLE_TIMING), "cuEventCreate");
+  }
+
+  void copy(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream) {
+    std::lock_guard lock(mutex_);
+    const size_t slot = next_++ % kSlots;
+    ContextGuard guard(device_);
+    check(driver().cuEventSynchronize(events_[slot]), "cuEventSynchronize");
+    char* staged = base_ + slot * kSlotBytes;
+    std::memcpy(staged, src, bytes);
+    check(driver().cuMemcpyHtoDAsync(dst, staged, bytes, stream), "cuMemcpyHtoDAsync");
+    check(driver().cuEventRecord(events_[slot], stream), "cuEventRecord");
+  }
+
+ private:
+  static constexpr size_t kSlots = 64;
+  int device_;
+  std::mutex mutex_;
+  char* base_ = nullptr;
+  CUevent events_[kSlots] = {};
+  size_t next_ = 0;
+};
+
+// Never destroyed: copies may still be reading the slots at exit.
+StagingRing& staging_ring(int device) {
+  static std::mutex mutex;
+  static auto* rings = new std::map<int, std::unique_ptr<StagingRing>>();
+  std::lock_guard lock(mutex);
+  std::unique_ptr<StagingRing>& ring = (*rings)[device];
+  if (!ring) ring = std::make_unique<StagingRing>(device);
+  return *ring;
+}
+
+}  // namespace
+
 void copy_to_device_async(int device, CUdeviceptr dst, const void* src, size_t bytes,
                           CUstream stream) {
   if (bytes == 0) return;
+  if (bytes <= StagingRing::kSlotBytes) return staging_ring(device).copy(dst, src, bytes, stream);
   ContextGuard guard(device);
   check(driver().cuMemcpyHtoDAsync(dst, src, bytes, stream), "cuMemcpyHtoDAsync");
 }
@@ -110,10 +165,42 @@ class SmallBufferPool {
   std::map<int, size_t> pooled_bytes_;
 };
 
+// The pool of a device's stream-ordered buffers, created on the first request and kept for
+// the process. Up to 64 MiB of freed memory stays in it across synchronizations (the
+// driver's default pool gives all of it back at each one, and maps it again for the next
+// allocation: 0.1 ms a call).
+CUmemoryPool stream_ordered_pool(int device) {
+  static std::mutex mutex;
+  static auto* pools = new std::map<int, CUmemoryPool>();
+  std::lock_guard lock(mutex);
+  CUmemoryPool& pool = (*pools)[device];
+  if (pool != nullptr) return pool;
+  ContextGuard guard(device);
+  CUmemPoolProps properties;
+  properties.location_id = device;
+  CUmemoryPool created = nullptr;
+  check(driver().cuMemPoolCreate(&created, &properties), "cuMemPoolCreate");
+  uint64_t kept_bytes = kPoolCapacityBytes;
+  check(driver().cuMemPoolSetAttribute(created, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &kept_bytes),
+        "cuMemPoolSetAttribute(RELEASE_THRESHOLD)");
+  return pool = created;
+}
+
 // Never destroyed: buffers may be released by other static objects' destructors at exit.
 SmallBufferPool& small_buffers() {
   static auto* pool = new SmallBufferPool();
   return *pool;
+}
+
+// A failed allocation's error: how much was asked, and how much the device has free.
+[[noreturn]] void throw_out_of_memory(const char* call, CUresult result, int device, size_t bytes) {
+  MemoryInfo memory;
+  driver().cuMemGetInfo(&memory.free, &memory.total);  // best effort: only for the message
+  throw DriverError(std::string(call) + ": " + describe_result(result) + ": GPU " +
+                        std::to_string(device) + " could not allocate " + format_bytes(bytes) +
+                        " (" + std::to_string(bytes) + " bytes); " + format_bytes(memory.free) +
+                        " free of " + format_bytes(memory.total),
+                    result);
 }
 
 }  // namespace
@@ -136,13 +223,22 @@ DeviceBuffer::DeviceBuffer(int device, size_t bytes) : device_(device) {
     return;
   }
   address_ = 0;
-  MemoryInfo memory;
-  driver().cuMemGetInfo(&memory.free, &memory.total);  // best effort: only for the message
-  throw DriverError("cuMemAlloc: " + describe_result(result) + ": GPU " + std::to_string(device) +
-                        " could not allocate " + format_bytes(bytes) + " (" +
-                        std::to_string(bytes) + " bytes); " + format_bytes(memory.free) +
-                        " free of " + format_bytes(memory.total),
-                    result);
+  throw_out_of_memory("cuMemAlloc", result, device, bytes);
+}
+
+DeviceBuffer::DeviceBuffer(int device, size_t bytes, CUstream stream)
+    : device_(device), stream_ordered_(true), stream_(stream) {
+  check_device(device);
+  if (bytes == 0) return;
+  ContextGuard guard(device);
+  const CUresult result =
+      driver().cuMemAllocFromPoolAsync(&address_, bytes, stream_ordered_pool(device), stream);
+  if (result == CUDA_SUCCESS) {
+    bytes_ = bytes;
+    return;
+  }
+  address_ = 0;
+  throw_out_of_memory("cuMemAllocFromPoolAsync", result, device, bytes);
 }
 
 DeviceBuffer::~DeviceBuffer() { release(); }
@@ -151,7 +247,9 @@ DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
     : address_(std::exchange(other.address_, 0)),
       bytes_(std::exchange(other.bytes_, 0)),
       pooled_bytes_(std::exchange(other.pooled_bytes_, 0)),
-      device_(std::exchange(other.device_, -1)) {}
+      device_(std::exchange(other.device_, -1)),
+      stream_ordered_(std::exchange(other.stream_ordered_, false)),
+      stream_(std::exchange(other.stream_, nullptr)) {}
 
 DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
   if (this != &other) {
@@ -160,13 +258,18 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
     bytes_ = std::exchange(other.bytes_, 0);
     pooled_bytes_ = std::exchange(other.pooled_bytes_, 0);
     device_ = std::exchange(other.device_, -1);
+    stream_ordered_ = std::exchange(other.stream_ordered_, false);
+    stream_ = std::exchange(other.stream_, nullptr);
   }
   return *this;
 }
 
 void DeviceBuffer::release() noexcept {
   if (address_ == 0) return;
-  if (pooled_bytes_ == 0 || !small_buffers().give(device_, address_, pooled_bytes_)) {
+  if (stream_ordered_) {
+    ContextGuard guard(device_, std::nothrow);
+    driver_probe().api.cuMemFreeAsync(address_, stream_);
+  } else if (pooled_bytes_ == 0 || !small_buffers().give(device_, address_, pooled_bytes_)) {
     // A failure here (a sticky error left by a faulty kernel, a driver shutting down at
     // exit) cannot be reported from a destructor, and the context is unusable by then anyway.
     ContextGuard guard(device_, std::nothrow);

@@ -14,7 +14,9 @@ std::string format_bytes(size_t bytes);
 
 // Copies between raw addresses on `device` (a user's device array or a DeviceBuffer), with
 // the device's primary context made current. The async forms are ordered on `stream`; their
-// host memory must stay alive (and, for true overlap, be page-locked) until it completes.
+// host memory must stay alive (and, for true overlap, be page-locked) until it completes,
+// except for copies to the device of up to 4 KiB, which are staged: their source may be
+// reused at once, and they do not wait for the stream's earlier work.
 void copy_to_device(int device, CUdeviceptr dst, const void* src, size_t bytes);
 void copy_to_host(int device, void* dst, CUdeviceptr src, size_t bytes);
 void copy_on_device(int device, CUdeviceptr dst, CUdeviceptr src, size_t bytes);
@@ -34,6 +36,10 @@ class DeviceBuffer {
  public:
   DeviceBuffer() = default;
   DeviceBuffer(int device, size_t bytes);  // zero bytes: no allocation, a null address
+  // Stream-ordered memory (cuMemAllocFromPoolAsync): usable by the work queued on `stream` after
+  // this, and freed in the stream's order, so that a run may return before its work has
+  // read it. Never pooled.
+  DeviceBuffer(int device, size_t bytes, CUstream stream);
   ~DeviceBuffer();
   DeviceBuffer(DeviceBuffer&& other) noexcept;
   DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
@@ -64,6 +70,8 @@ class DeviceBuffer {
   size_t bytes_ = 0;
   size_t pooled_bytes_ = 0;  // the size class of a recycled small buffer; 0: freed when released
   int device_ = -1;
+  bool stream_ordered_ = false;
+  CUstream stream_ = nullptr;  // the stream that frees a stream-ordered buffer
 };
 
 }  // namespace keops::runtime::cuda

@@ -28,17 +28,21 @@ std::vector<CUstream> concurrent_streams(int device, int count) {
   return streams;
 }
 
-void wait_for_stream(int device, CUstream stream) {
-  if (stream == nullptr) return;
+void stream_wait(int device, CUstream waiting, CUstream awaited) {
+  if (waiting == awaited || (is_legacy_stream(waiting) && is_legacy_stream(awaited))) return;
   ContextGuard guard(device);
   CUevent event = nullptr;
   check(driver().cuEventCreate(&event, CU_EVENT_DISABLE_TIMING), "cuEventCreate");
-  CUresult recorded = driver().cuEventRecord(event, stream);
+  CUresult recorded = driver().cuEventRecord(event, awaited);
   CUresult waited =
-      recorded == CUDA_SUCCESS ? driver().cuStreamWaitEvent(nullptr, event, 0) : recorded;
+      recorded == CUDA_SUCCESS ? driver().cuStreamWaitEvent(waiting, event, 0) : recorded;
   driver().cuEventDestroy(event);  // released once the wait has passed it
-  check(recorded, "cuEventRecord on Options::stream");
+  check(recorded, "cuEventRecord");
   check(waited, "cuStreamWaitEvent");
+}
+
+void wait_for_stream(int device, CUstream stream) {
+  if (stream != nullptr) stream_wait(device, nullptr, stream);
 }
 
 Stream::~Stream() {
@@ -50,6 +54,14 @@ Stream::~Stream() {
 void Stream::synchronize() const {
   ContextGuard guard(device_);
   check(driver().cuStreamSynchronize(stream_), "cuStreamSynchronize");
+}
+
+bool Stream::idle() const {
+  ContextGuard guard(device_);
+  const CUresult result = driver().cuStreamQuery(stream_);
+  if (result == CUDA_ERROR_NOT_READY) return false;
+  check(result, "cuStreamQuery");
+  return true;
 }
 
 Event::Event(int device) : device_(device) {

@@ -20,6 +20,8 @@ class Stream {
   CUstream get() const { return stream_; }
   int device() const { return device_; }
   void synchronize() const;
+  // True once all the work queued on the stream so far has completed.
+  bool idle() const;
 
  private:
   CUstream stream_ = nullptr;
@@ -31,10 +33,14 @@ class Stream {
 // stream's earlier work and before its later work.
 std::vector<CUstream> concurrent_streams(int device, int count);
 
-// Makes the legacy default stream of `device` wait for the work queued so far on `stream`
-// (a stream of another library, such as PyTorch's current one, which may be non-blocking):
-// the launches and copies that follow on the legacy stream, and on the blocking streams of
-// concurrent_streams, then see what that work wrote. Nothing for a null stream.
+// Makes `waiting` (null: the legacy default stream) of `device` wait for the work queued so
+// far on `awaited` (a stream of another library, such as PyTorch's current one, which may be
+// non-blocking): the launches and copies that follow on `waiting` (and, for the legacy
+// stream, on the blocking streams of concurrent_streams) then see what that work wrote.
+// Nothing when both are the same stream (or both the legacy one).
+void stream_wait(int device, CUstream waiting, CUstream awaited);
+
+// stream_wait for the legacy default stream; nothing for a null stream.
 void wait_for_stream(int device, CUstream stream);
 
 // A timing event: record() it on a stream, then read the time between two of them.

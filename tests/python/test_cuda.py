@@ -88,6 +88,20 @@ def test_work_on_a_side_stream_is_waited_for():
         assert float(got.abs().max()) == 0.0
 
 
+@pytest.mark.parametrize("side_stream", [False, True])
+def test_calls_are_queued_on_the_current_stream(side_stream):
+    op = Genred(GAUSS, ALIASES, axis=1)
+    x, y, b = data(m=4096, n=20000)
+    expected = op(x, y, b).cpu()  # compiled, and waited for
+    stream = torch.cuda.Stream() if side_stream else torch.cuda.default_stream()
+    with torch.cuda.stream(stream):
+        torch.cuda._sleep(200_000_000)  # some 0.1 s of GPU work ahead of the call
+        got = op(x, y, b)
+        assert not stream.query()  # the call returned before that work was done
+    stream.synchronize()
+    assert torch.equal(got.cpu(), expected)
+
+
 def test_lazytensors_and_solves_on_cuda():
     x, y, b = data(m=500, n=500, dtype=torch.float64)
     K = (-((LazyTensor(x[:, None]) - LazyTensor(x[None])) ** 2).sum(-1)).exp()

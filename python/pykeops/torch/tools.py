@@ -14,6 +14,10 @@ def _stream_of_current(device):
 # The address alone, without building a torch.cuda.Stream (what Triton's launches read too).
 _current_raw_stream = getattr(torch._C, "_cuda_getCurrentRawStream", _stream_of_current)
 
+# CUDA's CU_STREAM_LEGACY: PyTorch's default stream is the legacy one, whose address reads 0,
+# and 0 tells keops "no stream" (calls that wait for their results).
+_LEGACY_STREAM = 1
+
 
 class TorchTools:
     name = "torch"
@@ -84,8 +88,9 @@ class TorchTools:
 
     @staticmethod
     def stream(device):
-        """PyTorch's current CUDA stream on `device`, as a CUstream address (0: the default)."""
-        return _current_raw_stream(device)
+        """PyTorch's current CUDA stream on `device`, as a CUstream address: calls on CUDA
+        tensors are queued there, as PyTorch's own operations are."""
+        return _current_raw_stream(device) or _LEGACY_STREAM
 
     @staticmethod
     def ranges_to_host(ranges):

@@ -1,5 +1,5 @@
-// Genred on arrays in GPU memory: ordered after Options::stream, and gradients of several
-// kernels (run GPU machine side; skipped without a GPU).
+// Genred on arrays in GPU memory: queued on Options::stream, and gradients of several kernels
+// (run GPU machine side; skipped without a GPU).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -43,21 +43,17 @@ std::vector<float> to_host(const cuda::DeviceBuffer& buffer) {
 
 }  // namespace
 
-TEST_CASE("a Genred on device arrays waits for the work queued on Options::stream") {
-  if (!keops::gpu_available()) {
-    MESSAGE("skipped (no GPU): " << keops::gpu_unavailable_reason());
-    return;
-  }
-  const int64_t n = 4096, m = 1 << 20;
-  const std::vector<float> x = random_values(n * 3, 1), y = random_values(size_t(m) * 3, 2);
-  cuda::DeviceBuffer x_d = on_device(x), y_d = on_device(y);
-  cuda::DeviceBuffer b_d(0, size_t(m) * sizeof(float)), out_d(0, size_t(n) * sizeof(float));
-  b_d.upload(std::vector<float>(size_t(m), 1.0f).data(), b_d.bytes());
-  // b is zeroed on a non-blocking stream, queued behind some 30 ms of memsets: a run that did
-  // not wait for the stream would read ones.
-  cuda::Stream stream(0, /*blocking=*/false);
-  cuda::DeviceBuffer scratch(0, size_t(1) << 30);
-  {
+// Arrays for a Gaussian sum of n x m points, b zeroed on a non-blocking stream behind some
+// 30 ms of memsets: a run that did not wait for the stream would read ones.
+struct BusyStreamCase {
+  static constexpr int64_t n = 4096, m = int64_t(1) << 20;
+  cuda::Stream stream{0, /*blocking=*/false};
+  cuda::DeviceBuffer x_d = on_device(random_values(n * 3, 1));
+  cuda::DeviceBuffer y_d = on_device(random_values(size_t(m) * 3, 2));
+  cuda::DeviceBuffer b_d = on_device(std::vector<float>(size_t(m), 1.0f));
+  cuda::DeviceBuffer scratch{0, size_t(1) << 30};
+
+  void queue_busy_work() {
     cuda::ContextGuard guard(0);
     for (int k = 0; k < 64; ++k)
       cuda::check(cuda::driver().cuMemsetD8Async(scratch.address(), uint8_t(k), scratch.bytes(),
@@ -66,14 +62,85 @@ TEST_CASE("a Genred on device arrays waits for the work queued on Options::strea
     cuda::check(cuda::driver().cuMemsetD8Async(b_d.address(), 0, b_d.bytes(), stream.get()),
                 "cuMemsetD8Async");
   }
+  std::vector<View<const float>> args() const {
+    return {{x_d.as<const float>(), n, 3, 0},
+            {y_d.as<const float>(), m, 3, 0},
+            {b_d.as<const float>(), m, 1, 0}};
+  }
+  Genred gauss(const keops::Options& o) const {
+    return Genred("Exp(-SqDist(x, y)) * b", {"x = Vi(3)", "y = Vj(3)", "b = Vj(1)"}, "Sum", 1, o);
+  }
+};
+
+TEST_CASE("a Genred on device arrays is queued on Options::stream, after its earlier work") {
+  if (!keops::gpu_available()) {
+    MESSAGE("skipped (no GPU): " << keops::gpu_unavailable_reason());
+    return;
+  }
+  BusyStreamCase c;
   keops::Options o;
-  o.stream = stream.get();
-  Genred op("Exp(-SqDist(x, y)) * b", {"x = Vi(3)", "y = Vj(3)", "b = Vj(1)"}, "Sum", 1, o);
-  op.run({{x_d.as<const float>(), n, 3, 0},
-          {y_d.as<const float>(), m, 3, 0},
-          {b_d.as<const float>(), m, 1, 0}},
-         View<float>{out_d.as<float>(), n, 1, 0});
+  o.stream = c.stream.get();
+  const Genred op = c.gauss(o);
+  cuda::DeviceBuffer out_d(0, size_t(c.n) * sizeof(float));
+  op.with_options({}).run(c.args(), View<float>{out_d.as<float>(), c.n, 1, 0});  // compiled
+  c.queue_busy_work();
+  op.run(c.args(), View<float>{out_d.as<float>(), c.n, 1, 0});
+  CHECK_FALSE(c.stream.idle());  // returned before the memsets, let alone its own kernel, ran
+  c.stream.synchronize();
   for (float v : to_host(out_d)) CHECK(v == 0.0f);
+}
+
+TEST_CASE("a Genred with host outputs on Options::stream waits for the stream, then its results") {
+  if (!keops::gpu_available()) {
+    MESSAGE("skipped (no GPU): " << keops::gpu_unavailable_reason());
+    return;
+  }
+  BusyStreamCase c;
+  keops::Options o;
+  o.stream = c.stream.get();
+  std::vector<float> out(size_t(c.n), 1.0f);
+  c.queue_busy_work();
+  c.gauss(o).run(c.args(), View<float>{out.data(), c.n, 1});
+  for (float v : out) CHECK(v == 0.0f);
+}
+
+// The same reduction queued on a stream and run synchronously: every GPU scheme (2-D with a
+// merge, a dense sum whose tail is split across streams, block-sparse) gives the same values.
+TEST_CASE("queued runs of every GPU scheme equal synchronous ones") {
+  if (!keops::gpu_available()) {
+    MESSAGE("skipped (no GPU): " << keops::gpu_unavailable_reason());
+    return;
+  }
+  struct Shape {
+    int64_t n, m;
+    bool ranges;
+  };
+  cuda::Stream stream(0, /*blocking=*/false);
+  for (const Shape shape :
+       {Shape{64, 1 << 20, false}, Shape{200003, 5000, false}, Shape{3000, 4000, true}}) {
+    CAPTURE(shape.n);
+    const int64_t n = shape.n, m = shape.m;
+    cuda::DeviceBuffer x_d = on_device(random_values(size_t(n) * 3, 6));
+    cuda::DeviceBuffer y_d = on_device(random_values(size_t(m) * 3, 7));
+    cuda::DeviceBuffer b_d = on_device(random_values(size_t(m), 8));
+    const std::vector<View<const float>> args = {{x_d.as<const float>(), n, 3, 0},
+                                                 {y_d.as<const float>(), m, 3, 0},
+                                                 {b_d.as<const float>(), m, 1, 0}};
+    keops::Options o;
+    if (shape.ranges)  // two clusters on each axis: the first rows' with both, the last's with one
+      o.ranges = keops::from_matrix({{0, n / 2}, {n / 2, n}}, {{0, m / 2}, {m / 2, m}},
+                                    {true, true, false, true});
+    const Genred sync_op("Exp(-SqDist(x, y)) * b", {"x = Vi(3)", "y = Vj(3)", "b = Vj(1)"}, "Sum",
+                         1, o);
+    keops::Options queued_options = o;
+    queued_options.stream = stream.get();
+    cuda::DeviceBuffer expected_d(0, size_t(n) * sizeof(float)),
+        got_d(0, size_t(n) * sizeof(float));
+    sync_op.run(args, View<float>{expected_d.as<float>(), n, 1, 0});
+    sync_op.with_options(queued_options).run(args, View<float>{got_d.as<float>(), n, 1, 0});
+    stream.synchronize();
+    CHECK(to_host(got_d) == to_host(expected_d));
+  }
 }
 
 TEST_CASE("gradients of several kernels run on device arrays as on host arrays") {

@@ -273,6 +273,27 @@ TEST_CASE("cuda: async copies, memset and timing on a stream") {
   CHECK(ms >= 0.0f);
 }
 
+TEST_CASE("cuda: stream-ordered buffers, and small uploads staged without waiting for the stream") {
+  if (skipped_without_gpu()) return;
+  Stream stream(0);
+  DeviceBuffer busy(0, size_t(1) << 30);
+  for (int k = 0; k < 32; ++k) busy.fill_zero_async(stream.get());  // some 15 ms of work
+  std::vector<int64_t> host(512), back(host.size(), -1);
+  for (size_t q = 0; q < host.size(); ++q) host[q] = int64_t(q) * 7;
+  const std::vector<int64_t> sent = host;
+  {
+    DeviceBuffer buffer(0, host.size() * sizeof(int64_t), stream.get());
+    CHECK(buffer.address() != 0);
+    buffer.upload_async(host.data(), buffer.bytes(), stream.get());  // 4 KiB: staged
+    CHECK_FALSE(stream.idle());              // the upload did not wait for the memsets
+    std::fill(host.begin(), host.end(), 0);  // the source is free at once
+    buffer.download_async(back.data(), buffer.bytes(), stream.get());
+  }  // freed in the stream's order, after the download
+  stream.synchronize();
+  CHECK(back == sent);
+  CHECK(DeviceBuffer(0, 0, stream.get()).address() == 0);
+}
+
 TEST_CASE("cuda: an impossible allocation throws and leaves nothing allocated") {
   if (skipped_without_gpu()) return;
   const MemoryInfo before = memory_info(0);
