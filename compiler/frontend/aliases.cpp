@@ -164,8 +164,8 @@ std::vector<ArgInfo> collect_arguments(const AliasTable& aliases,
     auto [it, fresh] = uses.emplace(index, u);
     const ArgInfo& first = it->second.info;
     if (!fresh && (first.dim != u.info.dim || first.cat != u.info.cat))
-      throw Error("collecting arguments: two aliases at one position with different shapes: " +
-                  it->second.source + " and " + u.source);
+      throw Error("collecting arguments: position " + std::to_string(index) +
+                  " is used with two shapes: " + it->second.source + " and " + u.source);
   };
   for (const Alias& a : aliases.aliases())
     use(a.index, {{a.name, a.dim, a.cat},
@@ -197,12 +197,12 @@ std::vector<ArgInfo> collect_arguments(const AliasTable& aliases,
   // Gaps are named as ranges: a stray huge position must not make a huge message.
   std::vector<ArgInfo> arguments;
   std::string missing;
-  int next = 0;
+  int64_t next = 0;  // (one past INT_MAX for a position there)
   for (const auto& [index, u] : uses) {
     if (index > next)
       missing += (missing.empty() ? "" : ", ") + std::to_string(next) +
                  (index - 1 > next ? " to " + std::to_string(index - 1) : "");
-    next = index + 1;
+    next = int64_t(index) + 1;
     arguments.push_back(u.info);
   }
   if (!missing.empty())

@@ -66,6 +66,11 @@ void ReductionSpec::check(int f_dim) const {
   const std::string name(reduction_name(kind));
   if (needs_k() && k < 1)
     throw Error("the reduction " + name + " needs K >= 1 (Options::k), got " + std::to_string(k));
+  if (needs_k() && int64_t(k) * f_dim > kMaxSelected)
+    throw Error("the reduction " + name + " keeps K x dim(F) = " + std::to_string(k) + " x " +
+                std::to_string(f_dim) + " values per row; at most " + std::to_string(kMaxSelected) +
+                " are supported (the selection is unrolled: its compile time grows as their "
+                "square)");
   if (!needs_k() && k != 0)
     throw Error("K (Options::k) is only used by KMin, ArgKMin and KMin_ArgKMin, not by " + name);
   if (needs_formula2() && !formula2)
@@ -75,10 +80,10 @@ void ReductionSpec::check(int f_dim) const {
         "formula2 (Options::formula2) is only used by the weighted reductions and "
         "LogSumExp, not by " +
         name);
-  const bool exponential = kind == ReductionKind::LogSumExp || kind == ReductionKind::LogSumExpWeight ||
-                           kind == ReductionKind::Max_SumShiftExp ||
-                           kind == ReductionKind::Max_SumShiftExpWeight ||
-                           kind == ReductionKind::SumSoftMaxWeight;
+  const bool exponential =
+      kind == ReductionKind::LogSumExp || kind == ReductionKind::LogSumExpWeight ||
+      kind == ReductionKind::Max_SumShiftExp || kind == ReductionKind::Max_SumShiftExpWeight ||
+      kind == ReductionKind::SumSoftMaxWeight;
   if (exponential && f_dim != 1)
     throw Error("the reduction " + name + " needs a scalar formula, but it has dim " +
                 std::to_string(f_dim));

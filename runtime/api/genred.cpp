@@ -17,6 +17,7 @@
 #include "runtime/api/genred_impl.h"
 #include "runtime/api/host_copies.h"
 #include "runtime/api/ranges_run.h"
+#include "runtime/api/sizes.h"
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/gpu_reduce.h"
 #include "runtime/cuda/multi_gpu.h"
@@ -28,13 +29,12 @@ namespace {
 
 using detail::GenredImpl;
 
+// Verified once its arguments are collected (which names a position used with two shapes).
 detail::TypedFormula parse_typed(const std::string& formula, const frontend::AliasTable& aliases,
                                  ir::Context& ctx) {
   detail::TypedFormula t;
   t.f32 = frontend::parse_formula(formula, aliases, ctx, ir::DType::F32);
   t.f64 = frontend::parse_formula(formula, aliases, ctx, ir::DType::F64);
-  ir::verify(t.f32);
-  ir::verify(t.f64);
   return t;
 }
 
@@ -244,8 +244,16 @@ Result<T> call_impl(const GenredImpl& g, const std::vector<View<const T>>& args)
   r.rows = rows.of(g.main.output_cat());
   r.cols = g.main.value_cols();
   r.index_cols = g.main.index_cols();
-  r.values.resize(size_t(batch.size() * r.rows * r.cols));
-  r.indices.resize(size_t(batch.size() * r.rows * r.index_cols));
+  // (The batch's elements x the rows x the columns.)
+  auto allocate = [&](auto& out, const char* what, int64_t cols) {
+    const std::string named = std::string(what) + " (" + std::to_string(batch.size()) + " x " +
+                              std::to_string(r.rows) + " x " + std::to_string(cols) + ")";
+    detail::allocate_output(out,
+                            detail::checked_product("Genred", named, {batch.size(), r.rows, cols}),
+                            "Genred", named);
+  };
+  allocate(r.values, "the values", r.cols);
+  allocate(r.indices, "the indices", r.index_cols);
   run_impl<T>(g, args, View<T>{r.values.data(), r.rows, r.cols, -1, batch},
               View<int64_t>{r.indices.data(), r.rows, r.index_cols, -1, batch});
   return r;
@@ -267,6 +275,9 @@ Genred::Genred(std::string formula, std::vector<std::string> aliases, std::strin
   if (!g->options.formula2.empty()) main.g = parse_typed(g->options.formula2, table, *g->context);
   main.reduction.formula2 = main.g.f64;  // for shapes; each dtype's kernel gets its own G
   g->args = frontend::collect_arguments(table, {main.f.f64, main.g.f64});
+  for (const detail::TypedFormula* t : {&main.f, &main.g})
+    for (ir::Expr e : {t->f32, t->f64})
+      if (e) ir::verify(e);
   for (const frontend::ArgInfo& a : g->args) main.args.push_back({a.dim, a.cat});
   check_options(*g);
   impl_ = std::move(g);

@@ -31,15 +31,15 @@ OwnedKernelSpec make_kernel_spec(const KernelRequest& request, ir::DType dtype,
   spec.reduction.k = request.options.k;
   const auto table = frontend::AliasTable::parse(request.aliases);
   spec.formula = frontend::parse_formula(request.formula, table, *owned.context, dtype);
-  ir::verify(spec.formula);
   std::vector<ir::Expr> roots{spec.formula};
   if (!request.options.formula2.empty()) {
     spec.reduction.formula2 =
         frontend::parse_formula(request.options.formula2, table, *owned.context, dtype);
-    ir::verify(spec.reduction.formula2);
     roots.push_back(spec.reduction.formula2);
   }
+  // Collected first: a position used with two shapes is the user's error, named there.
   owned.args = frontend::collect_arguments(table, roots);
+  for (ir::Expr root : roots) ir::verify(root);
   spec.reduction.check(spec.formula->dim);
   spec.axis = request.axis;
   spec.dtype = dtype;

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <tuple>
 
+#include <sys/stat.h>
+
 #include <keops/aot_gpu.h>
 #include <keops/keops.h>
 
@@ -413,6 +415,21 @@ TEST_CASE("keopsc: bad input is a message on stderr and exit status 2") {
                            std::regex_replace(file, std::regex("False"), "True "));
   keops::test::write_bytes(dir / "big.npy", std::regex_replace(file, std::regex("<f4"), ">f4"));
   keops::test::write_bytes(dir / "garbage.npy", "not an array");
+  // A header holding a 26,000-character string (a backtracking regex overflowed the stack),
+  // and a version 2.0 header longer than the reader takes.
+  const std::string long_dict =
+      "{'descr': '" + std::string(26000, 'a') + "', 'fortran_order': False, 'shape': (10, 3), }\n";
+  std::string long_string("\x93NUMPY\x01\x00", 8);
+  long_string += char(long_dict.size() & 0xff);
+  long_string += char(long_dict.size() >> 8);
+  keops::test::write_bytes(dir / "long_string.npy", long_string + long_dict);
+  std::string huge_header("\x93NUMPY\x02\x00", 8);
+  huge_header += std::string("\x00\x00\x02\x00", 4);  // 128 KiB
+  huge_header += "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3), }";
+  huge_header.append(size_t(1) << 17, ' ');
+  keops::test::write_bytes(dir / "huge_header.npy", huge_header);
+  REQUIRE(::mkfifo((dir / "fifo.npy").c_str(), 0600) == 0);
+  std::filesystem::create_directory(dir / "folder.npy");
   const std::string two = " -a 'x = Vi(3)' -a 'y = Vj(3)' ";
   const std::string run = "run 'SqDist(x, y)'" + two + "-o " + quoted(dir / "out.npy") + " --arg ";
   const std::string object = " -o " + quoted(dir / "k.o");
@@ -446,6 +463,15 @@ TEST_CASE("keopsc: bad input is a message on stderr and exit status 2") {
       {run + quoted(dir / "x.npy") + " --arg " + quoted(dir / "garbage.npy"),
        "garbage.npy: not a .npy"},
       {run + quoted(dir / "x.npy") + " --arg " + quoted(dir / "missing.npy"), "missing.npy"},
+      {run + quoted(dir / "x.npy") + " --arg " + quoted(dir / "long_string.npy"),
+       "long_string.npy: dtype 'aaaaaaaaaaaaaaaa...' is not float32"},
+      {run + quoted(dir / "x.npy") + " --arg " + quoted(dir / "huge_header.npy"),
+       "huge_header.npy: a .npy header of 131072 bytes: at most 65535 are read"},
+      {run + quoted(dir / "x.npy") + " --arg " + quoted(dir / "fifo.npy"),
+       "fifo.npy: is not a regular file (a FIFO, socket or device?)"},
+      {run + quoted(dir / "x.npy") + " --arg /dev/zero", "/dev/zero: is not a regular file"},
+      {run + quoted(dir / "x.npy") + " --arg " + quoted(dir / "folder.npy"),
+       "folder.npy: is a directory, not a .npy file"},
       {"run 'x' -a 'x = Vi(2)' -o out.npy --arg " + quoted(dir / "x.npy"),
        "x.npy (argument 0, x) has 3 column"},
       {"cache", "subcommand is required"},

@@ -149,7 +149,8 @@ double relative_difference(const std::vector<double>& got, const std::vector<dou
 }
 
 bool bitwise_equal(const std::vector<double>& u, const std::vector<double>& v) {
-  return u.size() == v.size() && std::memcmp(u.data(), v.data(), u.size() * sizeof(double)) == 0;
+  return u.size() == v.size() &&
+         (u.empty() || std::memcmp(u.data(), v.data(), u.size() * sizeof(double)) == 0);
 }
 
 template <class T>

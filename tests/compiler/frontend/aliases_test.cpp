@@ -215,7 +215,7 @@ TEST_CASE("collect_arguments: two uses of a position with different shapes") {
   check_contains(error_of([] {
                    collect_arguments(AliasTable::parse({"x = Vi(0,3)", "y = Vj(0,3)"}), {});
                  }),
-                 "collecting arguments: two aliases at one position with different shapes: "
+                 "collecting arguments: position 0 is used with two shapes: "
                  "alias 'x' = Vi(0,3) and alias 'y' = Vj(0,3)");
   check_contains(error_of([] {
                    collect_arguments(AliasTable::parse({"x = Vi(3)", "y = Vi(0, 2)"}), {});

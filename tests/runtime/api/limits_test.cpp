@@ -1,0 +1,81 @@
+// Shapes and sizes refused up front with keops::Error: a position used with two shapes,
+// products that overflow, outputs too large to allocate, K past its limit.
+#include <doctest/doctest.h>
+
+#include <climits>
+#include <cstdint>
+#include <vector>
+
+#include <keops/keops.h>
+
+using keops::Error;
+using keops::Genred;
+using keops::Options;
+using keops::View;
+
+TEST_CASE("a position used with two shapes names the position, not the verifier") {
+  CHECK_THROWS_WITH_AS(Genred("Var(0,2,0) * Var(0,1,0)", {}, "Sum", 1),
+                       "collecting arguments: position 0 is used with two shapes: Var(0,2,0) in a "
+                       "formula and Var(0,1,0) in a formula",
+                       Error);
+  CHECK_THROWS_WITH_AS(Genred("x * y", {"x = Vi(0,3)", "y = Vj(0,3)"}, "Sum", 1),
+                       doctest::Contains("position 0 is used with two shapes: alias 'x' = "
+                                         "Vi(0,3) and alias 'y' = Vj(0,3)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(Genred("Sum(x) + Var(0,2,0)", {"x = Vi(0,3)"}, "Sum", 1),
+                       doctest::Contains("alias 'x' = Vi(0,3) and Var(0,2,0) in a formula"), Error);
+  Options o;
+  o.formula2 = "Var(0,2,0)";
+  CHECK_THROWS_WITH_AS(
+      Genred("-SqDist(x, y)", {"x = Vi(0,3)", "y = Vj(1,3)"}, "SumSoftMaxWeight", 1, o),
+      doctest::Contains("position 0 is used with two shapes"), Error);
+}
+
+TEST_CASE("an alias at the last int position is a gap error, without overflow") {
+  CHECK_THROWS_WITH_AS(Genred("x", {"x = Vi(2147483647,3)"}, "Sum", 1),
+                       doctest::Contains("no alias or Var uses position 0 to 2147483646"), Error);
+}
+
+TEST_CASE("K x dim(F) past the limit of KMin forms is refused before any compile") {
+  Options o;
+  o.k = 1 << 30;
+  for (const char* reduction : {"KMin", "ArgKMin", "KMin_ArgKMin"})
+    CHECK_THROWS_WITH_AS(Genred("x - y", {"x = Vi(3)", "y = Vj(3)"}, reduction, 1, o),
+                         doctest::Contains("keeps K x dim(F) = 1073741824 x 3 values per row; at "
+                                           "most 1024 are supported"),
+                         Error);
+  o.k = 1024;
+  CHECK(Genred("SqDist(x, y)", {"x = Vi(3)", "y = Vj(3)"}, "KMin", 1, o).value_cols() == 1024);
+  o.k = 342;  // 1026 values
+  CHECK_THROWS_AS(Genred("x - y", {"x = Vi(3)", "y = Vj(3)"}, "KMin", 1, o), Error);
+}
+
+TEST_CASE("outputs too large to allocate, or whose size overflows, are keops::Error") {
+  const float y = 1;
+  Options o;
+  o.backend = keops::Backend::CPU;
+  o.nx = int64_t(1) << 62;  // 2^62 rows of one float: 2^64 bytes
+  CHECK_THROWS_WITH_AS(Genred("Var(0,1,1)", {}, "Sum", 1, o)({View<const float>{&y, 1, 1}}),
+                       "Genred: the values (1 x 4611686018427387904 x 1) has more than 2^63 "
+                       "elements",
+                       Error);
+  o.nx = int64_t(1) << 50;  // 4 PiB
+  CHECK_THROWS_WITH_AS(Genred("Var(0,1,1)", {}, "Sum", 1, o)({View<const float>{&y, 1, 1}}),
+                       doctest::Contains("Genred: could not allocate the values (1 x "
+                                         "1125899906842624 x 1): 4503599627370496 bytes"),
+                       Error);
+}
+
+TEST_CASE("batch shapes whose element count overflows are refused") {
+  const std::vector<float> x(3), y(3);
+  keops::BatchShape huge;
+  huge.count = 2;
+  huge.dims[0] = int64_t(1) << 40;
+  huge.dims[1] = int64_t(1) << 40;
+  const Genred op("SqDist(x, y)", {"x = Vi(3)", "y = Vj(3)"}, "Sum", 1);
+  CHECK_THROWS_WITH_AS(
+      op({View<const float>{x.data(), 1, 3, -1, huge}, View<const float>{y.data(), 1, 3}}),
+      doctest::Contains("the batch shape (1099511627776, 1099511627776) has more "
+                        "than 2^63 elements"),
+      Error);
+}
