@@ -150,18 +150,6 @@ ParsedEntry parse(std::string_view bytes, uint64_t file_size) {
   return p;
 }
 
-uint64_t parse_bytes(const char* text, uint64_t fallback) {
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0') {
-    detail::log_debug(std::string("disk cache: ignoring KEOPS_CACHE_MAX_BYTES=") + text +
-                      " (not a number of bytes)");
-    return fallback;
-  }
-  return v;
-}
-
 }  // namespace
 
 DiskCacheSettings disk_cache_settings_from_environment() {
@@ -181,9 +169,24 @@ DiskCacheSettings disk_cache_settings_from_environment() {
     detail::log_debug("disk cache: off (neither KEOPS_CACHE_DIR, XDG_CACHE_HOME nor HOME is set)");
     s.enabled = false;
   }
-  if (const char* max = std::getenv("KEOPS_CACHE_MAX_BYTES"))
-    s.max_bytes = parse_bytes(max, s.max_bytes);
+  if (const char* max = std::getenv("KEOPS_CACHE_MAX_BYTES")) {
+    if (const std::optional<uint64_t> bytes = parse_byte_count(max))
+      s.max_bytes = *bytes;
+    else
+      detail::log_debug(std::string("disk cache: ignoring KEOPS_CACHE_MAX_BYTES=") + max +
+                        " (not a number of bytes)");
+  }
   return s;
+}
+
+std::optional<uint64_t> parse_byte_count(std::string_view text) {
+  // Digits only: strtoull would take "-5" as 2^64 - 5, and " 5" or "+5" as 5.
+  if (text.empty() || text.size() > 20 || text.find_first_not_of("0123456789") != text.npos)
+    return std::nullopt;
+  errno = 0;
+  const unsigned long long v = std::strtoull(std::string(text).c_str(), nullptr, 10);
+  if (errno != 0) return std::nullopt;
+  return uint64_t(v);
 }
 
 DiskCache::DiskCache(fs::path dir, uint64_t max_bytes)

@@ -23,6 +23,9 @@ struct DiskCacheSettings {
 // $XDG_CACHE_HOME/keops, else $HOME/.cache/keops; KEOPS_CACHE_MAX_BYTES caps its size.
 DiskCacheSettings disk_cache_settings_from_environment();
 
+// A byte count as KEOPS_CACHE_MAX_BYTES gives it: decimal digits only, within 64 bits.
+std::optional<uint64_t> parse_byte_count(std::string_view text);
+
 // One file of the cache directory, as `keopsc cache list` shows it.
 struct DiskCacheEntry {
   std::filesystem::path path;

@@ -450,6 +450,9 @@ TEST_CASE("keopsc: bad input is a message on stderr and exit status 2") {
       {"compile 'x' -a 'x = Vi(3)' --target cpu:pentium9" + object, "pentium9"},
       {"compile 'x' -a 'x = Vi(3)' --target gpu" + object, "--target"},
       {"compile 'x' -a 'x = Vi(3)' -o " + quoted(dir / "9lives.o"), "C identifier"},
+      {"compile 'x' -a 'x = Vi(3)' --name int" + object,
+       "--name int is not a C identifier (or is a C keyword)"},
+      {"compile 'x' -a 'x = Vi(3)' -o " + quoted(dir / "while.o"), "(while) is not a C identifier"},
       {"emit 'x' -a 'x = Vi(3)' --emit ptx", "needs --target sm_XX"},
       {"emit 'x' -a 'x = Vi(3)' --emit asm --target sm_90", "--emit ptx"},
       {"emit 'x' -a 'x = Vi(3)' --emit obj", "--emit"},
@@ -483,6 +486,15 @@ TEST_CASE("keopsc: bad input is a message on stderr and exit status 2") {
     CAPTURE(r.err);
     CHECK(r.status == 2);
     CHECK(r.err.find(message) != std::string::npos);
+  }
+  for (const char* bytes : {"-5", "5MB", " 5", "99999999999999999999999"}) {
+    const auto r = run_shell("KEOPS_CACHE_MAX_BYTES='" + std::string(bytes) + "' " +
+                                 keopsc("cache list"),
+                             dir);
+    CAPTURE(bytes);
+    CHECK(r.status == 2);
+    CHECK(r.err.find("KEOPS_CACHE_MAX_BYTES=" + std::string(bytes) +
+                     " is not a number of bytes") != std::string::npos);
   }
   for (const char* help : {"--help", "compile --help", "emit --help", "run --help", "cache --help",
                            "cache list --help"}) {

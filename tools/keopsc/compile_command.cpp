@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 #include <regex>
+#include <set>
 
 #include "compiler/ir/printer.h"
 #include "compiler/jit/aot_gpu_entry.h"
@@ -49,8 +50,69 @@ keops::codegen::CpuTarget cpu_target(const std::string& target) {
   throw UsageError("--target " + target + ": expected host, cpu:<llvm cpu name> or sm_XX");
 }
 
+// A name the header may declare: an identifier, and not one of C's keywords (C23's, and the
+// reserved spellings of earlier standards).
 bool is_c_identifier(const std::string& s) {
-  return std::regex_match(s, std::regex("[A-Za-z_][A-Za-z0-9_]*"));
+  static const std::set<std::string> keywords = {"alignas",
+                                                 "alignof",
+                                                 "auto",
+                                                 "bool",
+                                                 "break",
+                                                 "case",
+                                                 "char",
+                                                 "const",
+                                                 "constexpr",
+                                                 "continue",
+                                                 "default",
+                                                 "do",
+                                                 "double",
+                                                 "else",
+                                                 "enum",
+                                                 "extern",
+                                                 "false",
+                                                 "float",
+                                                 "for",
+                                                 "goto",
+                                                 "if",
+                                                 "inline",
+                                                 "int",
+                                                 "long",
+                                                 "nullptr",
+                                                 "register",
+                                                 "restrict",
+                                                 "return",
+                                                 "short",
+                                                 "signed",
+                                                 "sizeof",
+                                                 "static",
+                                                 "static_assert",
+                                                 "struct",
+                                                 "switch",
+                                                 "thread_local",
+                                                 "true",
+                                                 "typedef",
+                                                 "typeof",
+                                                 "typeof_unqual",
+                                                 "union",
+                                                 "unsigned",
+                                                 "void",
+                                                 "volatile",
+                                                 "while",
+                                                 "_Alignas",
+                                                 "_Alignof",
+                                                 "_Atomic",
+                                                 "_BitInt",
+                                                 "_Bool",
+                                                 "_Complex",
+                                                 "_Decimal128",
+                                                 "_Decimal32",
+                                                 "_Decimal64",
+                                                 "_Generic",
+                                                 "_Imaginary",
+                                                 "_Noreturn",
+                                                 "_Static_assert",
+                                                 "_Thread_local"};
+  return std::regex_match(s, std::regex("[A-Za-z_][A-Za-z0-9_]*")) && !keywords.contains(s);
 }
 
 void write_file(const fs::path& path, const std::string& bytes) {
@@ -99,7 +161,7 @@ void compile_command(const CompileArgs& args) {
   if (!is_c_identifier(symbol))
     throw UsageError((args.name.empty() ? "the name of -o " + args.output + " (" + symbol + ")"
                                         : "--name " + symbol) +
-                     " is not a C identifier: give one with --name");
+                     " is not a C identifier (or is a C keyword): give one with --name");
   const keops::runtime::OwnedKernelSpec owned = formula_spec(args.formula);
   write_file(object_path, keops::jit::compile_aot_object(owned.spec, symbol));
   write_file(header_path, c_header(args.formula.request, owned, symbol,

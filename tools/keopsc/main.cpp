@@ -1,10 +1,12 @@
 // keopsc: the command line of the keops compiler (API.md, keopsc).
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "runtime/cache/disk_cache.h"
 #include "tools/keopsc/commands.h"
 
 namespace {
@@ -183,6 +185,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int status = app.exit(e);  // help to stdout, errors to stderr
     return status == 0 ? 0 : 2;
+  }
+  if (const char* max = std::getenv("KEOPS_CACHE_MAX_BYTES");
+      max && !keops::runtime::parse_byte_count(max)) {
+    std::cerr << "keopsc: KEOPS_CACHE_MAX_BYTES=" << max
+              << " is not a number of bytes (decimal digits)\n";
+    return 2;
   }
   try {
     if (compile_cmd->parsed()) keopsc::compile_command(compile);

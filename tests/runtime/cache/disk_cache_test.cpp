@@ -158,3 +158,14 @@ TEST_CASE("a kernel compiled by Genred lands in the process's disk cache, unless
   CHECK(DiskCache(dir.path(), 1 << 30).list().size() == 1);
   keops::runtime::set_process_disk_cache(std::nullopt);
 }
+
+TEST_CASE("KEOPS_CACHE_MAX_BYTES takes decimal digits only") {
+  using keops::runtime::parse_byte_count;
+  CHECK(parse_byte_count("0") == uint64_t(0));
+  CHECK(parse_byte_count("536870912") == uint64_t(536870912));
+  CHECK(parse_byte_count("18446744073709551615") == UINT64_MAX);
+  for (const char* bad : {"", "-5", "+5", " 5", "5 ", "5MB", "0x10", "18446744073709551616"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_byte_count(bad).has_value());
+  }
+}
