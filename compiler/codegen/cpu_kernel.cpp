@@ -425,6 +425,7 @@ int cpu_column_group(const KernelSpec& spec) {
 }
 
 void build_cpu_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name) {
+  check_depth(spec);
   const int64_t dim = grouped_dim(spec);
   if (dim == 0) {
     CpuKernelBuilder(m, spec, name).build();

@@ -10,6 +10,7 @@
 
 #include "compiler/codegen/formula_emitter.h"
 #include "compiler/ir/printer.h"
+#include "compiler/ir/traverse.h"
 #include "keops/error.h"
 #include "keops_source_digest.h"
 
@@ -121,6 +122,15 @@ uint64_t KernelSpec::key_hash() const {
   uint64_t h = 0xcbf29ce484222325ull;
   for (unsigned char c : key()) h = (h ^ c) * 0x100000001b3ull;
   return h;
+}
+
+void check_depth(const KernelSpec& spec) {
+  for (ir::Expr root : {spec.formula, spec.reduction.formula2})
+    if (root)
+      if (const int64_t levels = ir::depth(root); levels > kMaxEmittedDepth)
+        throw Error("the formula to compile is " + std::to_string(levels) +
+                    " operations deep (a derivative of a deep formula?); at most " +
+                    std::to_string(kMaxEmittedDepth) + " are supported");
 }
 
 }  // namespace keops::codegen

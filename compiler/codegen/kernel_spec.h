@@ -84,4 +84,10 @@ inline constexpr int kColumnGroup = 32;
 inline constexpr int64_t kGpuGroupedDim = 64;
 int64_t grouped_dim(const KernelSpec& spec);
 
+// The deepest formula a kernel is built for: emission walks the formula recursively, about
+// 300 bytes of stack a level, so 10,000 levels stay within 3 MB. keops::Error beyond (the
+// parser caps written formulas at 2,000; derivatives are a few times deeper).
+inline constexpr int64_t kMaxEmittedDepth = 10000;
+void check_depth(const KernelSpec& spec);
+
 }  // namespace keops::codegen

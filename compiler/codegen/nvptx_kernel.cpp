@@ -163,6 +163,7 @@ bool several_rows_per_thread_pay(const KernelSpec& spec) {
 }
 
 void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name) {
+  check_depth(spec);
   KEOPS_CHECK(!(spec.gpu_block_sparse && spec.gpu_partial),
               "a GPU kernel is block-sparse or partial, not both");
   llvm::LLVMContext& ctx = m.getContext();

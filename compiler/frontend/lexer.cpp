@@ -25,6 +25,7 @@ constexpr Punctuation kPunctuation[] = {
     {",", TokenKind::Comma},       {"+", TokenKind::Plus},       {"-", TokenKind::Minus},
     {"*", TokenKind::Star},        {"/", TokenKind::Slash},      {"|", TokenKind::Pipe},
     {"<", TokenKind::Less},        {">", TokenKind::Greater},    {"=", TokenKind::Assign},
+    {";", TokenKind::Semicolon},
 };
 
 class Lexer {

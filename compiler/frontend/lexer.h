@@ -32,8 +32,9 @@ enum class TokenKind {
   GreaterEqual,
   EqualEqual,
   NotEqual,
-  Assign,  // "=": only aliases use it
-  End,     // after the last token; its column is one past the text
+  Assign,     // "=": aliases, and bindings at the start of a formula
+  Semicolon,  // ";": ends a binding
+  End,        // after the last token; its column is one past the text
 };
 
 struct Token {

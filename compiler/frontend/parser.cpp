@@ -1,12 +1,14 @@
 // The formula parser: recursive descent over the tokens, building checked, interned IR.
 #include "compiler/frontend/parser.h"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "compiler/frontend/forms.h"
 #include "compiler/frontend/lexer.h"
+#include "compiler/ir/traverse.h"
 #include "keops/error.h"
 
 namespace keops::frontend {
@@ -17,6 +19,10 @@ constexpr std::string_view kParsingFormula = "parsing formula";
 // Deeper nesting is refused with an error. A level costs about 2.5 KB of stack (measured
 // with g++ -O2), so the deepest formula stays near 1.25 MB, within any thread's stack.
 constexpr int kMaxNesting = 500;
+// Operator chains (x+x+...+x) nest without parentheses: the parsed formula's depth is capped
+// too, since compiling and printing walk it recursively (its derivatives are a few times
+// deeper; jit/kernel_depth.h caps those).
+constexpr int64_t kMaxDepth = 2000;
 
 // A parsed operand. Number literals stay numbers until an op needs them as a formula, so
 // that an integer exponent or attribute (Pow(x, -2), x**3) is known to be one, and -2 is
@@ -70,13 +76,20 @@ class Parser {
 
   ir::Expr run() {
     if (peek().kind == TokenKind::End) throw fail(1, "empty formula");
+    while (peek().kind == TokenKind::Identifier && tokens_[pos_ + 1].kind == TokenKind::Assign)
+      binding();
     Operand result = expression();
     const Token& rest = peek();
     if (rest.kind == TokenKind::RParen)
       throw fail(rest, "unbalanced parenthesis: this ')' has no matching '('");
     if (rest.kind != TokenKind::End)
       throw fail(rest, "unexpected " + describe(rest) + " after a complete formula");
-    return formula(result, "the formula");
+    const ir::Expr parsed = formula(result, "the formula");
+    if (const int64_t levels = ir::depth(parsed); levels > kMaxDepth)
+      throw fail(1, "the formula is " + std::to_string(levels) + " operations deep; at most " +
+                        std::to_string(kMaxDepth) +
+                        " are supported (a long chain such as x+x+...+x: sum a vector instead)");
+    return parsed;
   }
 
  private:
@@ -286,7 +299,28 @@ class Parser {
     return result;
   }
 
+  // "name = value;" before the formula: name stands for value in what follows (the IR
+  // printer writes shared subexpressions so, once each). Bindings hide aliases.
+  void binding() {
+    const Token& name = next();
+    next();  // '='
+    if (bindings_.contains(std::string(name.text)))
+      throw fail(name, "'" + std::string(name.text) + "' is bound twice");
+    if (is_reserved_name(name.text) || ir::op_by_spelling(name.text))
+      throw fail(name, "'" + std::string(name.text) + "' is a function; it cannot be bound");
+    Operand value = expression();
+    if (!accept(TokenKind::Semicolon))
+      throw fail(peek(), "expected ';' after the value bound to '" + std::string(name.text) +
+                             "', got " + describe(peek()));
+    bindings_.emplace(std::string(name.text), std::move(value));
+  }
+
   Operand variable(const Token& name) {
+    if (auto bound = bindings_.find(std::string(name.text)); bound != bindings_.end()) {
+      Operand operand = bound->second;
+      operand.column = name.column;
+      return operand;
+    }
     if (const Alias* alias = aliases_.find(name.text))
       return {Operand::Kind::Formula,
               ctx_.var(alias->index, alias->dim, alias->cat, dtype_),
@@ -309,7 +343,7 @@ class Parser {
 
   Operand call(const Token& name) {
     const std::string spelled(name.text);
-    if (aliases_.find(name.text))
+    if (aliases_.find(name.text) || bindings_.contains(spelled))
       throw fail(name, "'" + spelled + "' is a variable, not a function");
     if (const Form* form = form_by_spelling(name.text)) return form_call(*form, name);
     const ir::Op* op = ir::op_by_spelling(name.text);
@@ -446,6 +480,7 @@ class Parser {
   std::vector<Token> tokens_;
   size_t pos_ = 0;
   int nesting_ = 0;
+  std::map<std::string, Operand> bindings_;
   const AliasTable& aliases_;
   ir::Context& ctx_;
   ir::DType dtype_;

@@ -1,6 +1,7 @@
 // The canonical printer of IR nodes.
 #include "compiler/ir/printer.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <unordered_map>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "compiler/ir/node.h"
+#include "compiler/ir/traverse.h"
 
 namespace keops::ir {
 namespace {
@@ -59,30 +61,94 @@ void print_tuple_attributes(std::string& out, Expr e) {
   if (v[pos] > 0) print_tuple(out, v, pos + 1, v[pos]);             // permutation
 }
 
-void print_into(std::string& out, Expr e) {
-  if (e->op == Op::Constant) return print_constant(out, e->values, 0);
-  out += op_info(e->op).spelling;
-  out += "(";
-  bool first = true;
-  for (Expr a : e->args) {
-    if (!first) out += ",";
-    print_into(out, a);
-    first = false;
-  }
-  if (e->op == Op::TensorDot || e->op == Op::Kron) {
-    print_tuple_attributes(out, e);
+// Writes e's text, without recursion: every node in full, except those in `names` (shared
+// subexpressions bound earlier), written as their name.
+void print_into(std::string& out, Expr root, const std::unordered_map<Expr, std::string>& names) {
+  struct Frame {
+    Expr node;
+    size_t next_arg;
+  };
+  std::vector<Frame> stack{{root, 0}};
+  while (!stack.empty()) {
+    Frame& f = stack.back();
+    const Expr e = f.node;
+    if (f.next_arg == 0) {
+      if (auto name = names.find(e); name != names.end() && e != root) {
+        out += name->second;
+        stack.pop_back();
+        continue;
+      }
+      if (e->op == Op::Constant) {
+        print_constant(out, e->values, 0);
+        stack.pop_back();
+        continue;
+      }
+      out += op_info(e->op).spelling;
+      out += "(";
+    }
+    if (f.next_arg < e->args.size()) {
+      if (f.next_arg > 0) out += ",";
+      stack.push_back({e->args[f.next_arg++], 0});
+      continue;
+    }
+    if (e->op == Op::TensorDot || e->op == Op::Kron) {
+      print_tuple_attributes(out, e);
+    } else {
+      bool first = e->args.empty();
+      for (int64_t v : e->ints) {
+        if (!first) out += ",";
+        out += std::to_string(v);
+        first = false;
+      }
+    }
     out += ")";
-    return;
+    stack.pop_back();
   }
-  for (int64_t v : e->ints) {
-    if (!first) out += ",";
-    out += std::to_string(v);
-    first = false;
+}
+
+// The nodes under root in an order where arguments come first (ids grow from arguments to
+// users), and how many users each has there.
+std::vector<Expr> nodes_by_id(Expr root, std::unordered_map<Expr, int>& users) {
+  std::vector<Expr> nodes = reachable_nodes({root});
+  std::sort(nodes.begin(), nodes.end(), [](Expr a, Expr b) { return a->id < b->id; });
+  for (Expr n : nodes)
+    for (Expr a : n->args) ++users[a];
+  return nodes;
+}
+
+// The nodes root's text would hold written as a tree (shared subexpressions in full each
+// time), saturated at `cap`.
+int64_t tree_nodes(const std::vector<Expr>& nodes, int64_t cap) {
+  std::unordered_map<Expr, int64_t> count;
+  for (Expr n : nodes) {
+    int64_t c = 1;
+    for (Expr a : n->args) c = std::min(cap, c + count.at(a));
+    count.emplace(n, c);
   }
-  out += ")";
+  return count.at(nodes.back());
 }
 
 }  // namespace
+
+std::string print(Expr e) {
+  std::unordered_map<Expr, int> users;
+  const std::vector<Expr> nodes = nodes_by_id(e, users);
+  std::unordered_map<Expr, std::string> names;
+  std::string out;
+  // Small trees print whole (the canonical form); larger ones bind every shared
+  // subexpression once, so that the text stays linear in the DAG's size.
+  if (tree_nodes(nodes, kMaxTreeNodes + 1) > kMaxTreeNodes)
+    for (Expr n : nodes) {
+      if (users[n] < 2 || n->args.empty()) continue;
+      const std::string name = "_" + std::to_string(names.size());
+      out += name + "=";
+      print_into(out, n, names);
+      out += ";";
+      names.emplace(n, name);
+    }
+  print_into(out, e, names);
+  return out;
+}
 
 std::string print_dag(Expr root) {
   std::unordered_map<Expr, size_t> number;
@@ -116,12 +182,6 @@ std::string print_dag(Expr root) {
     out += ";";
     stack.pop_back();
   }
-  return out;
-}
-
-std::string print(Expr e) {
-  std::string out;
-  print_into(out, e);
   return out;
 }
 

@@ -66,11 +66,14 @@ void ReductionSpec::check(int f_dim) const {
   const std::string name(reduction_name(kind));
   if (needs_k() && k < 1)
     throw Error("the reduction " + name + " needs K >= 1 (Options::k), got " + std::to_string(k));
+  if (needs_k() && k > kMaxK)
+    throw Error("the reduction " + name + " takes K <= " + std::to_string(kMaxK) + ", not " +
+                std::to_string(k) +
+                " (its selection is unrolled: the compile time grows as K squared)");
   if (needs_k() && int64_t(k) * f_dim > kMaxSelected)
     throw Error("the reduction " + name + " keeps K x dim(F) = " + std::to_string(k) + " x " +
                 std::to_string(f_dim) + " values per row; at most " + std::to_string(kMaxSelected) +
-                " are supported (the selection is unrolled: its compile time grows as their "
-                "square)");
+                " are supported");
   if (!needs_k() && k != 0)
     throw Error("K (Options::k) is only used by KMin, ArgKMin and KMin_ArgKMin, not by " + name);
   if (needs_formula2() && !formula2)

@@ -1,6 +1,8 @@
 // Walks over formula DAGs (see traverse.h).
 #include "compiler/ir/traverse.h"
 
+#include <algorithm>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace keops::ir {
@@ -16,6 +18,20 @@ std::vector<Expr> reachable_nodes(const std::vector<Expr>& roots) {
     pending.insert(pending.end(), e->args.begin(), e->args.end());
   }
   return nodes;
+}
+
+int64_t depth(Expr root) {
+  std::vector<Expr> nodes = reachable_nodes({root});
+  // Arguments are made before their users (the verifier's invariant): by id, every node
+  // comes after its arguments.
+  std::sort(nodes.begin(), nodes.end(), [](Expr a, Expr b) { return a->id < b->id; });
+  std::unordered_map<Expr, int64_t> depths;
+  for (Expr e : nodes) {
+    int64_t below = 0;
+    for (Expr a : e->args) below = std::max(below, depths.at(a));
+    depths.emplace(e, below + 1);
+  }
+  return depths.at(root);
 }
 
 }  // namespace keops::ir

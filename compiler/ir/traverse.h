@@ -1,6 +1,7 @@
 // Walks over formula DAGs: the nodes reachable from some roots, each once.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "compiler/ir/node.h"
@@ -9,5 +10,9 @@ namespace keops::ir {
 
 // Every node reachable from roots (the roots included), each once, in no particular order.
 std::vector<Expr> reachable_nodes(const std::vector<Expr>& roots);
+
+// The nodes on the longest path from root down to a leaf (1 for a leaf), computed without
+// recursion: how deep recursive walks over the DAG (emission, printing) would go.
+int64_t depth(Expr root);
 
 }  // namespace keops::ir

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <set>
 
 #include <llvm/Support/xxhash.h>
 
@@ -69,8 +70,10 @@ struct FileStart {
   uint64_t size = 0;
 };
 
+// Only a regular file is read: a link is not followed, and a FIFO or device (which could
+// block or never end) is not read at all.
 std::optional<FileStart> read_start(const fs::path& path, uint64_t limit) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     if (errno != ENOENT)
       detail::log_debug("disk cache: cannot open " + path.string() + ": " + std::strerror(errno));
@@ -78,7 +81,12 @@ std::optional<FileStart> read_start(const fs::path& path, uint64_t limit) {
   }
   FileStart f;
   struct stat st;
-  if (::fstat(fd, &st) == 0) f.size = uint64_t(st.st_size);
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    detail::log_debug("disk cache: " + path.string() + " is not a regular file; ignored");
+    ::close(fd);
+    return std::nullopt;
+  }
+  f.size = uint64_t(st.st_size);
   f.bytes.resize(size_t(std::min(f.size, limit)));
   size_t done = 0;
   while (done < f.bytes.size()) {
@@ -335,17 +343,56 @@ void DiskCache::evict_beyond_cap(const fs::path& keep) const {
   }
 }
 
+std::string untrusted_directory_reason(const fs::path& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return std::string("cannot stat it: ") + std::strerror(errno);
+  if (!S_ISDIR(st.st_mode)) return "it is not a directory";
+  if (st.st_uid != ::geteuid())
+    return "it belongs to user " + std::to_string(st.st_uid) + ", not to this process's user " +
+           std::to_string(::geteuid());
+  if (st.st_mode & (S_IWGRP | S_IWOTH))
+    return "other users may write to it (mode " + std::to_string((st.st_mode >> 6) & 7) +
+           std::to_string((st.st_mode >> 3) & 7) + std::to_string(st.st_mode & 7) +
+           "); chmod go-w it to use it";
+  return "";
+}
+
 namespace {
+
+// Creates the missing directories of `dir`, readable and writable by this user only.
+void create_private_directories(const fs::path& dir) {
+  fs::path partial;
+  for (const fs::path& part : dir) {
+    partial /= part;
+    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) return;
+  }
+}
 
 struct ProcessCache {
   std::mutex mutex;
   bool configured = false;
   std::shared_ptr<const DiskCache> cache;
 
+  // Entries hold native code that the process runs: a directory that someone else could
+  // write to is not used (as ssh treats its own), with one warning per directory.
   void configure(const DiskCacheSettings& s) {
     configured = true;
-    cache = s.enabled ? std::make_shared<const DiskCache>(s.dir, s.max_bytes) : nullptr;
+    cache = nullptr;
+    if (!s.enabled) return;
+    create_private_directories(s.dir);
+    if (const std::string reason = untrusted_directory_reason(s.dir); !reason.empty()) {
+      if (warned.insert(s.dir.string()).second)
+        std::fprintf(stderr,
+                     "keops: not using the kernel cache directory %s: %s; compiled kernels are "
+                     "kept in memory only\n",
+                     s.dir.c_str(), reason.c_str());
+      return;
+    }
+    cache = std::make_shared<const DiskCache>(s.dir, s.max_bytes);
   }
+
+ private:
+  std::set<std::string> warned;
 };
 
 ProcessCache& process_cache() {

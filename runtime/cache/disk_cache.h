@@ -69,7 +69,12 @@ class DiskCache {
   uint64_t max_bytes_;
 };
 
-// The process's disk cache, set up from the environment on first use; null when disabled.
+// Why a cache directory is not to be trusted with entries that the process will run: ""
+// when it is a directory of this process's user that no other user may write to.
+std::string untrusted_directory_reason(const std::filesystem::path& dir);
+
+// The process's disk cache, set up from the environment on first use; null when disabled,
+// or when its directory is not trusted (one warning on stderr per directory).
 std::shared_ptr<const DiskCache> process_disk_cache();
 // Replaces the process's settings (tests: a temporary directory, or disabled);
 // std::nullopt goes back to the environment's.

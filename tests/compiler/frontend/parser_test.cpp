@@ -8,6 +8,7 @@
 #include "compiler/frontend/parser.h"
 #include "compiler/ir/context.h"
 #include "compiler/ir/printer.h"
+#include "compiler/ir/traverse.h"
 #include "compiler/passes/autodiff.h"
 #include "keops/error.h"
 
@@ -201,7 +202,7 @@ TEST_CASE_FIXTURE(Fixture, "parser: unknown names") {
 
 TEST_CASE_FIXTURE(Fixture, "parser: unknown operators") {
   check_error("x % y", "unknown operator '%'", 3);
-  check_error("x = y", "unexpected '=' after a complete formula", 3);
+  check_error("x = y", "expected ';' after the value bound to 'x', got end of input", 6);
   check_error("x // y", "expected an operand, got '/'", 4);
 }
 
@@ -345,6 +346,44 @@ TEST_CASE_FIXTURE(Fixture, "parser: nesting depth is bounded") {
   nested_calls += "x" + std::string(300, ')');
   CHECK(parse(nested_calls)->op == Op::Exp);
   check_error(std::string(2000, '-') + "x", "the formula nests deeper than 500 levels", 501);
+}
+
+TEST_CASE_FIXTURE(Fixture, "parser: operator chains are bounded in depth, without recursion") {
+  auto chain = [](int terms) {
+    std::string text = "x";
+    for (int k = 1; k < terms; ++k) text += "+x";
+    return text;
+  };
+  CHECK(ir::depth(parse(chain(2000))) == 2000);
+  check_error(chain(2001), "the formula is 2001 operations deep; at most 2000 are supported", 1);
+  check_error(chain(70000), "the formula is 70000 operations deep", 1);  // crashed when compiled
+}
+
+TEST_CASE_FIXTURE(Fixture, "parser: bindings name values for the formula that follows") {
+  CHECK(parse("d = x - y; e = Exp(-(d|d)); e * b + e") ==
+        parse("Exp(-((x-y)|(x-y)))*b + Exp(-((x-y)|(x-y)))"));
+  CHECK(parse("k = 3; x ** k") == parse("x ** 3"));  // numbers stay numbers
+  CHECK(parse("x = y * 2; x") == parse("y * 2"));    // a binding hides an alias
+  check_error("a = x; a = y; a", "'a' is bound twice", 8);
+  check_error("Exp = x; Exp", "'Exp' is a function; it cannot be bound", 1);
+  check_error("a = x b", "expected ';' after the value bound to 'a', got 'b'", 7);
+  check_error("a = x; a(y)", "'a' is a variable, not a function", 8);
+}
+
+TEST_CASE_FIXTURE(Fixture, "printer: shared subexpressions of huge trees are bound once") {
+  ir::Expr e = x;
+  for (int k = 0; k < 60; ++k)  // a tree of 2^60 leaves: its text would never end
+    e = ctx.make(ir::Op::Add, {ctx.make(ir::Op::Mult, {e, e}), b});
+  const std::string text = ir::print(e);
+  CHECK(text.size() < 5000);
+  CHECK(text.rfind("_0=Add(Mult(Var(0,3,0),Var(0,3,0)),Var(2,1,1));_1=Add(Mult(_0,_0),Var(2,1,1));",
+                   0) == 0);
+  CHECK(parse(text) == e);
+  // Small trees keep their canonical form.
+  CHECK(ir::print(parse("Exp(x) * Exp(x)")) == "Mult(Exp(Var(0,3,0)),Exp(Var(0,3,0)))");
+  ir::Expr chain = x;  // far deeper than a recursive printer could go
+  for (int k = 0; k < 200000; ++k) chain = ctx.make(ir::Op::Exp, {chain});
+  CHECK(ir::print(chain).size() == 200000 * 5 + 10);
 }
 
 TEST_CASE_FIXTURE(Fixture, "parser: reads back what the IR printer writes") {

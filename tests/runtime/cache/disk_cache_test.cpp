@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include <sys/stat.h>
+
 #include <keops/keops.h>
 
 #include "runtime/cache/disk_cache.h"
@@ -168,4 +170,44 @@ TEST_CASE("KEOPS_CACHE_MAX_BYTES takes decimal digits only") {
     CAPTURE(bad);
     CHECK_FALSE(parse_byte_count(bad).has_value());
   }
+}
+
+TEST_CASE("entries that are links, FIFOs or directories are misses, read without blocking") {
+  TempDir dir;
+  const DiskCache cache(dir.path(), 1 << 20);
+  cache.store(kKind, "real", "payload");
+  fs::create_symlink(cache.entry_path(kKind, "real"), cache.entry_path(kKind, "link"));
+  CHECK(cache.load(kKind, "real") == std::string("payload"));
+  CHECK_FALSE(cache.load(kKind, "link").has_value());  // its target holds another key anyway
+  REQUIRE(::mkfifo(cache.entry_path(kKind, "fifo").c_str(), 0600) == 0);
+  CHECK_FALSE(cache.load(kKind, "fifo").has_value());  // a read would block forever
+  fs::create_directory(cache.entry_path(kKind, "folder"));
+  CHECK_FALSE(cache.load(kKind, "folder").has_value());
+  cache.store(kKind, "fifo", "rebuilt");  // the store replaces what was there
+  CHECK(cache.load(kKind, "fifo") == std::string("rebuilt"));
+}
+
+TEST_CASE("a cache directory that other users may write to is not used") {
+  TempDir dir;
+  const fs::path open_dir = dir.path() / "open", own_dir = dir.path() / "own";
+  fs::create_directory(open_dir);
+  fs::permissions(open_dir, fs::perms::all);  // 0777
+  CHECK(keops::runtime::untrusted_directory_reason(open_dir) ==
+        "other users may write to it (mode 777); chmod go-w it to use it");
+  CHECK(keops::runtime::untrusted_directory_reason(dir.path() / "missing").find("cannot stat") ==
+        0);
+  write_bytes(dir.path() / "file", "x");
+  CHECK(keops::runtime::untrusted_directory_reason(dir.path() / "file") == "it is not a directory");
+
+  DiskCacheSettings settings;
+  settings.dir = open_dir;
+  keops::runtime::set_process_disk_cache(settings);
+  CHECK(keops::runtime::process_disk_cache() == nullptr);
+  settings.dir = own_dir / "nested";  // created by this user, for this user only
+  keops::runtime::set_process_disk_cache(settings);
+  CHECK(keops::runtime::process_disk_cache() != nullptr);
+  CHECK((fs::status(own_dir).permissions() & (fs::perms::group_all | fs::perms::others_all)) ==
+        fs::perms::none);
+  CHECK(keops::runtime::untrusted_directory_reason(own_dir / "nested") == "");
+  keops::runtime::set_process_disk_cache(std::nullopt);
 }
