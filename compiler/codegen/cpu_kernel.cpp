@@ -265,7 +265,7 @@ llvm::Function* CpuKernelBuilder::build() {
     };
     // A streamed row is gathered once per tile into a buffer of lane vectors.
     auto gather_buffer = [&, r](llvm::IRBuilderBase& ib, ir::Expr var) {
-      llvm::AllocaInst* buffer = entry_alloca(ib, llvm::ArrayType::get(VT_, uint64_t(var->dim)));
+      Value* buffer = entry_buffer(ib, llvm::ArrayType::get(VT_, uint64_t(var->dim)));
       Value* firsts =
           ib.CreateMul(clamped[size_t(r)], splat(llvm::ConstantInt::get(i64_, var->dim)));
       emit_component_loop(ib, var->dim, 4, [&](Value* c0, int width) {
@@ -411,6 +411,7 @@ llvm::Function* CpuKernelBuilder::build() {
 
   b.SetInsertPoint(exit);
   b.CreateRetVoid();
+  free_heap_buffers(*fn_);
   return fn_;
 }
 

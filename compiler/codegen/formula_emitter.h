@@ -104,6 +104,15 @@ void emit_component_loop(llvm::IRBuilderBase& b, int64_t dim, int chunk,
 // A stack slot of type t in the function's entry block, where SROA finds it.
 llvm::AllocaInst* entry_alloca(llvm::IRBuilderBase& b, llvm::Type* t);
 
+// A buffer of type t for the whole function (a long row's components): a stack slot up to
+// kMaxStackBufferBytes, so that no input's dimension can overflow a thread's stack; beyond,
+// on CPU targets, memory from aligned_alloc at the entry, which free_heap_buffers(fn) releases
+// before each return once fn is complete.
+inline constexpr uint64_t kMaxStackBufferBytes = 64 << 10;
+inline constexpr const char* kHeapBufferMetadata = "keops.heap_buffer";
+llvm::Value* entry_buffer(llvm::IRBuilderBase& b, llvm::Type* t);
+void free_heap_buffers(llvm::Function& fn);
+
 // Broadcasts a scalar to the vector type of `like` when one is a vector and the other not.
 llvm::Value* match_width(llvm::IRBuilderBase& b, llvm::Value* v, llvm::Value* like);
 

@@ -2,8 +2,12 @@
 // their element-wise ops evaluated a chunk at a time, their leaves read from memory.
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include <llvm/IR/Function.h>
+#include <llvm/IR/Instructions.h>
+#include <llvm/IR/Module.h>
+#include <llvm/TargetParser/Triple.h>
 
 #include "compiler/codegen/formula_emitter.h"
 #include "compiler/codegen/formula_emitter_ops.h"
@@ -44,6 +48,47 @@ llvm::AllocaInst* entry_alloca(llvm::IRBuilderBase& b, llvm::Type* t) {
   llvm::BasicBlock& entry = b.GetInsertBlock()->getParent()->getEntryBlock();
   llvm::IRBuilder<> at(&entry, entry.getFirstInsertionPt());
   return at.CreateAlloca(t);
+}
+
+Value* entry_buffer(llvm::IRBuilderBase& b, llvm::Type* t) {
+  llvm::Function* fn = b.GetInsertBlock()->getParent();
+  llvm::Module& m = *fn->getParent();
+  const uint64_t bytes = m.getDataLayout().getTypeAllocSize(t).getFixedValue();
+  if (bytes <= kMaxStackBufferBytes || llvm::Triple(m.getTargetTriple()).isNVPTX())
+    return entry_alloca(b, t);
+  llvm::LLVMContext& ctx = m.getContext();
+  // Aligned as a stack slot would be: vector elements are stored with aligned moves.
+  const uint64_t align = std::max<uint64_t>(64, m.getDataLayout().getPrefTypeAlign(t).value());
+  llvm::FunctionCallee aligned_alloc = m.getOrInsertFunction(
+      "aligned_alloc", llvm::PointerType::getUnqual(ctx), b.getInt64Ty(), b.getInt64Ty());
+  llvm::BasicBlock& entry = fn->getEntryBlock();
+  llvm::IRBuilder<> at(&entry, entry.getFirstInsertionPt());
+  llvm::CallInst* buffer = at.CreateCall(
+      aligned_alloc, {at.getInt64(align), at.getInt64((bytes + align - 1) / align * align)},
+      "heap.buffer");
+  buffer->setMetadata(kHeapBufferMetadata, llvm::MDNode::get(ctx, {}));
+  return buffer;
+}
+
+void free_heap_buffers(llvm::Function& fn) {
+  std::vector<llvm::CallInst*> buffers;
+  std::vector<llvm::ReturnInst*> returns;
+  for (llvm::BasicBlock& block : fn)
+    for (llvm::Instruction& i : block) {
+      if (auto* call = llvm::dyn_cast<llvm::CallInst>(&i);
+          call && call->getMetadata(kHeapBufferMetadata))
+        buffers.push_back(call);
+      if (auto* ret = llvm::dyn_cast<llvm::ReturnInst>(&i)) returns.push_back(ret);
+    }
+  if (buffers.empty()) return;
+  llvm::Module& m = *fn.getParent();
+  llvm::LLVMContext& ctx = m.getContext();
+  llvm::FunctionCallee free_fn =
+      m.getOrInsertFunction("free", llvm::Type::getVoidTy(ctx), llvm::PointerType::getUnqual(ctx));
+  for (llvm::ReturnInst* ret : returns) {
+    llvm::IRBuilder<> at(ret);
+    for (llvm::CallInst* buffer : buffers) at.CreateCall(free_fn, {buffer});
+  }
 }
 
 void emit_component_loop(llvm::IRBuilderBase& b, int64_t dim, int chunk,
@@ -116,7 +161,7 @@ const FormulaEmitter::Row& FormulaEmitter::row(Expr e) {
 FormulaEmitter::Row FormulaEmitter::buffer_of(Expr e) {
   if (e->op != Op::Var && chunks_from_arguments(e)) {
     llvm::Type* elem = prepare_chunks(e);
-    llvm::AllocaInst* buffer = entry_alloca(b_, llvm::ArrayType::get(elem, uint64_t(e->dim)));
+    Value* buffer = entry_buffer(b_, llvm::ArrayType::get(elem, uint64_t(e->dim)));
     emit_component_loop(b_, e->dim, kChunk, [&](Value* c0, int width) {
       Vals v = chunk(e, c0, width);
       for (int k = 0; k < width; ++k)
@@ -129,7 +174,7 @@ FormulaEmitter::Row FormulaEmitter::buffer_of(Expr e) {
   const Vals& v = emit(e);
   llvm::Type* elem = nullptr;
   for (Value* x : v) elem = wider(elem, x->getType());
-  llvm::AllocaInst* buffer = entry_alloca(b_, llvm::ArrayType::get(elem, uint64_t(e->dim)));
+  Value* buffer = entry_buffer(b_, llvm::ArrayType::get(elem, uint64_t(e->dim)));
   for (size_t c = 0; c < v.size(); ++c)
     b_.CreateStore(widen(b_, v[c], elem), b_.CreateConstGEP1_64(elem, buffer, c));
   return {buffer, elem};

@@ -102,3 +102,25 @@ TEST_CASE("the formula of a derivative with shared parts is printed linearly, an
       {x.data(), 3, 8}, {y.data(), 4, 8}, {g.data(), 1, 1}, {e.data(), 3, 1}};
   CHECK(again(args).values == grad(args).values);
 }
+
+TEST_CASE("rows of 100,000 components run on the CPU: their buffers are not on the stack") {
+  // SqDist of 33,000 components crashed inside the kernel, a 256-byte stack slot a component.
+  const int64_t d = 100000, n = 20, m = 30;
+  Options o;
+  o.backend = keops::Backend::CPU;
+  const std::string dim = std::to_string(d);
+  const Genred op("SqDist(x, y)", {"x = Vi(" + dim + ")", "y = Vj(" + dim + ")"}, "Sum", 1, o);
+  std::vector<float> x(size_t(n * d)), y(size_t(m * d));
+  for (size_t q = 0; q < x.size(); ++q) x[q] = float(q % 7) * 0.125f;
+  for (size_t q = 0; q < y.size(); ++q) y[q] = float(q % 5) * 0.25f;
+  const auto r = op({View<const float>{x.data(), n, d}, View<const float>{y.data(), m, d}});
+  for (int64_t i = 0; i < n; ++i) {
+    double expected = 0;
+    for (int64_t j = 0; j < m; ++j)
+      for (int64_t c = 0; c < d; ++c) {
+        const double diff = double(x[size_t(i * d + c)]) - double(y[size_t(j * d + c)]);
+        expected += diff * diff;
+      }
+    CHECK(r.values[size_t(i)] == doctest::Approx(expected).epsilon(1e-5));
+  }
+}
