@@ -84,6 +84,7 @@ class FormulaEmitter {
   llvm::Type* prepare_chunks(ir::Expr e);
   // Components [c0, c0 + width) of e, at the builder's position.
   Vals chunk(ir::Expr e, llvm::Value* c0, int width);
+  Vals one_hot_chunk(ir::Expr e, llvm::Value* c0, int width);
   Row buffer_of(ir::Expr e);
 
   llvm::IRBuilderBase& b_;

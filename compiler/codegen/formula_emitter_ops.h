@@ -52,6 +52,9 @@ inline Value* component(const Vals& v, size_t c) { return v.size() == 1 ? v[0] :
 Vals emit_elementwise(Arith& a, ir::Expr e, const ArgVals& args);
 // Reductions over the components, norms, distances, slicing and one-hot.
 Vals emit_vector(Arith& a, ir::Expr e, const ArgVals& args);
+// Component `index` (a float of f's type) of OneHot(f): keopscore's (int)(f + .5) == index,
+// so -0.7 selects 0 and a position out of range (or NaN) selects none.
+Value* one_hot_component(Arith& a, Value* f, Value* index);
 // Row-major matrix and tensor products.
 Vals emit_tensor(Arith& a, ir::Expr e, const ArgVals& args);
 // Complex numbers stored as interleaved (re, im) pairs.

@@ -32,7 +32,9 @@ bool is_elementwise(Op op) {
 }
 
 // Ops whose chunks are computed from their arguments' chunks (the rest are read from memory).
-bool chunks_from_arguments(Expr e) { return is_elementwise(e->op) || e->op == Op::Extract; }
+bool chunks_from_arguments(Expr e) {
+  return is_elementwise(e->op) || e->op == Op::Extract || e->op == Op::OneHot;
+}
 
 // The wider of two value types: <W x T> over T.
 llvm::Type* wider(llvm::Type* a, llvm::Type* b) { return a && a->isVectorTy() ? a : b; }
@@ -205,6 +207,7 @@ Vals FormulaEmitter::chunk(Expr e, Value* c0, int width) {
   }
   if (e->op == Op::Extract)
     return chunk(e->args[0], b_.CreateAdd(c0, b_.getInt64(e->ints[0])), width);
+  if (e->op == Op::OneHot) return one_hot_chunk(e, c0, width);
   std::vector<Vals> arg_chunks;
   detail::ArgVals args;
   arg_chunks.reserve(e->args.size());
@@ -212,6 +215,17 @@ Vals FormulaEmitter::chunk(Expr e, Value* c0, int width) {
   for (const Vals& v : arg_chunks) args.push_back(&v);
   detail::Arith a{b_};
   return detail::emit_elementwise(a, e, args);
+}
+
+Vals FormulaEmitter::one_hot_chunk(Expr e, Value* c0, int width) {
+  detail::Arith a{b_};
+  Value* f = emit(e->args[0])[0];
+  Vals out(static_cast<size_t>(width));
+  for (int k = 0; k < width; ++k) {
+    Value* index = b_.CreateSIToFP(b_.CreateAdd(c0, b_.getInt64(k)), f->getType()->getScalarType());
+    out[size_t(k)] = detail::one_hot_component(a, f, match_width(b_, index, f));
+  }
+  return out;
 }
 
 Vals FormulaEmitter::emit_chunk(Expr e, Value* c0, int width) {

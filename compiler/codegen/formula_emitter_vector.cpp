@@ -105,19 +105,21 @@ Vals emit_vector(Arith& a, ir::Expr e, const ArgVals& args) {
     case Op::SumT:
       return Vals(size_t(e->dim), f[0]);
     case Op::OneHot: {
-      // keopscore's (int)(f + .5), as the reference: component k is 1 where trunc(f + 0.5)
-      // equals k, so -0.7 selects 0 and a position out of range (or NaN) selects none.
-      Value* position =
-          a.unary_intrinsic(llvm::Intrinsic::trunc, b.CreateFAdd(f[0], a.cst(f[0], 0.5)));
       Vals out(size_t(e->dim));
       for (size_t k = 0; k < out.size(); ++k)
-        out[k] = a.ones_where(b.CreateFCmpOEQ(position, a.cst(position, double(k))), position);
+        out[k] = one_hot_component(a, f[0], a.cst(f[0], double(k)));
       return out;
     }
     default:
       KEOPS_CHECK(false, "not a vector op");
       return {};
   }
+}
+
+Value* one_hot_component(Arith& a, Value* f, Value* index) {
+  // (trunc is computed once per f: LLVM folds the repeats.)
+  Value* position = a.unary_intrinsic(llvm::Intrinsic::trunc, a.b.CreateFAdd(f, a.cst(f, 0.5)));
+  return a.ones_where(a.b.CreateFCmpOEQ(position, index), position);
 }
 
 }  // namespace keops::codegen::detail

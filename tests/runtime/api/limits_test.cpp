@@ -124,3 +124,30 @@ TEST_CASE("rows of 100,000 components run on the CPU: their buffers are not on t
     CHECK(r.values[size_t(i)] == doctest::Approx(expected).epsilon(1e-5));
   }
 }
+
+TEST_CASE("a long OneHot is streamed: compiled at once, and equal to the whole op's rule") {
+  // OneHot(b, 20000) took 44 s to compile, every component unrolled.
+  const int64_t d = 20000;
+  const std::vector<double> b = {-0.7, 0.2, 2.5, 19999.4, 19999.6, std::nan(""), 7.49};
+  const std::vector<double> c = {0.5, 1.25, 2.0};
+  std::vector<keops::Backend> backends = {keops::Backend::CPU};
+  if (keops::gpu_available()) backends.push_back(keops::Backend::GPU);
+  for (const keops::Backend backend : backends) {
+    CAPTURE(int(backend));
+    Options o;
+    o.backend = backend;
+    const Genred op("OneHot(b, " + std::to_string(d) + ") * c", {"b = Vi(1)", "c = Vj(1)"}, "Sum",
+                    1, o);
+    const auto r = op({View<const double>{b.data(), int64_t(b.size()), 1},
+                       View<const double>{c.data(), int64_t(c.size()), 1}});
+    REQUIRE(r.values.size() == b.size() * size_t(d));
+    for (size_t i = 0; i < b.size(); ++i) {
+      const double position = std::trunc(b[i] + 0.5);  // keopscore's (int)(b + .5)
+      for (int64_t k = 0; k < d; ++k)
+        if (r.values[i * size_t(d) + size_t(k)] != (position == double(k) ? 3.75 : 0.0)) {
+          FAIL_CHECK("row " << i << ", component " << k);
+          break;
+        }
+    }
+  }
+}
