@@ -12,7 +12,7 @@ fi
 
 packages=(cmake make g++ llvm-19-dev zlib1g-dev doctest-dev libcli11-dev ccache)
 if [[ $mode == test ]]; then
-  packages+=(python3 python3-venv python3-dev)
+  packages+=(python3 python3-venv python3-dev clang libomp-dev)
 fi
 missing=()
 for p in "${packages[@]}"; do
@@ -46,3 +46,25 @@ fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r python/requirements-test.txt
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-build-isolation .
 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/python
+
+# The suite again under AddressSanitizer and UndefinedBehaviorSanitizer, then each fuzz
+# harness for a fixed time from its seed corpus: one Clang build, every source instrumented
+# for libFuzzer's coverage (tests/fuzz). A crash leaves its reproducer in $san/fuzz-*: copy
+# it into tests/fuzz/corpus/<harness>/, where the suite replays it.
+san=${KEOPS_SANITIZE_BUILD_DIR:-build-sanitize}
+CC=clang CXX=clang++ cmake -S . -B "$san" -DKEOPS_SANITIZE=address,undefined \
+  -DKEOPS_BUILD_FUZZERS=ON -DCMAKE_CXX_FLAGS=-O1 -DKEOPS_BUILD_BENCH=OFF -DKEOPS_BUILD_DEMO=OFF \
+  -DKEOPS_BUILD_PYTHON=OFF >/dev/null
+cmake --build "$san" -j"$(nproc)"
+export ASAN_OPTIONS=allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1
+ctest --test-dir "$san" --output-on-failure
+for harness in formula run npy; do
+  corpus=$(mktemp -d)
+  cp tests/fuzz/corpus/$harness/* "$corpus"
+  "$san/tests/fuzz/${harness}_fuzz" -max_total_time="${KEOPS_FUZZ_SECONDS:-60}" -timeout=120 \
+    -rss_limit_mb=4096 -artifact_prefix="$san/fuzz-$harness-" -print_final_stats=1 "$corpus" 2>&1 |
+    grep -E "^(stat::number_of_executed_units|cov:|#[0-9]+ +DONE)|ERROR|SUMMARY" || true
+  test "${PIPESTATUS[0]}" -eq 0
+  rm -rf "$corpus"
+done
+

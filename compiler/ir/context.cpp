@@ -95,7 +95,9 @@ Expr Context::intern(Node node) {
 }
 
 Expr Context::var(int index, int dim, Cat cat, DType dtype) {
-  if (dim < 1) throw Error("in Var: the dim must be >= 1, not " + std::to_string(dim));
+  if (dim < 1 || dim > kMaxDim)
+    throw Error("in Var: the dim must be >= 1 and at most " + std::to_string(kMaxDim) + ", not " +
+                std::to_string(dim));
   if (cat > CatP)
     throw Error("in Var: the category must be 0 (i), 1 (j) or 2 (parameter), not " +
                 std::to_string(int(cat)));
@@ -105,6 +107,9 @@ Expr Context::var(int index, int dim, Cat cat, DType dtype) {
 
 Expr Context::constant(std::vector<double> values, DType dtype) {
   if (values.empty()) throw Error("in Constant: a constant needs at least one value");
+  if (int64_t(values.size()) > kMaxDim)
+    throw Error("in Constant: " + std::to_string(values.size()) + " values; at most " +
+                std::to_string(kMaxDim) + " are supported");
   if (dtype == DType::F32)  // a float32 formula holds float32 constants, folded or not
     for (double& v : values) v = double(float(v));
   const int dim = int(values.size());
@@ -130,7 +135,12 @@ Expr Context::make(Op op, std::vector<Expr> args, std::vector<int64_t> ints) {
     deps |= a->deps;
     all_constant = all_constant && a->is_constant();
   }
-  const int dim = infer_dim(op, args, ints);
+  const int64_t inferred = infer_dim(op, args, ints);
+  if (inferred > kMaxDim)
+    throw Error("in " + op_name(op) + ": the result would have " +
+                (inferred == INT64_MAX ? std::string("more than 2^63") : std::to_string(inferred)) +
+                " components; at most " + std::to_string(kMaxDim) + " are supported");
+  const int dim = int(inferred);
 
   if (all_constant) {
     Node probe{op, dtype, dim, deps, args, ints, {}, 0, 0};

@@ -43,8 +43,12 @@ class Context {
   std::unordered_multimap<uint64_t, const Node*> table_;
 };
 
-// The output dim of op applied to args with these attributes; keops::Error when the
-// combination is invalid (the message names the op and the offending dims).
-int infer_dim(Op op, const std::vector<Expr>& args, const std::vector<int64_t>& ints);
+// The output dim of op applied to args with these attributes (possibly past kMaxDim, which
+// make() refuses; saturated at INT64_MAX); keops::Error when the combination is invalid (the
+// message names the op and the offending dims).
+int64_t infer_dim(Op op, const std::vector<Expr>& args, const std::vector<int64_t>& ints);
+
+// The most components a formula's value may have: node dims, Var dims and constants.
+inline constexpr int64_t kMaxDim = int64_t(1) << 20;
 
 }  // namespace keops::ir

@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <string>
 
+#include <cstdint>
+
 #include "compiler/ir/context.h"
 #include "keops/error.h"
 
@@ -47,14 +49,21 @@ void require_even(Op op, Expr f) {
     fail(op, "a complex argument needs an even dim, not " + std::to_string(f->dim));
 }
 
+// a * b, saturated at INT64_MAX (non-negative factors): dims whose product overflows are
+// refused by the dim limit (Context::make), not wrapped.
+int64_t times(int64_t a, int64_t b) {
+  int64_t p = 0;
+  return __builtin_mul_overflow(a, b, &p) ? INT64_MAX : p;
+}
+
 int64_t product(const int64_t* v, int64_t n) {
   int64_t p = 1;
-  for (int64_t k = 0; k < n; ++k) p *= v[k];
+  for (int64_t k = 0; k < n; ++k) p = times(p, v[k]);
   return p;
 }
 
 // ints: nf, dims_f[nf], ng, dims_g[ng], nc, contract_f[nc], contract_g[nc], np, perm[np]
-int tensordot_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>& ints) {
+int64_t tensordot_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>& ints) {
   size_t pos = 0;
   auto take = [&](const char* what) -> int64_t {
     if (pos >= ints.size()) fail(op, std::string("missing ") + what);
@@ -106,14 +115,14 @@ int tensordot_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>&
   }
   int64_t out = 1;
   for (int64_t k = 0; k < nf; ++k)
-    if (!used_f[k]) out *= dims_f[k];
+    if (!used_f[k]) out = times(out, dims_f[k]);
   for (int64_t k = 0; k < ng; ++k)
-    if (!used_g[k]) out *= dims_g[k];
-  return int(out);
+    if (!used_g[k]) out = times(out, dims_g[k]);
+  return out;
 }
 
 // ints: nf, dims_f[nf], dims_g[nf]
-int kron_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>& ints) {
+int64_t kron_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>& ints) {
   if (ints.empty() || ints[0] < 1 || int64_t(ints.size()) != 1 + 2 * ints[0])
     fail(op, "expects as many dims for g as for f");
   const int64_t n = ints[0];
@@ -124,17 +133,17 @@ int kron_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>& ints
   if (product(&ints[1 + n], n) != a[1]->dim)
     fail(op, "dims_g multiply to " + std::to_string(product(&ints[1 + n], n)) + ", but g has dim " +
                  std::to_string(a[1]->dim));
-  return a[0]->dim * a[1]->dim;
+  return times(a[0]->dim, a[1]->dim);
 }
 
-int custom_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>& ints) {
+int64_t custom_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>& ints) {
   switch (op) {
     case Op::SqDist:
     case Op::Scalprod:
       require_equal_dims(op, a[0], a[1]);
       return 1;
     case Op::WeightedSqNorm: {
-      const int d = a[1]->dim, s = a[0]->dim;
+      const int64_t d = a[1]->dim, s = a[0]->dim;
       if (s != 1 && s != d && s != d * d)
         fail(op, "the weight has dim " + std::to_string(s) + "; for a vector of dim " +
                      std::to_string(d) + " it must be 1, " + std::to_string(d) + " or " +
@@ -143,7 +152,7 @@ int custom_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>& in
     }
     case Op::WeightedSqDist: {
       require_equal_dims(op, a[1], a[2]);
-      const int d = a[1]->dim, s = a[0]->dim;
+      const int64_t d = a[1]->dim, s = a[0]->dim;
       if (s != 1 && s != d && s != d * d)
         fail(op, "the weight has dim " + std::to_string(s) + "; for vectors of dim " +
                      std::to_string(d) + " it must be 1, " + std::to_string(d) + " or " +
@@ -186,7 +195,7 @@ int custom_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>& in
                      ", not a multiple of the vector's dim " + std::to_string(a[0]->dim));
       return a[1]->dim / a[0]->dim;
     case Op::TensorProd:
-      return a[0]->dim * a[1]->dim;
+      return times(a[0]->dim, a[1]->dim);
     case Op::TensorDot:
       return tensordot_dim(op, a, ints);
     case Op::Kron:
@@ -216,7 +225,7 @@ int custom_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>& in
     case Op::Real2Complex:
     case Op::Imag2Complex:
     case Op::ComplexExp1j:
-      return 2 * a[0]->dim;
+      return 2 * int64_t(a[0]->dim);
     case Op::ComplexSum:
       require_even(op, a[0]);
       return 2;
@@ -246,7 +255,7 @@ int custom_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>& in
 
 }  // namespace
 
-int infer_dim(Op op, const std::vector<Expr>& args, const std::vector<int64_t>& ints) {
+int64_t infer_dim(Op op, const std::vector<Expr>& args, const std::vector<int64_t>& ints) {
   switch (op_info(op).shape) {
     case Shape::Leaf:
       fail(op, "a leaf has no arguments to infer a dim from");

@@ -190,7 +190,10 @@ TEST_CASE_TEMPLATE(
       {"WeightedSqNorm(y, x)", "SqNormDiag(y, x)"},
       {"WeightedSqNorm(S, x - y)", "SymSqNorm(S, x - y)"},
   };
-  for (const auto& [weighted, keops] : pairs) {
+  for (const auto& entry : pairs) {
+    // (Not structured bindings: CAPTURE's lambda reads them, which Clang 14 refuses.)
+    const auto& weighted = std::get<0>(entry);
+    const auto& keops = std::get<1>(entry);
     const auto args = random_args<T>(weighted, aliases, 23, 19, 8, -1, 1);
     for (int axis : {0, 1}) {
       CAPTURE(keops);

@@ -308,7 +308,10 @@ TEST_CASE("keopsc run: 1-D parameters and columns, --nx and --ny, indices where 
       {sq + " --indices-out b.npy -o a.npy", "--indices-out: Sum yields no indices"},
       {sq + " -r Min", "--output is required: where Min's values go"},
   };
-  for (const auto& [args, message] : errors) {
+  for (const auto& entry : errors) {
+    // (Not structured bindings: CAPTURE's lambda reads them, which Clang 14 refuses.)
+    const auto& args = std::get<0>(entry);
+    const auto& message = std::get<1>(entry);
     r = run(args);
     CAPTURE(args);
     CAPTURE(r.err);
@@ -480,7 +483,10 @@ TEST_CASE("keopsc: bad input is a message on stderr and exit status 2") {
       {"cache", "subcommand is required"},
       {"cache prune", "prune"},
   };
-  for (const auto& [args, message] : cases) {
+  for (const auto& entry : cases) {
+    // (Not structured bindings: CAPTURE's lambda reads them, which Clang 14 refuses.)
+    const auto& args = std::get<0>(entry);
+    const auto& message = std::get<1>(entry);
     const auto r = run_shell(keopsc(args), dir);
     CAPTURE(args);
     CAPTURE(r.err);
@@ -488,13 +494,12 @@ TEST_CASE("keopsc: bad input is a message on stderr and exit status 2") {
     CHECK(r.err.find(message) != std::string::npos);
   }
   for (const char* bytes : {"-5", "5MB", " 5", "99999999999999999999999"}) {
-    const auto r = run_shell("KEOPS_CACHE_MAX_BYTES='" + std::string(bytes) + "' " +
-                                 keopsc("cache list"),
-                             dir);
+    const auto r = run_shell(
+        "KEOPS_CACHE_MAX_BYTES='" + std::string(bytes) + "' " + keopsc("cache list"), dir);
     CAPTURE(bytes);
     CHECK(r.status == 2);
-    CHECK(r.err.find("KEOPS_CACHE_MAX_BYTES=" + std::string(bytes) +
-                     " is not a number of bytes") != std::string::npos);
+    CHECK(r.err.find("KEOPS_CACHE_MAX_BYTES=" + std::string(bytes) + " is not a number of bytes") !=
+          std::string::npos);
   }
   for (const char* help : {"--help", "compile --help", "emit --help", "run --help", "cache --help",
                            "cache list --help"}) {
@@ -568,7 +573,10 @@ TEST_CASE("keopsc: a damaged cache entry is detected, logged at debug level and 
   flipped[good.size() / 2] ^= 0x5a;
   const std::pair<std::string, std::string> damages[] = {
       {flipped, "checksum"}, {good.substr(0, good.size() - 7), "truncated"}, {"", "truncated"}};
-  for (const auto& [bytes, problem] : damages) {
+  for (const auto& entry : damages) {
+    // (Not structured bindings: CAPTURE's lambda reads them, which Clang 14 refuses.)
+    const auto& bytes = std::get<0>(entry);
+    const auto& problem = std::get<1>(entry);
     keops::test::write_bytes(path, bytes);
     r = run_shell(run, dir);
     CAPTURE(problem);

@@ -297,7 +297,10 @@ TEST_CASE("registers are capped at 128 where the pair loop holds few values acro
       {{"Exp(-SqDist(x, y)) * b", "Sum", 0, "", 3, 1}, false},
       {{"(x | y)", "SumSoftMaxWeight", 0, "v", 64, 64}, false},
       {{"x * b", "KMin", 20, "", 100, 1}, false}};
-  for (const auto& [c, capped] : cases) {
+  for (const auto& entry : cases) {
+    const GpuCase& c = entry.first;  // (not a structured binding: CAPTURE's lambda reads it, which
+                                     // Clang 14 refuses)
+    const bool capped = entry.second;
     CAPTURE(std::string(c.formula));
     CAPTURE(std::string(c.reduction));
     GpuSpec g(c, DType::F32);

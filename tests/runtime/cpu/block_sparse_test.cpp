@@ -41,7 +41,10 @@ std::vector<RowRange> ranges_at(const SparsePlan& p, int64_t row) {
 }  // namespace
 
 TEST_CASE("plan_sparse: every row in one item, each cluster's ranges sorted and merged") {
-  for (auto [align, parts] : {std::pair<int64_t, int64_t>{8, 0}, {4, 3}, {1, 1}, {16, 64}}) {
+  for (const auto& entry : {std::pair<int64_t, int64_t>{8, 0}, {4, 3}, {1, 1}, {16, 64}}) {
+    // (Not structured bindings: CAPTURE's lambda reads them, which Clang 14 refuses.)
+    const auto& align = std::get<0>(entry);
+    const auto& parts = std::get<1>(entry);
     CAPTURE(align);
     CAPTURE(parts);
     const SparsePlan p = plan(align, parts);

@@ -258,12 +258,15 @@ TEST_CASE(
   // No split: whole waves; less than a wave (the 2-D scheme's); a reduced axis too short
   // to cut in two; a last wave nearly full after many (131 of 132 after 20: the best split
   // saves 0.04%).
-  for (auto [blocks, resident, reduced] :
-       {std::tuple<int64_t, int64_t, int64_t>{396, 132, 1'000'000},
-        {100, 132, 1'000'000},
-        {391, 132, 8191},
-        {20 * 132 + 131, 132, 1'000'000},
-        {391, 0, 1'000'000}}) {
+  for (const auto& entry : {std::tuple<int64_t, int64_t, int64_t>{396, 132, 1'000'000},
+                            {100, 132, 1'000'000},
+                            {391, 132, 8191},
+                            {20 * 132 + 131, 132, 1'000'000},
+                            {391, 0, 1'000'000}}) {
+    // (Not structured bindings: CAPTURE's lambda reads them, which Clang 14 refuses.)
+    const auto& blocks = std::get<0>(entry);
+    const auto& resident = std::get<1>(entry);
+    const auto& reduced = std::get<2>(entry);
     CAPTURE(blocks);
     CAPTURE(resident);
     CAPTURE(reduced);

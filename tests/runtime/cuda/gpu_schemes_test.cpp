@@ -232,7 +232,10 @@ TEST_CASE_TEMPLATE("several rows per thread and other block sizes: the same resu
       const Problem<T> problem(c, axis, 1000, 700);
       const auto one = problem.run({0, 1});
       const auto ref = problem.reference();
-      for (auto [rows, threads] : {std::pair{2, 128}, {4, 128}, {4, 384}, {1, 640}, {3, 96}}) {
+      for (const auto& entry : {std::pair{2, 128}, {4, 128}, {4, 384}, {1, 640}, {3, 96}}) {
+        // (Not structured bindings: CAPTURE's lambda reads them, which Clang 14 refuses.)
+        const auto& rows = std::get<0>(entry);
+        const auto& threads = std::get<1>(entry);
         CAPTURE(rows);
         CAPTURE(threads);
         GpuRunOptions options{0, 1};
@@ -268,7 +271,10 @@ TEST_CASE_TEMPLATE("tail splits of dense sums: the same sums as the 1-D scheme a
       CAPTURE(axis);
       const Problem<T> problem(c, axis, 1000, 900, 5);
       const auto ref = problem.reference();
-      for (auto [rows, threads] : {std::pair{1, 128}, {4, 64}}) {
+      for (const auto& entry : {std::pair{1, 128}, {4, 64}}) {
+        // (Not structured bindings: CAPTURE's lambda reads them, which Clang 14 refuses.)
+        const auto& rows = std::get<0>(entry);
+        const auto& threads = std::get<1>(entry);
         GpuRunOptions options{0, 1};
         options.rows_per_thread = rows;
         options.block_threads = threads;
@@ -361,7 +367,10 @@ TEST_CASE_TEMPLATE("wide states merged 8 columns at a time: 2-D and sliced runs,
                                         {{"-SqDist(x, y)", "SumSoftMaxWeight", 0, "v"}, 20},
                                         {{"-SqDist(x, y)", "SumSoftMaxWeight", 0, "v"}, 64},
                                         {{"-SqDist(x, y)", "LogSumExpWeight", 0, "v"}, 17}};
-  for (const auto& [c, e] : cases) {
+  for (const auto& entry : cases) {
+    // (Not structured bindings: CAPTURE's lambda reads them, which Clang 14 refuses.)
+    const auto& c = std::get<0>(entry);
+    const auto& e = std::get<1>(entry);
     check_2d<T>(c, 1, 300, 700, 3, e);
     check_2d<T>(c, 0, 700, 300, 5, e);
     // The reduced axis cut in slices: each slice's merge writes the merged state to slot 0

@@ -1,0 +1,121 @@
+// The fuzz harnesses' bodies: libFuzzer drives them (tests/fuzz/*_fuzz.cpp), and the suite
+// replays their corpora (tests/fuzz/corpus, crash reproducers included) through them. Every
+// failure must be a keops::Error; anything else escapes, or traps, and is a finding.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <keops/keops.h>
+
+#include "tools/keopsc/npy.h"
+
+namespace keops::fuzz {
+
+// The formula harnesses' input: alias lines, a line "%%", then the formula; without "%%",
+// the whole input is the formula, with the aliases x = Vi(3), y = Vj(3), b = Vj(1).
+struct FormulaInput {
+  std::vector<std::string> aliases;
+  std::string formula;
+  std::string bytes;  // the whole input, for argument values
+
+  // Value number k of the arguments: a small number from the input's bytes.
+  double value(size_t k) const {
+    if (bytes.empty()) return 0.5;
+    return double(static_cast<unsigned char>(bytes[k % bytes.size()])) / 32.0 - 4.0;
+  }
+};
+
+inline FormulaInput split_formula_input(const uint8_t* data, size_t size) {
+  FormulaInput in;
+  in.bytes.assign(reinterpret_cast<const char*>(data), size);
+  const size_t mark = in.bytes.find("%%");
+  if (mark == std::string::npos) {
+    in.aliases = {"x = Vi(3)", "y = Vj(3)", "b = Vj(1)"};
+    in.formula = in.bytes;
+    return in;
+  }
+  in.formula = in.bytes.substr(mark + 2);
+  const std::string head = in.bytes.substr(0, mark);
+  for (size_t start = 0; start < head.size();) {
+    const size_t end = std::min(head.find('\n', start), head.size());
+    if (end > start) in.aliases.push_back(head.substr(start, end - start));
+    start = end + 1;
+  }
+  return in;
+}
+
+// The parser and Genred's construction.
+inline void formula_harness(const uint8_t* data, size_t size) {
+  const FormulaInput input = split_formula_input(data, size);
+  Options options;
+  options.backend = Backend::CPU;
+  try {
+    const Genred op(input.formula, input.aliases, "Sum", 1, options);
+    (void)op.formula();
+    (void)op.arguments();
+  } catch (const Error&) {
+  }
+}
+
+// A View for each argument: rows of its category (3 i, 2 j, 1 parameter) of input bytes.
+inline std::vector<View<const double>> tiny_views(const Genred& op, const FormulaInput& input,
+                                                  std::vector<std::vector<double>>& storage) {
+  std::vector<View<const double>> views;
+  size_t next = 0;
+  for (const ArgumentInfo& a : op.arguments()) {
+    const int64_t rows = a.category == 0 ? 3 : a.category == 1 ? 2 : 1;
+    if (a.dim > 1024) throw Error("fuzz: an argument too long for a tiny run");
+    std::vector<double>& v = storage.emplace_back(size_t(rows * a.dim));
+    for (double& x : v) x = input.value(next++);
+    views.push_back({v.data(), rows, a.dim});
+  }
+  if (op.value_cols() > 1024 || op.index_cols() > 1024)
+    throw Error("fuzz: an output too long for a tiny run");
+  return views;
+}
+
+// A tiny run on the CPU of what the formula builds, for the reduction the first byte picks,
+// and of its gradient with respect to its first argument.
+inline void run_harness(const uint8_t* data, size_t size) {
+  if (size == 0) return;
+  static const char* const kReductions[] = {"Sum", "Min_ArgMin", "LogSumExp", "KMin_ArgKMin"};
+  const std::string reduction = kReductions[data[0] % 4];
+  const FormulaInput input = split_formula_input(data + 1, size - 1);
+  Options options;
+  options.backend = Backend::CPU;
+  options.threads = 1;
+  options.k = reduction == "KMin_ArgKMin" ? 2 : 0;
+  try {
+    const Genred op(input.formula, input.aliases, reduction, 1, options);
+    std::vector<std::vector<double>> storage;
+    (void)op(tiny_views(op, input, storage));
+    if (op.arguments().empty()) return;
+    const Genred grad = op.grad(op.arguments().front().name);
+    std::vector<std::vector<double>> grad_storage;
+    (void)grad(tiny_views(grad, input, grad_storage));
+  } catch (const Error&) {
+  }
+}
+
+// keopsc's .npy reader on arbitrary file contents.
+inline void npy_harness(const uint8_t* data, size_t size) {
+  static const std::string path = "/tmp/keops_npy_fuzz_" + std::to_string(::getpid()) + ".npy";
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) return;
+  std::fwrite(data, 1, size, f);
+  std::fclose(f);
+  try {
+    const keopsc::NpyArray a = keopsc::read_npy(path);
+    if (a.bytes.size() != size_t(a.rows * a.cols) * (a.type == keopsc::NpyType::F32 ? 4 : 8))
+      __builtin_trap();  // a reader that returned the wrong amount of data
+  } catch (const Error&) {
+  }
+}
+
+}  // namespace keops::fuzz
