@@ -180,6 +180,9 @@ void run_stages_via_host(const GenredImpl& g, const std::vector<View<const T>>& 
   detail::run_stages<T>(g, pointers, rows, host_values.data(), host_indices.data(), device);
   host_values.finish();
   host_indices.finish();
+  // A copy from pageable memory may return before it lands; the caller's stream (which need
+  // not wait for the legacy one) may read the outputs at once.
+  if (device >= 0) runtime::cuda::synchronize(device);
 }
 
 // Batch dims: one run of the same compiled kernel per element of the broadcast batch shape,

@@ -67,7 +67,10 @@ struct BusyStreamCase {
             {y_d.as<const float>(), m, 3, 0},
             {b_d.as<const float>(), m, 1, 0}};
   }
-  Genred gauss(const keops::Options& o) const {
+  // The Gaussian sum, on the stream.
+  Genred gauss() const {
+    keops::Options o;
+    o.stream = stream.get();
     return Genred("Exp(-SqDist(x, y)) * b", {"x = Vi(3)", "y = Vj(3)", "b = Vj(1)"}, "Sum", 1, o);
   }
 };
@@ -78,9 +81,7 @@ TEST_CASE("a Genred on device arrays is queued on Options::stream, after its ear
     return;
   }
   BusyStreamCase c;
-  keops::Options o;
-  o.stream = c.stream.get();
-  const Genred op = c.gauss(o);
+  const Genred op = c.gauss();
   cuda::DeviceBuffer out_d(0, size_t(c.n) * sizeof(float));
   op.with_options({}).run(c.args(), View<float>{out_d.as<float>(), c.n, 1, 0});  // compiled
   c.queue_busy_work();
@@ -96,11 +97,9 @@ TEST_CASE("a Genred with host outputs on Options::stream waits for the stream, t
     return;
   }
   BusyStreamCase c;
-  keops::Options o;
-  o.stream = c.stream.get();
   std::vector<float> out(size_t(c.n), 1.0f);
   c.queue_busy_work();
-  c.gauss(o).run(c.args(), View<float>{out.data(), c.n, 1});
+  c.gauss().run(c.args(), View<float>{out.data(), c.n, 1});
   for (float v : out) CHECK(v == 0.0f);
 }
 
