@@ -61,10 +61,13 @@ ctest --test-dir "$san" --output-on-failure
 for harness in formula run npy; do
   corpus=$(mktemp -d)
   cp tests/fuzz/corpus/$harness/* "$corpus"
-  "$san/tests/fuzz/${harness}_fuzz" -max_total_time="${KEOPS_FUZZ_SECONDS:-60}" -timeout=120 \
-    -rss_limit_mb=4096 -artifact_prefix="$san/fuzz-$harness-" -print_final_stats=1 "$corpus" 2>&1 |
-    grep -E "^(stat::number_of_executed_units|cov:|#[0-9]+ +DONE)|ERROR|SUMMARY" || true
-  test "${PIPESTATUS[0]}" -eq 0
-  rm -rf "$corpus"
+  if ! "$san/tests/fuzz/${harness}_fuzz" -max_total_time="${KEOPS_FUZZ_SECONDS:-60}" -timeout=120 \
+    -rss_limit_mb=4096 -artifact_prefix="$san/fuzz-$harness-" -print_final_stats=1 "$corpus" \
+    >"$corpus.log" 2>&1; then
+    tail -n 60 "$corpus.log"
+    echo "quickstart: the $harness fuzzer found a crash (its input: $san/fuzz-$harness-*)" >&2
+    exit 1
+  fi
+  echo "fuzz $harness: $(grep -E '^stat::number_of_executed_units' "$corpus.log")"
+  rm -rf "$corpus" "$corpus.log"
 done
-
