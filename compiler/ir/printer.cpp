@@ -30,12 +30,16 @@ void print_number(std::string& out, double v) {
   }
 }
 
-void print_constant(std::string& out, const std::vector<double>& values, size_t begin) {
-  if (begin + 1 == values.size()) return print_number(out, values[begin]);
+// values[begin, end) as nested Concat, halves first: the nesting (of this recursion, and of
+// the text the parser reads back) is log2 of the length, not the length (a formula's x * 0
+// of 900,000 components overflowed the stack).
+void print_constant(std::string& out, const std::vector<double>& values, size_t begin, size_t end) {
+  if (begin + 1 == end) return print_number(out, values[begin]);
+  const size_t middle = begin + (end - begin) / 2;
   out += "Concat(";
-  print_number(out, values[begin]);
+  print_constant(out, values, begin, middle);
   out += ",";
-  print_constant(out, values, begin + 1);
+  print_constant(out, values, middle, end);
   out += ")";
 }
 
@@ -79,7 +83,7 @@ void print_into(std::string& out, Expr root, const std::unordered_map<Expr, std:
         continue;
       }
       if (e->op == Op::Constant) {
-        print_constant(out, e->values, 0);
+        print_constant(out, e->values, 0, e->values.size());
         stack.pop_back();
         continue;
       }
@@ -170,7 +174,7 @@ std::string print_dag(Expr root) {
     number.emplace(node, id);
     out.append("%").append(std::to_string(id)).append("=");
     if (node->op == Op::Constant) {
-      print_constant(out, node->values, 0);
+      print_constant(out, node->values, 0, node->values.size());
     } else {
       out += op_info(node->op).spelling;
       out += "(";

@@ -8,7 +8,7 @@
 
 namespace keops::ir {
 
-// Var leaves print as Var(index,dim,cat), constants as literals (vectors as nested Concat),
+// Var leaves print as Var(index,dim,cat), constants as literals (vectors as Concat of halves),
 // every other node as Spelling(args..., ints...). Shared subtrees are printed in full while
 // the whole tree holds at most kMaxTreeNodes nodes; past that (derivative graphs can grow
 // exponentially as trees), each shared one is bound once first: "_0=...;_1=...;formula".

@@ -398,3 +398,14 @@ TEST_CASE_FIXTURE(Fixture, "parser: reads back what the IR printer writes") {
     CHECK(parse(ir::print(e)) == e);
   }
 }
+
+TEST_CASE_FIXTURE(Fixture, "printer: long constants nest by halves, and read back") {
+  // Found by the formula fuzzer: Var(-48009109,911056,1) * 0 printed 911,056 nested Concat.
+  const ir::Expr zeros = parse("Var(3,900000,0) * 0");
+  const std::string text = ir::print(zeros);
+  CHECK(text.rfind("Concat(Concat(Concat(", 0) == 0);
+  CHECK(parse(text) == zeros);
+  CHECK(ir::print(parse("Concat(1, Concat(0, 2))")) == "Concat(1,Concat(0,2))");
+  CHECK(ir::print(parse("Concat(Concat(1, 0), Concat(2, 3))")) ==
+        "Concat(Concat(1,0),Concat(2,3))");
+}
