@@ -164,6 +164,12 @@ Expr trace_of_jacobian(ir::Context& ctx, Expr f, Expr v) {
 
 }  // namespace
 
+void check_jacobian_passes(std::string_view form, int passes) {
+  if (passes > kMaxJacobianPasses)
+    fail(form, "it takes one derivative per component, " + std::to_string(passes) +
+                   " here; at most " + std::to_string(kMaxJacobianPasses) + " are supported");
+}
+
 void check_variable(std::string_view form, Expr v) {
   if (v->is(Op::Var)) return;
   fail(form,
@@ -230,6 +236,7 @@ Expr diff(ir::Context& ctx, Expr f, Expr v, Expr u) {
 Expr grad_matrix(ir::Context& ctx, Expr f, Expr v) {
   check_variable("GradMatrix", v);
   check_dtype("GradMatrix", f, v, "the variable");
+  check_jacobian_passes("GradMatrix", f->dim);
   Expr rows = nullptr;
   for (int k = 0; k < f->dim; ++k) {
     const Expr row = raw_grad(ctx, f, v, basis(ctx, f->dim, k, f->dtype));
@@ -242,6 +249,7 @@ Expr divergence(ir::Context& ctx, Expr f, Expr v) {
   check_variable("Divergence", v);
   check_dtype("Divergence", f, v, "the variable");
   check_divergence(f, v);
+  check_jacobian_passes("Divergence", v->dim);
   return trace_of_jacobian(ctx, f, v);
 }
 
@@ -249,6 +257,7 @@ Expr laplacian(ir::Context& ctx, Expr f, Expr v) {
   check_variable("Laplacian", v);
   check_dtype("Laplacian", f, v, "the variable");
   check_laplacian(f);
+  check_jacobian_passes("Laplacian", v->dim);
   const Expr gradient = simplified(ctx, raw_grad(ctx, f, v, ctx.scalar(1, f->dtype)));
   return trace_of_jacobian(ctx, gradient, v);
 }

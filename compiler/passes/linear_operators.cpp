@@ -110,6 +110,7 @@ Expr trace_operator(ir::Context& ctx, Expr f, Expr v, Expr w) {
     return simplified(ctx, ctx.make(Op::Sum, {weighted(ctx, w, row)}));
   }
   // sum_k w_k J_kk, J_kk the k-th component of the gradient of f_k.
+  check_jacobian_passes("TraceOperator", v->dim);
   Expr trace = nullptr;
   for (int k = 0; k < v->dim; ++k) {
     const Expr row = grad(ctx, f, v, constant_vector(ctx, f->dim, k, f->dtype));
