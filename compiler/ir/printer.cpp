@@ -110,16 +110,6 @@ void print_into(std::string& out, Expr root, const std::unordered_map<Expr, std:
   }
 }
 
-// The nodes under root in an order where arguments come first (ids grow from arguments to
-// users), and how many users each has there.
-std::vector<Expr> nodes_by_id(Expr root, std::unordered_map<Expr, int>& users) {
-  std::vector<Expr> nodes = reachable_nodes({root});
-  std::sort(nodes.begin(), nodes.end(), [](Expr a, Expr b) { return a->id < b->id; });
-  for (Expr n : nodes)
-    for (Expr a : n->args) ++users[a];
-  return nodes;
-}
-
 // The nodes root's text would hold written as a tree (shared subexpressions in full each
 // time), saturated at `cap`.
 int64_t tree_nodes(const std::vector<Expr>& nodes, int64_t cap) {
@@ -135,21 +125,25 @@ int64_t tree_nodes(const std::vector<Expr>& nodes, int64_t cap) {
 }  // namespace
 
 std::string print(Expr e) {
-  std::unordered_map<Expr, int> users;
-  const std::vector<Expr> nodes = nodes_by_id(e, users);
+  const std::vector<Expr> nodes = nodes_in_id_order(e);
   std::unordered_map<Expr, std::string> names;
   std::string out;
   // Small trees print whole (the canonical form); larger ones bind every shared
   // subexpression once, so that the text stays linear in the DAG's size.
-  if (tree_nodes(nodes, kMaxTreeNodes + 1) > kMaxTreeNodes)
+  if (tree_nodes(nodes, kMaxTreeNodes + 1) > kMaxTreeNodes) {
+    std::unordered_map<Expr, int> users;
+    for (Expr n : nodes)
+      for (Expr a : n->args) ++users[a];
     for (Expr n : nodes) {
       if (users[n] < 2 || n->args.empty()) continue;
-      const std::string name = "_" + std::to_string(names.size());
-      out += name + "=";
+      std::string name = "_";  // appended, not "_" + string: GCC 12 warns falsely (-Wrestrict)
+      name += std::to_string(names.size());
+      out.append(name).append("=");
       print_into(out, n, names);
       out += ";";
       names.emplace(n, name);
     }
+  }
   print_into(out, e, names);
   return out;
 }

@@ -20,13 +20,15 @@ std::vector<Expr> reachable_nodes(const std::vector<Expr>& roots) {
   return nodes;
 }
 
-int64_t depth(Expr root) {
+std::vector<Expr> nodes_in_id_order(Expr root) {
   std::vector<Expr> nodes = reachable_nodes({root});
-  // Arguments are made before their users (the verifier's invariant): by id, every node
-  // comes after its arguments.
   std::sort(nodes.begin(), nodes.end(), [](Expr a, Expr b) { return a->id < b->id; });
+  return nodes;
+}
+
+int64_t depth(Expr root) {
   std::unordered_map<Expr, int64_t> depths;
-  for (Expr e : nodes) {
+  for (Expr e : nodes_in_id_order(root)) {
     int64_t below = 0;
     for (Expr a : e->args) below = std::max(below, depths.at(a));
     depths.emplace(e, below + 1);

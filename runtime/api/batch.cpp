@@ -2,6 +2,7 @@
 #include "runtime/api/batch.h"
 
 #include "keops/error.h"
+#include "runtime/api/sizes.h"
 
 namespace keops::detail {
 
@@ -66,10 +67,7 @@ BatchShape broadcast_batch(const std::vector<View<const T>>& args,
   shape.count = int(from_right.size());
   for (size_t p = 0; p < from_right.size(); ++p)
     shape.dims[from_right.size() - 1 - p] = from_right[p];
-  int64_t elements = 1;
-  for (const int64_t dim : from_right)
-    if (__builtin_mul_overflow(elements, dim, &elements))
-      throw Error(who + ": the batch shape " + batch_text(shape) + " has more than 2^63 elements");
+  checked_product(who, "the batch shape " + batch_text(shape), from_right);
   return shape;
 }
 

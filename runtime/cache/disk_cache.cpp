@@ -70,6 +70,15 @@ struct FileStart {
   uint64_t size = 0;
 };
 
+// Creates the missing directories of `dir`, readable and writable by this user only.
+void create_private_directories(const fs::path& dir) {
+  fs::path partial;
+  for (const fs::path& part : dir) {
+    partial /= part;
+    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) return;
+  }
+}
+
 // Only a regular file is read: a link is not followed, and a FIFO or device (which could
 // block or never end) is not read at all.
 std::optional<FileStart> read_start(const fs::path& path, uint64_t limit) {
@@ -245,8 +254,7 @@ void DiskCache::store(std::string_view kind, std::string_view key, std::string_v
                       ": larger than KEOPS_CACHE_MAX_BYTES");
     return;
   }
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
+  create_private_directories(dir_);
   std::string temporary = (dir_ / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
   const int fd = ::mkstemp(temporary.data());
   if (fd < 0) {
@@ -358,15 +366,6 @@ std::string untrusted_directory_reason(const fs::path& dir) {
 }
 
 namespace {
-
-// Creates the missing directories of `dir`, readable and writable by this user only.
-void create_private_directories(const fs::path& dir) {
-  fs::path partial;
-  for (const fs::path& part : dir) {
-    partial /= part;
-    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) return;
-  }
-}
 
 struct ProcessCache {
   std::mutex mutex;

@@ -28,6 +28,11 @@ size_t item_size(NpyType t) { return t == NpyType::F32 ? 4 : 8; }
   throw keops::Error(path + ": " + what);
 }
 
+// Header text quoted in a message, cut to its first `keep` characters.
+std::string abbreviated(std::string_view text, size_t keep) {
+  return text.size() > keep ? std::string(text.substr(0, keep)) + "..." : std::string(text);
+}
+
 // The header's dict, a Python literal: {'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }
 // Scanned without a regex (a backtracking one overflowed the stack on long strings).
 class HeaderScanner {
@@ -78,7 +83,7 @@ NpyType parse_descr(const std::string& path, const HeaderScanner& h) {
       (h.text()[at] != '\'' && h.text()[at] != '"'))
     fail(path, "the .npy header has no 'descr'");
   const std::string descr(h.until(at + 1, h.text()[at], "descr"));
-  const std::string shown = descr.size() > 16 ? descr.substr(0, 16) + "..." : descr;
+  const std::string shown = abbreviated(descr, 16);
   if (!descr.empty() && descr[0] == '>')
     fail(path, "big-endian data ('" + shown + "') is not supported: save it little-endian");
   if (descr == "<f4") return NpyType::F32;
@@ -95,8 +100,7 @@ std::vector<int64_t> parse_shape(const std::string& path, const HeaderScanner& h
   for (char c : inside)
     if (c != ' ') dims += c;
   if (dims.ends_with(",")) dims.pop_back();
-  const std::string shown =
-      inside.size() > 64 ? std::string(inside.substr(0, 64)) + "..." : std::string(inside);
+  const std::string shown = abbreviated(inside, 64);
   std::vector<int64_t> shape;
   for (size_t start = 0; start < dims.size();) {
     const size_t end = std::min(dims.find(',', start), dims.size());
