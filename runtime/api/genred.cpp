@@ -264,8 +264,10 @@ Result<T> call_impl(const GenredImpl& g, const std::vector<View<const T>>& args)
 
 }  // namespace
 
-Genred::Genred(std::string formula, std::vector<std::string> aliases, std::string reduction,
-               int axis, Options options) {
+std::shared_ptr<const GenredImpl> detail::make_genred_impl(const std::string& formula,
+                                                           const std::vector<std::string>& aliases,
+                                                           const std::string& reduction, int axis,
+                                                           Options options) {
   auto g = std::make_shared<GenredImpl>();
   g->options = std::move(options);
   g->context = std::make_shared<ir::Context>();
@@ -283,8 +285,12 @@ Genred::Genred(std::string formula, std::vector<std::string> aliases, std::strin
       if (e) ir::verify(e);
   for (const frontend::ArgInfo& a : g->args) main.args.push_back({a.dim, a.cat});
   check_options(*g);
-  impl_ = std::move(g);
+  return g;
 }
+
+Genred::Genred(std::string formula, std::vector<std::string> aliases, std::string reduction,
+               int axis, Options options)
+    : impl_(detail::make_genred_impl(formula, aliases, reduction, axis, std::move(options))) {}
 
 Genred::Genred(std::shared_ptr<const detail::GenredImpl> impl) : impl_(std::move(impl)) {}
 

@@ -114,6 +114,12 @@ template <class T>
 void run_stages(const GenredImpl& g, const std::vector<const T*>& args, const RowCounts& rows,
                 T* values, int64_t* indices, int gpu_device);
 
+// What the Genred constructor builds from its arguments (it throws keops::Error as it does).
+std::shared_ptr<const GenredImpl> make_genred_impl(const std::string& formula,
+                                                   const std::vector<std::string>& aliases,
+                                                   const std::string& reduction, int axis,
+                                                   Options options);
+
 // The kernel of one stage for dtype, on the CPU (gpu_device < 0) or on that GPU.
 codegen::KernelSpec kernel_spec(const ReductionStage& s, ir::DType dtype, const Options& o,
                                 int gpu_device);
