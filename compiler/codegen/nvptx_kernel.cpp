@@ -13,9 +13,7 @@
 #include "compiler/codegen/nvptx_kernel_parts.h"
 #include "compiler/codegen/reductions.h"
 #include "compiler/ir/traverse.h"
-#include "compiler/passes/dim_tiles.h"
-#include "compiler/passes/exp_scale.h"
-#include "compiler/passes/split.h"
+#include "compiler/lower/kernel_plan.h"
 #include "compiler/support/check.h"
 
 namespace keops::codegen {
@@ -24,10 +22,6 @@ using llvm::BasicBlock;
 using llvm::Value;
 
 namespace {
-
-constexpr int kBlockThreads = 256;
-constexpr int kMinBlockThreads = 64;
-constexpr int kMaxBlockThreads = 1024;  // CUDA's limit
 
 // Registers per thread of a kernel whose values held across the pair loop (states, the
 // thread's rows) take at most kCappedLoopValues: two blocks of 256 threads then share an SM
@@ -41,65 +35,11 @@ constexpr int kMaxBlockThreads = 1024;  // CUDA's limit
 constexpr int kRegisterCap = 128;
 constexpr int kCappedLoopValues = 96;
 
-// A pair body short enough (the arguments' values, summed, at most 32) that the loop's own
-// instructions and the shared-memory loads weigh in it.
-bool short_pair_body(const KernelSpec& spec) {
-  int arg_values = 0;
-  for (const ArgLayout& a : spec.args) arg_values += a.dim;
-  return arg_values <= 32;
-}
-
-// Dynamic shared memory a block may take: half of what sm_80 and later let a block opt into
-// (so that two blocks share a multiprocessor), the default limit before them.
-int64_t shared_budget(int sm) { return sm >= 80 ? 96 * 1024 : 48 * 1024; }
-
-// Products of rows longer than a GPU thread unrolls are dimension-tiled (nvptx_dim_tiles.h).
-// Shorter rows are staged whole: on an H100, tiles took gauss_D128_E16 at 1e5 from 230 to
-// 534 ms, gauss_D64_E16 from 79 to 212 ms; gauss_D1000 went from 13.2 s to 1.55 s.
-constexpr int64_t kDimTiledFrom = FormulaEmitter::kGpuStreamDim + 1;
-
-// The spec's formulas with their reduced-only parts cut out (see passes/split.h), and the
-// block size their tile allows. Float32 fast math first moves the scale of Gaussian exponents
-// into the points (passes/exp_scale.h), which the tile then holds scaled. Rows too long to
-// stage (long vectors) are not cut out, nor scaled (that would cost multiplies per pair): the
-// pair loop then reads reduced rows from global memory, where the threads of a block read
-// the same row at the same time.
-struct StagedSpec {
-  ir::Context ctx;
-  passes::StagedFormulas staged;
-  int staged_values = 0;
-  int block_threads = kBlockThreads;
-  passes::DimTiles tiles;  // dim > 0: long rows are reduced a block of dimensions at a time
-  StagedSpec(const KernelSpec& spec) {
-    std::vector<ir::Expr> roots{spec.formula};
-    if (spec.reduction.formula2) roots.push_back(spec.reduction.formula2);
-    if (spec.gpu_rows_per_thread == 1)
-      tiles = passes::find_dim_tiles(roots, spec.outer_cat(), spec.inner_cat(), kDimTiledFrom);
-    if (tiles.dim > 0) {
-      staged = {roots, {}};
-      return;
-    }
-    const std::vector<ir::Expr> scaled = spec.dtype == ir::DType::F32 && spec.gpu_fast_math
-                                             ? passes::fold_exp_scale(ctx, roots)
-                                             : roots;
-    staged = passes::stage_reduced_only(ctx, scaled, spec.inner_cat(), int(spec.args.size()));
-    for (ir::Expr e : staged.staged) staged_values += e->dim;
-    const int64_t row_bytes = int64_t(staged_values) * (spec.dtype == ir::DType::F32 ? 4 : 8);
-    const int64_t budget = shared_budget(spec.gpu_sm);
-    while (block_threads > kMinBlockThreads && block_threads * row_bytes > budget)
-      block_threads /= 2;
-    if (block_threads * row_bytes > budget) {
-      staged = {roots, {}};
-      staged_values = 0;
-      block_threads = kBlockThreads;
-    }
-  }
-};
-
 // The reduced rows that the staged values read (each argument once).
-std::vector<ir::Expr> reduced_leaves(const StagedSpec& s, const KernelSpec& spec) {
+std::vector<ir::Expr> reduced_leaves(const lower::KernelPlan& plan) {
   std::vector<ir::Expr> leaves;
-  for (ir::Expr e : ir::reachable_nodes(s.staged.staged))
+  const KernelSpec& spec = plan.spec;
+  for (ir::Expr e : ir::reachable_nodes(plan.staged.staged))
     if (e->op == ir::Op::Var && e->var_cat() == spec.inner_cat()) leaves.push_back(e);
   std::sort(leaves.begin(), leaves.end(),
             [](ir::Expr a, ir::Expr c) { return a->var_index() < c->var_index(); });
@@ -128,52 +68,12 @@ struct ThreadRow {
 
 }  // namespace
 
-int64_t GpuLayout::shared_bytes(int threads) const {
-  return int64_t(threads > 0 ? threads : block_threads) * staged_values * element_bytes;
-}
-
-int max_block_threads(int64_t shared_bytes_per_thread, int sm, int block_threads) {
-  const int64_t fitting =
-      shared_bytes_per_thread ? shared_budget(sm) / shared_bytes_per_thread : kMaxBlockThreads;
-  return std::max(block_threads, int(std::min<int64_t>(fitting, kMaxBlockThreads) / 32 * 32));
-}
-
-GpuLayout gpu_layout(const KernelSpec& spec) {
-  const StagedSpec s(spec);
-  const ColumnGroups groups(spec, s.tiles.dim > 0);
-  llvm::LLVMContext ctx;
-  const int state_values =
-      int(make_reduction_emitter(groups.spec)->state_types(element_type(ctx, spec)).size());
-  const int64_t row_bytes = int64_t(s.staged_values) * (spec.dtype == ir::DType::F32 ? 4 : 8);
-  return {s.block_threads,
-          max_block_threads(row_bytes, spec.gpu_sm, s.block_threads),
-          spec.gpu_rows_per_thread,
-          s.staged_values,
-          spec.dtype == ir::DType::F32 ? 4 : 8,
-          groups.groups,
-          state_values,
-          !short_pair_body(spec) && s.tiles.dim == 0 && groups.groups == 1};
-}
-
-bool nvptx_dim_tiled(const KernelSpec& spec) { return StagedSpec(spec).tiles.dim > 0; }
-
-bool several_rows_per_thread_pay(const KernelSpec& spec) {
-  return spec.reduction.kind == ir::ReductionKind::Sum && short_pair_body(spec) &&
-         grouped_dim(spec) == 0;
-}
-
-void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name) {
-  check_depth(spec);
-  KEOPS_CHECK(!(spec.gpu_block_sparse && spec.gpu_partial),
-              "a GPU kernel is block-sparse or partial, not both");
+void build_nvptx_kernel(llvm::Module& m, const lower::KernelPlan& plan, const std::string& name) {
+  const KernelSpec& spec = plan.spec;
   llvm::LLVMContext& ctx = m.getContext();
-  StagedSpec s(spec);
-  const ir::Expr f = s.staged.roots[0];
-  const ir::Expr g = s.staged.roots.size() > 1 ? s.staged.roots[1] : nullptr;
-  KernelSpec staged_spec = spec;  // the reduction sees the rebuilt formulas, cut to a group
-  staged_spec.formula = f;
-  staged_spec.reduction.formula2 = g;
-  const ColumnGroups groups(staged_spec, s.tiles.dim > 0);
+  const ir::Expr f = plan.f();
+  const ir::Expr g = plan.g();
+  const lower::ColumnGroups& groups = *plan.groups;
   const bool grouped = groups.dim > 0;
   auto reduction = make_reduction_emitter(groups.spec);
 
@@ -184,21 +84,19 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   const llvm::Align align_t(T->getPrimitiveSizeInBits() / 8);
   const bool sparse = spec.gpu_block_sparse;
   const bool partial = spec.gpu_partial;
-  std::vector<llvm::Type*> params_types{i64, i64, ptr, ptr, ptr};
-  if (sparse) params_types.insert(params_types.end(), {ptr, ptr});
-  if (partial) params_types = {i64, i64, ptr, ptr, i64, i64, i64};
-  llvm::Function* fn = kernel_function(m, name, params_types);
+  llvm::Function* fn = kernel_function(m, name, plan.abi);
+  auto param = [&](lower::Param p) { return fn->getArg(plan.abi.index(p)); };
   // The tile: dynamic shared memory, sized at launch.
   auto* tile = new llvm::GlobalVariable(m, llvm::ArrayType::get(T, 0), false,
                                         llvm::GlobalValue::ExternalLinkage, nullptr, "keops_tile",
                                         nullptr, llvm::GlobalValue::NotThreadLocal, 3);
   tile->setAlignment(llvm::Align(16));
 
-  Value* out_rows = fn->getArg(0);
-  Value* n_reduced = fn->getArg(1);
-  Value* args = fn->getArg(2);
-  Value* values = partial ? nullptr : fn->getArg(3);
-  Value* indices = partial ? nullptr : fn->getArg(4);
+  Value* out_rows = param(lower::Param::OutRows);
+  Value* n_reduced = param(lower::Param::NReduced);
+  Value* args = param(lower::Param::ArgTable);
+  Value* values = partial ? nullptr : param(lower::Param::Values);
+  Value* indices = partial ? nullptr : param(lower::Param::Indices);
 
   auto* entry = BasicBlock::Create(ctx, "entry", fn);
   auto* group_header = grouped ? BasicBlock::Create(ctx, "group.header", fn) : nullptr;
@@ -231,7 +129,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   Value* first_range = nullptr;
   Value* last_range = nullptr;
   if (sparse) {  // block b takes the rows and ranges of work item b
-    Value* item = b.CreateGEP(i64, fn->getArg(5), b.CreateMul(block, b.getInt64(4)));
+    Value* item = b.CreateGEP(i64, param(lower::Param::Items), b.CreateMul(block, b.getInt64(4)));
     auto field = [&](uint64_t k, const char* what) {
       return b.CreateAlignedLoad(i64, b.CreateConstGEP1_64(i64, item, k), llvm::Align(8), what);
     };
@@ -281,8 +179,9 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   if (partial) {
     split = sreg(llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_y);
     auto min = [&](Value* x, Value* y) { return b.CreateSelect(b.CreateICmpSLT(x, y), x, y); };
-    tiles_begin = min(b.CreateMul(split, fn->getArg(4)), n_reduced);
-    tiles_end = min(b.CreateAdd(tiles_begin, fn->getArg(4)), n_reduced);
+    Value* split_len = param(lower::Param::SplitLen);
+    tiles_begin = min(b.CreateMul(split, split_len), n_reduced);
+    tiles_end = min(b.CreateAdd(tiles_begin, split_len), n_reduced);
   }
   std::vector<Value*> arg_ptrs;
   for (size_t k = 0; k < spec.args.size(); ++k)
@@ -373,7 +272,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
     r->addIncoming(first_range, begin);
     b.CreateCondBr(b.CreateICmpSLT(r, last_range), range_body, finish);
     b.SetInsertPoint(range_body);
-    Value* at = b.CreateGEP(i64, fn->getArg(6), b.CreateMul(r, b.getInt64(2)));
+    Value* at = b.CreateGEP(i64, param(lower::Param::Ranges), b.CreateMul(r, b.getInt64(2)));
     tiles_begin = b.CreateAlignedLoad(i64, at, llvm::Align(8), "range.start");
     tiles_end =
         b.CreateAlignedLoad(i64, b.CreateConstGEP1_64(i64, at, 1), llvm::Align(8), "range.end");
@@ -392,9 +291,9 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   // that wait over four times the pairs, and the registers the next rows take cost their
   // pair loop more (gauss_sum_D3 at 1e6: 301 -> 308 ms). A row past the end loads the last
   // one instead.
-  const bool prefetch = !grouped && rows_per_thread == 1 && short_pair_body(spec);
+  const bool prefetch = !grouped && rows_per_thread == 1 && lower::short_pair_body(spec);
   const std::vector<ir::Expr> prefetched =
-      prefetch ? reduced_leaves(s, spec) : std::vector<ir::Expr>{};
+      prefetch ? reduced_leaves(plan) : std::vector<ir::Expr>{};
   auto load_rows = [&](Value* row) {
     row =
         b.CreateSelect(b.CreateICmpSLT(row, tiles_end), row, b.CreateSub(tiles_end, b.getInt64(1)));
@@ -437,7 +336,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
     }
   }
   Value* stage_row = b.CreateAdd(t0, thread);
-  const bool tiled = s.tiles.dim > 0;
+  const bool tiled = plan.dim_tiled();
   auto* tiled_tile = tiled ? BasicBlock::Create(ctx, "tile.dims", fn, tile_end) : nullptr;
   b.CreateCondBr(b.CreateICmpSLT(t0, tiles_end), tiled ? tiled_tile : stage, tiles_exit);
 
@@ -446,13 +345,14 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   // the products of dimension tiles are the values `given`.
   auto fold_pairs = [&](FormulaEmitter& reduced, Value* index, const Vals& given) {
     // The reduced index of a partial kernel's row: its arrays may start at index_base.
-    Value* reduced_index = partial ? b.CreateAdd(index, fn->getArg(5)) : index;
+    Value* reduced_index = partial ? b.CreateAdd(index, param(lower::Param::IndexBase)) : index;
     for (const ThreadRow& tr : thread_rows) {
       FormulaEmitter pair(b, ir::kDepI | ir::kDepJ | ir::kDepP, nullptr, nullptr, stream_dim);
       pair.delegate_to(&params);
       pair.delegate_to(tr.outer.get());
       pair.delegate_to(&reduced);
-      for (size_t k = 0; k < given.size(); ++k) pair.provide(s.tiles.products[k].node, {given[k]});
+      for (size_t k = 0; k < given.size(); ++k)
+        pair.provide(plan.tiles.products[k].node, {given[k]});
       // A group takes its columns of F (or of G).
       Vals fv = grouped && !groups.of_g ? pair.emit_chunk(f, c0, groups.width) : pair.emit(f);
       if (g) {
@@ -479,7 +379,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
     // dimensions (nvptx_dim_tiles.h), then each pair's formula in turn.
     b.SetInsertPoint(tiled_tile);
     start_tile_states();
-    auto* dim_tile_type = llvm::ArrayType::get(T, uint64_t(dim_tile_shared_values(s.tiles)));
+    auto* dim_tile_type = llvm::ArrayType::get(T, uint64_t(dim_tile_shared_values(plan.tiles)));
     auto* dim_tile =
         new llvm::GlobalVariable(m, dim_tile_type, false, llvm::GlobalValue::InternalLinkage,
                                  llvm::UndefValue::get(dim_tile_type), "keops_dim_tile", nullptr,
@@ -487,7 +387,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
     dim_tile->setAlignment(llvm::Align(16));
     Value* own_row = thread_rows[0].load_row;
     const DimTileLoop loop{
-        s.tiles,
+        plan.tiles,
         spec.gpu_sm,
         T,
         dim_tile,
@@ -528,9 +428,9 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
           [&](llvm::IRBuilderBase& ib, ir::Expr v) { return global_row_start(ib, v, stage_row); },
           stream_dim);
       stager.delegate_to(&params);
-      Value* slot = b.CreateMul(thread, b.getInt64(s.staged_values));
+      Value* slot = b.CreateMul(thread, b.getInt64(plan.gpu.staged_values));
       int offset = 0;
-      for (ir::Expr e : s.staged.staged) {
+      for (ir::Expr e : plan.staged.staged) {
         stager.emit_to_memory(e, {b.CreateGEP(T, tile, b.CreateAdd(slot, b.getInt64(offset))), T});
         offset += e->dim;
       }
@@ -560,12 +460,12 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
       // Staged values are the Var leaves past the arguments: read from the tile.
       std::vector<int> offsets;
       int offset = 0;
-      for (ir::Expr e : s.staged.staged) {
+      for (ir::Expr e : plan.staged.staged) {
         offsets.push_back(offset);
         offset += e->dim;
       }
       Value* t = b.CreateZExt(t32, i64);
-      Value* slot = b.CreateMul(t, b.getInt64(s.staged_values));
+      Value* slot = b.CreateMul(t, b.getInt64(plan.gpu.staged_values));
       Value* index = b.CreateAdd(t0, t);
       // Arguments of the reduced category that were not staged are read from global memory.
       auto staged_at = [&](ir::Expr v) {
@@ -596,7 +496,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
     t32->addIncoming(b.CreateAdd(t32, b.getInt32(1), "", /*HasNUW=*/true, /*HasNSW=*/true),
                      b.GetInsertBlock());
     llvm::Instruction* latch = b.CreateBr(inner_header);
-    if (!grouped && short_pair_body(spec)) {
+    if (!grouped && lower::short_pair_body(spec)) {
       // Several pairs per iteration where a pair is short (low dims): the loop's own
       // instructions are then a small share of a pair's. Long pair bodies gain nothing and grow
       // the code. Eight for float32 kernels of a row per thread (H100, 1e6: logsumexp_D3 540 ->
@@ -638,8 +538,9 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
     b.SetInsertPoint(store);
     if (partial) {
       // The state, not finalized, to slot first_slot + split.
-      const StateCells cells{fn->getArg(3), out_rows, groups.groups, int64_t(state_types.size())};
-      Value* state_slot = b.CreateAdd(fn->getArg(6), split);
+      const StateCells cells{param(lower::Param::States), out_rows, groups.groups,
+                             int64_t(state_types.size())};
+      Value* state_slot = b.CreateAdd(param(lower::Param::FirstSlot), split);
       const Vals state = load_state(tr.total_slots);
       for (size_t k = 0; k < state.size(); ++k)
         b.CreateAlignedStore(state[k],
@@ -661,7 +562,7 @@ void build_nvptx_kernel(llvm::Module& m, const KernelSpec& spec, const std::stri
   for (const ArgLayout& a : spec.args)
     if (a.cat == spec.outer_cat() && a.dim <= stream_dim)
       loop_values += a.dim * (T->getPrimitiveSizeInBits() / 32);
-  const bool many_registers = !short_pair_body(spec) || spec.dtype == ir::DType::F64;
+  const bool many_registers = !lower::short_pair_body(spec) || spec.dtype == ir::DType::F64;
   if (many_registers && !grouped && loop_values * rows_per_thread <= kCappedLoopValues)
     cap_registers(m, fn, kRegisterCap);
 }

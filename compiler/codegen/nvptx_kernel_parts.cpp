@@ -11,36 +11,14 @@ llvm::Type* element_type(llvm::LLVMContext& ctx, const KernelSpec& spec) {
   return spec.dtype == ir::DType::F32 ? llvm::Type::getFloatTy(ctx) : llvm::Type::getDoubleTy(ctx);
 }
 
-KernelSpec cut_columns(ir::Context& ctx, const KernelSpec& spec, bool of_g, int columns) {
-  KernelSpec cut = spec;
-  ir::Expr& formula = of_g ? cut.reduction.formula2 : cut.formula;
-  formula = ctx.make(ir::Op::Extract, {formula}, {0, columns});
-  return cut;
-}
-
-ColumnGroups::ColumnGroups(const KernelSpec& full, bool products_tiled)
-    : spec(full), dim(grouped_dim(full)) {
-  if (dim == 0) return;
-  of_g = full.reduction.kind == ir::ReductionKind::SumSoftMaxWeight;
-  auto cut_to = [&](int columns) { spec = cut_columns(ctx, full, of_g, columns); };
-  cut_to(kColumnGroup);
-  llvm::LLVMContext llvm_ctx;
-  unsigned bits = 0;
-  for (llvm::Type* t : make_reduction_emitter(spec)->state_types(element_type(llvm_ctx, full)))
-    bits += t->getPrimitiveSizeInBits();
-  width = bits > 3 * 32 * kColumnGroup ? kColumnGroup / 2 : kColumnGroup;
-  // Each group computes the dimension-tiled products again: with one register of state per
-  // column, twice as many columns (the gradient of gauss_D1000 w.r.t. x at 2e4 on an H100:
-  // 2.28 s with groups of 32 columns, 1.26 s with 64 (254 registers), 1.10 s with 96, which
-  // spill 644 bytes).
-  if (products_tiled && bits <= 32 * kColumnGroup) width = 2 * kColumnGroup;
-  if (width != kColumnGroup) cut_to(width);
-  groups = int((dim + width - 1) / width);
-}
-
 llvm::Function* kernel_function(llvm::Module& m, const std::string& name,
-                                const std::vector<llvm::Type*>& params) {
+                                const lower::KernelAbi& abi) {
   llvm::LLVMContext& ctx = m.getContext();
+  std::vector<llvm::Type*> params;
+  for (const lower::Param p : abi.params)
+    params.push_back(lower::KernelAbi::is_address(p)
+                         ? static_cast<llvm::Type*>(llvm::PointerType::get(ctx, 0))
+                         : llvm::Type::getInt64Ty(ctx));
   auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), params, false);
   auto* fn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m);
   fn->setCallingConv(llvm::CallingConv::PTX_Kernel);
@@ -63,7 +41,7 @@ Value* grid_thread_index(llvm::IRBuilderBase& b) {
                      special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x));
 }
 
-Value* group_first_column(llvm::IRBuilderBase& b, Value* g, const ColumnGroups& groups) {
+Value* group_first_column(llvm::IRBuilderBase& b, Value* g, const lower::ColumnGroups& groups) {
   Value* c0 = b.CreateMul(g, b.getInt64(groups.width));
   Value* last = b.getInt64(groups.dim - groups.width);
   return b.CreateSelect(b.CreateICmpSLT(c0, last), c0, last);

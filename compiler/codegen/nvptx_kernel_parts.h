@@ -1,6 +1,6 @@
-// Pieces the GPU kernels share (nvptx_kernel.h, its merge, the slice sum): element types, long
-// outputs' column groups, kernel entry points, thread indices, partial-state cells and output
-// rows.
+// Pieces the GPU kernels share (nvptx_kernel.h, its merge, the slice sum): element types,
+// kernel entry points, thread indices, long outputs' first columns, partial-state cells and
+// output rows.
 #pragma once
 
 #include <string>
@@ -12,35 +12,17 @@
 #include "compiler/codegen/kernel_spec.h"
 #include "compiler/codegen/reductions.h"
 #include "compiler/ir/context.h"
+#include "compiler/lower/kernel_abi.h"
+#include "compiler/lower/kernel_plan.h"
 
 namespace keops::codegen {
 
 // float or double, as spec.dtype says.
 llvm::Type* element_type(llvm::LLVMContext& ctx, const KernelSpec& spec);
 
-// spec with F (or G, of_g) cut to its first `columns` columns, the cut made in ctx: what a
-// reduction emitter of that many columns is built from.
-KernelSpec cut_columns(ir::Context& ctx, const KernelSpec& spec, bool of_g, int columns);
-
-// A long output's column groups (kernel_spec.h): the spec the reduction sees, F (or G) cut
-// to one group; the spec itself when the output is computed whole. Groups are kColumnGroup
-// columns wide, half that when each column's state takes more than three registers
-// (float64 with indices, float64 Kahan sums): 32 of those would spill; twice that in a
-// kernel whose products are dimension-tiled (products_tiled: nvptx_dim_tiled) when each
-// column's state takes one register.
-struct ColumnGroups {
-  ir::Context ctx;  // owns the cut formula
-  KernelSpec spec;
-  int64_t dim;        // the grouped formula's dim; 0: not grouped
-  int width = 0;      // columns per group
-  int groups = 1;     // ceil(dim / width)
-  bool of_g = false;  // the groups cut G (SumSoftMaxWeight), not F
-  ColumnGroups(const KernelSpec& full, bool products_tiled);
-};
-
-// A kernel entry point `name` of module m taking `params`.
+// A kernel entry point `name` of module m taking the parameters of `abi`.
 llvm::Function* kernel_function(llvm::Module& m, const std::string& name,
-                                const std::vector<llvm::Type*>& params);
+                                const lower::KernelAbi& abi);
 
 // A special register (tid, ctaid, ...) as i64.
 llvm::Value* special_register(llvm::IRBuilderBase& b, llvm::Intrinsic::ID id);
@@ -49,7 +31,8 @@ llvm::Value* special_register(llvm::IRBuilderBase& b, llvm::Intrinsic::ID id);
 llvm::Value* grid_thread_index(llvm::IRBuilderBase& b);
 
 // The first column of group g: min(g * width, dim - width).
-llvm::Value* group_first_column(llvm::IRBuilderBase& b, llvm::Value* g, const ColumnGroups& groups);
+llvm::Value* group_first_column(llvm::IRBuilderBase& b, llvm::Value* g,
+                                const lower::ColumnGroups& groups);
 
 // The 8-byte cell of state value k of group g, slot `slot`, row `row` (nvptx_kernel.h): a
 // row's state is contiguous, so that its values are read at constant offsets of one address.

@@ -28,7 +28,7 @@ constexpr int kMergeChunk = 8;
 // in 22-35 ms instead of 59-92 and loaded in 22-36 ms instead of 57-91, all before the
 // partial kernel's PTX is ready (H100, attention_D64 at 2e4, medians of 6 first calls
 // 327 -> 282 ms).
-void build_merge_kernel(llvm::Module& m, const KernelSpec& full, const ColumnGroups& groups,
+void build_merge_kernel(llvm::Module& m, const KernelSpec& full, const lower::ColumnGroups& groups,
                         const std::string& name) {
   llvm::LLVMContext& ctx = m.getContext();
   llvm::Type* T = element_type(ctx, full);
@@ -39,19 +39,20 @@ void build_merge_kernel(llvm::Module& m, const KernelSpec& full, const ColumnGro
   const int64_t header = chunked ? split->header : 0;
   ir::Context chunk_ctx;  // owns the chunk's cut formula
   const std::unique_ptr<ReductionEmitter> reduction =
-      chunked
-          ? make_reduction_emitter(cut_columns(chunk_ctx, groups.spec, split->of_g, kMergeChunk))
-          : std::move(whole);
+      chunked ? make_reduction_emitter(
+                    lower::cut_columns(chunk_ctx, groups.spec, split->of_g, kMergeChunk))
+              : std::move(whole);
   auto* i64 = llvm::Type::getInt64Ty(ctx);
-  auto* ptr = llvm::PointerType::get(ctx, 0);
-  llvm::Function* fn = kernel_function(m, name, {i64, ptr, i64, ptr, ptr, i64});
-  Value* out_rows = fn->getArg(0);
-  Value* n_slots = fn->getArg(2);
-  Value* values = fn->getArg(3);
-  Value* indices = fn->getArg(4);
-  Value* finalize = fn->getArg(5);
+  const lower::KernelAbi abi = lower::merge_kernel_abi();
+  llvm::Function* fn = kernel_function(m, name, abi);
+  auto param = [&](lower::Param p) { return fn->getArg(abi.index(p)); };
+  Value* out_rows = param(lower::Param::OutRows);
+  Value* n_slots = param(lower::Param::NSlots);
+  Value* values = param(lower::Param::Values);
+  Value* indices = param(lower::Param::Indices);
+  Value* finalize = param(lower::Param::Finalize);
   const auto state_types = reduction->state_types(T);  // the cells folded together
-  const StateCells cells{fn->getArg(1), out_rows, groups.groups, state_values};
+  const StateCells cells{param(lower::Param::States), out_rows, groups.groups, state_values};
 
   auto* entry = BasicBlock::Create(ctx, "entry", fn);
   auto* group_header = BasicBlock::Create(ctx, "group.header", fn);
@@ -188,11 +189,10 @@ void build_merge_kernel(llvm::Module& m, const KernelSpec& full, const ColumnGro
 
 }  // namespace
 
-std::string merge_kernel_name(const std::string& kernel_name) { return kernel_name + "_merge"; }
-
-void build_nvptx_merge_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name) {
-  KEOPS_CHECK(spec.gpu_partial, "a merge kernel merges the states of a partial kernel");
-  build_merge_kernel(m, spec, ColumnGroups(spec, nvptx_dim_tiled(spec)), name);
+void build_nvptx_merge_kernel(llvm::Module& m, const lower::KernelPlan& plan,
+                              const std::string& name) {
+  KEOPS_CHECK(plan.spec.gpu_partial, "a merge kernel merges the states of a partial kernel");
+  build_merge_kernel(m, plan.spec, *plan.groups, name);
 }
 
 }  // namespace keops::codegen

@@ -16,12 +16,12 @@ void build_nvptx_slice_sum_kernel(llvm::Module& m, ir::DType dtype, const std::s
       dtype == ir::DType::F32 ? llvm::Type::getFloatTy(ctx) : llvm::Type::getDoubleTy(ctx);
   llvm::Type* sum_type = llvm::Type::getDoubleTy(ctx);
   auto* i64 = llvm::Type::getInt64Ty(ctx);
-  auto* ptr = llvm::PointerType::get(ctx, 0);
-  llvm::Function* fn = kernel_function(m, name, {i64, ptr, i64, ptr});
-  Value* n = fn->getArg(0);
-  Value* slices = fn->getArg(1);
-  Value* n_slices = fn->getArg(2);
-  Value* out = fn->getArg(3);
+  const lower::KernelAbi abi = lower::slice_sum_kernel_abi();
+  llvm::Function* fn = kernel_function(m, name, abi);
+  Value* n = fn->getArg(abi.index(lower::Param::Count));
+  Value* slices = fn->getArg(abi.index(lower::Param::Slices));
+  Value* n_slices = fn->getArg(abi.index(lower::Param::NSlices));
+  Value* out = fn->getArg(abi.index(lower::Param::Values));
   const llvm::Align align(T->getPrimitiveSizeInBits() / 8);
 
   auto* entry = BasicBlock::Create(ctx, "entry", fn);

@@ -10,7 +10,8 @@
 
 namespace keops::codegen {
 
-// Adds to module m (NVPTX) the kernel `name`, for T = float or double as dtype says:
+// Adds to module m (NVPTX) the kernel `name`, for T = float or double as dtype says, taking
+// lower::slice_sum_kernel_abi()'s parameters:
 //   __global__ void kernel(int64_t n, const T* slices, int64_t n_slices, T* out);
 // a thread per value, out[i] = slices[i] + slices[n + i] + ... + slices[(n_slices - 1) * n + i]
 // for i < n, added in that order in double precision (rounded once for float).

@@ -85,14 +85,15 @@ std::vector<int> nvptx_sms() {
   return sms;
 }
 
-void build_aot_gpu_entry(llvm::Module& m, const codegen::KernelSpec& spec, const std::string& ptx,
+void build_aot_gpu_entry(llvm::Module& m, const lower::KernelPlan& plan, const std::string& ptx,
                          const std::string& symbol) {
+  const codegen::KernelSpec& spec = plan.spec;
   KEOPS_CHECK(spec.gpu_sm > 0, "a GPU entry needs a GPU spec");
   llvm::LLVMContext& ctx = m.getContext();
   auto* i32 = llvm::Type::getInt32Ty(ctx);
   auto* i64 = llvm::Type::getInt64Ty(ctx);
   auto* ptr = llvm::PointerType::get(ctx, 0);
-  const codegen::GpuLayout layout = codegen::gpu_layout(spec);
+  const lower::GpuLayout& layout = plan.gpu;
   auto string = [&](const std::string& text, const std::string& name) -> llvm::Constant* {
     return constant(m, llvm::ConstantDataArray::getString(ctx, text), symbol + "." + name);
   };

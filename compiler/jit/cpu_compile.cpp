@@ -29,7 +29,8 @@ OwnedModule build_optimized(const codegen::KernelSpec& spec) {
 
 std::string cpu_kernel_symbol(const codegen::KernelSpec& spec) {
   char name[32];
-  std::snprintf(name, sizeof name, "keops_cpu_%016llx", static_cast<unsigned long long>(spec.key_hash()));
+  std::snprintf(name, sizeof name, "keops_cpu_%016llx",
+                static_cast<unsigned long long>(spec.key_hash()));
   return name;
 }
 
@@ -38,7 +39,8 @@ CpuKernel compile_cpu_kernel(const codegen::KernelSpec& spec) {
   CpuKernel k;
   k.tiling = codegen::choose_cpu_tiling(spec);
   // The module must die before its context: load() takes both and orders that.
-  k.entry = CpuJit::instance().load(std::move(m.context), std::move(m.module), cpu_kernel_symbol(spec));
+  k.entry =
+      CpuJit::instance().load(std::move(m.context), std::move(m.module), cpu_kernel_symbol(spec));
   return k;
 }
 

@@ -1,6 +1,8 @@
 // Ahead-of-time objects for keopsc (see object.h).
 #include "compiler/jit/object.h"
 
+#include <optional>
+
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 
@@ -14,7 +16,9 @@
 namespace keops::jit {
 
 std::string compile_aot_object(const codegen::KernelSpec& spec, const std::string& symbol) {
-  const std::string ptx = spec.gpu_sm > 0 ? gpu_kernel_ptx(spec) : "";
+  const std::optional<lower::KernelPlan> plan =
+      spec.gpu_sm > 0 ? std::optional(lower::lower(spec)) : std::nullopt;
+  const std::string ptx = plan ? gpu_kernel_ptx(*plan) : "";
   llvm::LLVMContext context;
   std::string object;
   {
@@ -22,7 +26,7 @@ std::string compile_aot_object(const codegen::KernelSpec& spec, const std::strin
     llvm::Module module(symbol, context);
     if (spec.gpu_sm > 0) {
       module.setTargetTriple(spec.target.triple);
-      build_aot_gpu_entry(module, spec, ptx, symbol);  // one call: nothing to optimize
+      build_aot_gpu_entry(module, *plan, ptx, symbol);  // one call: nothing to optimize
     } else {
       const std::string kernel_symbol = cpu_kernel_symbol(spec);
       codegen::build_cpu_kernel(module, spec, kernel_symbol);

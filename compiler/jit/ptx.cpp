@@ -76,10 +76,9 @@ std::unique_ptr<llvm::TargetMachine> nvptx_machine(int device_sm) {
 }
 
 // The PTX of a module that `build` fills with spec's kernel, optimized at `level`.
-std::string module_ptx(
-    const codegen::KernelSpec& spec,
-    const std::function<void(llvm::Module&, const codegen::KernelSpec&, const std::string&)>& build,
-    const std::string& symbol, llvm::OptimizationLevel level) {
+std::string module_ptx(const codegen::KernelSpec& spec,
+                       const std::function<void(llvm::Module&)>& build,
+                       llvm::OptimizationLevel level) {
   KEOPS_CHECK(spec.gpu_sm > 0, "a GPU kernel needs an sm_XX target");
   auto tm = nvptx_machine(spec.gpu_sm);
   llvm::LLVMContext context;
@@ -87,7 +86,7 @@ std::string module_ptx(
   m->setTargetTriple(kTriple);
   m->setDataLayout(tm->createDataLayout());
   if (spec.gpu_fast_math) codegen::request_gpu_fast_math(*m);
-  build(*m, spec, symbol);
+  build(*m);
   run_module_pipeline(*m, *tm, level);
   llvm::SmallString<0> ptx;
   llvm::raw_svector_ostream os(ptx);
@@ -114,10 +113,15 @@ std::string gpu_kernel_symbol(const codegen::KernelSpec& spec) {
 // unroll their slot loop, in less time (keopsc emit, medians of 15: attention_D64 64 -> 51
 // ms, knn_D64 44 -> 33, gauss_D64_E16 46 -> 39; the short kernels' 19 ms are mostly setup).
 // Dimension-tiled kernels keep O3: at O1 their tile loops took 7% more instructions.
-std::string gpu_kernel_ptx(const codegen::KernelSpec& spec) {
+std::string gpu_kernel_ptx(const lower::KernelPlan& plan) {
   return module_ptx(
-      spec, codegen::build_nvptx_kernel, gpu_kernel_symbol(spec),
-      codegen::nvptx_dim_tiled(spec) ? llvm::OptimizationLevel::O3 : llvm::OptimizationLevel::O1);
+      plan.spec,
+      [&](llvm::Module& m) { codegen::build_nvptx_kernel(m, plan, gpu_kernel_symbol(plan.spec)); },
+      plan.dim_tiled() ? llvm::OptimizationLevel::O3 : llvm::OptimizationLevel::O1);
+}
+
+std::string gpu_kernel_ptx(const codegen::KernelSpec& spec) {
+  return gpu_kernel_ptx(lower::lower(spec));
 }
 
 std::string gpu_slice_sum_symbol(ir::DType dtype) {
@@ -131,16 +135,24 @@ std::string gpu_slice_sum_ptx(ir::DType dtype, int sm) {
   spec.gpu_fast_math = false;
   return module_ptx(
       spec,
-      [](llvm::Module& m, const codegen::KernelSpec& s, const std::string& name) {
-        codegen::build_nvptx_slice_sum_kernel(m, s.dtype, name);
+      [&](llvm::Module& m) {
+        codegen::build_nvptx_slice_sum_kernel(m, dtype, gpu_slice_sum_symbol(dtype));
       },
-      gpu_slice_sum_symbol(dtype), llvm::OptimizationLevel::O1);
+      llvm::OptimizationLevel::O1);
+}
+
+std::string gpu_merge_kernel_ptx(const lower::KernelPlan& plan) {
+  return module_ptx(
+      plan.spec,
+      [&](llvm::Module& m) {
+        codegen::build_nvptx_merge_kernel(m, plan,
+                                          lower::merge_kernel_name(gpu_kernel_symbol(plan.spec)));
+      },
+      llvm::OptimizationLevel::O1);
 }
 
 std::string gpu_merge_kernel_ptx(const codegen::KernelSpec& spec) {
-  return module_ptx(spec, codegen::build_nvptx_merge_kernel,
-                    codegen::merge_kernel_name(gpu_kernel_symbol(spec)),
-                    llvm::OptimizationLevel::O1);
+  return gpu_merge_kernel_ptx(lower::lower(spec));
 }
 
 }  // namespace keops::jit

@@ -1,18 +1,21 @@
-// PTX emission: a GPU KernelSpec to PTX text through LLVM's NVPTX backend.
+// PTX emission: a GPU kernel plan to PTX text through LLVM's NVPTX backend.
 #pragma once
 
 #include <string>
 
 #include "compiler/codegen/kernel_spec.h"
+#include "compiler/lower/kernel_plan.h"
 
 namespace keops::jit {
 
-// The PTX of the spec's kernel for sm_<spec.gpu_sm>, with a PTX ISA version that the
-// drivers of that architecture accept.
+// The PTX of the plan's kernel for sm_<spec.gpu_sm>, with a PTX ISA version that the
+// drivers of that architecture accept; from a spec, lowered first.
+std::string gpu_kernel_ptx(const lower::KernelPlan& plan);
 std::string gpu_kernel_ptx(const codegen::KernelSpec& spec);
 
-// The PTX of the merge kernel of the partial kernel spec (spec.gpu_partial), entry
-// codegen::merge_kernel_name(gpu_kernel_symbol(spec)).
+// The PTX of the merge kernel of the partial kernel plan (spec.gpu_partial), entry
+// lower::merge_kernel_name(gpu_kernel_symbol(spec)).
+std::string gpu_merge_kernel_ptx(const lower::KernelPlan& plan);
 std::string gpu_merge_kernel_ptx(const codegen::KernelSpec& spec);
 
 // The PTX of the kernel that sums an output's slices (codegen/nvptx_slice_sum.h) of

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "compiler/codegen/nvptx_kernel.h"
+#include "compiler/lower/kernel_plan.h"
 #include "keops/aot_gpu.h"
 #include "keops/error.h"
 #include "keops/gpu.h"
@@ -107,7 +107,7 @@ void run(const keops_aot_gpu_kernel& k, const std::string& name, int64_t out_row
   const int64_t shared_per_thread = k.shared_bytes / k.block_threads;
   const int block_threads = dense_block_threads(
       kernel, out_rows, int(k.column_groups),
-      codegen::max_block_threads(shared_per_thread, int(k.sm), int(k.block_threads)),
+      lower::max_block_threads(shared_per_thread, int(k.sm), int(k.block_threads)),
       shared_per_thread, 1, k.wide_tiles_pay != 0);
   launch_reduction<T>(kernel, block_threads, shared_per_thread * block_threads,
                       unsigned(std::min(k.column_groups, int64_t(kMaxGridZ))), out_rows, reduced,

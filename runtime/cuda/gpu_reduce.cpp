@@ -7,7 +7,6 @@
 #include <mutex>
 #include <string>
 
-#include "compiler/codegen/nvptx_kernel.h"
 #include "compiler/jit/ptx.h"
 #include "compiler/support/check.h"
 #include "keops/error.h"
@@ -17,6 +16,7 @@
 #include "runtime/cuda/launch_args.h"
 #include "runtime/cuda/memory.h"
 #include "runtime/cuda/module_cache.h"
+#include "runtime/cuda/plan_cache.h"
 #include "runtime/cuda/ptx_cache.h"
 #include "runtime/cuda/stream.h"
 
@@ -26,18 +26,17 @@ namespace {
 // Threads per block of the merge kernel.
 constexpr unsigned kMergeThreads = 256;
 
-// The module cache's key of the merge kernel of the partial spec run_spec.
-std::string merge_module_key(const codegen::KernelSpec& run_spec) {
-  return run_spec.key() + "|merge";
-}
+// The module cache's key of the merge kernel of the partial kernel whose key is run_key.
+std::string merge_module_key(const std::string& run_key) { return run_key + "|merge"; }
 
 // Its module on `device`, loaded on the first request. The merge reads each partial state
 // once, so the driver's quickest JIT serves: the driver compiles one module at a time, and
 // the partial kernel's first call waited for the merge's (attention_D64 at 2e4 on an H100:
 // the merge module's JIT took 60-92 ms).
-std::shared_ptr<const Module> merge_module_of(const codegen::KernelSpec& run_spec, int device) {
+std::shared_ptr<const Module> merge_module_of(const lower::KernelPlan& run_plan,
+                                              const std::string& run_key, int device) {
   return cached_module(
-      merge_module_key(run_spec), device, [&] { return cached_merge_ptx(run_spec); },
+      merge_module_key(run_key), device, [&] { return cached_merge_ptx(run_plan); },
       JitEffort::Quick);
 }
 
@@ -73,13 +72,19 @@ int opt_in_block_threads(const KernelFunction& kernel, int64_t shared_bytes_per_
 void launch_merge(const KernelFunction& merge, int64_t rows, CUdeviceptr states, int64_t n_slots,
                   CUdeviceptr values, CUdeviceptr indices, int64_t finalize,
                   const LaunchConfig& partial_config) {
-  void* params[] = {&rows, &states, &n_slots, &values, &indices, &finalize};
+  lower::KernelArgs params;
+  params.out_rows = rows;
+  params.states = states;
+  params.n_slots = n_slots;
+  params.values = values;
+  params.indices = indices;
+  params.finalize = finalize;
   LaunchConfig config;
   config.block.x = kMergeThreads;
   config.grid.x = unsigned(ceil_div(rows, kMergeThreads));
   config.grid.z = partial_config.grid.z;
   config.stream = partial_config.stream;
-  launch(merge, config, params);
+  launch(merge, config, lower::merge_kernel_abi(), params);
 }
 
 // A dense launch over `rows` output rows and `reduced` reduced rows, its tail split.
@@ -125,35 +130,40 @@ void launch_split_tail(const KernelFunction& kernel, const KernelFunction& slice
   // waits both ways.)
   if (run_stream != nullptr)
     for (const CUstream concurrent : streams) stream_wait(kernel.device, concurrent, run_stream);
-  CUdeviceptr no_indices = 0;
+  const lower::KernelAbi dense_abi = lower::reduction_kernel_abi(false, false);
   // The whole blocks first: blocks start in launch order, and the slices' fill the last wave.
   if (whole_rows > 0) {
-    CUdeviceptr table_at = table.address();
-    int64_t reduced = split.reduced;
-    void* params[] = {&whole_rows, &reduced, &table_at, &values, &no_indices};
+    lower::KernelArgs params;
+    params.out_rows = whole_rows;
+    params.n_reduced = split.reduced;
+    params.arg_table = table.address();
+    params.values = values;
     config.grid.x = unsigned(split.tail.whole_blocks);
     config.stream = streams[0];
-    launch(kernel, config, params);
+    launch(kernel, config, dense_abi, params);
   }
   config.grid.x = unsigned(ceil_div(tail_rows, split.rows_per_block));
   for (int64_t s = 0; s < n_slices; ++s) {
-    int64_t reduced = std::min(slice_len, split.reduced - s * slice_len);
-    CUdeviceptr table_at = table.address() + CUdeviceptr(size_t(s + 1) * n * sizeof(CUdeviceptr));
-    CUdeviceptr slice_at = slices + CUdeviceptr(s * tail_rows * value_cols * int64_t(sizeof(T)));
-    void* params[] = {&tail_rows, &reduced, &table_at, &slice_at, &no_indices};
+    lower::KernelArgs params;
+    params.out_rows = tail_rows;
+    params.n_reduced = std::min(slice_len, split.reduced - s * slice_len);
+    params.arg_table = table.address() + CUdeviceptr(size_t(s + 1) * n * sizeof(CUdeviceptr));
+    params.values = slices + CUdeviceptr(s * tail_rows * value_cols * int64_t(sizeof(T)));
     config.stream = streams[size_t(s + 1)];
-    launch(kernel, config, params);
+    launch(kernel, config, dense_abi, params);
   }
-  int64_t sums = tail_rows * value_cols;
-  CUdeviceptr tail_values = values + CUdeviceptr(whole_rows * value_cols * int64_t(sizeof(T)));
-  void* params[] = {&sums, &slices, &n_slices, &tail_values};
+  lower::KernelArgs params;
+  params.count = tail_rows * value_cols;
+  params.slices = slices;
+  params.n_slices = n_slices;
+  params.values = values + CUdeviceptr(whole_rows * value_cols * int64_t(sizeof(T)));
   if (run_stream != nullptr)
     for (const CUstream concurrent : streams) stream_wait(kernel.device, run_stream, concurrent);
   LaunchConfig sum_config;
   sum_config.block.x = kMergeThreads;
-  sum_config.grid.x = unsigned(ceil_div(sums, kMergeThreads));
+  sum_config.grid.x = unsigned(ceil_div(params.count, kMergeThreads));
   sum_config.stream = run_stream;
-  launch(slice_sum, sum_config, params);
+  launch(slice_sum, sum_config, lower::slice_sum_kernel_abi(), params);
 }
 
 }  // namespace
@@ -211,7 +221,9 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
                 ": Options::gpu_memory_limit must be >= 0 (0: what the GPU has free), not " +
                 std::to_string(options.memory_limit));
   ContextGuard guard(device);
-  const codegen::GpuLayout layout = codegen::gpu_layout(spec);
+  const std::string key = spec.key();
+  const std::shared_ptr<const lower::KernelPlan> spec_plan = cached_plan(spec, key);
+  const lower::GpuLayout& layout = spec_plan->gpu;
   const int64_t bt = layout.block_threads;
 
   // Where each array is: in place on the device, or on the host (copied a slice at a time).
@@ -277,24 +289,30 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
   DenseLaunch dense{1, layout.block_threads};
   if (!sparse && !plan.partial)
     dense = plan_dense_launch(plan.rows, shape.multiprocessors, layout.column_groups,
-                              layout.max_block_threads, codegen::several_rows_per_thread_pay(spec));
+                              layout.max_block_threads, lower::several_rows_per_thread_pay(spec));
   if (options.rows_per_thread > 0) dense.rows_per_thread = options.rows_per_thread;
   run_spec.gpu_rows_per_thread = dense.rows_per_thread;
   // The 2-D scheme's merge kernel compiles on another thread meanwhile: a first call waits
   // for the longer of the two, not for both. Later calls find it loaded and start no thread
   // (a thread took 0.3 ms, gauss_sum_D3 at 1e4 0.2 ms).
+  const bool spec_runs = run_spec.gpu_block_sparse == spec.gpu_block_sparse &&
+                         run_spec.gpu_partial == spec.gpu_partial &&
+                         run_spec.gpu_rows_per_thread == spec.gpu_rows_per_thread;
+  const std::string run_key = spec_runs ? key : run_spec.key();
+  const std::shared_ptr<const lower::KernelPlan> run_plan =
+      spec_runs ? spec_plan : cached_plan(run_spec, run_key);
   std::future<std::shared_ptr<const Module>> merge_module;
   if (plan.partial)
     merge_module =
-        std::async(module_cached(merge_module_key(run_spec), device) ? std::launch::deferred
-                                                                     : std::launch::async,
-                   [&] { return merge_module_of(run_spec, device); });
-  const auto module = cached_module(run_spec.key(), device, [&] { return cached_ptx(run_spec); });
+        std::async(module_cached(merge_module_key(run_key), device) ? std::launch::deferred
+                                                                    : std::launch::async,
+                   [&] { return merge_module_of(*run_plan, run_key, device); });
+  const auto module = cached_module(run_key, device, [&] { return cached_ptx(*run_plan); });
   const std::string symbol = jit::gpu_kernel_symbol(run_spec);
   const KernelFunction kernel = module->function(symbol);
-  const KernelFunction merge =
-      plan.partial ? merge_module.get()->function(codegen::merge_kernel_name(symbol))
-                   : KernelFunction{};
+  const KernelFunction merge = plan.partial
+                                   ? merge_module.get()->function(lower::merge_kernel_name(symbol))
+                                   : KernelFunction{};
 
   LaunchConfig config;
   // The block size, now that the kernel's registers are known.
@@ -436,30 +454,33 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
       const TailSplit tail = most_splits > 1 ? tail_split_of(rows) : TailSplit{};
       if (tail.splits == 1 && !addresses.empty())
         table.upload_async(addresses.data(), addresses.size() * sizeof(CUdeviceptr), stream);
+      lower::KernelArgs params;
+      params.out_rows = rows;
+      params.n_reduced = reduced;
+      params.arg_table = table_at;
       if (tail.splits > 1) {
         launch_split_tail(kernel, slice_sum, config, {rows, reduced, tail, rows_per_block},
                           addresses, spec, args, table, values_at, values.cols,
                           tail_slices.address());
       } else if (!plan.partial) {
-        CUdeviceptr items_at = items.address(), ranges_at = ranges.address();
-        void* params[] = {&rows,       &reduced,  &table_at, &values_at,
-                          &indices_at, &items_at, &ranges_at};  // a dense kernel reads 5
+        params.values = values_at;
+        params.indices = indices_at;
+        params.items = items.address();
+        params.ranges = ranges.address();
         config.grid.y = 1;
-        launch(kernel, config, params);
+        launch(kernel, config, run_plan->abi, params);
       } else {
         // The splits of these reduced rows into their slots, then the slots merged: into
         // slot 0 while more reduced rows follow, into the outputs after the last.
-        CUdeviceptr states_at = states.address();
-        int64_t split_len = std::max<int64_t>(1, ceil_div(reduced, plan.splits));
-        int64_t first_slot = j0 == 0 ? 0 : 1;
-        int64_t index_base = options.index_offset + j0;
-        void* params[] = {&rows,      &reduced,    &table_at,  &states_at,
-                          &split_len, &index_base, &first_slot};
+        params.states = states.address();
+        params.split_len = std::max<int64_t>(1, ceil_div(reduced, plan.splits));
+        params.first_slot = j0 == 0 ? 0 : 1;
+        params.index_base = options.index_offset + j0;
         config.grid.y = unsigned(plan.splits);
-        launch(kernel, config, params);
-        int64_t n_slots = first_slot + plan.splits;
-        int64_t finalize = j0 + reduced >= n_reduced && !options.states_out ? 1 : 0;
-        launch_merge(merge, rows, states_at, n_slots, values_at, indices_at, finalize, config);
+        launch(kernel, config, run_plan->abi, params);
+        const int64_t finalize = j0 + reduced >= n_reduced && !options.states_out ? 1 : 0;
+        launch_merge(merge, rows, params.states, params.first_slot + plan.splits, values_at,
+                     indices_at, finalize, config);
       }
       j0 += reduced;
       if (j0 >= n_reduced) break;
@@ -494,11 +515,13 @@ void merge_gpu_states(const codegen::KernelSpec& spec, int device, int64_t out_r
   run_spec.gpu_block_sparse = false;
   run_spec.gpu_partial = true;
   run_spec.gpu_rows_per_thread = 1;
-  const codegen::GpuLayout layout = codegen::gpu_layout(run_spec);
+  const std::string run_key = run_spec.key();
+  const std::shared_ptr<const lower::KernelPlan> run_plan = cached_plan(run_spec, run_key);
+  const lower::GpuLayout& layout = run_plan->gpu;
   const size_t slot_bytes = size_t(out_rows * layout.state_bytes());
   const KernelFunction merge =
-      merge_module_of(run_spec, device)
-          ->function(codegen::merge_kernel_name(jit::gpu_kernel_symbol(run_spec)));
+      merge_module_of(*run_plan, run_key, device)
+          ->function(lower::merge_kernel_name(jit::gpu_kernel_symbol(run_spec)));
   const bool values_in_place = in_device_memory(values.data, values.device, device);
   const bool indices_in_place = in_device_memory(indices.data, indices.device, device);
   DeviceBuffer states(device, slots.size() * slot_bytes);

@@ -2,6 +2,7 @@
 #include "runtime/cuda/launch.h"
 
 #include <mutex>
+#include <vector>
 
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/errors.h"
@@ -43,6 +44,12 @@ void launch(const KernelFunction& kernel, const LaunchConfig& config, void** arg
                                    ", block " + dims(config.block) + ", " +
                                    std::to_string(config.dynamic_shared_bytes) +
                                    " bytes of dynamic shared memory)");
+}
+
+void launch(const KernelFunction& kernel, const LaunchConfig& config, const lower::KernelAbi& abi,
+            lower::KernelArgs args) {
+  std::vector<void*> params = abi.launch_params(args);
+  launch(kernel, config, params.data());
 }
 
 }  // namespace keops::runtime::cuda

@@ -1,6 +1,7 @@
 // Kernel launches through cuLaunchKernel, with errors that name the kernel and its shape.
 #pragma once
 
+#include "compiler/lower/kernel_abi.h"
 #include "runtime/cuda/driver_api.h"
 #include "runtime/cuda/module_cache.h"
 
@@ -32,5 +33,8 @@ void allow_dynamic_shared(const KernelFunction& kernel, int64_t bytes);
 // value, in order. Opts the function in first when it asks for more than 48 KiB of dynamic
 // shared memory. Makes the kernel's device current for the calls.
 void launch(const KernelFunction& kernel, const LaunchConfig& config, void** args);
+// The same with the parameters `abi` lists, their values from args.
+void launch(const KernelFunction& kernel, const LaunchConfig& config, const lower::KernelAbi& abi,
+            lower::KernelArgs args);
 
 }  // namespace keops::runtime::cuda

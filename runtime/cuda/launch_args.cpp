@@ -71,18 +71,21 @@ void launch_reduction(const KernelFunction& kernel, int block_threads, int64_t s
   CUdeviceptr values_address = on_device(values, device, value_bytes, owned, false);
   CUdeviceptr indices_address = on_device(indices, device, index_bytes, owned, false);
 
-  int64_t rows_arg = out_rows, reduced_arg = n_reduced;
-  CUdeviceptr table_arg = arg_table.address();
-  CUdeviceptr items_arg = sparse ? sparse->items : 0, ranges_arg = sparse ? sparse->ranges : 0;
-  void* params[] = {&rows_arg,        &reduced_arg, &table_arg, &values_address,
-                    &indices_address, &items_arg,   &ranges_arg};  // a dense kernel reads 5
+  lower::KernelArgs params;
+  params.out_rows = out_rows;
+  params.n_reduced = n_reduced;
+  params.arg_table = arg_table.address();
+  params.values = values_address;
+  params.indices = indices_address;
+  params.items = sparse ? sparse->items : 0;
+  params.ranges = sparse ? sparse->ranges : 0;
   LaunchConfig config;
   config.block.x = unsigned(block_threads);
   config.grid.x =
       unsigned(sparse ? sparse->blocks : (out_rows + block_threads - 1) / block_threads);
   config.grid.z = grid_z;
   config.dynamic_shared_bytes = unsigned(shared_bytes);
-  launch(kernel, config, params);
+  launch(kernel, config, lower::reduction_kernel_abi(sparse != nullptr, false), params);
   synchronize(device);
   if (values.device != device && value_bytes > 0)
     copy_to_host(device, values.data, values_address, value_bytes);

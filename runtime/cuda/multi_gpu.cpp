@@ -8,12 +8,12 @@
 #include <string>
 #include <thread>
 
-#include "compiler/codegen/nvptx_kernel.h"
 #include "keops/error.h"
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/gpu_reduce.h"
 #include "runtime/cuda/launch_args.h"
 #include "runtime/cuda/memory.h"
+#include "runtime/cuda/plan_cache.h"
 
 namespace keops::runtime::cuda {
 
@@ -134,7 +134,7 @@ void run_multi_gpu_reduction(const codegen::KernelSpec& spec, const std::vector<
     // Too few output rows to share: the GPUs split the reduced axis, and their partial
     // states are merged on the GPU of the outputs (or the first).
     const std::vector<int64_t> starts = split_rows(n_reduced, weights, kAlignRows);
-    const size_t state_bytes = size_t(out_rows * codegen::gpu_layout(spec).state_bytes());
+    const size_t state_bytes = size_t(out_rows * cached_plan(spec)->gpu.state_bytes());
     std::vector<std::vector<char>> slots(devices.size());
     const std::vector<size_t> busy = with_work(starts);
     on_threads(busy, [&](size_t k) {

@@ -29,12 +29,13 @@ std::string cached(const std::string& key, const std::function<std::string()>& m
 
 }  // namespace
 
-std::string cached_ptx(const codegen::KernelSpec& spec) {
-  return cached(ptx_cache_key(spec), [&] { return jit::gpu_kernel_ptx(spec); });
+std::string cached_ptx(const lower::KernelPlan& plan) {
+  return cached(ptx_cache_key(plan.spec), [&] { return jit::gpu_kernel_ptx(plan); });
 }
 
-std::string cached_merge_ptx(const codegen::KernelSpec& spec) {
-  return cached(ptx_cache_key(spec) + "|merge", [&] { return jit::gpu_merge_kernel_ptx(spec); });
+std::string cached_merge_ptx(const lower::KernelPlan& plan) {
+  return cached(ptx_cache_key(plan.spec) + "|merge",
+                [&] { return jit::gpu_merge_kernel_ptx(plan); });
 }
 
 std::string cached_slice_sum_ptx(ir::DType dtype, int sm) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "compiler/codegen/kernel_spec.h"
+#include "compiler/lower/kernel_plan.h"
 
 namespace keops::runtime::cuda {
 
@@ -13,12 +14,12 @@ inline constexpr const char* kPtxKind = "ptx";
 // The key of spec's PTX on disk: the spec's key and the compiler's build id.
 std::string ptx_cache_key(const codegen::KernelSpec& spec);
 
-// spec's PTX (spec.gpu_sm > 0): loaded from the disk cache, else generated and stored there.
-// The driver keeps its own cache of the machine code it compiles from PTX.
-std::string cached_ptx(const codegen::KernelSpec& spec);
+// The PTX of plan's kernel (a GPU spec's): loaded from the disk cache, else generated and
+// stored there. The driver keeps its own cache of the machine code it compiles from PTX.
+std::string cached_ptx(const lower::KernelPlan& plan);
 
-// The same for the merge kernel of the partial kernel spec (jit::gpu_merge_kernel_ptx).
-std::string cached_merge_ptx(const codegen::KernelSpec& spec);
+// The same for the merge kernel of the partial kernel plan (jit::gpu_merge_kernel_ptx).
+std::string cached_merge_ptx(const lower::KernelPlan& plan);
 
 // The same for the kernel that sums an output's slices (jit::gpu_slice_sum_ptx).
 std::string cached_slice_sum_ptx(ir::DType dtype, int sm);

@@ -120,14 +120,14 @@ std::vector<T> load_npy(const std::string& path, int64_t rows, int64_t cols, con
 }
 
 // The GpuLayout of the kernel keopsc compiles for a float32 Sum over j on sm_90.
-keops::codegen::GpuLayout sm90_layout(const char* formula, const std::vector<std::string>& aliases,
-                                      int64_t* grouped_dim = nullptr) {
+keops::lower::GpuLayout sm90_layout(const char* formula, const std::vector<std::string>& aliases,
+                                    int64_t* grouped_dim = nullptr) {
   const keops::runtime::KernelRequest request{formula, aliases, "Sum", 1, {}};
   keops::runtime::OwnedKernelSpec owned = keops::runtime::make_kernel_spec(
       request, keops::ir::DType::F32, keops::codegen::CpuTarget::named("x86-64"));
   owned.spec.gpu_sm = 90;
   if (grouped_dim) *grouped_dim = keops::codegen::grouped_dim(owned.spec);
-  return keops::codegen::gpu_layout(owned.spec);
+  return keops::lower::lower(owned.spec).gpu;
 }
 
 std::set<std::string> undefined_symbols(const std::string& object, const TempDir& scratch) {
@@ -379,7 +379,7 @@ TEST_CASE("keopsc compile --target sm_90: descriptions record column groups and 
   std::memcpy(&wide, bytes.data() + sizeof gauss, sizeof wide);
   std::memcpy(&long_body, bytes.data() + 2 * sizeof gauss, sizeof long_body);
 
-  const keops::codegen::GpuLayout gauss_layout = sm90_layout(kGauss, kGaussAliases);
+  const keops::lower::GpuLayout gauss_layout = sm90_layout(kGauss, kGaussAliases);
   CHECK(gauss.abi_version == KEOPS_AOT_GPU_ABI_VERSION);
   CHECK(gauss.column_groups == 1);
   CHECK(gauss.column_groups == gauss_layout.column_groups);
@@ -389,7 +389,7 @@ TEST_CASE("keopsc compile --target sm_90: descriptions record column groups and 
   CHECK(gauss.wide_tiles_pay == 0);  // a short pair body
 
   int64_t grouped_dim = 0;
-  const keops::codegen::GpuLayout wide_layout = sm90_layout(kWide, kWideAliases, &grouped_dim);
+  const keops::lower::GpuLayout wide_layout = sm90_layout(kWide, kWideAliases, &grouped_dim);
   CHECK(grouped_dim > 0);
   CHECK(wide_layout.column_groups > 1);
   CHECK(wide.abi_version == KEOPS_AOT_GPU_ABI_VERSION);
@@ -809,7 +809,7 @@ TEST_CASE("keops_aot_gpu_launch: bad descriptions and sizes, device arrays used 
   owned.spec.gpu_sm = gpu ? keops::runtime::cuda::device_sm(0) : 90;
   const std::string ptx = keops::jit::gpu_kernel_ptx(owned.spec);
   const std::string kernel_name = keops::jit::gpu_kernel_symbol(owned.spec);
-  const keops::codegen::GpuLayout layout = keops::codegen::gpu_layout(owned.spec);
+  const keops::lower::GpuLayout layout = keops::lower::lower(owned.spec).gpu;
   const int64_t dims[] = {3, 3, 1}, cats[] = {KEOPS_AOT_CAT_I, KEOPS_AOT_CAT_J, KEOPS_AOT_CAT_J};
   const keops_aot_gpu_kernel kernel{KEOPS_AOT_GPU_ABI_VERSION,
                                     "gauss",

@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "compiler/codegen/nvptx_kernel.h"
+#include "compiler/lower/kernel_plan.h"
 #include "compiler/jit/cpu_compile.h"
 #include "compiler/jit/ptx.h"
 #include "keops/error.h"
@@ -157,7 +157,7 @@ void add_spec_jobs(std::vector<Job>& jobs, const std::string& prefix, const Kern
   gpu(80, "dense", [](KernelSpec&) {});
   gpu(90, "partial", [](KernelSpec& s) { s.gpu_partial = true; });
   gpu(90, "sparse", [](KernelSpec& s) { s.gpu_block_sparse = true; });
-  if (keops::codegen::several_rows_per_thread_pay(base))
+  if (keops::lower::several_rows_per_thread_pay(base))
     gpu(90, "rows4", [](KernelSpec& s) { s.gpu_rows_per_thread = 4; });
 }
 

@@ -63,13 +63,13 @@ TEST_CASE("the 2-D scheme: a partial kernel and its merge kernel, every reductio
       CHECK(count(ptx, ".entry ") == 1);
       CHECK(ptx.find(".entry " + name + "(") != std::string::npos);
       CHECK(count(merge_ptx, ".entry ") == 1);
-      CHECK(merge_ptx.find(".entry " + keops::codegen::merge_kernel_name(name) + "(") !=
+      CHECK(merge_ptx.find(".entry " + keops::lower::merge_kernel_name(name) + "(") !=
             std::string::npos);
       // The split is ctaid.y; the merge kernel has no barrier.
       CHECK(ptx.find("%ctaid.y") != std::string::npos);
       CHECK(count(ptx, "bar.sync") == 2);
       CHECK(count(merge_ptx, "bar.sync") == 0);
-      CHECK(keops::codegen::gpu_layout(g.spec).state_values > 0);
+      CHECK(keops::lower::lower(g.spec).gpu.state_values > 0);
       if (!ptxas.empty())
         for (const std::string& module : {ptx, merge_ptx})
           CHECK(assemble_ptx(ptxas, module, 90, /*no_spills=*/true) == "");
@@ -106,7 +106,7 @@ TEST_CASE("merge kernels of wide states fold 8 columns at a time: short PTX") {
       CAPTURE(int(dtype));
       GpuSpec g(c.formula, c.reduction, dtype, 0, c.formula2, 3, c.e);
       g.spec.gpu_partial = true;
-      const int cells = keops::codegen::gpu_layout(g.spec).state_values;
+      const int cells = keops::lower::lower(g.spec).gpu.state_values;
       const std::string merge_ptx = keops::jit::gpu_merge_kernel_ptx(g.spec);
       // A merge loads the cells it folds from slot 0 and from each later slot, in a loop
       // that LLVM unrolls twice: every cell unchunked, the header and 8 columns chunked.
@@ -130,14 +130,14 @@ TEST_CASE("merge kernels of wide states fold 8 columns at a time: short PTX") {
 
 TEST_CASE("partial states: one 8-byte cell per state value, per column group") {
   GpuSpec sum("Exp(-p * SqDist(x, y)) * b", "Sum", DType::F32);
-  CHECK(keops::codegen::gpu_layout(sum.spec).state_values == 1);
-  CHECK(keops::codegen::gpu_layout(sum.spec).state_bytes() == 8);
+  CHECK(keops::lower::lower(sum.spec).gpu.state_values == 1);
+  CHECK(keops::lower::lower(sum.spec).gpu.state_bytes() == 8);
   sum.spec.sum_scheme = keops::codegen::SumScheme::Kahan;
-  CHECK(keops::codegen::gpu_layout(sum.spec).state_values == 2);
+  CHECK(keops::lower::lower(sum.spec).gpu.state_values == 2);
   GpuSpec knn("SqDist(x, y)", "KMin_ArgKMin", DType::F32, 4);
-  CHECK(keops::codegen::gpu_layout(knn.spec).state_values == 8);  // 4 values, 4 indices
+  CHECK(keops::lower::lower(knn.spec).gpu.state_values == 8);  // 4 values, 4 indices
   GpuSpec wide("Exp(-SqDist(x, y)) * v", "Sum", DType::F64, 0, "", 3, 1000);
-  const auto layout = keops::codegen::gpu_layout(wide.spec);
+  const auto layout = keops::lower::lower(wide.spec).gpu;
   CHECK(layout.column_groups == 32);
   CHECK(layout.state_values == 32);
   CHECK(layout.state_bytes() == 32 * 32 * 8);
@@ -170,7 +170,7 @@ TEST_CASE("long outputs on the GPU: 32 columns per block, small PTX that does no
         CAPTURE(partial);
         GpuSpec g(c.formula, c.reduction, dtype, 0, c.formula2, c.dim, c.e);
         g.spec.gpu_partial = partial;
-        CHECK(keops::codegen::gpu_layout(g.spec).column_groups ==
+        CHECK(keops::lower::lower(g.spec).gpu.column_groups ==
               (dtype == DType::F32 ? c.groups32 : c.groups64));
         const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
         CHECK(ptx.find("%ctaid.z") != std::string::npos);
@@ -181,25 +181,28 @@ TEST_CASE("long outputs on the GPU: 32 columns per block, small PTX that does no
       }
   // Outputs of 64 columns or fewer are computed whole, as before.
   GpuSpec whole("x - y", "Min", DType::F32, 0, "", 64);
-  CHECK(keops::codegen::gpu_layout(whole.spec).column_groups == 1);
+  CHECK(keops::lower::lower(whole.spec).gpu.column_groups == 1);
   CHECK(keops::jit::gpu_kernel_ptx(whole.spec).find("%ctaid.z") == std::string::npos);
   if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
 }
 
 TEST_CASE("wide tiles pay for long pair bodies staged whole, not for short or tiled ones") {
-  using keops::codegen::gpu_layout;
   // 128 values a pair (knn_D64), 144 (gauss_D64_E16 with 16 columns out): staged whole.
-  CHECK(gpu_layout(GpuSpec("SqDist(x, y)", "ArgKMin", DType::F32, 10, "", 64).spec).wide_tiles_pay);
-  CHECK(gpu_layout(GpuSpec({"x = Vi(64)", "y = Vj(64)", "v = Vj(16)"}, "Exp(-SqDist(x, y)) * v",
-                           "Sum", DType::F32)
-                       .spec)
-            .wide_tiles_pay);
+  CHECK(keops::lower::lower(GpuSpec("SqDist(x, y)", "ArgKMin", DType::F32, 10, "", 64).spec)
+            .gpu.wide_tiles_pay);
+  CHECK(keops::lower::lower(GpuSpec({"x = Vi(64)", "y = Vj(64)", "v = Vj(16)"},
+                                    "Exp(-SqDist(x, y)) * v", "Sum", DType::F32)
+                                .spec)
+            .gpu.wide_tiles_pay);
   // 7 values (gauss_sum_D3); 2001 (gauss_D1000, dimension tiles); a long output of 200
   // columns (column groups).
-  CHECK_FALSE(gpu_layout(GpuSpec("Exp(-SqDist(x, y)) * b", "Sum", DType::F32).spec).wide_tiles_pay);
-  CHECK_FALSE(gpu_layout(GpuSpec("Exp(-SqDist(x, y)) * b", "Sum", DType::F32, 0, "", 1000).spec)
-                  .wide_tiles_pay);
-  CHECK_FALSE(gpu_layout(GpuSpec("x * b", "Sum", DType::F32, 0, "", 200).spec).wide_tiles_pay);
+  CHECK_FALSE(keops::lower::lower(GpuSpec("Exp(-SqDist(x, y)) * b", "Sum", DType::F32).spec)
+                  .gpu.wide_tiles_pay);
+  CHECK_FALSE(
+      keops::lower::lower(GpuSpec("Exp(-SqDist(x, y)) * b", "Sum", DType::F32, 0, "", 1000).spec)
+          .gpu.wide_tiles_pay);
+  CHECK_FALSE(
+      keops::lower::lower(GpuSpec("x * b", "Sum", DType::F32, 0, "", 200).spec).gpu.wide_tiles_pay);
 }
 
 TEST_CASE("grouped_dim: the CPU's and the GPU's long outputs") {
@@ -227,7 +230,7 @@ TEST_CASE("several rows per thread: each tile value loaded once serves every row
     GpuSpec four("Exp(-SqDist(x, y)) * b", "Sum", dtype);
     four.spec.gpu_rows_per_thread = 4;
     CHECK(one.spec.key() != four.spec.key());
-    CHECK(keops::codegen::gpu_layout(four.spec).rows_per_thread == 4);
+    CHECK(keops::lower::lower(four.spec).gpu.rows_per_thread == 4);
     const std::string ptx1 = keops::jit::gpu_kernel_ptx(one.spec);
     const std::string ptx4 = keops::jit::gpu_kernel_ptx(four.spec);
     // The shared-memory loads of a reduced row (y and b: one ld.shared.v4.f32, or two
@@ -261,7 +264,7 @@ TEST_CASE("one row per thread, short rows: the next tile's rows are loaded befor
   auto prefetches = [](const KernelSpec& spec) {
     llvm::LLVMContext ctx;
     llvm::Module m("prefetch", ctx);
-    keops::codegen::build_nvptx_kernel(m, spec, "k");
+    keops::codegen::build_nvptx_kernel(m, keops::lower::lower(spec), "k");
     for (const llvm::BasicBlock& block : *m.getFunction("k"))
       if (block.getName() == "tile.prefetch.first") return true;
     return false;

@@ -75,7 +75,7 @@ TEST_CASE("long rows' distances and products are computed in dimension tiles of 
     GpuSpec gauss("Exp(-SqDist(x, y) * p) * b", "Sum", dtype, 0, "", 1000);
     std::string ptx = keops::jit::gpu_kernel_ptx(gauss.spec);
     CHECK(ptx.find("keops_dim_tile") != std::string::npos);
-    CHECK(keops::codegen::nvptx_dim_tiled(gauss.spec));  // optimized at O3 (ptx.cpp)
+    CHECK(keops::lower::lower(gauss.spec).dim_tiled());  // optimized at O3 (ptx.cpp)
     CHECK(ptx.find(dtype == keops::ir::DType::F32 ? "ld.shared.v4.f32" : "ld.shared.v2.f64") !=
           std::string::npos);
     // The next chunk is copied while this one is multiplied (cp.async, from sm_80).
@@ -100,23 +100,23 @@ TEST_CASE("long rows' distances and products are computed in dimension tiles of 
   // Rows short enough to stage keep the pair loop.
   GpuSpec short_rows("Exp(-SqDist(x, y)) * b", "Sum", keops::ir::DType::F32, 0, "", 64);
   CHECK(keops::jit::gpu_kernel_ptx(short_rows.spec).find("keops_dim_tile") == std::string::npos);
-  CHECK_FALSE(keops::codegen::nvptx_dim_tiled(short_rows.spec));
+  CHECK_FALSE(keops::lower::lower(short_rows.spec).dim_tiled());
   // A long row read otherwise too: the products are tiled, the other reads stay in the pair
   // loop; a gradient's long output (column groups) likewise.
   GpuSpec summed("SqDist(x, y) * Sum(x)", "Sum", keops::ir::DType::F32, 0, "", 1000);
   CHECK(keops::jit::gpu_kernel_ptx(summed.spec).find("keops_dim_tile") != std::string::npos);
-  CHECK(keops::codegen::nvptx_dim_tiled(summed.spec));
+  CHECK(keops::lower::lower(summed.spec).dim_tiled());
   GpuSpec gradient("(x - y) * Exp(-SqDist(x, y) * p)", "Sum", keops::ir::DType::F32, 0, "", 1000);
   const std::string ptx = keops::jit::gpu_kernel_ptx(gradient.spec);
   CHECK(ptx.find("keops_dim_tile") != std::string::npos);
   if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 90) == "");
   // Each column group computes the products again: groups of 64 columns there, 32 elsewhere.
-  CHECK(keops::codegen::gpu_layout(gradient.spec).column_groups == 16);
+  CHECK(keops::lower::lower(gradient.spec).gpu.column_groups == 16);
   GpuSpec weights("Exp(-SqDist(x, y)) * v", "Sum", keops::ir::DType::F32, 0, "", 3, 1000);
-  CHECK(keops::codegen::gpu_layout(weights.spec).column_groups == 32);
+  CHECK(keops::lower::lower(weights.spec).gpu.column_groups == 32);
   GpuSpec gradient64("(x - y) * Exp(-SqDist(x, y) * p)", "Sum", keops::ir::DType::F64, 0, "",
                      1000);  // two registers a column: 32 columns
-  CHECK(keops::codegen::gpu_layout(gradient64.spec).column_groups == 32);
+  CHECK(keops::lower::lower(gradient64.spec).gpu.column_groups == 32);
 }
 
 TEST_CASE("PTX for every reduction kind assembles with ptxas for sm_80 and sm_90") {
@@ -147,7 +147,7 @@ TEST_CASE("long vectors on the GPU: loops over components, a bounded tile, PTX t
     for (auto dtype : {keops::ir::DType::F32, keops::ir::DType::F64}) {
       CAPTURE(dim);
       GpuSpec g("Exp(-p * SqDist(x, y)) * b", "Sum", dtype, 0, "", dim);
-      const auto layout = keops::codegen::gpu_layout(g.spec);
+      const auto layout = keops::lower::lower(g.spec).gpu;
       CHECK(layout.shared_bytes() <= 96 * 1024);
       CHECK(layout.block_threads >= 64);
       const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
@@ -159,7 +159,7 @@ TEST_CASE("long vectors on the GPU: loops over components, a bounded tile, PTX t
   }
   // Rows too long for a tile are read from global memory: nothing is staged.
   GpuSpec g("Exp(-p * SqDist(x, y)) * b", "Sum", keops::ir::DType::F32, 0, "", 4096);
-  CHECK(keops::codegen::gpu_layout(g.spec).staged_values == 0);
+  CHECK(keops::lower::lower(g.spec).gpu.staged_values == 0);
   if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
 }
 

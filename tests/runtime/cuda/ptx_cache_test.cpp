@@ -26,7 +26,7 @@ TEST_CASE("GPU kernels' PTX is stored in the disk cache and read back; damage is
   spec.args = {{3, keops::ir::CatI}, {3, keops::ir::CatJ}};
   spec.gpu_sm = 90;
 
-  const std::string ptx = keops::runtime::cuda::cached_ptx(spec);
+  const std::string ptx = keops::runtime::cuda::cached_ptx(keops::lower::lower(spec));
   CHECK(ptx == keops::jit::gpu_kernel_ptx(spec));
   const DiskCache disk(dir.path(), 1 << 30);
   auto entries = disk.list();
@@ -36,19 +36,19 @@ TEST_CASE("GPU kernels' PTX is stored in the disk cache and read back; damage is
 
   // A hit returns the stored text: a marker put into a valid entry comes back.
   disk.store(keops::runtime::cuda::kPtxKind, entries[0].key, ptx + "// from disk\n");
-  CHECK(keops::runtime::cuda::cached_ptx(spec) == ptx + "// from disk\n");
+  CHECK(keops::runtime::cuda::cached_ptx(keops::lower::lower(spec)) == ptx + "// from disk\n");
 
   // A truncated entry fails its checksum: the PTX is generated again and stored again.
   const std::string path = entries[0].path.string();
   const std::string bytes = keops::test::read_bytes(path);
   keops::test::write_bytes(path, bytes.substr(0, bytes.size() / 2));
-  CHECK(keops::runtime::cuda::cached_ptx(spec) == ptx);
+  CHECK(keops::runtime::cuda::cached_ptx(keops::lower::lower(spec)) == ptx);
   CHECK(disk.load(keops::runtime::cuda::kPtxKind, entries[0].key) == ptx);
 
   // Off: nothing is stored.
   keops::runtime::set_process_disk_cache(DiskCacheSettings{false, dir.path(), 1 << 30});
   spec.gpu_sm = 80;
-  CHECK(keops::runtime::cuda::cached_ptx(spec).find(".target sm_80") != std::string::npos);
+  CHECK(keops::runtime::cuda::cached_ptx(keops::lower::lower(spec)).find(".target sm_80") != std::string::npos);
   CHECK(disk.list().size() == 1);
   keops::runtime::set_process_disk_cache(std::nullopt);
 }

@@ -1,0 +1,121 @@
+// The lowering plan: GPU kernels' parameters, staged formulas, layouts and CPU tilings.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+
+#include "compiler/codegen/nvptx_kernel.h"
+#include "compiler/ir/traverse.h"
+#include "compiler/lower/kernel_plan.h"
+#include "keops/error.h"
+#include "tests/support/gpu_spec.h"
+
+namespace {
+
+using keops::ir::DType;
+using keops::lower::KernelAbi;
+using keops::lower::Param;
+using keops::test::GpuSpec;
+
+}  // namespace
+
+TEST_CASE("kernel ABIs list each kernel's parameters in order") {
+  const KernelAbi dense = keops::lower::reduction_kernel_abi(false, false);
+  CHECK(dense.params == std::vector<Param>{Param::OutRows, Param::NReduced, Param::ArgTable,
+                                           Param::Values, Param::Indices});
+  const KernelAbi sparse = keops::lower::reduction_kernel_abi(true, false);
+  CHECK(sparse.params.size() == 7);
+  CHECK(sparse.index(Param::Items) == 5);
+  CHECK(sparse.index(Param::Ranges) == 6);
+  const KernelAbi partial = keops::lower::reduction_kernel_abi(false, true);
+  CHECK(partial.index(Param::States) == 3);
+  CHECK(partial.index(Param::FirstSlot) == 6);
+  CHECK_FALSE(partial.has(Param::Values));
+  CHECK_THROWS_WITH_AS(partial.index(Param::Values), doctest::Contains("ABI does not have"),
+                       std::logic_error);
+  CHECK_THROWS_WITH_AS(keops::lower::reduction_kernel_abi(true, true),
+                       doctest::Contains("block-sparse or partial, not both"), std::logic_error);
+  CHECK(keops::lower::merge_kernel_abi().index(Param::Finalize) == 5);
+  CHECK(keops::lower::slice_sum_kernel_abi().index(Param::Values) == 3);
+  CHECK(KernelAbi::is_address(Param::States));
+  CHECK_FALSE(KernelAbi::is_address(Param::SplitLen));
+}
+
+TEST_CASE("launch parameters point at the fields an ABI lists, in its order") {
+  keops::lower::KernelArgs args;
+  const KernelAbi partial = keops::lower::reduction_kernel_abi(false, true);
+  const std::vector<void*> params = partial.launch_params(args);
+  REQUIRE(params.size() == 7);
+  CHECK(params[0] == &args.out_rows);
+  CHECK(params[2] == &args.arg_table);
+  CHECK(params[3] == &args.states);
+  CHECK(params[4] == &args.split_len);
+  CHECK(params[5] == &args.index_base);
+  CHECK(params[6] == &args.first_slot);
+  const std::vector<void*> slice = keops::lower::slice_sum_kernel_abi().launch_params(args);
+  CHECK(slice == std::vector<void*>{&args.count, &args.slices, &args.n_slices, &args.values});
+}
+
+TEST_CASE("the GPU kernel builder declares the parameters of the plan's ABI") {
+  for (const auto& [sparse, partial] : {std::pair{false, false}, {true, false}, {false, true}}) {
+    GpuSpec g("Exp(-SqDist(x, y)) * b", "Sum", DType::F32);
+    g.spec.gpu_block_sparse = sparse;
+    g.spec.gpu_partial = partial;
+    const keops::lower::KernelPlan plan = keops::lower::lower(g.spec);
+    llvm::LLVMContext ctx;
+    llvm::Module m("k", ctx);
+    m.setTargetTriple("nvptx64-nvidia-cuda");
+    keops::codegen::build_nvptx_kernel(m, plan, "k");
+    const llvm::Function* fn = m.getFunction("k");
+    REQUIRE(fn != nullptr);
+    REQUIRE(fn->arg_size() == plan.abi.params.size());
+    for (size_t k = 0; k < plan.abi.params.size(); ++k)
+      CHECK(fn->getArg(unsigned(k))->getType()->isPointerTy() ==
+            KernelAbi::is_address(plan.abi.params[k]));
+  }
+}
+
+TEST_CASE("a GPU plan stages the reduced-only values and sizes its tile") {
+  GpuSpec gauss("Exp(-SqDist(x, y)) * b", "Sum", DType::F32);
+  const keops::lower::KernelPlan plan = keops::lower::lower(gauss.spec);
+  CHECK_FALSE(plan.dim_tiled());
+  // y (scaled by fast math's exp_scale) and b are staged: 4 values a reduced row.
+  CHECK(plan.gpu.staged_values == 4);
+  CHECK(plan.gpu.shared_bytes(256) == 256 * 4 * 4);
+  CHECK(plan.gpu.block_threads == 256);
+  CHECK(plan.gpu.column_groups == 1);
+  // The pair loop reads staged values as Vars past the arguments.
+  int staged_vars = 0;
+  for (keops::ir::Expr e : keops::ir::reachable_nodes({plan.f()}))
+    if (e->op == keops::ir::Op::Var && e->var_index() >= int(gauss.spec.args.size())) ++staged_vars;
+  CHECK(staged_vars >= 1);
+
+  GpuSpec long_rows("Exp(-SqDist(x, y)) * b", "Sum", DType::F32, 0, "", 1000);
+  const keops::lower::KernelPlan tiled = keops::lower::lower(long_rows.spec);
+  CHECK(tiled.dim_tiled());
+  CHECK(tiled.gpu.staged_values == 0);
+
+  GpuSpec wide("b * v", "Sum", DType::F32, 0, "", 3, 200);
+  const keops::lower::KernelPlan grouped = keops::lower::lower(wide.spec);
+  CHECK(grouped.groups->dim == 200);
+  CHECK(grouped.gpu.column_groups == (200 + grouped.groups->width - 1) / grouped.groups->width);
+}
+
+TEST_CASE("a CPU plan carries the kernel's register tiling; too deep a formula is refused") {
+  GpuSpec g("Exp(-SqDist(x, y)) * b", "Sum", DType::F32);
+  g.spec.gpu_sm = 0;
+  g.spec.target = keops::codegen::CpuTarget::named("skylake-avx512");
+  const keops::lower::KernelPlan plan = keops::lower::lower(g.spec);
+  CHECK(plan.cpu_tiling.lanes == 16);
+  CHECK(plan.cpu_tiling.rows_per_tile() ==
+        keops::codegen::choose_cpu_tiling(g.spec).rows_per_tile());
+
+  keops::ir::Expr deep = g.spec.formula;
+  for (int k = 0; k < keops::codegen::kMaxEmittedDepth; ++k)
+    deep = g.ctx.make(keops::ir::Op::Exp, {deep});
+  g.spec.formula = deep;
+  CHECK_THROWS_WITH_AS(keops::lower::lower(g.spec), doctest::Contains("operations deep"),
+                       keops::Error);
+}
