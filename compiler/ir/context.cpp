@@ -1,12 +1,14 @@
 // Node creation: the op table, type checks, constant folding, local simplification, interning.
 #include "compiler/ir/context.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
 #include <unordered_map>
 
 #include "compiler/ir/evaluator.h"
+#include "compiler/ir/traverse.h"
 #include "keops/error.h"
 
 namespace keops::ir {
@@ -92,6 +94,27 @@ Expr Context::intern(Node node) {
   const Node* stored = nodes_.back().get();
   table_.emplace(stored->hash, stored);
   return stored;
+}
+
+std::vector<Expr> Context::adopt(const std::vector<Expr>& roots) {
+  // Every node of every root, arguments before their users, each once.
+  std::vector<Expr> nodes;
+  for (Expr root : roots)
+    if (root) {
+      const std::vector<Expr> more = nodes_in_id_order(root);
+      nodes.insert(nodes.end(), more.begin(), more.end());
+    }
+  std::sort(nodes.begin(), nodes.end(), [](Expr a, Expr b) { return a->id < b->id; });
+  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+  std::unordered_map<Expr, Expr> copies;
+  for (Expr e : nodes) {
+    Node copy = *e;
+    for (Expr& a : copy.args) a = copies.at(a);
+    copies[e] = intern(std::move(copy));
+  }
+  std::vector<Expr> out;
+  for (Expr root : roots) out.push_back(root ? copies.at(root) : nullptr);
+  return out;
 }
 
 Expr Context::var(int index, int dim, Cat cat, DType dtype) {

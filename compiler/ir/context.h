@@ -32,6 +32,11 @@ class Context {
     return constant(std::vector<double>(size_t(dim), 0.0), dtype);
   }
 
+  // The roots' DAGs (all made by one other context) copied into this one as they are (no
+  // simplification), in their creation order: formulas that outlive the context that made
+  // them. Null roots stay null.
+  std::vector<Expr> adopt(const std::vector<Expr>& roots);
+
   size_t size() const;
 
  private:

@@ -70,8 +70,8 @@ bool several_rows_per_thread_pay(const codegen::KernelSpec& spec);
 int max_block_threads(int64_t shared_bytes_per_thread, int sm, int block_threads);
 
 struct KernelPlan {
-  codegen::KernelSpec spec;          // as requested
-  std::shared_ptr<ir::Context> ctx;  // owns the lowered formulas
+  codegen::KernelSpec spec;          // as requested, its formulas copied into ctx
+  std::shared_ptr<ir::Context> ctx;  // owns every formula of the plan
 
   // GPU kernels (spec.gpu_sm > 0). The spec's formulas with their reduced-only parts cut out
   // (passes/split.h), after float32 fast math moved the scale of Gaussian exponents into the

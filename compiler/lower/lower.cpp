@@ -152,11 +152,15 @@ KernelPlan lower(const KernelSpec& spec) {
   codegen::check_depth(spec);
   KernelPlan plan;
   plan.spec = spec;
+  // The plan owns its formulas: it may outlive the caller's (process caches keep plans).
   plan.ctx = std::make_shared<ir::Context>();
+  const std::vector<ir::Expr> owned = plan.ctx->adopt({spec.formula, spec.reduction.formula2});
+  plan.spec.formula = owned[0];
+  plan.spec.reduction.formula2 = owned[1];
   if (spec.gpu_sm > 0)
     plan_gpu(plan);
   else
-    plan.cpu_tiling = codegen::choose_cpu_tiling(spec);
+    plan.cpu_tiling = codegen::choose_cpu_tiling(plan.spec);
   return plan;
 }
 

@@ -1,13 +1,16 @@
 // The lowering plan: GPU kernels' parameters, staged formulas, layouts and CPU tilings.
 #include <doctest/doctest.h>
 
+#include <memory>
 #include <string>
 
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 
 #include "compiler/codegen/nvptx_kernel.h"
+#include "compiler/ir/printer.h"
 #include "compiler/ir/traverse.h"
+#include "compiler/jit/ptx.h"
 #include "compiler/lower/kernel_plan.h"
 #include "keops/error.h"
 #include "tests/support/gpu_spec.h"
@@ -118,4 +121,38 @@ TEST_CASE("a CPU plan carries the kernel's register tiling; too deep a formula i
   g.spec.formula = deep;
   CHECK_THROWS_WITH_AS(keops::lower::lower(g.spec), doctest::Contains("operations deep"),
                        keops::Error);
+}
+
+TEST_CASE("a plan owns its formulas: it outlives the context of the spec it was lowered from") {
+  std::string expected;
+  std::unique_ptr<keops::lower::KernelPlan> plan;
+  for (const bool tiled : {false, true}) {  // a dimension-tiled plan keeps F as given
+    const int dim = tiled ? 1000 : 3;
+    {
+      GpuSpec g("Exp(-SqDist(x, y)) * b", "Sum", DType::F32, 0, "", dim);
+      expected = keops::jit::gpu_kernel_ptx(g.spec);
+      plan = std::make_unique<keops::lower::KernelPlan>(keops::lower::lower(g.spec));
+    }  // g's context is gone
+    CHECK(plan->dim_tiled() == tiled);
+    CHECK(keops::jit::gpu_kernel_ptx(*plan) == expected);
+  }
+}
+
+TEST_CASE("Context::adopt copies DAGs as they are, shared nodes once, in creation order") {
+  keops::ir::Context from, to;
+  using keops::ir::Op;
+  const keops::ir::Expr x = from.var(0, 3, keops::ir::CatI, DType::F32);
+  const keops::ir::Expr y = from.var(1, 3, keops::ir::CatJ, DType::F32);
+  const keops::ir::Expr d = from.make(Op::SqDist, {x, y});
+  const keops::ir::Expr f = from.make(Op::Exp, {from.make(Op::Minus, {d})});
+  const keops::ir::Expr g = from.make(Op::Mult, {d, x});
+  const std::vector<keops::ir::Expr> copies = to.adopt({f, nullptr, g});
+  REQUIRE(copies.size() == 3);
+  CHECK(copies[1] == nullptr);
+  CHECK(keops::ir::print(copies[0]) == keops::ir::print(f));
+  CHECK(keops::ir::print(copies[2]) == keops::ir::print(g));
+  CHECK(copies[0]->hash == f->hash);
+  CHECK(copies[0]->args[0]->args[0] == copies[2]->args[0]);  // d, shared
+  CHECK(to.size() == 6);                                     // x, y, d, -d, Exp, d * x
+  CHECK(copies[0]->args[0]->args[0]->id < copies[0]->id);
 }
