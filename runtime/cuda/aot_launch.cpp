@@ -7,8 +7,8 @@
 #include "compiler/lower/kernel_plan.h"
 #include "keops/aot_gpu.h"
 #include "keops/error.h"
-#include "keops/gpu.h"
 #include "runtime/cuda/device.h"
+#include "runtime/cuda/driver_api.h"
 #include "runtime/cuda/errors.h"
 #include "runtime/cuda/gpu_reduce.h"
 #include "runtime/cuda/launch.h"
@@ -164,9 +164,8 @@ void launch_checked(const keops_aot_gpu_kernel* k, int64_t nx, int64_t ny, const
     throw Failure{KEOPS_AOT_NULL_INDICES, "running " + name + ": indices is NULL and has " +
                                               std::to_string(out_rows) + " rows"};
   if (out_rows == 0) return;  // nothing to do, GPU or not, as in CPU objects
-  if (!gpu_available())
-    throw Failure{KEOPS_AOT_NO_GPU,
-                  "running " + name + ": no usable GPU: " + gpu_unavailable_reason()};
+  if (const DriverProbe& probe = driver_probe(); !probe.available)
+    throw Failure{KEOPS_AOT_NO_GPU, "running " + name + ": no usable GPU: " + probe.reason};
   try {
     if (k->dtype_bytes == 4)
       run<float>(*k, name, out_rows, reduced, arg_rows, args, values, indices);
