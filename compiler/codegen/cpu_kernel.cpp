@@ -72,7 +72,7 @@ class CpuKernelBuilder {
       : spec_(spec), ctx_(m.getContext()), group_width_(group_width), group_spec_(spec) {
     if (group_width_ > 0) {
       // The reduction and the tiling see F (or G) cut to one group.
-      ir::Expr& grouped = spec.reduction.kind == ir::ReductionKind::SumSoftMaxWeight
+      ir::Expr& grouped = spec.reduction.traits().independent_columns() == ir::ReductionColumns::OfG
                               ? group_spec_.reduction.formula2
                               : group_spec_.formula;
       grouped = group_ctx_.make(ir::Op::Extract, {grouped}, {0, group_width_});

@@ -99,22 +99,16 @@ std::string KernelSpec::key() const {
 }
 
 int64_t grouped_dim(const KernelSpec& spec) {
-  using K = ir::ReductionKind;
   const int64_t longer_than = spec.gpu_sm > 0 ? kGpuGroupedDim : FormulaEmitter::kCpuStreamDim;
-  switch (spec.reduction.kind) {
-    case K::Sum:
-    case K::Max:
-    case K::Min:
-    case K::ArgMax:
-    case K::ArgMin:
-    case K::Max_ArgMax:
-    case K::Min_ArgMin:
+  switch (spec.reduction.traits().independent_columns()) {
+    case ir::ReductionColumns::OfF:
       return spec.formula->dim > longer_than ? spec.formula->dim : 0;
-    case K::SumSoftMaxWeight:
+    case ir::ReductionColumns::OfG:
       return spec.reduction.formula2->dim > longer_than ? spec.reduction.formula2->dim : 0;
-    default:
-      return 0;
+    case ir::ReductionColumns::None:
+      break;
   }
+  return 0;
 }
 
 uint64_t KernelSpec::key_hash() const {

@@ -106,15 +106,12 @@ class SumEmitter final : public ReductionEmitter {
 // then, when indices are kept, K*dim i64 indices in the same layout.
 class SelectEmitter final : public ReductionEmitter {
  public:
-  enum class Best { Lowest, Highest };
-  enum class Output { Values, Indices, Both };
-
-  SelectEmitter(int dim, int k, Best best, Output output)
+  SelectEmitter(int dim, int k, bool is_max, bool values_out, bool indices_out)
       : dim_(size_t(dim)),
         k_(size_t(k)),
-        is_max_(best == Best::Highest),
-        values_out_(output != Output::Indices),
-        indices_out_(output != Output::Values) {}
+        is_max_(is_max),
+        values_out_(values_out),
+        indices_out_(indices_out) {}
 
   std::vector<llvm::Type*> state_types(llvm::Type* lanes) const override {
     std::vector<llvm::Type*> types(k_ * dim_, lanes);
@@ -242,15 +239,11 @@ class SelectEmitter final : public ReductionEmitter {
 // m gives no inf - inf), and m is NaN once either is (then e, hence s, is NaN too).
 class ShiftedExpEmitter final : public ReductionEmitter {
  public:
-  // A LogSumExp with a G (g_dim > 0) is LogSumExpWeight.
-  ShiftedExpEmitter(ir::ReductionKind kind, int g_dim)
-      : kind_(kind == ir::ReductionKind::LogSumExp && g_dim > 0 ? ir::ReductionKind::LogSumExpWeight
-                                                                : kind) {
-    if (kind_ == ir::ReductionKind::LogSumExp || kind_ == ir::ReductionKind::Max_SumShiftExp ||
-        kind_ == ir::ReductionKind::SumSoftMaxWeight)
-      weights_.push_back(kUnitWeight);
-    if (kind_ != ir::ReductionKind::LogSumExp && kind_ != ir::ReductionKind::Max_SumShiftExp)
-      for (int c = 0; c < g_dim; ++c) weights_.push_back(c);
+  // With G (g_dim > 0) its components weigh the sums; unweighted sums, and the normalizer of
+  // Normalized outputs, weigh 1.
+  ShiftedExpEmitter(ir::ReductionYield yields, int g_dim) : yields_(yields), weighted_(g_dim > 0) {
+    if (!weighted_ || yields_ == ir::ReductionYield::Normalized) weights_.push_back(kUnitWeight);
+    for (int c = 0; c < g_dim; ++c) weights_.push_back(c);
   }
 
   std::vector<llvm::Type*> state_types(llvm::Type* lanes) const override {
@@ -321,31 +314,30 @@ class ShiftedExpEmitter final : public ReductionEmitter {
     llvm::Type* t = state[0]->getType();
     Value* zero = llvm::ConstantFP::get(t, 0.0);
     values.clear();
-    switch (kind_) {
-      case ir::ReductionKind::LogSumExp:
-      case ir::ReductionKind::LogSumExpWeight:
+    switch (yields_) {
+      case ir::ReductionYield::LogOfSum:
         // m + log(s), where s = 0 (an empty range, or weights summing to 0) gives -inf.
         for (size_t w = 1; w < state.size(); ++w)
           values.push_back(b.CreateSelect(b.CreateFCmpOEQ(state[w], zero),
                                           llvm::ConstantFP::get(t, -kInf),
                                           b.CreateFAdd(state[0], emit_log(b, state[w]))));
         break;
-      case ir::ReductionKind::SumSoftMaxWeight:
+      case ir::ReductionYield::Normalized:
         // The normalizer s_1 is >= 1 (or NaN) unless the range is empty: then 0, and the
         // output is the empty sum 0.
         for (Value* q : emit_divide_all(b, Vals(state.begin() + 2, state.end()), state[1]))
           values.push_back(b.CreateSelect(b.CreateFCmpOEQ(state[1], zero), zero, q));
         break;
-      default:  // Max_SumShiftExp(Weight): the raw (m, s) state.
+      default:  // MaxAndSum: the raw (m, s) state.
         values = state;
     }
   }
   // The columns of G, after m (and SumSoftMaxWeight's normalizer, which every output
   // divides by). Max_SumShiftExpWeight outputs m itself, LogSumExp has one column.
   std::optional<ColumnCells> column_cells() const override {
-    if (kind_ == ir::ReductionKind::SumSoftMaxWeight)
+    if (yields_ == ir::ReductionYield::Normalized)
       return ColumnCells{2, int(weights_.size()) - 1, true};
-    if (kind_ == ir::ReductionKind::LogSumExpWeight)
+    if (yields_ == ir::ReductionYield::LogOfSum && weighted_)
       return ColumnCells{1, int(weights_.size()), true};
     return std::nullopt;
   }
@@ -384,7 +376,8 @@ class ShiftedExpEmitter final : public ReductionEmitter {
     return out;
   }
 
-  ir::ReductionKind kind_;
+  ir::ReductionYield yields_;
+  bool weighted_;
   std::vector<int> weights_;
 };
 
@@ -434,45 +427,22 @@ void emit_combine(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, con
 }
 
 std::unique_ptr<ReductionEmitter> make_reduction_emitter(const KernelSpec& spec) {
-  using Kind = ir::ReductionKind;
-  const int dim = spec.formula->dim, k = spec.reduction.k;
+  const int dim = spec.formula->dim;
   spec.reduction.check(dim);
-  using Best = SelectEmitter::Best;
-  using Output = SelectEmitter::Output;
-  auto select = [&](Best best, Output output, int slots = 1) {
-    return std::make_unique<SelectEmitter>(dim, slots, best, output);
-  };
-  switch (spec.reduction.kind) {
-    case Kind::Sum:
+  const ir::ReductionTraits& t = spec.reduction.traits();
+  switch (t.family) {
+    case ir::ReductionFamily::Sum:
       return std::make_unique<SumEmitter>(dim, spec.sum_scheme == SumScheme::Kahan,
                                           spec.float64_accumulator && spec.dtype == ir::DType::F32);
-    case Kind::Max:
-      return select(Best::Highest, Output::Values);
-    case Kind::Min:
-      return select(Best::Lowest, Output::Values);
-    case Kind::ArgMax:
-      return select(Best::Highest, Output::Indices);
-    case Kind::ArgMin:
-      return select(Best::Lowest, Output::Indices);
-    case Kind::Max_ArgMax:
-      return select(Best::Highest, Output::Both);
-    case Kind::Min_ArgMin:
-      return select(Best::Lowest, Output::Both);
-    case Kind::KMin:
-      return select(Best::Lowest, Output::Values, k);
-    case Kind::ArgKMin:
-      return select(Best::Lowest, Output::Indices, k);
-    case Kind::KMin_ArgKMin:
-      return select(Best::Lowest, Output::Both, k);
-    case Kind::LogSumExp:
-    case Kind::LogSumExpWeight:
-    case Kind::Max_SumShiftExp:
-    case Kind::Max_SumShiftExpWeight:
-    case Kind::SumSoftMaxWeight:
+    case ir::ReductionFamily::Select:
+      return std::make_unique<SelectEmitter>(
+          dim, t.slots == ir::ReductionSlots::K ? spec.reduction.k : 1,
+          t.best == ir::ReductionBest::Highest, t.yields_values(), t.yields_indices());
+    case ir::ReductionFamily::ShiftedExp:
       return std::make_unique<ShiftedExpEmitter>(
-          spec.reduction.kind, spec.reduction.formula2 ? spec.reduction.formula2->dim : 0);
+          t.yields, spec.reduction.formula2 ? spec.reduction.formula2->dim : 0);
   }
-  KEOPS_CHECK(false, "a reduction kind without an emitter");
+  KEOPS_CHECK(false, "a reduction family without an emitter");
   return nullptr;
 }
 

@@ -104,47 +104,40 @@ void shifted_exp_sums(const Gathered& f, const Gathered* g, double* out) {
   }
 }
 
-void reduce_row(const ReductionSpec& red, const Gathered& f, const Gathered* g, RowOut out) {
-  switch (red.kind) {
-    case ReductionKind::Sum:
-      return reduce_sum(f, out);
-    case ReductionKind::Max:
-      return reduce_k_best(f, 1, true, out.values, nullptr);
-    case ReductionKind::Min:
-      return reduce_k_best(f, 1, false, out.values, nullptr);
-    case ReductionKind::ArgMax:
-      return reduce_k_best(f, 1, true, nullptr, out.indices);
-    case ReductionKind::ArgMin:
-      return reduce_k_best(f, 1, false, nullptr, out.indices);
-    case ReductionKind::Max_ArgMax:
-      return reduce_k_best(f, 1, true, out.values, out.indices);
-    case ReductionKind::Min_ArgMin:
-      return reduce_k_best(f, 1, false, out.values, out.indices);
-    case ReductionKind::KMin:
-      return reduce_k_best(f, red.k, false, out.values, nullptr);
-    case ReductionKind::ArgKMin:
-      return reduce_k_best(f, red.k, false, nullptr, out.indices);
-    case ReductionKind::KMin_ArgKMin:
-      return reduce_k_best(f, red.k, false, out.values, out.indices);
-    case ReductionKind::Max_SumShiftExp:
-    case ReductionKind::Max_SumShiftExpWeight:
-      return shifted_exp_sums(f, g, out.values);
-    case ReductionKind::LogSumExp:
-    case ReductionKind::LogSumExpWeight:
-    case ReductionKind::SumSoftMaxWeight: {
-      std::vector<double> ms(size_t(1 + (g ? g->dim : 1)));
-      shifted_exp_sums(f, g, ms.data());
-      if (red.kind == ReductionKind::SumSoftMaxWeight) {
-        std::vector<double> norm(2);
-        shifted_exp_sums(f, nullptr, norm.data());
-        for (int c = 0; c < g->dim; ++c) out.values[c] = f.n == 0 ? 0.0 : ms[1 + c] / norm[1];
-        return;
-      }
-      // m + log(s), with s = 0 (empty, or all F = -inf) giving -inf whatever m is.
-      for (size_t c = 1; c < ms.size(); ++c)
-        out.values[c - 1] = ms[c] == 0 ? -kInf : ms[0] + std::log(ms[c]);
+// The shifted-exponential forms from (m, s_1..s_n) (shifted_exp_sums): m + log(s_c), (m, s),
+// or s_c over the unweighted sum.
+void reduce_shifted_exp(const ReductionSpec& red, const Gathered& f, const Gathered* g,
+                        double* out) {
+  std::vector<double> ms(size_t(1 + (g ? g->dim : 1)));
+  shifted_exp_sums(f, g, ms.data());
+  switch (red.traits().yields) {
+    case ReductionYield::MaxAndSum:
+      std::copy(ms.begin(), ms.end(), out);
+      return;
+    case ReductionYield::Normalized: {
+      std::vector<double> norm(2);
+      shifted_exp_sums(f, nullptr, norm.data());
+      for (int c = 0; c < g->dim; ++c) out[c] = f.n == 0 ? 0.0 : ms[1 + c] / norm[1];
       return;
     }
+    default:
+      // m + log(s), with s = 0 (empty, or all F = -inf) giving -inf whatever m is.
+      for (size_t c = 1; c < ms.size(); ++c)
+        out[c - 1] = ms[c] == 0 ? -kInf : ms[0] + std::log(ms[c]);
+  }
+}
+
+void reduce_row(const ReductionSpec& red, const Gathered& f, const Gathered* g, RowOut out) {
+  const ReductionTraits& t = red.traits();
+  switch (t.family) {
+    case ReductionFamily::Sum:
+      return reduce_sum(f, out);
+    case ReductionFamily::Select:
+      return reduce_k_best(
+          f, t.slots == ReductionSlots::K ? red.k : 1, t.best == ReductionBest::Highest,
+          t.yields_values() ? out.values : nullptr, t.yields_indices() ? out.indices : nullptr);
+    case ReductionFamily::ShiftedExp:
+      return reduce_shifted_exp(red, f, g, out.values);
   }
 }
 
@@ -157,12 +150,7 @@ void check_reduction(Expr f, const ReductionSpec& red, int axis, int64_t nx, int
     throw Error("reference_reduce: " + name + " needs a second formula (the weight G)");
   if (red.needs_k() && red.k < 1)
     throw Error("reference_reduce: " + name + " needs K >= 1, not " + std::to_string(red.k));
-  const bool scalar_f = red.kind == ReductionKind::LogSumExp ||
-                        red.kind == ReductionKind::LogSumExpWeight ||
-                        red.kind == ReductionKind::Max_SumShiftExp ||
-                        red.kind == ReductionKind::Max_SumShiftExpWeight ||
-                        red.kind == ReductionKind::SumSoftMaxWeight;
-  if (scalar_f && f->dim != 1)
+  if (red.needs_scalar_formula() && f->dim != 1)
     throw Error("reference_reduce: " + name + " needs a formula of dim 1, not " +
                 std::to_string(f->dim));
 }

@@ -1,9 +1,8 @@
 // Reductions by name, and how many values and indices each yields per output row.
 #include "compiler/ir/reduction.h"
 
-#include <array>
 #include <string>
-#include <utility>
+#include <vector>
 
 #include "compiler/support/check.h"
 #include "keops/error.h"
@@ -11,55 +10,62 @@
 namespace keops::ir {
 namespace {
 
-// A kind's first name is its own; later ones are other spellings of it (KeOps's old ones).
-constexpr std::array<std::pair<ReductionKind, std::string_view>, 16> kNames = {{
-    {ReductionKind::Sum, "Sum"},
-    {ReductionKind::Max, "Max"},
-    {ReductionKind::Min, "Min"},
-    {ReductionKind::ArgMax, "ArgMax"},
-    {ReductionKind::ArgMin, "ArgMin"},
-    {ReductionKind::Max_ArgMax, "Max_ArgMax"},
-    {ReductionKind::Min_ArgMin, "Min_ArgMin"},
-    {ReductionKind::KMin, "KMin"},
-    {ReductionKind::ArgKMin, "ArgKMin"},
-    {ReductionKind::KMin_ArgKMin, "KMin_ArgKMin"},
-    {ReductionKind::LogSumExp, "LogSumExp"},
-    {ReductionKind::LogSumExpWeight, "LogSumExpWeight"},
-    {ReductionKind::Max_SumShiftExp, "Max_SumShiftExp"},
-    {ReductionKind::Max_SumShiftExpWeight, "Max_SumShiftExpWeight"},
-    {ReductionKind::SumSoftMaxWeight, "SumSoftMaxWeight"},
-    {ReductionKind::SumSoftMaxWeight, "SoftMax"},
-}};
+// A name and the kind it spells: each reduction's own, then the other spellings.
+struct Spelling {
+  std::string_view name;
+  ReductionKind kind;
+};
+
+const std::vector<Spelling>& spellings() {
+  static const std::vector<Spelling> all = {
+#define KEOPS_REDUCTION(name, spelling, family, best, slots, yields, weights, derivative) \
+  {spelling, ReductionKind::name},
+#define KEOPS_REDUCTION_ALIAS(spelling, name) {spelling, ReductionKind::name},
+#include "compiler/ir/reductions.def"
+  };
+  return all;
+}
 
 }  // namespace
 
-std::string_view reduction_name(ReductionKind kind) {
-  for (const auto& [k, name] : kNames)
-    if (k == kind) return name;
-  KEOPS_CHECK(false, "a reduction kind without a name");
-  return {};
+const std::vector<ReductionTraits>& all_reductions() {
+  static const std::vector<ReductionTraits> table = {
+#define KEOPS_REDUCTION(name, spelling, family, best, slots, yields, weights, derivative) \
+  {ReductionKind::name,       spelling,                                                   \
+   ReductionFamily::family,   ReductionBest::best,                                        \
+   ReductionSlots::slots,     ReductionYield::yields,                                     \
+   ReductionWeights::weights, ReductionDerivative::derivative},
+#include "compiler/ir/reductions.def"
+  };
+  return table;
 }
+
+const ReductionTraits& reduction_traits(ReductionKind kind) {
+  const std::vector<ReductionTraits>& table = all_reductions();
+  const size_t at = size_t(kind);
+  KEOPS_CHECK(at < table.size() && table[at].kind == kind, "a reduction kind outside the table");
+  return table[at];
+}
+
+ReductionKind indices_reduction(ReductionKind selection) {
+  const ReductionTraits& s = reduction_traits(selection);
+  KEOPS_CHECK(s.family == ReductionFamily::Select, "indices of a reduction that selects none");
+  for (const ReductionTraits& t : all_reductions())
+    if (t.family == ReductionFamily::Select && t.best == s.best && t.slots == s.slots &&
+        t.yields == ReductionYield::Indices)
+      return t.kind;
+  KEOPS_CHECK(false, "a selection without its indices-only form");
+  return selection;
+}
+
+std::string_view reduction_name(ReductionKind kind) { return reduction_traits(kind).name; }
 
 ReductionKind reduction_by_name(std::string_view name) {
-  for (const auto& [k, known] : kNames)
-    if (known == name) return k;
+  for (const Spelling& s : spellings())
+    if (s.name == name) return s.kind;
   std::string list;
-  for (const auto& [k, known] : kNames) list += (list.empty() ? "" : ", ") + std::string(known);
+  for (const Spelling& s : spellings()) list += (list.empty() ? "" : ", ") + std::string(s.name);
   throw Error("unknown reduction '" + std::string(name) + "' (known reductions: " + list + ")");
-}
-
-bool ReductionSpec::needs_formula2() const {
-  return kind == ReductionKind::LogSumExpWeight || kind == ReductionKind::Max_SumShiftExpWeight ||
-         kind == ReductionKind::SumSoftMaxWeight;
-}
-
-bool ReductionSpec::takes_formula2() const {
-  return needs_formula2() || kind == ReductionKind::LogSumExp;
-}
-
-bool ReductionSpec::needs_k() const {
-  return kind == ReductionKind::KMin || kind == ReductionKind::ArgKMin ||
-         kind == ReductionKind::KMin_ArgKMin;
 }
 
 void ReductionSpec::check(int f_dim) const {
@@ -83,57 +89,35 @@ void ReductionSpec::check(int f_dim) const {
         "formula2 (Options::formula2) is only used by the weighted reductions and "
         "LogSumExp, not by " +
         name);
-  const bool exponential =
-      kind == ReductionKind::LogSumExp || kind == ReductionKind::LogSumExpWeight ||
-      kind == ReductionKind::Max_SumShiftExp || kind == ReductionKind::Max_SumShiftExpWeight ||
-      kind == ReductionKind::SumSoftMaxWeight;
-  if (exponential && f_dim != 1)
+  if (needs_scalar_formula() && f_dim != 1)
     throw Error("the reduction " + name + " needs a scalar formula, but it has dim " +
                 std::to_string(f_dim));
 }
 
 int ReductionSpec::value_cols(int f_dim) const {
-  const int g_dim = formula2 ? formula2->dim : 0;
-  switch (kind) {
-    case ReductionKind::Sum:
-    case ReductionKind::Max:
-    case ReductionKind::Min:
-    case ReductionKind::Max_ArgMax:
-    case ReductionKind::Min_ArgMin:
-      return f_dim;
-    case ReductionKind::ArgMax:
-    case ReductionKind::ArgMin:
-    case ReductionKind::ArgKMin:
+  const ReductionTraits& t = traits();
+  // G counts only where the reduction takes one (the checks refuse it elsewhere).
+  const int g_dim = takes_formula2() && formula2 ? formula2->dim : 0;
+  const int selected = t.slots == ReductionSlots::K ? k * f_dim : f_dim;
+  switch (t.yields) {
+    case ReductionYield::Values:
+    case ReductionYield::Both:
+      return selected;
+    case ReductionYield::Indices:
       return 0;
-    case ReductionKind::KMin:
-    case ReductionKind::KMin_ArgKMin:
-      return k * f_dim;
-    case ReductionKind::LogSumExp:
-      return formula2 ? g_dim : 1;
-    case ReductionKind::Max_SumShiftExp:
-      return 2;
-    case ReductionKind::LogSumExpWeight:
-    case ReductionKind::SumSoftMaxWeight:
+    case ReductionYield::LogOfSum:
+      return g_dim > 0 ? g_dim : 1;
+    case ReductionYield::MaxAndSum:
+      return 1 + (g_dim > 0 ? g_dim : 1);
+    case ReductionYield::Normalized:
       return g_dim;
-    case ReductionKind::Max_SumShiftExpWeight:
-      return 1 + g_dim;
   }
   return 0;
 }
 
 int ReductionSpec::index_cols(int f_dim) const {
-  switch (kind) {
-    case ReductionKind::ArgMax:
-    case ReductionKind::ArgMin:
-    case ReductionKind::Max_ArgMax:
-    case ReductionKind::Min_ArgMin:
-      return f_dim;
-    case ReductionKind::ArgKMin:
-    case ReductionKind::KMin_ArgKMin:
-      return k * f_dim;
-    default:
-      return 0;
-  }
+  const ReductionTraits& t = traits();
+  return t.yields_indices() ? (t.slots == ReductionSlots::K ? k * f_dim : f_dim) : 0;
 }
 
 }  // namespace keops::ir

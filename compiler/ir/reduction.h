@@ -3,28 +3,66 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "compiler/ir/node.h"
 
 namespace keops::ir {
 
 enum class ReductionKind {
-  Sum,
-  Max,
-  Min,
-  ArgMax,
-  ArgMin,
-  Max_ArgMax,
-  Min_ArgMin,
-  KMin,
-  ArgKMin,
-  KMin_ArgKMin,
+#define KEOPS_REDUCTION(name, spelling, family, best, slots, yields, weights, derivative) name,
+#include "compiler/ir/reductions.def"
+};
+
+// The columns of reductions.def (which says what each means).
+enum class ReductionFamily { Sum, Select, ShiftedExp };
+enum class ReductionBest { None, Lowest, Highest };
+enum class ReductionSlots { One, K };
+enum class ReductionYield { Values, Indices, Both, LogOfSum, MaxAndSum, Normalized };
+enum class ReductionWeights { None, Optional, Required };
+enum class ReductionDerivative {
+  Linear,
+  None,
+  AtSelected,
   LogSumExp,
   LogSumExpWeight,
-  Max_SumShiftExp,
-  Max_SumShiftExpWeight,
-  SumSoftMaxWeight,
+  MaxSumShiftExp,
+  SoftMax
 };
+
+// Whose columns an output row's columns follow one for one, each computed apart from the
+// others (long outputs are computed a group of columns at a time, codegen/kernel_spec.h):
+// F's (sums, single selections), G's (Normalized), or none (a state that couples them).
+enum class ReductionColumns { None, OfF, OfG };
+
+// A row of reductions.def.
+struct ReductionTraits {
+  ReductionKind kind;
+  std::string_view name;
+  ReductionFamily family;
+  ReductionBest best;
+  ReductionSlots slots;
+  ReductionYield yields;
+  ReductionWeights weights;
+  ReductionDerivative derivative;
+
+  bool yields_values() const { return yields != ReductionYield::Indices; }
+  bool yields_indices() const {
+    return yields == ReductionYield::Indices || yields == ReductionYield::Both;
+  }
+  ReductionColumns independent_columns() const {
+    if (family == ReductionFamily::Sum ||
+        (family == ReductionFamily::Select && slots == ReductionSlots::One))
+      return ReductionColumns::OfF;
+    return yields == ReductionYield::Normalized ? ReductionColumns::OfG : ReductionColumns::None;
+  }
+};
+
+const ReductionTraits& reduction_traits(ReductionKind kind);
+// Every reduction, in the table's order.
+const std::vector<ReductionTraits>& all_reductions();
+// The selection that yields only the indices a selection picks (ArgMin for Min_ArgMin).
+ReductionKind indices_reduction(ReductionKind selection);
 
 std::string_view reduction_name(ReductionKind kind);
 // The kind of a reduction name, or of KeOps's other spelling of it ("SoftMax" is
@@ -44,9 +82,13 @@ struct ReductionSpec {
   int k = 0;                // K of the KMin forms
   Expr formula2 = nullptr;  // G of the weighted forms
 
-  bool needs_formula2() const;
-  bool takes_formula2() const;  // needs one, or may have one (LogSumExp)
-  bool needs_k() const;
+  const ReductionTraits& traits() const { return reduction_traits(kind); }
+  bool needs_formula2() const { return traits().weights == ReductionWeights::Required; }
+  // Needs one, or may have one (LogSumExp).
+  bool takes_formula2() const { return traits().weights != ReductionWeights::None; }
+  bool needs_k() const { return traits().slots == ReductionSlots::K; }
+  // The exponential forms take a scalar F.
+  bool needs_scalar_formula() const { return traits().family == ReductionFamily::ShiftedExp; }
   // keops::Error for a combination the reduction cannot take: a vector F for the
   // exponential forms, a missing or unused K or formula2, K over kMaxK, K x dim(F) over
   // kMaxSelected.

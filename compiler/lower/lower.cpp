@@ -111,7 +111,7 @@ codegen::KernelSpec cut_columns(ir::Context& ctx, const KernelSpec& spec, bool o
 ColumnGroups::ColumnGroups(const KernelSpec& full, bool products_tiled)
     : spec(full), dim(codegen::grouped_dim(full)) {
   if (dim == 0) return;
-  of_g = full.reduction.kind == ir::ReductionKind::SumSoftMaxWeight;
+  of_g = full.reduction.traits().independent_columns() == ir::ReductionColumns::OfG;
   auto cut_to = [&](int columns) { spec = cut_columns(ctx, full, of_g, columns); };
   cut_to(codegen::kColumnGroup);
   llvm::LLVMContext llvm_ctx;
@@ -138,7 +138,7 @@ bool short_pair_body(const KernelSpec& spec) {
 }
 
 bool several_rows_per_thread_pay(const KernelSpec& spec) {
-  return spec.reduction.kind == ir::ReductionKind::Sum && short_pair_body(spec) &&
+  return spec.reduction.traits().family == ir::ReductionFamily::Sum && short_pair_body(spec) &&
          codegen::grouped_dim(spec) == 0;
 }
 

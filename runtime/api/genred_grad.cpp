@@ -214,37 +214,26 @@ class StageGradient {
         into_(into) {}
 
   void build() {
-    switch (stage_.reduction.kind) {
-      case Kind::Sum:
+    using Rule = ir::ReductionDerivative;
+    switch (stage_.reduction.traits().derivative) {
+      case Rule::Linear:
         build_sum();
         break;
-      case Kind::ArgMin:
-      case Kind::ArgMax:
-      case Kind::ArgKMin:
+      case Rule::None:
         break;  // indices are piecewise constant: a zero gradient
-      case Kind::Min:
-      case Kind::Min_ArgMin:
-        select(Kind::ArgMin, e_position_);
+      case Rule::AtSelected:
+        select(ir::indices_reduction(stage_.reduction.kind), e_position_);
         break;
-      case Kind::Max:
-      case Kind::Max_ArgMax:
-        select(Kind::ArgMax, e_position_);
-        break;
-      case Kind::KMin:
-      case Kind::KMin_ArgKMin:
-        select(Kind::ArgKMin, e_position_);
-        break;
-      case Kind::LogSumExp:  // with a G, LogSumExpWeight
+      case Rule::LogSumExp:  // with a G, LogSumExpWeight
         stage_.reduction.formula2 ? build_log_sum_exp_weight() : build_log_sum_exp();
         break;
-      case Kind::LogSumExpWeight:
+      case Rule::LogSumExpWeight:
         build_log_sum_exp_weight();
         break;
-      case Kind::SumSoftMaxWeight:
+      case Rule::SoftMax:
         build_soft_max_weight();
         break;
-      case Kind::Max_SumShiftExp:
-      case Kind::Max_SumShiftExpWeight:
+      case Rule::MaxSumShiftExp:
         build_max_sum_shift_exp();
         break;
     }
@@ -304,7 +293,7 @@ class StageGradient {
   // subgradient of Max with cotangent e_m - (e_s|s), from a hidden map of the rows. Exact
   // but at ties of the max (the lowest index takes it, as in the forward).
   void build_max_sum_shift_exp() {
-    const bool weighted = stage_.reduction.kind == Kind::Max_SumShiftExpWeight;
+    const bool weighted = stage_.reduction.needs_formula2();
     const int sums = stage_.value_cols() - 1;
     const size_t forward = add_hidden(forward_as(stage_.reduction.kind));
     auto m = [&](DType t) { return elem(hidden(forward, t), 0); };

@@ -334,7 +334,7 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
   // to T and summed without compensation; nor long outputs, whose column groups are blocks of
   // their own.
   const bool tail_may_split = !sparse && !plan.partial && layout.column_groups == 1 &&
-                              spec.reduction.kind == ir::ReductionKind::Sum &&
+                              spec.reduction.traits().family == ir::ReductionFamily::Sum &&
                               spec.sum_scheme != codegen::SumScheme::Kahan &&
                               !spec.float64_accumulator && options.tail_splits != 1;
   // (A split needs a whole wave first: smaller launches skip the occupancy query.)

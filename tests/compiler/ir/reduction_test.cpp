@@ -2,7 +2,9 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <iterator>
 #include <limits>
+#include <set>
 #include <string>
 
 #include "compiler/ir/evaluator.h"
@@ -439,6 +441,42 @@ TEST_CASE("reference_reduce: errors") {
   spec.kind = ReductionKind::ArgKMin;
   CHECK_THROWS_WITH_AS(reference_reduce(f, spec, 1, args, 1, 1),
                        doctest::Contains("ArgKMin needs K >= 1, not 0"), keops::Error);
+}
+
+
+TEST_CASE("the reduction table: every kind once, in enum order, with unique names") {
+  const auto& table = keops::ir::all_reductions();
+  REQUIRE(table.size() == std::size(kAllKinds));  // this file's list covers the table
+  std::set<std::string_view> names;
+  for (size_t k = 0; k < table.size(); ++k) {
+    CAPTURE(table[k].name);
+    CHECK(size_t(table[k].kind) == k);
+    CHECK(&keops::ir::reduction_traits(table[k].kind) == &table[k]);
+    CHECK(names.insert(table[k].name).second);
+  }
+}
+
+TEST_CASE("a selection's indices-only form, and whose columns an output follows") {
+  using keops::ir::indices_reduction;
+  using keops::ir::ReductionColumns;
+  CHECK(indices_reduction(ReductionKind::Min) == ReductionKind::ArgMin);
+  CHECK(indices_reduction(ReductionKind::Min_ArgMin) == ReductionKind::ArgMin);
+  CHECK(indices_reduction(ReductionKind::Max) == ReductionKind::ArgMax);
+  CHECK(indices_reduction(ReductionKind::Max_ArgMax) == ReductionKind::ArgMax);
+  CHECK(indices_reduction(ReductionKind::KMin) == ReductionKind::ArgKMin);
+  CHECK(indices_reduction(ReductionKind::KMin_ArgKMin) == ReductionKind::ArgKMin);
+  CHECK_THROWS_WITH_AS(indices_reduction(ReductionKind::Sum), doctest::Contains("selects none"),
+                       std::logic_error);
+  auto columns = [](ReductionKind k) {
+    return keops::ir::reduction_traits(k).independent_columns();
+  };
+  for (ReductionKind k :
+       {ReductionKind::Sum, ReductionKind::Max, ReductionKind::ArgMin, ReductionKind::Min_ArgMin})
+    CHECK(columns(k) == ReductionColumns::OfF);
+  CHECK(columns(ReductionKind::SumSoftMaxWeight) == ReductionColumns::OfG);
+  for (ReductionKind k : {ReductionKind::KMin, ReductionKind::ArgKMin, ReductionKind::LogSumExp,
+                          ReductionKind::LogSumExpWeight, ReductionKind::Max_SumShiftExpWeight})
+    CHECK(columns(k) == ReductionColumns::None);
 }
 
 }  // namespace
