@@ -7,10 +7,10 @@
 #include <type_traits>
 
 #include "compiler/frontend/aliases.h"
-#include "compiler/frontend/parser.h"
 #include "compiler/ir/context.h"
 #include "compiler/ir/printer.h"
-#include "compiler/ir/verifier.h"
+#include "compiler/program/gradient.h"
+#include "compiler/program/reduction_program.h"
 #include "keops/error.h"
 #include "keops/gpu.h"
 #include "runtime/api/batch.h"
@@ -28,15 +28,6 @@ namespace keops {
 namespace {
 
 using detail::GenredImpl;
-
-// Verified once its arguments are collected (which names a position used with two shapes).
-detail::TypedFormula parse_typed(const std::string& formula, const frontend::AliasTable& aliases,
-                                 ir::Context& ctx) {
-  detail::TypedFormula t;
-  t.f32 = frontend::parse_formula(formula, aliases, ctx, ir::DType::F32);
-  t.f64 = frontend::parse_formula(formula, aliases, ctx, ir::DType::F64);
-  return t;
-}
 
 // Auto runs on the GPU whenever one is usable.
 bool uses_gpu(const Options& o) {
@@ -269,21 +260,9 @@ std::shared_ptr<const GenredImpl> detail::make_genred_impl(const std::string& fo
                                                            const std::string& reduction, int axis,
                                                            Options options) {
   auto g = std::make_shared<GenredImpl>();
+  static_cast<program::ReductionProgram&>(*g) =
+      program::parse_program(formula, aliases, reduction, axis, options.k, options.formula2);
   g->options = std::move(options);
-  g->context = std::make_shared<ir::Context>();
-  detail::ReductionStage& main = g->main;
-  main.axis = axis;
-  main.reduction.kind = ir::reduction_by_name(reduction);
-  main.reduction.k = g->options.k;
-  const auto table = frontend::AliasTable::parse(aliases);
-  main.f = parse_typed(formula, table, *g->context);
-  if (!g->options.formula2.empty()) main.g = parse_typed(g->options.formula2, table, *g->context);
-  main.reduction.formula2 = main.g.f64;  // for shapes; each dtype's kernel gets its own G
-  g->args = frontend::collect_arguments(table, {main.f.f64, main.g.f64});
-  for (const detail::TypedFormula* t : {&main.f, &main.g})
-    for (ir::Expr e : {t->f32, t->f64})
-      if (e) ir::verify(e);
-  for (const frontend::ArgInfo& a : g->args) main.args.push_back({a.dim, a.cat});
   check_options(*g);
   return g;
 }
@@ -307,6 +286,14 @@ void Genred::run(const std::vector<View<const float>>& args, View<float> values,
 void Genred::run(const std::vector<View<const double>>& args, View<double> values,
                  View<int64_t> indices) const {
   run_impl<double>(*impl_, args, values, indices);
+}
+
+std::shared_ptr<const GenredImpl> detail::gradient(const GenredImpl& forward,
+                                                   const std::string& var) {
+  auto g = std::make_shared<GenredImpl>();
+  static_cast<program::ReductionProgram&>(*g) = std::move(*program::gradient(forward, var));
+  g->options = forward.options;
+  return g;
 }
 
 Genred Genred::grad(const std::string& var) const { return Genred(detail::gradient(*impl_, var)); }

@@ -1,6 +1,6 @@
-// Genred::grad: the gradient of <out, e> as a GenredImpl, by reverse mode over its steps.
+// The gradient of a reduction program's <out, e>, by reverse mode over its steps (gradient.h).
 //
-// A GenredImpl is a program: hidden steps, each a sum of terms reading the caller's
+// A program has hidden steps, each a sum of terms reading the caller's
 // arguments and the steps before it, then the output step. The gradient of <out, e> with
 // respect to an argument v is the sum, over the terms reading v, of each term's own
 // gradient (every other array held fixed), plus the chain rule through every hidden step h
@@ -18,6 +18,8 @@
 //
 // A selection term (Min, Max, KMin: the value at the selected index) is differentiated at
 // the same picks: the indices are piecewise constant, so only the gathered values vary.
+#include "compiler/program/gradient.h"
+
 #include <algorithm>
 #include <functional>
 #include <optional>
@@ -28,9 +30,8 @@
 #include "compiler/passes/autodiff.h"
 #include "compiler/passes/simplify.h"
 #include "keops/error.h"
-#include "runtime/api/genred_impl.h"
 
-namespace keops::detail {
+namespace keops::program {
 namespace {
 
 using codegen::ArgLayout;
@@ -126,9 +127,8 @@ bool same_stage(const ReductionStage& a, const ReductionStage& b) {
 // The gradient program under construction: its arguments, hidden steps and their shapes.
 class Program {
  public:
-  explicit Program(const GenredImpl& forward)
-      : ctx(*forward.context), impl(std::make_shared<GenredImpl>()) {
-    impl->options = forward.options;
+  explicit Program(const ReductionProgram& forward)
+      : ctx(*forward.context), impl(std::make_shared<ReductionProgram>()) {
     impl->context = forward.context;
   }
 
@@ -196,7 +196,7 @@ class Program {
   }
 
   ir::Context& ctx;
-  std::shared_ptr<GenredImpl> impl;
+  std::shared_ptr<ReductionProgram> impl;
   std::vector<ArgLayout> layouts;  // of every array: the caller's, then the hidden steps'
 };
 
@@ -496,9 +496,9 @@ class Renumber {
   const ArgLayout e_;
 };
 
-std::shared_ptr<const GenredImpl> build_gradient(const GenredImpl& forward, size_t v) {
+std::shared_ptr<ReductionProgram> build_gradient(const ReductionProgram& forward, size_t v) {
   Program p(forward);
-  GenredImpl& g = *p.impl;
+  ReductionProgram& g = *p.impl;
   const size_t n = forward.args.size();
   // e: the cotangent, one row per output row (a single row for a sum over both axes).
   const ArgLayout e = {forward.value_cols(), forward.output_cat()};
@@ -564,11 +564,12 @@ std::shared_ptr<const GenredImpl> build_gradient(const GenredImpl& forward, size
 
 }  // namespace
 
-std::shared_ptr<const GenredImpl> gradient(const GenredImpl& forward, const std::string& var) {
+std::shared_ptr<ReductionProgram> gradient(const ReductionProgram& forward,
+                                           const std::string& var) {
   const size_t position = find_argument(forward.args, var);
   if (forward.args[position].dim == 0)
     throw Error("Genred::grad: argument '" + var + "' holds no values (dim 0)");
   return build_gradient(forward, position);
 }
 
-}  // namespace keops::detail
+}  // namespace keops::program
