@@ -96,7 +96,23 @@ class CpuKernelBuilder {
   llvm::Function* build();
 
  private:
+  using Slots = std::vector<std::vector<llvm::AllocaInst*>>;  // per copy, per state value
+
   void set_attributes();
+  void create_blocks();
+  void enter();
+  void open_tile();
+  void make_outer_emitters();
+  void enter_range_loop();
+  void enter_block_loop();
+  void pair_loop();
+  void close_block();
+  void finish_tile();
+  Slots make_slots();
+  Vals load_state(const std::vector<llvm::AllocaInst*>& slots);
+  void store_state(const Vals& state, const std::vector<llvm::AllocaInst*>& slots);
+  Vals scalar_row(llvm::IRBuilderBase& ib, ir::Expr var, Value* row) const;
+  FormulaEmitter::Row row_start(llvm::IRBuilderBase& ib, ir::Expr var, Value* row) const;
   Value* splat(Value* v) {
     return llvm::ConstantVector::getSplat(llvm::ElementCount::getFixed(unsigned(tiling_.lanes)),
                                           llvm::cast<llvm::Constant>(v));
@@ -116,6 +132,30 @@ class CpuKernelBuilder {
   llvm::FixedVectorType* VT_;
   llvm::FixedVectorType* IVT_;
   llvm::Function* fn_;
+
+  // Built by the phases, in this order.
+  llvm::Align align_t_{1};
+  llvm::IRBuilder<> b_{ctx_};
+  BasicBlock *entry_, *tile_header_, *tile_body_, *range_header_, *range_body_, *block_header_,
+      *block_pre_, *inner_header_, *inner_load_, *inner_pair_, *block_post_, *range_next_,
+      *tile_fin_, *exit_;
+  Value *out_begin_, *out_end_, *ranges_, *n_ranges_, *args_, *values_, *indices_;
+  Value* first_column_ = nullptr;  // the first output column this kernel computes
+  std::unique_ptr<ReductionEmitter> reduction_;
+  std::vector<llvm::Type*> state_types_;
+  bool blocked_ = false;
+  Slots total_slots_, block_slots_;
+  std::vector<Value*> arg_ptrs_;
+  std::unique_ptr<llvm::IRBuilder<>> param_b_;  // before the entry's branch
+  std::unique_ptr<FormulaEmitter> param_scope_;
+  llvm::PHINode* ob_ = nullptr;
+  std::vector<Value*> rows_, clamped_, live_;   // each copy's lanes' rows
+  std::unique_ptr<llvm::IRBuilder<>> outer_b_;  // before the tile body's branch
+  std::vector<std::unique_ptr<FormulaEmitter>> outer_scopes_;
+  llvm::PHINode* range_ = nullptr;
+  Value *range_start_ = nullptr, *range_end_ = nullptr, *block_size_ = nullptr;
+  llvm::PHINode* jb_ = nullptr;
+  Value *jb_next_ = nullptr, *j_end_ = nullptr;
 };
 
 void CpuKernelBuilder::set_attributes() {
@@ -140,279 +180,308 @@ Value* CpuKernelBuilder::element_ptrs(llvm::IRBuilderBase& b, llvm::Type* elem, 
 }
 
 llvm::Function* CpuKernelBuilder::build() {
-  const int lanes = tiling_.lanes, copies = tiling_.copies;
-  const llvm::Align align_t(T_->getPrimitiveSizeInBits() / 8);
-  auto* entry = BasicBlock::Create(ctx_, "entry", fn_);
-  auto* tile_header = BasicBlock::Create(ctx_, "tile.header", fn_);
-  auto* tile_body = BasicBlock::Create(ctx_, "tile.body", fn_);
-  auto* range_header = BasicBlock::Create(ctx_, "range.header", fn_);
-  auto* range_body = BasicBlock::Create(ctx_, "range.body", fn_);
-  auto* block_header = BasicBlock::Create(ctx_, "block.header", fn_);
-  auto* block_pre = BasicBlock::Create(ctx_, "block.pre", fn_);
-  auto* inner_header = BasicBlock::Create(ctx_, "inner.header", fn_);
-  auto* inner_load = BasicBlock::Create(ctx_, "inner.load", fn_);
-  auto* inner_pair = BasicBlock::Create(ctx_, "inner.pair", fn_);
-  auto* block_post = BasicBlock::Create(ctx_, "block.post", fn_);
-  auto* range_next = BasicBlock::Create(ctx_, "range.next", fn_);
-  auto* tile_fin = BasicBlock::Create(ctx_, "tile.fin", fn_);
-  auto* exit = BasicBlock::Create(ctx_, "exit", fn_);
+  align_t_ = llvm::Align(T_->getPrimitiveSizeInBits() / 8);
+  create_blocks();
+  enter();
+  open_tile();
+  make_outer_emitters();
+  enter_range_loop();
+  enter_block_loop();
+  pair_loop();
+  close_block();
+  finish_tile();
+  free_heap_buffers(*fn_);
+  return fn_;
+}
 
-  Value* out_begin = fn_->getArg(0);
-  Value* out_end = fn_->getArg(1);
-  Value* ranges = fn_->getArg(2);
-  Value* n_ranges = fn_->getArg(3);
-  Value* args = fn_->getArg(4);
-  Value* values = fn_->getArg(5);
-  Value* indices = fn_->getArg(6);
+void CpuKernelBuilder::create_blocks() {
+  auto block = [&](const char* name) { return BasicBlock::Create(ctx_, name, fn_); };
+  entry_ = block("entry");
+  tile_header_ = block("tile.header");
+  tile_body_ = block("tile.body");
+  range_header_ = block("range.header");
+  range_body_ = block("range.body");
+  block_header_ = block("block.header");
+  block_pre_ = block("block.pre");
+  inner_header_ = block("inner.header");
+  inner_load_ = block("inner.load");
+  inner_pair_ = block("inner.pair");
+  block_post_ = block("block.post");
+  range_next_ = block("range.next");
+  tile_fin_ = block("tile.fin");
+  exit_ = block("exit");
+}
 
-  const ir::Expr f = spec_.formula;
-  // The first output column this kernel computes.
-  Value* first_column =
+// entry: state slots (promoted to registers by SROA), argument pointers, the parameters'
+// emitter.
+void CpuKernelBuilder::enter() {
+  out_begin_ = fn_->getArg(0);
+  out_end_ = fn_->getArg(1);
+  ranges_ = fn_->getArg(2);
+  n_ranges_ = fn_->getArg(3);
+  args_ = fn_->getArg(4);
+  values_ = fn_->getArg(5);
+  indices_ = fn_->getArg(6);
+  first_column_ =
       group_width_ > 0 ? static_cast<Value*>(fn_->getArg(7)) : llvm::ConstantInt::get(i64_, 0);
-  auto reduction = make_reduction_emitter(group_spec_);
-  const auto state_types = reduction->state_types(VT_);
-
-  // entry: state slots (promoted to registers by SROA), argument pointers.
-  llvm::IRBuilder<> b(entry);
-  auto make_slots = [&] {
-    std::vector<std::vector<llvm::AllocaInst*>> slots(static_cast<size_t>(copies));
-    for (auto& copy : slots)
-      for (llvm::Type* t : state_types) copy.push_back(b.CreateAlloca(t));
-    return slots;
-  };
+  reduction_ = make_reduction_emitter(group_spec_);
+  state_types_ = reduction_->state_types(VT_);
+  b_.SetInsertPoint(entry_);
   // Blocks bound the rounding of sums; a selection is exact and would only restart its
   // slots (and lose the fast rejection of may_change) at every block. Without blocks, terms
   // fold into the total directly, across all the reduced ranges.
-  const bool blocked =
-      spec_.sum_scheme == SumScheme::Block && (spec_.block_size > 0 || !reduction->exact());
-  const auto total_slots = make_slots();
-  const auto block_slots = blocked ? make_slots() : total_slots;
-  std::vector<Value*> arg_ptrs;
+  blocked_ = spec_.sum_scheme == SumScheme::Block && (spec_.block_size > 0 || !reduction_->exact());
+  total_slots_ = make_slots();
+  block_slots_ = blocked_ ? make_slots() : total_slots_;
   for (size_t k = 0; k < spec_.args.size(); ++k)
-    arg_ptrs.push_back(
-        b.CreateLoad(ptr_, b.CreateConstGEP1_64(ptr_, args, k), "arg" + std::to_string(k)));
-  b.CreateBr(tile_header);
-
-  // Scalar loads of one row of an argument (parameters, and the reduced index's data).
-  auto scalar_row = [&](llvm::IRBuilderBase& ib, ir::Expr var, Value* row) {
-    const int dim = int(var->dim);
-    Vals out(static_cast<size_t>(dim));
-    Value* base =
-        ib.CreateGEP(T_, arg_ptrs[size_t(var->var_index())], ib.CreateMul(row, ib.getInt64(dim)));
-    for (int c = 0; c < dim; ++c)
-      out[size_t(c)] =
-          ib.CreateAlignedLoad(T_, ib.CreateConstGEP1_64(T_, base, uint64_t(c)), align_t);
-    return out;
-  };
-
-  // Where a streamed row of an argument starts in memory.
-  auto row_start = [&](llvm::IRBuilderBase& ib, ir::Expr var, Value* row) {
-    return FormulaEmitter::Row{ib.CreateGEP(T_, arg_ptrs[size_t(var->var_index())],
-                                            ib.CreateMul(row, ib.getInt64(var->dim))),
-                               T_};
-  };
-
-  llvm::IRBuilder<> param_b(entry->getTerminator());
-  FormulaEmitter param_scope(
-      param_b, ir::kDepP,
-      [&](llvm::IRBuilderBase& ib, ir::Expr var) -> Vals {
+    arg_ptrs_.push_back(
+        b_.CreateLoad(ptr_, b_.CreateConstGEP1_64(ptr_, args_, k), "arg" + std::to_string(k)));
+  b_.CreateBr(tile_header_);
+  param_b_ = std::make_unique<llvm::IRBuilder<>>(entry_->getTerminator());
+  param_scope_ = std::make_unique<FormulaEmitter>(
+      *param_b_, ir::kDepP,
+      [this](llvm::IRBuilderBase& ib, ir::Expr var) -> Vals {
         return scalar_row(ib, var, ib.getInt64(0));
       },
-      [&](llvm::IRBuilderBase& ib, ir::Expr var) { return row_start(ib, var, ib.getInt64(0)); });
+      [this](llvm::IRBuilderBase& ib, ir::Expr var) { return row_start(ib, var, ib.getInt64(0)); });
+}
 
-  // tile.header: for (ob = out_begin; ob < out_end; ob += lanes * copies)
-  b.SetInsertPoint(tile_header);
-  llvm::PHINode* ob = b.CreatePHI(i64_, 2, "ob");
-  ob->addIncoming(out_begin, entry);
-  b.CreateCondBr(b.CreateICmpSLT(ob, out_end), tile_body, exit);
+// tile.header: for (ob = out_begin; ob < out_end; ob += lanes * copies); tile.body: lane
+// indices, clamped for loads and masked for stores, and the copies' states started.
+void CpuKernelBuilder::open_tile() {
+  llvm::IRBuilder<>& b = b_;
+  const int lanes = tiling_.lanes, copies = tiling_.copies;
+  b.SetInsertPoint(tile_header_);
+  ob_ = b.CreatePHI(i64_, 2, "ob");
+  ob_->addIncoming(out_begin_, entry_);
+  b.CreateCondBr(b.CreateICmpSLT(ob_, out_end_), tile_body_, exit_);
 
-  // tile.body: lane indices, clamped for loads and masked for stores.
-  b.SetInsertPoint(tile_body);
-  std::vector<Value*> rows(static_cast<size_t>(copies)), clamped(static_cast<size_t>(copies)),
-      live(static_cast<size_t>(copies));
-  {
-    std::vector<llvm::Constant*> iota;
-    for (int l = 0; l < lanes; ++l) iota.push_back(llvm::ConstantInt::get(i64_, uint64_t(l)));
-    Value* iota_v = llvm::ConstantVector::get(iota);
-    Value* last = b.CreateVectorSplat(unsigned(lanes), b.CreateSub(out_end, b.getInt64(1)));
-    Value* end_v = b.CreateVectorSplat(unsigned(lanes), out_end);
-    for (int r = 0; r < copies; ++r) {
-      Value* first = b.CreateAdd(ob, b.getInt64(int64_t(r) * lanes));
-      rows[size_t(r)] = b.CreateAdd(b.CreateVectorSplat(unsigned(lanes), first), iota_v);
-      live[size_t(r)] = b.CreateICmpSLT(rows[size_t(r)], end_v);
-      clamped[size_t(r)] = b.CreateSelect(live[size_t(r)], rows[size_t(r)], last);
-    }
-  }
+  b.SetInsertPoint(tile_body_);
+  rows_.resize(size_t(copies));
+  clamped_.resize(size_t(copies));
+  live_.resize(size_t(copies));
+  std::vector<llvm::Constant*> iota;
+  for (int l = 0; l < lanes; ++l) iota.push_back(llvm::ConstantInt::get(i64_, uint64_t(l)));
+  Value* iota_v = llvm::ConstantVector::get(iota);
+  Value* last = b.CreateVectorSplat(unsigned(lanes), b.CreateSub(out_end_, b.getInt64(1)));
+  Value* end_v = b.CreateVectorSplat(unsigned(lanes), out_end_);
   for (int r = 0; r < copies; ++r) {
-    Vals init = reduction->init(b, VT_);
-    for (size_t s = 0; s < init.size(); ++s) b.CreateStore(init[s], total_slots[size_t(r)][s]);
+    Value* first = b.CreateAdd(ob_, b.getInt64(int64_t(r) * lanes));
+    rows_[size_t(r)] = b.CreateAdd(b.CreateVectorSplat(unsigned(lanes), first), iota_v);
+    live_[size_t(r)] = b.CreateICmpSLT(rows_[size_t(r)], end_v);
+    clamped_[size_t(r)] = b.CreateSelect(live_[size_t(r)], rows_[size_t(r)], last);
   }
-  b.CreateBr(range_header);
+  for (int r = 0; r < copies; ++r) store_state(reduction_->init(b, VT_), total_slots_[size_t(r)]);
+  b.CreateBr(range_header_);
+}
 
-  llvm::IRBuilder<> outer_b(tile_body->getTerminator());
+// Each copy's emitter of output-row values, emitted once per tile.
+void CpuKernelBuilder::make_outer_emitters() {
+  const int lanes = tiling_.lanes;
+  outer_b_ = std::make_unique<llvm::IRBuilder<>>(tile_body_->getTerminator());
   Value* all_lanes =
-      llvm::ConstantInt::getTrue(llvm::FixedVectorType::get(b.getInt1Ty(), unsigned(lanes)));
-  std::vector<std::unique_ptr<FormulaEmitter>> outer_scopes;
-  for (int r = 0; r < copies; ++r) {
-    auto gather_row = [&, r](llvm::IRBuilderBase& ib, ir::Expr var) {
+      llvm::ConstantInt::getTrue(llvm::FixedVectorType::get(b_.getInt1Ty(), unsigned(lanes)));
+  for (int r = 0; r < tiling_.copies; ++r) {
+    Value* clamped = clamped_[size_t(r)];
+    auto gather_row = [this, clamped, all_lanes](llvm::IRBuilderBase& ib, ir::Expr var) {
       Vals out(static_cast<size_t>(var->dim));
       for (int c = 0; c < var->dim; ++c) {
-        Value* ptrs = element_ptrs(ib, T_, arg_ptrs[size_t(var->var_index())], clamped[size_t(r)],
-                                   var->dim, ib.getInt64(c));
-        out[size_t(c)] = ib.CreateMaskedGather(VT_, ptrs, align_t, all_lanes);
+        Value* ptrs = element_ptrs(ib, T_, arg_ptrs_[size_t(var->var_index())], clamped, var->dim,
+                                   ib.getInt64(c));
+        out[size_t(c)] = ib.CreateMaskedGather(VT_, ptrs, align_t_, all_lanes);
       }
       return out;
     };
     // A streamed row is gathered once per tile into a buffer of lane vectors.
-    auto gather_buffer = [&, r](llvm::IRBuilderBase& ib, ir::Expr var) {
+    auto gather_buffer = [this, clamped, all_lanes, lanes](llvm::IRBuilderBase& ib, ir::Expr var) {
       Value* buffer = entry_buffer(ib, llvm::ArrayType::get(VT_, uint64_t(var->dim)));
-      Value* firsts =
-          ib.CreateMul(clamped[size_t(r)], splat(llvm::ConstantInt::get(i64_, var->dim)));
+      Value* firsts = ib.CreateMul(clamped, splat(llvm::ConstantInt::get(i64_, var->dim)));
       emit_component_loop(ib, var->dim, 4, [&](Value* c0, int width) {
         for (int k = 0; k < width; ++k) {
           Value* c = ib.CreateAdd(c0, ib.getInt64(k));
           Value* ptrs =
-              ib.CreateGEP(T_, arg_ptrs[size_t(var->var_index())],
+              ib.CreateGEP(T_, arg_ptrs_[size_t(var->var_index())],
                            ib.CreateAdd(firsts, ib.CreateVectorSplat(unsigned(lanes), c)));
-          ib.CreateStore(ib.CreateMaskedGather(VT_, ptrs, align_t, all_lanes),
+          ib.CreateStore(ib.CreateMaskedGather(VT_, ptrs, align_t_, all_lanes),
                          ib.CreateGEP(VT_, buffer, c));
         }
       });
       return FormulaEmitter::Row{buffer, VT_};
     };
-    outer_scopes.push_back(std::make_unique<FormulaEmitter>(
-        outer_b, ir::DepSet(ir::dep_of(spec_.outer_cat()) | ir::kDepP), gather_row, gather_buffer));
-    outer_scopes.back()->delegate_to(&param_scope);
+    outer_scopes_.push_back(std::make_unique<FormulaEmitter>(
+        *outer_b_, ir::DepSet(ir::dep_of(spec_.outer_cat()) | ir::kDepP), gather_row,
+        gather_buffer));
+    outer_scopes_.back()->delegate_to(param_scope_.get());
   }
+}
 
-  // range.header: for (range = 0; range < n_ranges; ++range)
-  b.SetInsertPoint(range_header);
-  llvm::PHINode* range = b.CreatePHI(i64_, 2, "range");
-  range->addIncoming(b.getInt64(0), tile_body);
-  b.CreateCondBr(b.CreateICmpSLT(range, n_ranges), range_body, tile_fin);
+// range.header: for (range = 0; range < n_ranges; ++range), its bounds and block size.
+void CpuKernelBuilder::enter_range_loop() {
+  llvm::IRBuilder<>& b = b_;
+  b.SetInsertPoint(range_header_);
+  range_ = b.CreatePHI(i64_, 2, "range");
+  range_->addIncoming(b.getInt64(0), tile_body_);
+  b.CreateCondBr(b.CreateICmpSLT(range_, n_ranges_), range_body_, tile_fin_);
 
-  b.SetInsertPoint(range_body);
-  Value* range_at = b.CreateGEP(i64_, ranges, b.CreateMul(range, b.getInt64(2)));
-  Value* range_start = b.CreateAlignedLoad(i64_, range_at, llvm::Align(8), "range.start");
-  Value* range_end = b.CreateAlignedLoad(i64_, b.CreateConstGEP1_64(i64_, range_at, 1),
-                                         llvm::Align(8), "range.end");
-  Value* block_size = !blocked ? nullptr
-                      : spec_.block_size > 0
-                          ? b.getInt64(spec_.block_size)
-                          : sum_block_size(b, b.CreateSub(range_end, range_start));
-  b.CreateBr(block_header);
+  b.SetInsertPoint(range_body_);
+  Value* range_at = b.CreateGEP(i64_, ranges_, b.CreateMul(range_, b.getInt64(2)));
+  range_start_ = b.CreateAlignedLoad(i64_, range_at, llvm::Align(8), "range.start");
+  range_end_ = b.CreateAlignedLoad(i64_, b.CreateConstGEP1_64(i64_, range_at, 1), llvm::Align(8),
+                                   "range.end");
+  block_size_ = !blocked_              ? nullptr
+                : spec_.block_size > 0 ? b.getInt64(spec_.block_size)
+                                       : sum_block_size(b, b.CreateSub(range_end_, range_start_));
+  b.CreateBr(block_header_);
+}
 
-  // block.header: for (jb = range_start; jb < range_end; jb += block)
-  b.SetInsertPoint(block_header);
-  llvm::PHINode* jb = b.CreatePHI(i64_, 2, "jb");
-  jb->addIncoming(range_start, range_body);
-  b.CreateCondBr(b.CreateICmpSLT(jb, range_end), block_pre, range_next);
-  b.SetInsertPoint(range_next);
-  range->addIncoming(b.CreateAdd(range, b.getInt64(1)), range_next);
-  b.CreateBr(range_header);
+// block.header: for (jb = range_start; jb < range_end; jb += block); block.pre: the block's
+// states started from the totals.
+void CpuKernelBuilder::enter_block_loop() {
+  llvm::IRBuilder<>& b = b_;
+  b.SetInsertPoint(block_header_);
+  jb_ = b.CreatePHI(i64_, 2, "jb");
+  jb_->addIncoming(range_start_, range_body_);
+  b.CreateCondBr(b.CreateICmpSLT(jb_, range_end_), block_pre_, range_next_);
+  b.SetInsertPoint(range_next_);
+  range_->addIncoming(b.CreateAdd(range_, b.getInt64(1)), range_next_);
+  b.CreateBr(range_header_);
 
-  b.SetInsertPoint(block_pre);
-  Value* jb_next = range_end;
-  Value* j_end = range_end;
-  if (blocked) {
-    jb_next = b.CreateAdd(jb, block_size);
-    j_end = b.CreateSelect(b.CreateICmpSLT(jb_next, range_end), jb_next, range_end);
+  b.SetInsertPoint(block_pre_);
+  jb_next_ = range_end_;
+  j_end_ = range_end_;
+  if (blocked_) {
+    jb_next_ = b.CreateAdd(jb_, block_size_);
+    j_end_ = b.CreateSelect(b.CreateICmpSLT(jb_next_, range_end_), jb_next_, range_end_);
   }
-  for (int r = 0; r < copies && blocked; ++r) {
-    Vals total;
-    for (size_t s = 0; s < state_types.size(); ++s)
-      total.push_back(b.CreateLoad(state_types[s], total_slots[size_t(r)][s]));
-    Vals init = reduction->block_init(b, VT_, total);
-    for (size_t s = 0; s < init.size(); ++s) b.CreateStore(init[s], block_slots[size_t(r)][s]);
-  }
-  b.CreateBr(inner_header);
+  for (int r = 0; r < tiling_.copies && blocked_; ++r)
+    store_state(reduction_->block_init(b, VT_, load_state(total_slots_[size_t(r)])),
+                block_slots_[size_t(r)]);
+  b.CreateBr(inner_header_);
+}
 
-  // inner.header: for (j = jb; j < j_end; ++j)
-  b.SetInsertPoint(inner_header);
+// inner.header: for (j = jb; j < j_end; ++j); inner.load: the reduced row's values;
+// inner.pair: F for each copy, folded into the block state.
+void CpuKernelBuilder::pair_loop() {
+  llvm::IRBuilder<>& b = b_;
+  b.SetInsertPoint(inner_header_);
   llvm::PHINode* j = b.CreatePHI(i64_, 2, "j");
-  j->addIncoming(jb, block_pre);
-  b.CreateCondBr(b.CreateICmpSLT(j, j_end), inner_load, block_post);
+  j->addIncoming(jb_, block_pre_);
+  b.CreateCondBr(b.CreateICmpSLT(j, j_end_), inner_load_, block_post_);
 
-  b.SetInsertPoint(inner_load);
-  b.CreateBr(inner_pair);
-  llvm::IRBuilder<> inner_b(inner_load->getTerminator());
+  b.SetInsertPoint(inner_load_);
+  b.CreateBr(inner_pair_);
+  llvm::IRBuilder<> inner_b(inner_load_->getTerminator());
   FormulaEmitter inner_scope(
       inner_b, ir::DepSet(ir::dep_of(spec_.inner_cat()) | ir::kDepP),
       [&](llvm::IRBuilderBase& ib, ir::Expr var) -> Vals { return scalar_row(ib, var, j); },
       [&](llvm::IRBuilderBase& ib, ir::Expr var) { return row_start(ib, var, j); });
-  inner_scope.delegate_to(&param_scope);
+  inner_scope.delegate_to(param_scope_.get());
 
-  // inner.pair: F for each copy, folded into the block state.
-  b.SetInsertPoint(inner_pair);
-  Value* j_lanes = b.CreateVectorSplat(unsigned(lanes), j);
-  for (int r = 0; r < copies; ++r) {
+  b.SetInsertPoint(inner_pair_);
+  Value* j_lanes = b.CreateVectorSplat(unsigned(tiling_.lanes), j);
+  const ir::Expr f = spec_.formula, g = spec_.reduction.formula2;
+  for (int r = 0; r < tiling_.copies; ++r) {
     FormulaEmitter pair_scope(b, ir::kDepI | ir::kDepJ | ir::kDepP, nullptr);
-    pair_scope.delegate_to(&param_scope);
-    pair_scope.delegate_to(outer_scopes[size_t(r)].get());
+    pair_scope.delegate_to(param_scope_.get());
+    pair_scope.delegate_to(outer_scopes_[size_t(r)].get());
     pair_scope.delegate_to(&inner_scope);
     // The weighted reductions get G's components after F's.
-    const bool group_g = group_width_ > 0 && spec_.reduction.formula2;
-    Vals fv = group_width_ > 0 && !group_g ? pair_scope.emit_chunk(f, first_column, group_width_)
+    const bool group_g = group_width_ > 0 && g;
+    Vals fv = group_width_ > 0 && !group_g ? pair_scope.emit_chunk(f, first_column_, group_width_)
                                            : pair_scope.emit(f);
-    if (spec_.reduction.formula2) {
+    if (g) {
       const Vals gv =
-          group_g ? pair_scope.emit_chunk(spec_.reduction.formula2, first_column, group_width_)
-                  : pair_scope.emit(spec_.reduction.formula2);
+          group_g ? pair_scope.emit_chunk(g, first_column_, group_width_) : pair_scope.emit(g);
       fv.insert(fv.end(), gv.begin(), gv.end());
     }
-    Vals state;
-    for (size_t s = 0; s < state_types.size(); ++s)
-      state.push_back(b.CreateLoad(state_types[s], block_slots[size_t(r)][s]));
-    auto store = [&](const Vals& next) {
-      for (size_t s = 0; s < next.size(); ++s) b.CreateStore(next[s], block_slots[size_t(r)][s]);
-    };
-    emit_combine(b, *reduction, state, fv, j_lanes, store);
+    const auto& slots = block_slots_[size_t(r)];
+    emit_combine(b, *reduction_, load_state(slots), fv, j_lanes,
+                 [&](const Vals& next) { store_state(next, slots); });
   }
   j->addIncoming(b.CreateAdd(j, b.getInt64(1)), b.GetInsertBlock());
-  b.CreateBr(inner_header);
+  b.CreateBr(inner_header_);
+}
 
-  // block.post: total = merge(total, block)
-  b.SetInsertPoint(block_post);
-  for (int r = 0; r < copies && blocked; ++r) {
+// block.post: total = merge(total, block)
+void CpuKernelBuilder::close_block() {
+  llvm::IRBuilder<>& b = b_;
+  b.SetInsertPoint(block_post_);
+  for (int r = 0; r < tiling_.copies && blocked_; ++r) {
     Vals total, part;
-    for (size_t s = 0; s < state_types.size(); ++s) {
-      total.push_back(b.CreateLoad(state_types[s], total_slots[size_t(r)][s]));
-      part.push_back(b.CreateLoad(state_types[s], block_slots[size_t(r)][s]));
+    for (size_t s = 0; s < state_types_.size(); ++s) {
+      total.push_back(b.CreateLoad(state_types_[s], total_slots_[size_t(r)][s]));
+      part.push_back(b.CreateLoad(state_types_[s], block_slots_[size_t(r)][s]));
     }
-    Vals merged = reduction->merge_block(b, total, part);
-    for (size_t s = 0; s < merged.size(); ++s) b.CreateStore(merged[s], total_slots[size_t(r)][s]);
+    store_state(reduction_->merge_block(b, total, part), total_slots_[size_t(r)]);
   }
-  jb->addIncoming(jb_next, block_post);
-  b.CreateBr(block_header);
+  jb_->addIncoming(jb_next_, block_post_);
+  b.CreateBr(block_header_);
+}
 
-  // tile.fin: finalize and store the live lanes.
-  b.SetInsertPoint(tile_fin);
+// tile.fin: finalize and store the live lanes; exit.
+void CpuKernelBuilder::finish_tile() {
+  llvm::IRBuilder<>& b = b_;
+  b.SetInsertPoint(tile_fin_);
   // A group's column c is the output's column first_column + c.
   const int value_cols = spec_.value_cols(), index_cols = spec_.index_cols();
-  auto column = [&](int c) { return b.CreateAdd(first_column, b.getInt64(c)); };
-  for (int r = 0; r < copies; ++r) {
-    Vals total, out_values, out_indices;
-    for (size_t s = 0; s < state_types.size(); ++s)
-      total.push_back(b.CreateLoad(state_types[s], total_slots[size_t(r)][s]));
-    reduction->finalize(b, total, out_values, out_indices);
+  auto column = [&](int c) { return b.CreateAdd(first_column_, b.getInt64(c)); };
+  for (int r = 0; r < tiling_.copies; ++r) {
+    Vals out_values, out_indices;
+    reduction_->finalize(b, load_state(total_slots_[size_t(r)]), out_values, out_indices);
     for (size_t c = 0; c < out_values.size(); ++c)
       b.CreateMaskedScatter(
           match_width(b, out_values[c], llvm::PoisonValue::get(VT_)),
-          element_ptrs(b, T_, values, rows[size_t(r)], value_cols, column(int(c))), align_t,
-          live[size_t(r)]);
+          element_ptrs(b, T_, values_, rows_[size_t(r)], value_cols, column(int(c))), align_t_,
+          live_[size_t(r)]);
     for (size_t c = 0; c < out_indices.size(); ++c)
       b.CreateMaskedScatter(
           out_indices[c],
-          element_ptrs(b, i64_, indices, rows[size_t(r)], index_cols, column(int(c))),
-          llvm::Align(8), live[size_t(r)]);
+          element_ptrs(b, i64_, indices_, rows_[size_t(r)], index_cols, column(int(c))),
+          llvm::Align(8), live_[size_t(r)]);
   }
-  ob->addIncoming(b.CreateAdd(ob, b.getInt64(int64_t(lanes) * copies)), tile_fin);
-  b.CreateBr(tile_header);
-
-  b.SetInsertPoint(exit);
+  ob_->addIncoming(b.CreateAdd(ob_, b.getInt64(int64_t(tiling_.lanes) * tiling_.copies)),
+                   tile_fin_);
+  b.CreateBr(tile_header_);
+  b.SetInsertPoint(exit_);
   b.CreateRetVoid();
-  free_heap_buffers(*fn_);
-  return fn_;
+}
+
+CpuKernelBuilder::Slots CpuKernelBuilder::make_slots() {
+  Slots slots(static_cast<size_t>(tiling_.copies));
+  for (auto& copy : slots)
+    for (llvm::Type* t : state_types_) copy.push_back(b_.CreateAlloca(t));
+  return slots;
+}
+
+Vals CpuKernelBuilder::load_state(const std::vector<llvm::AllocaInst*>& slots) {
+  Vals state;
+  for (size_t s = 0; s < state_types_.size(); ++s)
+    state.push_back(b_.CreateLoad(state_types_[s], slots[s]));
+  return state;
+}
+
+void CpuKernelBuilder::store_state(const Vals& state, const std::vector<llvm::AllocaInst*>& slots) {
+  for (size_t s = 0; s < state.size(); ++s) b_.CreateStore(state[s], slots[s]);
+}
+
+// Scalar loads of one row of an argument (parameters, and the reduced index's data).
+Vals CpuKernelBuilder::scalar_row(llvm::IRBuilderBase& ib, ir::Expr var, Value* row) const {
+  const int dim = int(var->dim);
+  Vals out(static_cast<size_t>(dim));
+  Value* base =
+      ib.CreateGEP(T_, arg_ptrs_[size_t(var->var_index())], ib.CreateMul(row, ib.getInt64(dim)));
+  for (int c = 0; c < dim; ++c)
+    out[size_t(c)] =
+        ib.CreateAlignedLoad(T_, ib.CreateConstGEP1_64(T_, base, uint64_t(c)), align_t_);
+  return out;
+}
+
+// Where a streamed row of an argument starts in memory.
+FormulaEmitter::Row CpuKernelBuilder::row_start(llvm::IRBuilderBase& ib, ir::Expr var,
+                                                Value* row) const {
+  return FormulaEmitter::Row{ib.CreateGEP(T_, arg_ptrs_[size_t(var->var_index())],
+                                          ib.CreateMul(row, ib.getInt64(var->dim))),
+                             T_};
 }
 
 }  // namespace
