@@ -26,14 +26,9 @@ namespace {
 // few enough registers to leave the rest of the kernel its own.
 constexpr int kChunk = 8;
 
-bool is_elementwise(Op op) {
-  const ir::Shape shape = ir::op_info(op).shape;
-  return (shape == ir::Shape::Same || shape == ir::Shape::Broadcast) && op != Op::Normalize;
-}
-
 // Ops whose chunks are computed from their arguments' chunks (the rest are read from memory).
 bool chunks_from_arguments(Expr e) {
-  return is_elementwise(e->op) || e->op == Op::Extract || e->op == Op::OneHot;
+  return ir::is_elementwise(e->op) || e->op == Op::Extract || e->op == Op::OneHot;
 }
 
 // The wider of two value types: <W x T> over T.

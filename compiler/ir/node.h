@@ -32,6 +32,9 @@ struct OpInfo {
 
 const OpInfo& op_info(Op op);
 int op_count();
+// Computed component by component, on equal dims or a dim 1 broadcast (ops.def's
+// Elementwise family): what simplify moves through and the streamed emitter chunks.
+inline bool is_elementwise(Op op) { return op_info(op).family == Family::Elementwise; }
 // The op spelled `name` (exact, case-sensitive), or nullptr.
 const Op* op_by_spelling(std::string_view name);
 

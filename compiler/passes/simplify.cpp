@@ -18,50 +18,6 @@ constexpr int kMaxLocalRewrites = 64;
 bool is_zero(Expr x) { return x->is_constant_value(0); }
 bool is_scalar_constant(Expr x) { return x->is_constant() && x->dim == 1; }
 
-// Ops computed component by component (the evaluator's element-wise family).
-bool is_elementwise(Op op) {
-  switch (op) {
-    case Op::Add:
-    case Op::Subtract:
-    case Op::Mult:
-    case Op::Divide:
-    case Op::Minus:
-    case Op::Exp:
-    case Op::Log:
-    case Op::Inv:
-    case Op::Sqrt:
-    case Op::Rsqrt:
-    case Op::Square:
-    case Op::Pow:
-    case Op::Powf:
-    case Op::Abs:
-    case Op::Sign:
-    case Op::Step:
-    case Op::ReLU:
-    case Op::Sin:
-    case Op::Cos:
-    case Op::Asin:
-    case Op::Acos:
-    case Op::Atan:
-    case Op::Atan2:
-    case Op::XLogX:
-    case Op::SinXDivX:
-    case Op::Floor:
-    case Op::Round:
-    case Op::Mod:
-    case Op::Clamp:
-    case Op::ClampInt:
-    case Op::IfElse:
-    case Op::Equal:
-    case Op::NotEqual:
-    case Op::LessThan:
-    case Op::LessOrEqual:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // The index of the only nonzero value of a constant, or -1.
 int64_t single_nonzero(Expr c) {
   int64_t found = -1;
@@ -241,7 +197,7 @@ class Rewriter {
 
   Expr rewrite_elem(Expr n, Expr a, int64_t k) {
     if (a->dim == 1) return a;
-    if (is_elementwise(a->op)) {  // component k of an element-wise op reads components k
+    if (ir::is_elementwise(a->op)) {  // component k of an element-wise op reads components k
       std::vector<Expr> args;
       for (Expr arg : a->args) args.push_back(arg->dim == 1 ? arg : make(Op::Elem, {arg}, {k}));
       return make(a->op, std::move(args), a->ints);

@@ -309,5 +309,18 @@ TEST_CASE("shape rules: special functions") {
   CHECK_ERROR(ir.op(Op::SoftDTW_SqDist, {knots, x, v2}), "gamma must have dim 1, not 2");
 }
 
+TEST_CASE("element-wise ops are ops.def's Elementwise family: equal dims or a broadcast") {
+  for (int k = 0; k < keops::ir::op_count(); ++k) {
+    const auto op = keops::ir::Op(k);
+    const keops::ir::OpInfo& info = keops::ir::op_info(op);
+    CAPTURE(info.spelling);
+    if (keops::ir::is_elementwise(op))
+      CHECK((info.shape == keops::ir::Shape::Same || info.shape == keops::ir::Shape::Broadcast));
+  }
+  CHECK(keops::ir::is_elementwise(keops::ir::Op::IfElse));
+  CHECK_FALSE(keops::ir::is_elementwise(keops::ir::Op::Normalize));
+  CHECK_FALSE(keops::ir::is_elementwise(keops::ir::Op::Var));
+}
+
 }  // namespace
 }  // namespace keops::ir
