@@ -30,15 +30,15 @@ GpuVariant plan_variant(const GpuRunRequest& request) {
   if (!v.sparse && !v.slices.partial)
     v.dense = plan_dense_launch(v.slices.rows, shape.multiprocessors, layout.column_groups,
                                 layout.max_block_threads, request.several_rows_pay);
-  if (request.knobs.rows_per_thread > 0) v.dense.rows_per_thread = request.knobs.rows_per_thread;
+  if (request.rows_per_thread > 0) v.dense.rows_per_thread = request.rows_per_thread;
   return v;
 }
 
 TailSplit GpuLaunch::tail_split(const GpuRunRequest& request, const GpuVariant& variant,
                                 int64_t rows) const {
   const int64_t blocks = ceil_div(rows, rows_per_block);
-  if (resident > 0 && request.knobs.tail_splits > 1 && blocks % resident > 0)
-    return TailSplit{blocks - blocks % resident, request.knobs.tail_splits};
+  if (resident > 0 && request.tail_splits > 1 && blocks % resident > 0)
+    return TailSplit{blocks - blocks % resident, request.tail_splits};
   return plan_tail_split(blocks, resident, variant.slices.reduced);
 }
 
@@ -51,10 +51,9 @@ GpuLaunch plan_launch(const GpuRunRequest& request, const GpuVariant& variant,
   // The block size, now that the kernel's registers are known.
   launch.block_threads = layout.block_threads;
   if (dense)
-    launch.block_threads =
-        request.knobs.block_threads > 0
-            ? std::min(request.knobs.block_threads, limits.register_limited_threads)
-            : limits.dense_threads(slices.rows);
+    launch.block_threads = request.block_threads > 0
+                               ? std::min(request.block_threads, limits.register_limited_threads)
+                               : limits.dense_threads(slices.rows);
   else if (slices.partial && layout.wide_tiles_pay && layout.shared_bytes(1) > 0)
     launch.block_threads =
         std::max(launch.block_threads,
@@ -65,10 +64,10 @@ GpuLaunch plan_launch(const GpuRunRequest& request, const GpuVariant& variant,
   // long outputs, whose column groups are blocks of their own. (A split needs a whole wave
   // first: smaller launches skip the occupancy query.)
   const bool tail_may_split =
-      dense && layout.column_groups == 1 && request.sum_may_split && request.knobs.tail_splits != 1;
+      dense && layout.column_groups == 1 && request.sum_may_split && request.tail_splits != 1;
   const int multiprocessors = request.shape.multiprocessors;
-  launch.resident = !tail_may_split                   ? 0
-                    : request.knobs.tail_resident > 0 ? request.knobs.tail_resident
+  launch.resident = !tail_may_split             ? 0
+                    : request.tail_resident > 0 ? request.tail_resident
                     : ceil_div(slices.rows, launch.rows_per_block) <= multiprocessors
                         ? 0
                         : limits.resident_blocks(launch.block_threads) * multiprocessors;
@@ -84,7 +83,7 @@ GpuLaunch plan_launch(const GpuRunRequest& request, const GpuVariant& variant,
   // (Forced splits, for tests, take what they need.)
   const int64_t split_bytes = launch.slice_values * request.element_bytes +
                               launch.most_splits * request.arg_count * int64_t(sizeof(uint64_t));
-  if (slices.device_bytes + split_bytes > request.budget && request.knobs.tail_splits <= 1)
+  if (slices.device_bytes + split_bytes > request.budget && request.tail_splits <= 1)
     launch.most_splits = 1;
   return launch;
 }

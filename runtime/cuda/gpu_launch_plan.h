@@ -18,19 +18,6 @@ namespace keops::runtime::cuda {
 // layout's blocks.
 inline constexpr int kWidePartialThreads = 384;
 
-// Launch choices that tests force (0: the planner chooses).
-struct GpuLaunchKnobs {
-  // The dense 1-D launch (gpu_plan.h); block_threads, a multiple of 32, is cut to what the
-  // kernel's registers allow.
-  int rows_per_thread = 0;
-  int block_threads = 0;
-  // The tail split of a dense sum (gpu_plan.h): 1 never splits, more forces that many slices
-  // of the blocks after the last whole wave; tail_resident > 0 takes that many blocks for a
-  // wave instead of what the device holds at once.
-  int64_t tail_splits = 0;
-  int64_t tail_resident = 0;
-};
-
 // What the planner knows of a run before its kernel is compiled.
 struct GpuRunRequest {
   GpuRunShape shape;        // the arrays' bytes on the device (gpu_plan.h)
@@ -45,7 +32,12 @@ struct GpuRunRequest {
   int64_t value_cols = 0;
   int element_bytes = 4;
   int64_t arg_count = 0;
-  GpuLaunchKnobs knobs{};
+  // The tests' knobs (GpuRunOptions): forced rows per thread, block size, tail splits and
+  // the blocks of a wave (0: chosen).
+  int rows_per_thread = 0;
+  int block_threads = 0;
+  int64_t tail_splits = 0;
+  int64_t tail_resident = 0;
 };
 
 // The kernel variant and the slices of the arrays: decided before the kernel is compiled.

@@ -194,7 +194,10 @@ RunPlacement place_run(const codegen::KernelSpec& spec, const lower::GpuLayout& 
   r.value_cols = values.cols;
   r.element_bytes = int(sizeof(T));
   r.arg_count = int64_t(args.size());
-  r.knobs = options.knobs;
+  r.rows_per_thread = options.rows_per_thread;
+  r.block_threads = options.block_threads;
+  r.tail_splits = options.tail_splits;
+  r.tail_resident = options.tail_resident;
   return p;
 }
 

@@ -66,8 +66,8 @@ TEST_CASE("a dense launch: the kernel's block size, several rows per thread wher
 
 TEST_CASE("forced rows per thread and block size, cut to what the registers allow") {
   GpuRunRequest r = gauss(100000, 100000);
-  r.knobs.rows_per_thread = 2;
-  r.knobs.block_threads = 1024;
+  r.rows_per_thread = 2;
+  r.block_threads = 1024;
   const GpuVariant v = plan_variant(r);
   CHECK(v.dense.rows_per_thread == 2);
   const GpuLaunch l = plan_launch(r, v, limits(512, 4, 640));
@@ -103,8 +103,8 @@ TEST_CASE("a dense sum's tail splits when its last wave leaves the device idle")
   CHECK(plan_launch(grouped, plan_variant(grouped), limits(256, 2)).most_splits == 1);
   // Tests may force a split, and the blocks of a wave.
   GpuRunRequest forced = r;
-  forced.knobs.tail_splits = 3;
-  forced.knobs.tail_resident = 1000;
+  forced.tail_splits = 3;
+  forced.tail_resident = 1000;
   const GpuLaunch forced_launch = plan_launch(forced, plan_variant(forced), limits(256, 2));
   CHECK(forced_launch.resident == 1000);
   CHECK(forced_launch.most_splits == 3);
