@@ -10,10 +10,10 @@
 #include "compiler/frontend/aliases.h"
 #include "compiler/frontend/parser.h"
 #include "compiler/ir/context.h"
+#include "compiler/program/linearity.h"
 #include "keops/error.h"
 #include "keops/gpu.h"
 #include "runtime/api/host_copies.h"
-#include "runtime/api/kernel_solve_linearity.h"
 #include "runtime/cuda/memory.h"
 #include "runtime/cuda/stream.h"
 
@@ -313,7 +313,7 @@ KernelSolve::KernelSolve(std::string formula, std::vector<std::string> aliases, 
     auto impl = std::make_shared<Impl>(
         Impl{std::move(kernel), frontend::collect_arguments(table, {f}), 0, axis, options});
     impl->position = find_argument(impl->args, var, who);
-    detail::check_linear(ctx, f, impl->args, impl->position, axis);
+    program::check_linear(ctx, f, impl->args, impl->position, axis);
     impl_ = std::move(impl);
   } catch (const Error& e) {
     throw renamed(e, who);

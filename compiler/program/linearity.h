@@ -7,7 +7,7 @@
 #include "compiler/frontend/aliases.h"
 #include "compiler/ir/context.h"
 
-namespace keops::detail {
+namespace keops::program {
 
 // Throws keops::Error ("KernelSolve: ...") unless f (reduced over `axis`) defines a linear
 // map of the argument at `position` onto arrays of its own shape: that argument must be a
@@ -18,4 +18,4 @@ namespace keops::detail {
 void check_linear(ir::Context& ctx, ir::Expr f, const std::vector<frontend::ArgInfo>& args,
                   size_t position, int axis);
 
-}  // namespace keops::detail
+}  // namespace keops::program

@@ -1,5 +1,5 @@
 // KernelSolve's linearity check: substitution and symbolic derivatives of the formula's IR.
-#include "runtime/api/kernel_solve_linearity.h"
+#include "compiler/program/linearity.h"
 
 #include <string>
 #include <unordered_map>
@@ -9,7 +9,7 @@
 #include "compiler/passes/simplify.h"
 #include "keops/error.h"
 
-namespace keops::detail {
+namespace keops::program {
 namespace {
 
 using ir::Expr;
@@ -97,4 +97,4 @@ void check_linear(ir::Context& ctx, Expr f, const std::vector<frontend::ArgInfo>
                   ", which is piecewise constant in it");
 }
 
-}  // namespace keops::detail
+}  // namespace keops::program
