@@ -11,6 +11,7 @@
 #include "compiler/codegen/formula_emitter.h"
 #include "compiler/codegen/reductions.h"
 #include "compiler/ir/context.h"
+#include "compiler/lower/kernel_plan.h"
 #include "compiler/passes/dim_tiles.h"
 
 namespace keops::codegen {
@@ -62,22 +63,18 @@ Value* sum_block_size(llvm::IRBuilderBase& b, Value* count) {
                         size);
 }
 
-// The builder state of one kernel under construction. With group_width > 0 it builds the
-// internal kernel of one group of output columns, [c0, c0 + group_width), c0 its last
-// parameter.
+// The builder state of one function of a CPU kernel under construction (the plan's
+// CpuFunction: with a width, the internal function of one group of output columns,
+// [c0, c0 + width), c0 its last parameter).
 class CpuKernelBuilder {
  public:
-  CpuKernelBuilder(llvm::Module& m, const KernelSpec& spec, const std::string& name,
-                   int group_width = 0)
-      : spec_(spec), ctx_(m.getContext()), group_width_(group_width), group_spec_(spec) {
-    if (group_width_ > 0) {
-      // The reduction and the tiling see F (or G) cut to one group.
-      ir::Expr& grouped = spec.reduction.traits().independent_columns() == ir::ReductionColumns::OfG
-                              ? group_spec_.reduction.formula2
-                              : group_spec_.formula;
-      grouped = group_ctx_.make(ir::Op::Extract, {grouped}, {0, group_width_});
-    }
-    tiling_ = choose_cpu_tiling(group_spec_);
+  CpuKernelBuilder(llvm::Module& m, const KernelSpec& spec, const lower::CpuFunction& function,
+                   const std::string& name)
+      : spec_(spec),
+        ctx_(m.getContext()),
+        group_width_(function.width),
+        group_spec_(function.spec),
+        tiling_(function.tiling) {
     T_ =
         spec.dtype == ir::DType::F32 ? llvm::Type::getFloatTy(ctx_) : llvm::Type::getDoubleTy(ctx_);
     i64_ = llvm::Type::getInt64Ty(ctx_);
@@ -123,9 +120,8 @@ class CpuKernelBuilder {
   const KernelSpec& spec_;
   llvm::LLVMContext& ctx_;
   int group_width_;
-  ir::Context group_ctx_;  // owns the group's cut formula
-  KernelSpec group_spec_;  // what the reduction emitter and the tiling see
-  CpuTiling tiling_{};
+  const KernelSpec& group_spec_;  // what the reduction emitter sees
+  CpuTiling tiling_;
   llvm::Type* T_;
   llvm::IntegerType* i64_;
   llvm::PointerType* ptr_;
@@ -494,20 +490,20 @@ int cpu_column_group(const KernelSpec& spec) {
   return products.dim > 0 ? 4 * kColumnGroup : kColumnGroup;
 }
 
-void build_cpu_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name) {
-  check_depth(spec);
-  const int64_t dim = grouped_dim(spec);
-  if (dim == 0) {
-    CpuKernelBuilder(m, spec, name).build();
+void build_cpu_kernel(llvm::Module& m, const lower::KernelPlan& plan, const std::string& name) {
+  const KernelSpec& spec = plan.spec;
+  const lower::CpuPlan& cpu = plan.cpu;
+  if (cpu.grouped_dim == 0) {
+    CpuKernelBuilder(m, spec, cpu.whole, name).build();
     return;
   }
   // The kernel runs the groups in turn: full groups, then the rest.
-  const int width = cpu_column_group(spec);
-  const int64_t full = dim / width * width;
+  const int width = cpu.groups ? cpu.groups->width : 0;
+  const int64_t full = cpu.full;
   llvm::Function* groups =
-      full > 0 ? CpuKernelBuilder(m, spec, name + ".groups", width).build() : nullptr;
+      cpu.groups ? CpuKernelBuilder(m, spec, *cpu.groups, name + ".groups").build() : nullptr;
   llvm::Function* rest =
-      dim > full ? CpuKernelBuilder(m, spec, name + ".rest", int(dim - full)).build() : nullptr;
+      cpu.rest ? CpuKernelBuilder(m, spec, *cpu.rest, name + ".rest").build() : nullptr;
   llvm::Function* any = groups ? groups : rest;
   std::vector<llvm::Type*> params(any->getFunctionType()->param_begin(),
                                   any->getFunctionType()->param_end() - 1);

@@ -8,6 +8,10 @@
 
 #include "compiler/codegen/kernel_spec.h"
 
+namespace keops::lower {
+struct KernelPlan;
+}
+
 namespace keops::codegen {
 
 // Every CPU kernel has this C signature (T = float or double):
@@ -42,7 +46,7 @@ CpuTiling choose_cpu_tiling(const KernelSpec& spec);
 // components) wider groups ran as fast and only took longer to compile.
 int cpu_column_group(const KernelSpec& spec);
 
-// Adds the kernel `name` to module m (whose context it uses).
-void build_cpu_kernel(llvm::Module& m, const KernelSpec& spec, const std::string& name);
+// Adds the kernel `name` of plan (a CPU spec's) to module m (whose context it uses).
+void build_cpu_kernel(llvm::Module& m, const lower::KernelPlan& plan, const std::string& name);
 
 }  // namespace keops::codegen

@@ -92,8 +92,9 @@ llvm::Function* build_worker(llvm::Module& m, llvm::Function* kernel, int64_t ro
 
 }  // namespace
 
-void build_aot_entry(llvm::Module& m, const codegen::KernelSpec& spec,
+void build_aot_entry(llvm::Module& m, const lower::KernelPlan& plan,
                      const std::string& kernel_symbol, const std::string& symbol) {
+  const codegen::KernelSpec& spec = plan.spec;
   llvm::LLVMContext& ctx = m.getContext();
   llvm::Function* kernel = m.getFunction(kernel_symbol);
   KEOPS_CHECK(kernel != nullptr, "the module has no kernel " + kernel_symbol);
@@ -101,7 +102,7 @@ void build_aot_entry(llvm::Module& m, const codegen::KernelSpec& spec,
   auto* i32 = llvm::Type::getInt32Ty(ctx);
   auto* i64 = llvm::Type::getInt64Ty(ctx);
   auto* ptr = llvm::PointerType::get(ctx, 0);
-  const int64_t rows_per_tile = codegen::choose_cpu_tiling(spec).rows_per_tile();
+  const int64_t rows_per_tile = plan.cpu.tiling.rows_per_tile();
   llvm::Function* worker = build_worker(m, kernel, rows_per_tile, symbol + ".worker");
   // void GOMP_parallel(void (*fn)(void*), void* data, unsigned num_threads, unsigned flags)
   llvm::FunctionCallee gomp_parallel =

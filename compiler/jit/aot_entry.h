@@ -6,6 +6,7 @@
 #include <llvm/IR/Module.h>
 
 #include "compiler/codegen/kernel_spec.h"
+#include "compiler/lower/kernel_plan.h"
 
 namespace keops::jit {
 
@@ -25,7 +26,7 @@ enum AotStatus : int {
 // the team, omp_get_num_threads sizes the chunks, an atomic counter hands them out. Every
 // output row is computed by one kernel call, so results do not depend on the thread count.
 // The only external symbols are GOMP_parallel and omp_get_num_threads.
-void build_aot_entry(llvm::Module& m, const codegen::KernelSpec& spec,
+void build_aot_entry(llvm::Module& m, const lower::KernelPlan& plan,
                      const std::string& kernel_symbol, const std::string& symbol);
 
 }  // namespace keops::jit

@@ -6,6 +6,7 @@
 #include <llvm/Support/raw_ostream.h>
 
 #include "compiler/jit/orc.h"
+#include "compiler/lower/kernel_plan.h"
 
 namespace keops::jit {
 namespace {
@@ -16,12 +17,12 @@ struct OwnedModule {
   std::unique_ptr<llvm::Module> module;
 };
 
-OwnedModule build_optimized(const codegen::KernelSpec& spec) {
+OwnedModule build_optimized(const lower::KernelPlan& plan) {
   OwnedModule m;
   m.context = std::make_unique<llvm::LLVMContext>();
   m.module = std::make_unique<llvm::Module>("keops", *m.context);
-  codegen::build_cpu_kernel(*m.module, spec, cpu_kernel_symbol(spec));
-  optimize_module(*m.module, spec.target);
+  codegen::build_cpu_kernel(*m.module, plan, cpu_kernel_symbol(plan.spec));
+  optimize_module(*m.module, plan.spec.target);
   return m;
 }
 
@@ -35,9 +36,10 @@ std::string cpu_kernel_symbol(const codegen::KernelSpec& spec) {
 }
 
 CpuKernel compile_cpu_kernel(const codegen::KernelSpec& spec) {
-  OwnedModule m = build_optimized(spec);
+  const lower::KernelPlan plan = lower::lower(spec);
+  OwnedModule m = build_optimized(plan);
   CpuKernel k;
-  k.tiling = codegen::choose_cpu_tiling(spec);
+  k.tiling = plan.cpu.tiling;
   // The module must die before its context: load() takes both and orders that.
   k.entry =
       CpuJit::instance().load(std::move(m.context), std::move(m.module), cpu_kernel_symbol(spec));
@@ -45,19 +47,19 @@ CpuKernel compile_cpu_kernel(const codegen::KernelSpec& spec) {
 }
 
 std::string cpu_kernel_object(const codegen::KernelSpec& spec) {
-  OwnedModule m = build_optimized(spec);
+  OwnedModule m = build_optimized(lower::lower(spec));
   return emit_object(*m.module, spec.target);
 }
 
 CpuKernel load_cpu_kernel_object(const codegen::KernelSpec& spec, std::string_view object) {
   CpuKernel k;
-  k.tiling = codegen::choose_cpu_tiling(spec);
+  k.tiling = lower::lower(spec).cpu.tiling;
   k.entry = CpuJit::instance().load_object(object, cpu_kernel_symbol(spec));
   return k;
 }
 
 std::string cpu_kernel_llvm_ir(const codegen::KernelSpec& spec) {
-  OwnedModule m = build_optimized(spec);
+  OwnedModule m = build_optimized(lower::lower(spec));
   std::string text;
   llvm::raw_string_ostream os(text);
   m.module->print(os, nullptr);
@@ -65,7 +67,7 @@ std::string cpu_kernel_llvm_ir(const codegen::KernelSpec& spec) {
 }
 
 std::string cpu_kernel_assembly(const codegen::KernelSpec& spec) {
-  OwnedModule m = build_optimized(spec);
+  OwnedModule m = build_optimized(lower::lower(spec));
   std::string text = emit_assembly(*m.module, spec.target);
   return text;
 }

@@ -1,8 +1,6 @@
 // Ahead-of-time objects for keopsc (see object.h).
 #include "compiler/jit/object.h"
 
-#include <optional>
-
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 
@@ -16,9 +14,8 @@
 namespace keops::jit {
 
 std::string compile_aot_object(const codegen::KernelSpec& spec, const std::string& symbol) {
-  const std::optional<lower::KernelPlan> plan =
-      spec.gpu_sm > 0 ? std::optional(lower::lower(spec)) : std::nullopt;
-  const std::string ptx = plan ? gpu_kernel_ptx(*plan) : "";
+  const lower::KernelPlan plan = lower::lower(spec);
+  const std::string ptx = spec.gpu_sm > 0 ? gpu_kernel_ptx(plan) : "";
   llvm::LLVMContext context;
   std::string object;
   {
@@ -26,11 +23,11 @@ std::string compile_aot_object(const codegen::KernelSpec& spec, const std::strin
     llvm::Module module(symbol, context);
     if (spec.gpu_sm > 0) {
       module.setTargetTriple(spec.target.triple);
-      build_aot_gpu_entry(module, *plan, ptx, symbol);  // one call: nothing to optimize
+      build_aot_gpu_entry(module, plan, ptx, symbol);  // one call: nothing to optimize
     } else {
       const std::string kernel_symbol = cpu_kernel_symbol(spec);
-      codegen::build_cpu_kernel(module, spec, kernel_symbol);
-      build_aot_entry(module, spec, kernel_symbol, symbol);
+      codegen::build_cpu_kernel(module, plan, kernel_symbol);
+      build_aot_entry(module, plan, kernel_symbol, symbol);
       optimize_module(module, spec.target);
     }
     object = emit_object(module, spec.target);

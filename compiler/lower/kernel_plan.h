@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "compiler/codegen/cpu_kernel.h"
 #include "compiler/codegen/kernel_spec.h"
@@ -69,6 +70,25 @@ bool several_rows_per_thread_pay(const codegen::KernelSpec& spec);
 // shared_bytes_per_thread each fit the shared memory budget of a block on sm_<sm>.
 int max_block_threads(int64_t shared_bytes_per_thread, int sm, int block_threads);
 
+// One function of a CPU kernel: the whole output (width 0), or a long output's columns
+// [c0, c0 + width), c0 its last parameter (kernel_spec.h's column groups); the spec its
+// reduction sees (F, or G, cut to its columns), and its register tiling.
+struct CpuFunction {
+  int width = 0;
+  codegen::KernelSpec spec;
+  codegen::CpuTiling tiling{1, 1};
+};
+
+// A CPU kernel: one function for the whole output, or, for a long output, a function for
+// the full groups of width columns, run in a loop, and one for the rest.
+struct CpuPlan {
+  codegen::CpuTiling tiling{1, 1};  // the kernel's: output rows per register tile
+  CpuFunction whole;                // when the output is computed whole (grouped_dim 0)
+  int64_t grouped_dim = 0;
+  int64_t full = 0;  // columns in full groups
+  std::optional<CpuFunction> groups, rest;
+};
+
 struct KernelPlan {
   codegen::KernelSpec spec;          // as requested, its formulas copied into ctx
   std::shared_ptr<ir::Context> ctx;  // owns every formula of the plan
@@ -85,8 +105,7 @@ struct KernelPlan {
   GpuLayout gpu{};
   KernelAbi abi;  // the reduction kernel's parameters
 
-  // CPU kernels.
-  codegen::CpuTiling cpu_tiling{1, 1};
+  CpuPlan cpu;  // CPU kernels
 
   ir::Expr f() const { return staged.roots[0]; }
   ir::Expr g() const { return staged.roots.size() > 1 ? staged.roots[1] : nullptr; }

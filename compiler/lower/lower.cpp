@@ -99,6 +99,28 @@ void plan_gpu(KernelPlan& plan) {
   plan.abi = reduction_kernel_abi(spec.gpu_block_sparse, spec.gpu_partial);
 }
 
+// A CPU function of `width` columns of the grouped formula.
+CpuFunction cpu_function(KernelPlan& plan, int width) {
+  CpuFunction f{width, plan.spec, {1, 1}};
+  const bool of_g = plan.spec.reduction.traits().independent_columns() == ir::ReductionColumns::OfG;
+  ir::Expr& grouped = of_g ? f.spec.reduction.formula2 : f.spec.formula;
+  grouped = plan.ctx->make(ir::Op::Extract, {grouped}, {0, width});
+  f.tiling = codegen::choose_cpu_tiling(f.spec);
+  return f;
+}
+
+void plan_cpu(KernelPlan& plan) {
+  CpuPlan& cpu = plan.cpu;
+  cpu.tiling = codegen::choose_cpu_tiling(plan.spec);
+  cpu.whole = {0, plan.spec, cpu.tiling};
+  cpu.grouped_dim = codegen::grouped_dim(plan.spec);
+  if (cpu.grouped_dim == 0) return;
+  const int width = codegen::cpu_column_group(plan.spec);
+  cpu.full = cpu.grouped_dim / width * width;
+  if (cpu.full > 0) cpu.groups = cpu_function(plan, width);
+  if (cpu.grouped_dim > cpu.full) cpu.rest = cpu_function(plan, int(cpu.grouped_dim - cpu.full));
+}
+
 }  // namespace
 
 codegen::KernelSpec cut_columns(ir::Context& ctx, const KernelSpec& spec, bool of_g, int columns) {
@@ -160,7 +182,7 @@ KernelPlan lower(const KernelSpec& spec) {
   if (spec.gpu_sm > 0)
     plan_gpu(plan);
   else
-    plan.cpu_tiling = codegen::choose_cpu_tiling(plan.spec);
+    plan_cpu(plan);
   return plan;
 }
 

@@ -111,9 +111,26 @@ TEST_CASE("a CPU plan carries the kernel's register tiling; too deep a formula i
   g.spec.gpu_sm = 0;
   g.spec.target = keops::codegen::CpuTarget::named("skylake-avx512");
   const keops::lower::KernelPlan plan = keops::lower::lower(g.spec);
-  CHECK(plan.cpu_tiling.lanes == 16);
-  CHECK(plan.cpu_tiling.rows_per_tile() ==
+  CHECK(plan.cpu.tiling.lanes == 16);
+  CHECK(plan.cpu.tiling.rows_per_tile() ==
         keops::codegen::choose_cpu_tiling(g.spec).rows_per_tile());
+
+  CHECK(plan.cpu.grouped_dim == 0);
+  CHECK(plan.cpu.whole.width == 0);
+
+  // A long output: full groups of columns, then the rest, each with its own tiling.
+  GpuSpec wide("b * v", "Sum", DType::F32, 0, "", 3, 100);
+  wide.spec.gpu_sm = 0;
+  wide.spec.target = keops::codegen::CpuTarget::named("skylake-avx512");
+  const keops::lower::KernelPlan grouped = keops::lower::lower(wide.spec);
+  CHECK(grouped.cpu.grouped_dim == 100);
+  REQUIRE(grouped.cpu.groups);
+  REQUIRE(grouped.cpu.rest);
+  CHECK(grouped.cpu.groups->width == keops::codegen::kColumnGroup);
+  CHECK(grouped.cpu.full == 96);
+  CHECK(grouped.cpu.rest->width == 4);
+  CHECK(grouped.cpu.rest->spec.formula->dim == 4);
+  CHECK(grouped.cpu.groups->spec.formula->dim == keops::codegen::kColumnGroup);
 
   keops::ir::Expr deep = g.spec.formula;
   for (int k = 0; k < keops::codegen::kMaxEmittedDepth; ++k)
