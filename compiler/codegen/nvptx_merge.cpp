@@ -2,6 +2,7 @@
 // the partial states of its slots, the output row or the merged state its result.
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include <llvm/IR/IntrinsicsNVPTX.h>
 
@@ -16,7 +17,7 @@ using llvm::Value;
 
 namespace {
 
-// Columns a merge kernel folds at a time (build_merge_kernel).
+// Columns a merge kernel folds at a time (MergeKernelBuilder).
 constexpr int kMergeChunk = 8;
 
 // The merge kernel of a partial kernel (nvptx_kernel.h): a thread per row folds its slots.
@@ -28,163 +29,231 @@ constexpr int kMergeChunk = 8;
 // in 22-35 ms instead of 59-92 and loaded in 22-36 ms instead of 57-91, all before the
 // partial kernel's PTX is ready (H100, attention_D64 at 2e4, medians of 6 first calls
 // 327 -> 282 ms).
-void build_merge_kernel(llvm::Module& m, const KernelSpec& full, const lower::ColumnGroups& groups,
-                        const std::string& name) {
-  llvm::LLVMContext& ctx = m.getContext();
-  llvm::Type* T = element_type(ctx, full);
+class MergeKernelBuilder {
+ public:
+  MergeKernelBuilder(llvm::Module& m, const KernelSpec& full, const lower::ColumnGroups& groups,
+                     const std::string& name);
+  void build();
+
+ private:
+  Value* param(lower::Param p) const { return fn_->getArg(abi_.index(p)); }
+  void create_blocks();
+  void enter();
+  void fold_slots();
+  void write_results();
+  void close_chunks();
+  Value* cell(size_t k);
+  Vals load_slot(Value* slot);
+  Vals load_slots();
+  void store_slots(const Vals& state);
+
+  llvm::LLVMContext& ctx_;
+  const KernelSpec& full_;
+  const lower::ColumnGroups& groups_;
+  llvm::Type* T_;
+  int64_t state_values_ = 0;
+  std::optional<ColumnCells> split_;
+  bool chunked_ = false;
+  int64_t header_ = 0;
+  ir::Context chunk_ctx_;  // owns the chunk's cut formula
+  std::unique_ptr<ReductionEmitter> reduction_;
+  llvm::IntegerType* i64_;
+  const lower::KernelAbi abi_;
+  llvm::Function* fn_;
+  std::vector<llvm::Type*> state_types_;  // the cells folded together
+  std::optional<StateCells> cells_;
+  BasicBlock *entry_, *group_header_, *group_body_, *chunk_header_, *chunk_body_, *slot_header_,
+      *slot_body_, *slots_done_, *write_output_, *write_state_, *chunk_next_, *chunks_done_,
+      *write_header_, *group_next_, *exit_;
+  llvm::IRBuilder<> b_;
+  std::vector<llvm::AllocaInst*> slots_;
+  Value *row_ = nullptr, *group_step_ = nullptr, *c0_ = nullptr, *first_ = nullptr;
+  llvm::PHINode *g_ = nullptr, *q_ = nullptr;
+  Vals slot0_;
+};
+
+MergeKernelBuilder::MergeKernelBuilder(llvm::Module& m, const KernelSpec& full,
+                                       const lower::ColumnGroups& groups, const std::string& name)
+    : ctx_(m.getContext()),
+      full_(full),
+      groups_(groups),
+      T_(element_type(ctx_, full)),
+      i64_(llvm::Type::getInt64Ty(ctx_)),
+      abi_(lower::merge_kernel_abi()),
+      fn_(nullptr),
+      b_(ctx_) {
   auto whole = make_reduction_emitter(groups.spec);
-  const int64_t state_values = int64_t(whole->state_types(T).size());
-  const std::optional<ColumnCells> split = whole->column_cells();
-  const bool chunked = split && split->columns > 2 * kMergeChunk;
-  const int64_t header = chunked ? split->header : 0;
-  ir::Context chunk_ctx;  // owns the chunk's cut formula
-  const std::unique_ptr<ReductionEmitter> reduction =
-      chunked ? make_reduction_emitter(
-                    lower::cut_columns(chunk_ctx, groups.spec, split->of_g, kMergeChunk))
-              : std::move(whole);
-  auto* i64 = llvm::Type::getInt64Ty(ctx);
-  const lower::KernelAbi abi = lower::merge_kernel_abi();
-  llvm::Function* fn = kernel_function(m, name, abi);
-  auto param = [&](lower::Param p) { return fn->getArg(abi.index(p)); };
-  Value* out_rows = param(lower::Param::OutRows);
-  Value* n_slots = param(lower::Param::NSlots);
-  Value* values = param(lower::Param::Values);
-  Value* indices = param(lower::Param::Indices);
-  Value* finalize = param(lower::Param::Finalize);
-  const auto state_types = reduction->state_types(T);  // the cells folded together
-  const StateCells cells{param(lower::Param::States), out_rows, groups.groups, state_values};
+  state_values_ = int64_t(whole->state_types(T_).size());
+  split_ = whole->column_cells();
+  chunked_ = split_ && split_->columns > 2 * kMergeChunk;
+  header_ = chunked_ ? split_->header : 0;
+  reduction_ = chunked_ ? make_reduction_emitter(lower::cut_columns(chunk_ctx_, groups.spec,
+                                                                    split_->of_g, kMergeChunk))
+                        : std::move(whole);
+  fn_ = kernel_function(m, name, abi_);
+  state_types_ = reduction_->state_types(T_);
+  cells_.emplace(StateCells{param(lower::Param::States), param(lower::Param::OutRows),
+                            groups.groups, state_values_});
+}
 
-  auto* entry = BasicBlock::Create(ctx, "entry", fn);
-  auto* group_header = BasicBlock::Create(ctx, "group.header", fn);
-  auto* group_body = BasicBlock::Create(ctx, "group.body", fn);
-  auto* chunk_header = chunked ? BasicBlock::Create(ctx, "chunk.header", fn) : nullptr;
-  auto* chunk_body = chunked ? BasicBlock::Create(ctx, "chunk.body", fn) : group_body;
-  auto* slot_header = BasicBlock::Create(ctx, "slot.header", fn);
-  auto* slot_body = BasicBlock::Create(ctx, "slot.body", fn);
-  auto* slots_done = BasicBlock::Create(ctx, "slots.done", fn);
-  auto* write_output = BasicBlock::Create(ctx, "write.output", fn);
-  auto* write_state = BasicBlock::Create(ctx, "write.state", fn);
-  auto* chunk_next = chunked ? BasicBlock::Create(ctx, "chunk.next", fn) : nullptr;
-  auto* chunks_done = chunked ? BasicBlock::Create(ctx, "chunks.done", fn) : nullptr;
-  auto* write_header = chunked ? BasicBlock::Create(ctx, "write.header", fn) : nullptr;
-  auto* group_next = BasicBlock::Create(ctx, "group.next", fn);
-  auto* exit = BasicBlock::Create(ctx, "exit", fn);
+void MergeKernelBuilder::build() {
+  create_blocks();
+  enter();
+  fold_slots();
+  write_results();
+  close_chunks();
+  // group.next: the next group of columns.
+  b_.SetInsertPoint(group_next_);
+  g_->addIncoming(b_.CreateAdd(g_, group_step_), group_next_);
+  b_.CreateBr(group_header_);
+  b_.SetInsertPoint(exit_);
+  b_.CreateRetVoid();
+}
 
-  llvm::IRBuilder<> b(entry);
-  std::vector<llvm::AllocaInst*> slots;
-  for (llvm::Type* t : state_types) slots.push_back(b.CreateAlloca(t));
-  Value* row = grid_thread_index(b);
+void MergeKernelBuilder::create_blocks() {
+  auto block = [&](const char* name, bool wanted = true) {
+    return wanted ? BasicBlock::Create(ctx_, name, fn_) : nullptr;
+  };
+  entry_ = block("entry");
+  group_header_ = block("group.header");
+  group_body_ = block("group.body");
+  chunk_header_ = block("chunk.header", chunked_);
+  chunk_body_ = chunked_ ? block("chunk.body") : group_body_;
+  slot_header_ = block("slot.header");
+  slot_body_ = block("slot.body");
+  slots_done_ = block("slots.done");
+  write_output_ = block("write.output");
+  write_state_ = block("write.state");
+  chunk_next_ = block("chunk.next", chunked_);
+  chunks_done_ = block("chunks.done", chunked_);
+  write_header_ = block("write.header", chunked_);
+  group_next_ = block("group.next");
+  exit_ = block("exit");
+}
+
+// entry: the state's slots and this thread's row; group.header: for (g = ctaid.z;
+// g < groups; g += nctaid.z); chunk.header: for (q = 0; q < chunks; ++q), the chunk's
+// columns from first = min(q * kMergeChunk, columns - kMergeChunk); one chunk of every
+// cell unchunked.
+void MergeKernelBuilder::enter() {
+  llvm::IRBuilder<>& b = b_;
+  b.SetInsertPoint(entry_);
+  for (llvm::Type* t : state_types_) slots_.push_back(b.CreateAlloca(t));
+  row_ = grid_thread_index(b);
   Value* first_group = special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_z);
-  Value* group_step = special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_nctaid_z);
-  b.CreateCondBr(b.CreateICmpSLT(row, out_rows), group_header, exit);
+  group_step_ = special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_nctaid_z);
+  b.CreateCondBr(b.CreateICmpSLT(row_, param(lower::Param::OutRows)), group_header_, exit_);
 
-  // group.header: for (g = ctaid.z; g < groups; g += nctaid.z)
-  b.SetInsertPoint(group_header);
-  llvm::PHINode* g = b.CreatePHI(i64, 2, "g");
-  g->addIncoming(first_group, entry);
-  b.CreateCondBr(b.CreateICmpSLT(g, b.getInt64(groups.groups)), group_body, exit);
-  b.SetInsertPoint(group_body);
-  Value* c0 = groups.dim > 0 ? group_first_column(b, g, groups) : nullptr;
+  b.SetInsertPoint(group_header_);
+  g_ = b.CreatePHI(i64_, 2, "g");
+  g_->addIncoming(first_group, entry_);
+  b.CreateCondBr(b.CreateICmpSLT(g_, b.getInt64(groups_.groups)), group_body_, exit_);
+  b.SetInsertPoint(group_body_);
+  c0_ = groups_.dim > 0 ? group_first_column(b, g_, groups_) : nullptr;
+  if (!chunked_) return;
+  b.CreateBr(chunk_header_);
+  b.SetInsertPoint(chunk_header_);
+  q_ = b.CreatePHI(i64_, 2, "q");
+  q_->addIncoming(b.getInt64(0), group_body_);
+  const int64_t chunks = (split_->columns + kMergeChunk - 1) / kMergeChunk;
+  b.CreateCondBr(b.CreateICmpSLT(q_, b.getInt64(chunks)), chunk_body_, chunks_done_);
+  b.SetInsertPoint(chunk_body_);
+  Value* start = b.CreateMul(q_, b.getInt64(kMergeChunk));
+  Value* last = b.getInt64(split_->columns - kMergeChunk);
+  first_ = b.CreateSelect(b.CreateICmpSLT(start, last), start, last);
+}
 
-  // chunk.header: for (q = 0; q < chunks; ++q), the chunk's columns from
-  // first = min(q * kMergeChunk, columns - kMergeChunk); one chunk of every cell unchunked.
-  llvm::PHINode* q = nullptr;
-  Value* first = nullptr;
-  if (chunked) {
-    b.CreateBr(chunk_header);
-    b.SetInsertPoint(chunk_header);
-    q = b.CreatePHI(i64, 2, "q");
-    q->addIncoming(b.getInt64(0), group_body);
-    const int64_t chunks = (split->columns + kMergeChunk - 1) / kMergeChunk;
-    b.CreateCondBr(b.CreateICmpSLT(q, b.getInt64(chunks)), chunk_body, chunks_done);
-    b.SetInsertPoint(chunk_body);
-    Value* start = b.CreateMul(q, b.getInt64(kMergeChunk));
-    Value* last = b.getInt64(split->columns - kMergeChunk);
-    first = b.CreateSelect(b.CreateICmpSLT(start, last), start, last);
-  }
-  // The cell of the state for the folded cell k: the header's, then the chunk's columns.
-  auto cell = [&](size_t k) -> Value* {
-    if (int64_t(k) < header) return b.getInt64(int64_t(k));
-    return chunked ? b.CreateAdd(first, b.getInt64(int64_t(k))) : b.getInt64(int64_t(k));
-  };
-  auto load_slot = [&](Value* slot) {
-    Vals state;
-    for (size_t k = 0; k < state_types.size(); ++k)
-      state.push_back(
-          b.CreateAlignedLoad(state_types[k], cells.at(b, g, cell(k), slot, row), llvm::Align(8)));
-    return state;
-  };
-  auto load_slots = [&] {
-    Vals state;
-    for (size_t k = 0; k < state_types.size(); ++k)
-      state.push_back(b.CreateLoad(state_types[k], slots[k]));
-    return state;
-  };
-  auto store_slots = [&](const Vals& state) {
-    for (size_t k = 0; k < state.size(); ++k) b.CreateStore(state[k], slots[k]);
-  };
-  const Vals slot0 = load_slot(b.getInt64(0));
-  store_slots(slot0);
+// The cell of the state for the folded cell k: the header's, then the chunk's columns.
+Value* MergeKernelBuilder::cell(size_t k) {
+  if (int64_t(k) < header_) return b_.getInt64(int64_t(k));
+  return chunked_ ? b_.CreateAdd(first_, b_.getInt64(int64_t(k))) : b_.getInt64(int64_t(k));
+}
+
+Vals MergeKernelBuilder::load_slot(Value* slot) {
+  Vals state;
+  for (size_t k = 0; k < state_types_.size(); ++k)
+    state.push_back(b_.CreateAlignedLoad(state_types_[k], cells_->at(b_, g_, cell(k), slot, row_),
+                                         llvm::Align(8)));
+  return state;
+}
+
+Vals MergeKernelBuilder::load_slots() {
+  Vals state;
+  for (size_t k = 0; k < state_types_.size(); ++k)
+    state.push_back(b_.CreateLoad(state_types_[k], slots_[k]));
+  return state;
+}
+
+void MergeKernelBuilder::store_slots(const Vals& state) {
+  for (size_t k = 0; k < state.size(); ++k) b_.CreateStore(state[k], slots_[k]);
+}
+
+// slot.header: for (s = 1; s < n_slots; ++s) state = merge(state, slot s), from slot 0.
+void MergeKernelBuilder::fold_slots() {
+  llvm::IRBuilder<>& b = b_;
+  slot0_ = load_slot(b.getInt64(0));
+  store_slots(slot0_);
   BasicBlock* slots_entry = b.GetInsertBlock();
-  b.CreateBr(slot_header);
-
-  // slot.header: for (s = 1; s < n_slots; ++s) state = merge(state, slot s)
-  b.SetInsertPoint(slot_header);
-  llvm::PHINode* slot = b.CreatePHI(i64, 2, "slot");
+  b.CreateBr(slot_header_);
+  b.SetInsertPoint(slot_header_);
+  llvm::PHINode* slot = b.CreatePHI(i64_, 2, "slot");
   slot->addIncoming(b.getInt64(1), slots_entry);
-  b.CreateCondBr(b.CreateICmpSLT(slot, n_slots), slot_body, slots_done);
-  b.SetInsertPoint(slot_body);
-  store_slots(reduction->merge(b, load_slots(), load_slot(slot)));
-  slot->addIncoming(b.CreateAdd(slot, b.getInt64(1)), slot_body);
-  b.CreateBr(slot_header);
+  b.CreateCondBr(b.CreateICmpSLT(slot, param(lower::Param::NSlots)), slot_body_, slots_done_);
+  b.SetInsertPoint(slot_body_);
+  store_slots(reduction_->merge(b, load_slots(), load_slot(slot)));
+  slot->addIncoming(b.CreateAdd(slot, b.getInt64(1)), slot_body_);
+  b.CreateBr(slot_header_);
+}
 
-  BasicBlock* after_rows = chunked ? chunk_next : group_next;
-  b.SetInsertPoint(slots_done);
-  b.CreateCondBr(b.CreateICmpNE(finalize, b.getInt64(0)), write_output, write_state);
-  b.SetInsertPoint(write_output);
-  Value* out_c0 = !chunked ? c0 : c0 ? b.CreateAdd(c0, first) : first;
-  store_output(b, *reduction, load_slots(), full, T, values, indices, row, out_c0);
+// slots.done: the output row (finalize), or the merged cells to slot 0 (write.state); a
+// chunk's header cells wait for the last chunk (every chunk reads them), and the columns an
+// earlier chunk wrote stay as they are.
+void MergeKernelBuilder::write_results() {
+  llvm::IRBuilder<>& b = b_;
+  BasicBlock* after_rows = chunked_ ? chunk_next_ : group_next_;
+  b.SetInsertPoint(slots_done_);
+  b.CreateCondBr(b.CreateICmpNE(param(lower::Param::Finalize), b.getInt64(0)), write_output_,
+                 write_state_);
+  b.SetInsertPoint(write_output_);
+  Value* out_c0 = !chunked_ ? c0_ : c0_ ? b.CreateAdd(c0_, first_) : first_;
+  store_output(b, *reduction_, load_slots(), full_, T_, param(lower::Param::Values),
+               param(lower::Param::Indices), row_, out_c0);
   b.CreateBr(after_rows);
-  // write.state: the merged cells to slot 0; a chunk's header cells wait for the last chunk
-  // (every chunk reads them), and the columns an earlier chunk wrote stay as they are.
-  b.SetInsertPoint(write_state);
-  {
-    const Vals state = load_slots();
-    for (size_t k = size_t(header); k < state.size(); ++k) {
-      Value* v = state[k];
-      if (chunked) {
-        Value* column = b.CreateAdd(first, b.getInt64(int64_t(k) - header));
-        v = b.CreateSelect(b.CreateICmpSLT(column, b.CreateMul(q, b.getInt64(kMergeChunk))),
-                           slot0[k], v);
-      }
-      b.CreateAlignedStore(v, cells.at(b, g, cell(k), b.getInt64(0), row), llvm::Align(8));
+  b.SetInsertPoint(write_state_);
+  const Vals state = load_slots();
+  for (size_t k = size_t(header_); k < state.size(); ++k) {
+    Value* v = state[k];
+    if (chunked_) {
+      Value* column = b.CreateAdd(first_, b.getInt64(int64_t(k) - header_));
+      v = b.CreateSelect(b.CreateICmpSLT(column, b.CreateMul(q_, b.getInt64(kMergeChunk))),
+                         slot0_[k], v);
     }
+    b.CreateAlignedStore(v, cells_->at(b, g_, cell(k), b.getInt64(0), row_), llvm::Align(8));
   }
   b.CreateBr(after_rows);
-  if (chunked) {
-    b.SetInsertPoint(chunk_next);
-    q->addIncoming(b.CreateAdd(q, b.getInt64(1)), chunk_next);
-    // Kept a loop: unrolled, a few chunks would be the long code this avoids.
-    llvm::Metadata* no_unroll[] = {llvm::MDString::get(ctx, "llvm.loop.unroll.disable")};
-    llvm::MDNode* loop_id =
-        llvm::MDNode::getDistinct(ctx, {nullptr, llvm::MDNode::get(ctx, no_unroll)});
-    loop_id->replaceOperandWith(0, loop_id);
-    b.CreateBr(chunk_header)->setMetadata(llvm::LLVMContext::MD_loop, loop_id);
-    // chunks.done: the merged header (every chunk's is the same) once the chunks are read.
-    b.SetInsertPoint(chunks_done);
-    b.CreateCondBr(b.CreateICmpNE(finalize, b.getInt64(0)), group_next, write_header);
-    b.SetInsertPoint(write_header);
-    const Vals state = load_slots();
-    for (int64_t k = 0; k < header; ++k)
-      b.CreateAlignedStore(state[size_t(k)], cells.at(b, g, size_t(k), b.getInt64(0), row),
-                           llvm::Align(8));
-    b.CreateBr(group_next);
-  }
-  b.SetInsertPoint(group_next);
-  g->addIncoming(b.CreateAdd(g, group_step), group_next);
-  b.CreateBr(group_header);
-  b.SetInsertPoint(exit);
-  b.CreateRetVoid();
+}
+
+// chunk.next: the next chunk, kept a loop (unrolled, a few chunks would be the long code this
+// avoids); chunks.done: the merged header (every chunk's is the same) once the chunks are read.
+void MergeKernelBuilder::close_chunks() {
+  if (!chunked_) return;
+  llvm::IRBuilder<>& b = b_;
+  b.SetInsertPoint(chunk_next_);
+  q_->addIncoming(b.CreateAdd(q_, b.getInt64(1)), chunk_next_);
+  llvm::Metadata* no_unroll[] = {llvm::MDString::get(ctx_, "llvm.loop.unroll.disable")};
+  llvm::MDNode* loop_id =
+      llvm::MDNode::getDistinct(ctx_, {nullptr, llvm::MDNode::get(ctx_, no_unroll)});
+  loop_id->replaceOperandWith(0, loop_id);
+  b.CreateBr(chunk_header_)->setMetadata(llvm::LLVMContext::MD_loop, loop_id);
+  b.SetInsertPoint(chunks_done_);
+  b.CreateCondBr(b.CreateICmpNE(param(lower::Param::Finalize), b.getInt64(0)), group_next_,
+                 write_header_);
+  b.SetInsertPoint(write_header_);
+  const Vals state = load_slots();
+  for (int64_t k = 0; k < header_; ++k)
+    b.CreateAlignedStore(state[size_t(k)], cells_->at(b, g_, size_t(k), b.getInt64(0), row_),
+                         llvm::Align(8));
+  b.CreateBr(group_next_);
 }
 
 }  // namespace
@@ -192,7 +261,7 @@ void build_merge_kernel(llvm::Module& m, const KernelSpec& full, const lower::Co
 void build_nvptx_merge_kernel(llvm::Module& m, const lower::KernelPlan& plan,
                               const std::string& name) {
   KEOPS_CHECK(plan.spec.gpu_partial, "a merge kernel merges the states of a partial kernel");
-  build_merge_kernel(m, plan.spec, *plan.groups, name);
+  MergeKernelBuilder(m, plan.spec, *plan.groups, name).build();
 }
 
 }  // namespace keops::codegen
