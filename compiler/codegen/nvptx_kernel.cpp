@@ -593,8 +593,8 @@ void NvptxKernelBuilder::finish_rows() {
                                       state_slot, tr.row),
                              llvm::Align(8));
     } else {
-      store_output(b, *reduction_, load_state(tr.total_slots), spec_, T_, values_, indices_, tr.row,
-                   c0_);
+      store_output(b, *reduction_, load_state(tr.total_slots), spec_, T_,
+                   {values_, indices_, tr.row, c0_});
     }
     b.CreateBr(next);
     if (next != after_rows) b.SetInsertPoint(next);

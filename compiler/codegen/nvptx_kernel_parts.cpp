@@ -48,8 +48,11 @@ Value* group_first_column(llvm::IRBuilderBase& b, Value* g, const lower::ColumnG
 }
 
 void store_output(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, const Vals& state,
-                  const KernelSpec& full, llvm::Type* T, Value* values, Value* indices, Value* row,
-                  Value* c0) {
+                  const KernelSpec& full, llvm::Type* T, const OutputRow& out) {
+  Value* const values = out.values;
+  Value* const indices = out.indices;
+  Value* const row = out.row;
+  Value* const c0 = out.c0;
   Vals out_values, out_indices;
   reduction.finalize(b, state, out_values, out_indices);
   const int value_cols = full.value_cols(), index_cols = full.index_cols();

@@ -54,9 +54,15 @@ struct StateCells {
   }
 };
 
+// Where a finalized output row goes.
+struct OutputRow {
+  llvm::Value* values;   // T*: the outputs' values, value_cols per row
+  llvm::Value* indices;  // int64*: their indices, index_cols per row
+  llvm::Value* row;
+  llvm::Value* c0;  // the first column (nullptr: 0)
+};
 // Stores a finalized output row, its columns at c0 + c of rows value_cols (index_cols) long.
 void store_output(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, const Vals& state,
-                  const KernelSpec& full, llvm::Type* T, llvm::Value* values, llvm::Value* indices,
-                  llvm::Value* row, llvm::Value* c0);
+                  const KernelSpec& full, llvm::Type* T, const OutputRow& out);
 
 }  // namespace keops::codegen
