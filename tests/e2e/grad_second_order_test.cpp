@@ -9,6 +9,7 @@
 
 #include <keops/keops.h>
 
+#include "tests/support/backends.h"
 #include "tests/support/grad_check.h"
 
 using keops::Backend;
@@ -181,27 +182,16 @@ void check_by_hand(Backend backend) {
   for (size_t j = 0; j < 4; ++j) CHECK(mxy.values[j] == doctest::Approx(expected[j]));
 }
 
-bool gpu_or_skip() {
-  if (keops::gpu_available()) return true;
-  MESSAGE("skipped (no GPU): " << keops::gpu_unavailable_reason());
-  return false;
-}
-
 }  // namespace
 
 TEST_CASE("grad2: every reduction's second-order gradient matches differences of the first") {
-  check_second_order(Backend::CPU);
+  keops::test::for_each_backend(check_second_order);
 }
 
 TEST_CASE("grad2: third-order gradients match differences of the second") {
-  check_third_order(Backend::CPU);
+  keops::test::for_each_backend(check_third_order);
 }
 
-TEST_CASE("grad2: LogSumExp and Min Hessians by hand") { check_by_hand(Backend::CPU); }
-
-TEST_CASE("grad2: second- and third-order gradients on the GPU") {
-  if (!gpu_or_skip()) return;
-  check_second_order(Backend::GPU);
-  check_third_order(Backend::GPU);
-  check_by_hand(Backend::GPU);
+TEST_CASE("grad2: LogSumExp and Min Hessians by hand") {
+  keops::test::for_each_backend(check_by_hand);
 }

@@ -8,6 +8,8 @@
 
 #include <keops/keops.h>
 
+#include "tests/support/backends.h"
+
 using keops::Backend;
 using keops::BatchShape;
 using keops::Error;
@@ -291,10 +293,7 @@ TEST_CASE("Genred batch dims in float64, an empty batch, and on the GPU") {
       {{x.data(), nx, 3, -1, {2, {0, 3}}}, {y.data(), ny, 3}, {b.data(), ny, 1}, {g.data(), 1, 1}});
   CHECK(empty.batch.dims[0] == 0);
   CHECK(empty.values.empty());
-  if (!keops::gpu_available()) {
-    MESSAGE("GPU half skipped: no usable GPU (" << keops::gpu_unavailable_reason() << ")");
-    return;
-  }
+  if (!keops::test::gpu_usable()) return;
   Options gpu;
   gpu.backend = Backend::GPU;
   Batched d;

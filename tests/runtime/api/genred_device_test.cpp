@@ -13,6 +13,7 @@
 #include "runtime/cuda/errors.h"
 #include "runtime/cuda/memory.h"
 #include "runtime/cuda/stream.h"
+#include "tests/support/backends.h"
 
 using keops::Genred;
 using keops::View;
@@ -76,10 +77,7 @@ struct BusyStreamCase {
 };
 
 TEST_CASE("a Genred on device arrays is queued on Options::stream, after its earlier work") {
-  if (!keops::gpu_available()) {
-    MESSAGE("skipped (no GPU): " << keops::gpu_unavailable_reason());
-    return;
-  }
+  if (!keops::test::gpu_usable()) return;
   BusyStreamCase c;
   const Genred op = c.gauss();
   cuda::DeviceBuffer out_d(0, size_t(c.n) * sizeof(float));
@@ -92,10 +90,7 @@ TEST_CASE("a Genred on device arrays is queued on Options::stream, after its ear
 }
 
 TEST_CASE("a Genred with host outputs on Options::stream waits for the stream, then its results") {
-  if (!keops::gpu_available()) {
-    MESSAGE("skipped (no GPU): " << keops::gpu_unavailable_reason());
-    return;
-  }
+  if (!keops::test::gpu_usable()) return;
   BusyStreamCase c;
   std::vector<float> out(size_t(c.n), 1.0f);
   c.queue_busy_work();
@@ -106,10 +101,7 @@ TEST_CASE("a Genred with host outputs on Options::stream waits for the stream, t
 // The same reduction queued on a stream and run synchronously: every GPU scheme (2-D with a
 // merge, a dense sum whose tail is split across streams, block-sparse) gives the same values.
 TEST_CASE("queued runs of every GPU scheme equal synchronous ones") {
-  if (!keops::gpu_available()) {
-    MESSAGE("skipped (no GPU): " << keops::gpu_unavailable_reason());
-    return;
-  }
+  if (!keops::test::gpu_usable()) return;
   struct Shape {
     int64_t n, m;
     bool ranges;
@@ -143,10 +135,7 @@ TEST_CASE("queued runs of every GPU scheme equal synchronous ones") {
 }
 
 TEST_CASE("gradients of several kernels run on device arrays as on host arrays") {
-  if (!keops::gpu_available()) {
-    MESSAGE("skipped (no GPU): " << keops::gpu_unavailable_reason());
-    return;
-  }
+  if (!keops::test::gpu_usable()) return;
   const int64_t n = 300, m = 200;
   const std::vector<float> x = random_values(n * 3, 3), y = random_values(m * 3, 4),
                            e = random_values(n, 5);

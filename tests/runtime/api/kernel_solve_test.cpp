@@ -9,6 +9,7 @@
 #include <keops/keops.h>
 
 #include "runtime/cuda/memory.h"
+#include "tests/support/backends.h"
 
 using keops::Backend;
 using keops::Error;
@@ -200,10 +201,7 @@ TEST_CASE("KernelSolve matches a dense Cholesky solve in float64 on the CPU, bot
 }
 
 TEST_CASE("KernelSolve matches a dense Cholesky solve in float64 on the GPU") {
-  if (!keops::gpu_available()) {
-    MESSAGE("skipped: no usable GPU (" << keops::gpu_unavailable_reason() << ")");
-    return;
-  }
+  if (!keops::test::gpu_usable()) return;
   check_dense_solve(Backend::GPU, 1);
   check_dense_solve(Backend::GPU, 0);
   // Arguments already in GPU memory are used in place; b is read back to the host.
@@ -229,11 +227,7 @@ TEST_CASE("KernelSolve in float32: CG in float64 around float32 products") {
   // The reference solves the float32-rounded data.
   const std::vector<double> xr(x.begin(), x.end()), br(b.begin(), b.end());
   const std::vector<double> m = shifted(gauss_matrix(xr), 1.0);
-  for (Backend backend : {Backend::CPU, Backend::GPU}) {
-    if (backend == Backend::GPU && !keops::gpu_available()) {
-      MESSAGE("GPU half skipped: no usable GPU (" << keops::gpu_unavailable_reason() << ")");
-      continue;
-    }
+  keops::test::for_each_backend([&](Backend backend) {
     KernelSolve solve(kGauss, {"x = Vi(3)", "y = Vj(3)", "b = Vj(1)"}, "b", 1, on(backend));
     SolveInfo info;
     auto a =
@@ -242,7 +236,7 @@ TEST_CASE("KernelSolve in float32: CG in float64 around float32 products") {
     CHECK(info.residual < 1e-4);
     CHECK(info.residual == doctest::Approx(dense_residual(m, br, a.values)).epsilon(0.05));
     CHECK(max_rel_diff(a.values, cholesky_solve(m, br)) < 1e-3);
-  }
+  });
 }
 
 TEST_CASE("KernelSolve solves several cols as one CG, also for a K that mixes them") {

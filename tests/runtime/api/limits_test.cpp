@@ -10,6 +10,8 @@
 
 #include <keops/keops.h>
 
+#include "tests/support/backends.h"
+
 // AddressSanitizer (GCC's flag, or Clang's feature) aborts where an allocation fails.
 #if defined(__SANITIZE_ADDRESS__)
 #define KEOPS_TEST_UNDER_ASAN
@@ -143,10 +145,7 @@ TEST_CASE("a long OneHot is streamed: compiled at once, and equal to the whole o
   const int64_t d = 20000;
   const std::vector<double> b = {-0.7, 0.2, 2.5, 19999.4, 19999.6, std::nan(""), 7.49};
   const std::vector<double> c = {0.5, 1.25, 2.0};
-  std::vector<keops::Backend> backends = {keops::Backend::CPU};
-  if (keops::gpu_available()) backends.push_back(keops::Backend::GPU);
-  for (const keops::Backend backend : backends) {
-    CAPTURE(int(backend));
+  keops::test::for_each_backend([&](keops::Backend backend) {
     Options o;
     o.backend = backend;
     const Genred op("OneHot(b, " + std::to_string(d) + ") * c", {"b = Vi(1)", "c = Vj(1)"}, "Sum",
@@ -162,7 +161,7 @@ TEST_CASE("a long OneHot is streamed: compiled at once, and equal to the whole o
           break;
         }
     }
-  }
+  });
 }
 
 TEST_CASE("values of more than 2^20 components are refused when the formula is parsed") {

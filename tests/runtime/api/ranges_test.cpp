@@ -17,6 +17,7 @@
 #include "compiler/frontend/parser.h"
 #include "compiler/ir/context.h"
 #include "compiler/jit/ptx.h"
+#include "tests/support/backends.h"
 #include "tests/support/ptxas.h"
 #include "tests/support/scratch.h"
 
@@ -489,10 +490,7 @@ TEST_CASE("ranges on the GPU: block-sparse PTX assembles, the dense kernel keeps
 }
 
 TEST_CASE("ranges on the GPU: the CPU's checks, in float32 and float64") {
-  if (!keops::gpu_available()) {
-    MESSAGE("skipped: no usable GPU (" << keops::gpu_unavailable_reason() << ")");
-    return;
-  }
+  if (!keops::test::gpu_usable()) return;
   check_all_kept<float>(Backend::GPU);
   check_all_kept<double>(Backend::GPU);
   for (int axis : {0, 1}) {

@@ -19,19 +19,13 @@
 #include "runtime/cuda/module_cache.h"
 #include "runtime/cuda/self_test.h"
 #include "runtime/cuda/stream.h"
+#include "tests/support/backends.h"
 #include "tests/support/ptxas.h"
 #include "tests/support/scratch.h"
 
 namespace keops::runtime::cuda {
 
 namespace {
-
-// Tests that need a device say so in the output where there is none.
-bool skipped_without_gpu() {
-  if (gpu_available()) return false;
-  MESSAGE("skipped (no GPU): " << gpu_unavailable_reason());
-  return true;
-}
 
 using keops::test::ScopedEnv;
 
@@ -195,7 +189,7 @@ TEST_CASE("cuda: the smoke-test PTX assembles with ptxas (where installed)") {
 }
 
 TEST_CASE("cuda: devices are listed with their properties") {
-  if (skipped_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   const std::vector<DeviceInfo> devices = list_devices();
   REQUIRE(static_cast<int>(devices.size()) == device_count());
   for (const DeviceInfo& d : devices) {
@@ -217,7 +211,7 @@ TEST_CASE("cuda: devices are listed with their properties") {
 }
 
 TEST_CASE("cuda: device buffers copy to and from the host") {
-  if (skipped_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   std::vector<int> host(1000);
   for (int i = 0; i < 1000; ++i) host[i] = i * 7;
   const size_t bytes = host.size() * sizeof(int);
@@ -254,7 +248,7 @@ TEST_CASE("cuda: device buffers copy to and from the host") {
 }
 
 TEST_CASE("cuda: async copies, memset and timing on a stream") {
-  if (skipped_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   Stream stream(0);
   Event start(0), end(0);
   std::vector<float> host(1 << 20, 2.5f), back(host.size(), 0.0f);
@@ -274,7 +268,7 @@ TEST_CASE("cuda: async copies, memset and timing on a stream") {
 }
 
 TEST_CASE("cuda: stream-ordered buffers, and small uploads staged without waiting for the stream") {
-  if (skipped_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   Stream stream(0);
   DeviceBuffer busy(0, size_t(1) << 30);
   for (int k = 0; k < 32; ++k) busy.fill_zero_async(stream.get());  // some 15 ms of work
@@ -295,7 +289,7 @@ TEST_CASE("cuda: stream-ordered buffers, and small uploads staged without waitin
 }
 
 TEST_CASE("cuda: an impossible allocation throws and leaves nothing allocated") {
-  if (skipped_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   const MemoryInfo before = memory_info(0);
   const size_t impossible = size_t{1} << 50;  // 1 PiB
   try {
@@ -314,7 +308,7 @@ TEST_CASE("cuda: an impossible allocation throws and leaves nothing allocated") 
 }
 
 TEST_CASE("cuda: the vector-add self test passes") {
-  if (skipped_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   for (int d = 0; d < device_count(); ++d) {
     const SelfTestResult result = run_vector_add_self_test(d);
     INFO(result.detail);
@@ -324,7 +318,7 @@ TEST_CASE("cuda: the vector-add self test passes") {
 }
 
 TEST_CASE("cuda: the module cache loads once per (kernel, device)") {
-  if (skipped_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   std::atomic<int> builds = 0;
   auto make_ptx = [&] {
     ++builds;
@@ -349,7 +343,7 @@ TEST_CASE("cuda: the module cache loads once per (kernel, device)") {
 }
 
 TEST_CASE("cuda: bad PTX and missing kernels are reported with the driver's words") {
-  if (skipped_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   const std::string bad_ptx =
       ".version 6.0\n.target sm_50\n.address_size 64\n"
       ".visible .entry broken() {\n  bogus.instruction %r1;\n  ret;\n}\n";
@@ -373,7 +367,7 @@ TEST_CASE("cuda: bad PTX and missing kernels are reported with the driver's word
 }
 
 TEST_CASE("cuda: a module from the driver's quickest JIT runs as the fully optimized one") {
-  if (skipped_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   const Module module(0, vector_add_ptx(), JitEffort::Quick);
   VectorAddRun run(1.5f);
   launch(module.function("keops_vector_add"), run.config, run.args);
@@ -381,7 +375,7 @@ TEST_CASE("cuda: a module from the driver's quickest JIT runs as the fully optim
 }
 
 TEST_CASE("cuda: launches with more than 48 KiB of dynamic shared memory opt in") {
-  if (skipped_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   const DeviceInfo info = device_info(0);
   const Module module(0, vector_add_ptx());
   const KernelFunction kernel = module.function("keops_vector_add");
@@ -405,7 +399,7 @@ TEST_CASE("cuda: launches with more than 48 KiB of dynamic shared memory opt in"
 }
 
 TEST_CASE("cuda: small device buffers are recycled, large ones freed") {
-  if (skipped_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   CUdeviceptr small = 0;
   {
     DeviceBuffer a(0, 1000);

@@ -14,6 +14,7 @@
 #include "compiler/ir/context.h"
 #include "compiler/ir/evaluator.h"
 #include "runtime/cuda/gpu_reduce.h"
+#include "tests/support/backends.h"
 
 namespace {
 
@@ -92,10 +93,7 @@ void check_case(const Case& c, int axis, int64_t nx, int64_t ny) {
 }  // namespace
 
 TEST_CASE_TEMPLATE("GPU reductions match the reference", T, float, double) {
-  if (!keops::gpu_available()) {
-    MESSAGE("skipped (no GPU): " << keops::gpu_unavailable_reason());
-    return;
-  }
+  if (!keops::test::gpu_usable()) return;
   const Case cases[] = {{"Exp(-p * SqDist(x, y)) * b", "Sum", 0, ""},
                         {"x * y + b", "Sum", 0, ""},
                         {"SqDist(x, y)", "ArgKMin", 5, ""},

@@ -18,18 +18,13 @@
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/gpu_reduce.h"
 #include "runtime/cuda/memory.h"
+#include "tests/support/backends.h"
 #include "tests/support/gpu_spec.h"
 
 namespace {
 
 using keops::ir::DType;
 using keops::runtime::cuda::GpuRunOptions;
-
-bool skip_without_gpu() {
-  if (keops::gpu_available()) return false;
-  MESSAGE("skipped (no GPU): " << keops::gpu_unavailable_reason());
-  return true;
-}
 
 struct Case {
   const char* formula;
@@ -198,7 +193,7 @@ struct GaussianArgs {
 
 TEST_CASE_TEMPLATE("the 2-D scheme matches the 1-D scheme and the reference, every kind", T, float,
                    double) {
-  if (skip_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   for (const Case& c : kAllKinds)
     check_2d<T>(c, 1, 100, 3000, 7);  // splits of 429 rows: tiles across split ends
   for (int k : {0, 6, 8, 12}) check_2d<T>(kAllKinds[k], 0, 3000, 300, 2);
@@ -221,7 +216,7 @@ TEST_CASE_TEMPLATE("the 2-D scheme matches the 1-D scheme and the reference, eve
 
 TEST_CASE_TEMPLATE("several rows per thread and other block sizes: the same results", T, float,
                    double) {
-  if (skip_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   // Rows that end mid-block and mid-thread (a thread's later rows past the end), and a
   // reduced axis that ends mid-tile, for every kind: selections give the same bits.
   for (const Case& c : kAllKinds)
@@ -256,7 +251,7 @@ TEST_CASE_TEMPLATE("several rows per thread and other block sizes: the same resu
 
 TEST_CASE_TEMPLATE("tail splits of dense sums: the same sums as the 1-D scheme and the reference",
                    T, float, double) {
-  if (skip_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   // Waves of 3 blocks (tail_resident): 1000 or 900 output rows are 8 blocks of 128 (two whole
   // waves and a tail of 2 blocks), or 4 blocks of 4 x 64 (a tail of one block that ends
   // mid-thread); 900 or 1000 reduced rows in slices of whole tiles, the last one shorter.
@@ -346,7 +341,7 @@ TEST_CASE_TEMPLATE("tail splits of dense sums: the same sums as the 1-D scheme a
 
 TEST_CASE_TEMPLATE("long outputs on the GPU: column groups, 1-D and 2-D, against the reference", T,
                    float, double) {
-  if (skip_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   const Case cases[] = {{"Exp(-SqDist(x, y)) * v", "Sum", 0, ""},
                         {"v - SqDist(x, y)", "Max_ArgMax", 0, ""},
                         {"v * b", "ArgMin", 0, ""},
@@ -360,7 +355,7 @@ TEST_CASE_TEMPLATE("long outputs on the GPU: column groups, 1-D and 2-D, against
 
 TEST_CASE_TEMPLATE("wide states merged 8 columns at a time: 2-D and sliced runs, the reference", T,
                    float, double) {
-  if (skip_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   // 17 and 20 columns: the last chunk overlaps the one before; 64: eight whole chunks.
   const std::pair<Case, int> cases[] = {{{"Exp(-SqDist(x, y)) * v", "Sum", 0, ""}, 17},
                                         {{"Exp(-SqDist(x, y)) * v", "Sum", 0, ""}, 64},
@@ -439,7 +434,7 @@ void check_dim_tiled(const Case& c, int64_t d, int axis, int64_t nx, int64_t ny,
 
 TEST_CASE_TEMPLATE("long rows in dimension tiles, 1-D and 2-D, both axes, against the reference", T,
                    float, double) {
-  if (skip_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   const Case cases[] = {{"Exp(-SqDist(x, y)) * b", "Sum", 0, ""},
                         {"SqDist(y, x)", "ArgKMin", 3, ""},
                         {"(x | y) - SqDist(w, z)", "LogSumExp", 0, ""},
@@ -456,7 +451,7 @@ TEST_CASE_TEMPLATE("long rows in dimension tiles, 1-D and 2-D, both axes, agains
 
 TEST_CASE_TEMPLATE("long rows read otherwise too: products in tiles, the rest in the pair loop", T,
                    float, double) {
-  if (skip_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   // A gradient's long output (column groups), a row summed alone, G a long row itself.
   const Case cases[] = {{"(x - y) * Exp(-SqDist(x, y)) * b", "Sum", 0, ""},
                         {"SqDist(x, y) * Sum(w)", "Sum", 0, ""},
@@ -469,7 +464,7 @@ TEST_CASE_TEMPLATE("long rows read otherwise too: products in tiles, the rest in
 }
 
 TEST_CASE("long rows in dimension tiles over block-sparse ranges: the CPU's results") {
-  if (skip_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   const std::vector<std::string> aliases = {"x = Vi(300)", "y = Vj(300)", "b = Vj(1)"};
   const GaussianArgs data(700, 900, 300, 11, 0.0f, 0.06f);
   const auto& args = data.views;
@@ -496,7 +491,7 @@ TEST_CASE("long rows in dimension tiles over block-sparse ranges: the CPU's resu
 
 TEST_CASE_TEMPLATE("a small memory limit: the same results in many chunks, both axes cut", T, float,
                    double) {
-  if (skip_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   // Host arrays: the reduced ones take 3000 * 5 values, the output rows 3 values and the
   // outputs; the limits run it whole, in row slices, and with both axes cut.
   const Case cases[] = {{"Exp(-p * SqDist(x, y)) * b", "Sum", 0, ""},
@@ -534,7 +529,7 @@ TEST_CASE_TEMPLATE("a small memory limit: the same results in many chunks, both 
 }
 
 TEST_CASE("a memory limit through Genred: block-sparse runs in row slices, errors") {
-  if (skip_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   const std::vector<std::string> aliases = {"x = Vi(3)", "y = Vj(3)", "b = Vj(1)"};
   const int64_t ny = 2000;
   const GaussianArgs data(3000, ny, 3, 5, 0.1f, 1.0f);
@@ -589,7 +584,7 @@ TEST_CASE("Options::gpu_memory_limit must be >= 0") {
 }
 
 TEST_CASE("arrays in device memory are used in place, whatever the memory limit") {
-  if (skip_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   using keops::runtime::cuda::DeviceBuffer;
   const Problem<float> problem({"SqDist(x, y) + b", "ArgKMin", 3, ""}, 1, 1000, 5000);
   const auto host = problem.run({0, 0});
@@ -616,7 +611,7 @@ TEST_CASE("arrays in device memory are used in place, whatever the memory limit"
 }
 
 TEST_CASE("an out-of-memory run throws and leaves nothing allocated") {
-  if (skip_without_gpu()) return;
+  if (!keops::test::gpu_usable()) return;
   using keops::runtime::cuda::memory_info;
   Problem<float> problem({"Exp(-p * SqDist(x, y)) * b", "Sum", 0, ""}, 1, 1000, 1000);
   problem.run({0, 0});  // the module and the context, loaded once

@@ -13,6 +13,7 @@
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/memory.h"
 #include "runtime/cuda/multi_gpu.h"
+#include "tests/support/backends.h"
 
 using keops::runtime::cuda::split_rows;
 
@@ -62,10 +63,7 @@ TEST_CASE("Options::devices: bad combinations are errors at construction") {
 }
 
 TEST_CASE("two slices on one GPU, and every GPU, give the single-GPU results") {
-  if (!keops::gpu_available()) {
-    MESSAGE("no GPU: " << keops::gpu_unavailable_reason() << "; multi-GPU runs not checked");
-    return;
-  }
+  if (!keops::test::gpu_usable()) return;
   // Enough rows for every GPU of a machine of 8 to take a slice of its own (2048 at least).
   const int64_t nx = 20000, ny = 777;
   std::mt19937 rng(3);
@@ -107,10 +105,7 @@ TEST_CASE("two slices on one GPU, and every GPU, give the single-GPU results") {
 }
 
 TEST_CASE("several GPUs read and write arrays in one GPU's memory (peer copies elsewhere)") {
-  if (!keops::gpu_available()) {
-    MESSAGE("no GPU: " << keops::gpu_unavailable_reason() << "; multi-GPU runs not checked");
-    return;
-  }
+  if (!keops::test::gpu_usable()) return;
   using keops::runtime::cuda::DeviceBuffer;
   const int64_t nx = 20000, ny = 777;  // rows split across the GPUs
   std::mt19937 rng(5);
@@ -150,10 +145,7 @@ TEST_CASE("several GPUs read and write arrays in one GPU's memory (peer copies e
 }
 
 TEST_CASE("few output rows: the GPUs split the reduced axis and merge their partial states") {
-  if (!keops::gpu_available()) {
-    MESSAGE("no GPU: " << keops::gpu_unavailable_reason() << "; multi-GPU runs not checked");
-    return;
-  }
+  if (!keops::test::gpu_usable()) return;
   using keops::runtime::cuda::DeviceBuffer;
   const int64_t nx = 100, ny = 3001;  // 100 rows: fewer than 2048 per GPU
   std::mt19937 rng(7);

@@ -48,7 +48,8 @@ TEST_CASE("GPU kernels' PTX is stored in the disk cache and read back; damage is
   // Off: nothing is stored.
   keops::runtime::set_process_disk_cache(DiskCacheSettings{false, dir.path(), 1 << 30});
   spec.gpu_sm = 80;
-  CHECK(keops::runtime::cuda::cached_ptx(keops::lower::lower(spec)).find(".target sm_80") != std::string::npos);
+  CHECK(keops::runtime::cuda::cached_ptx(keops::lower::lower(spec)).find(".target sm_80") !=
+        std::string::npos);
   CHECK(disk.list().size() == 1);
   keops::runtime::set_process_disk_cache(std::nullopt);
 }
