@@ -93,7 +93,7 @@ class CpuKernelBuilder {
   llvm::Function* build();
 
  private:
-  using Slots = std::vector<std::vector<llvm::AllocaInst*>>;  // per copy, per state value
+  using Slots = std::vector<StateSlots>;  // per copy
 
   void set_attributes();
   void create_blocks();
@@ -106,8 +106,8 @@ class CpuKernelBuilder {
   void close_block();
   void finish_tile();
   Slots make_slots();
-  Vals load_state(const std::vector<llvm::AllocaInst*>& slots);
-  void store_state(const Vals& state, const std::vector<llvm::AllocaInst*>& slots);
+  Vals load_state(const StateSlots& slots);
+  void store_state(const Vals& state, const StateSlots& slots);
   Vals scalar_row(llvm::IRBuilderBase& ib, ir::Expr var, Value* row) const;
   FormulaEmitter::Row row_start(llvm::IRBuilderBase& ib, ir::Expr var, Value* row) const;
   Value* splat(Value* v) {
@@ -443,41 +443,28 @@ void CpuKernelBuilder::finish_tile() {
 }
 
 CpuKernelBuilder::Slots CpuKernelBuilder::make_slots() {
-  Slots slots(static_cast<size_t>(tiling_.copies));
-  for (auto& copy : slots)
-    for (llvm::Type* t : state_types_) copy.push_back(b_.CreateAlloca(t));
+  Slots slots;
+  for (int r = 0; r < tiling_.copies; ++r) slots.push_back(make_state_slots(b_, state_types_));
   return slots;
 }
 
-Vals CpuKernelBuilder::load_state(const std::vector<llvm::AllocaInst*>& slots) {
-  Vals state;
-  for (size_t s = 0; s < state_types_.size(); ++s)
-    state.push_back(b_.CreateLoad(state_types_[s], slots[s]));
-  return state;
+Vals CpuKernelBuilder::load_state(const StateSlots& slots) {
+  return codegen::load_state(b_, state_types_, slots);
 }
 
-void CpuKernelBuilder::store_state(const Vals& state, const std::vector<llvm::AllocaInst*>& slots) {
-  for (size_t s = 0; s < state.size(); ++s) b_.CreateStore(state[s], slots[s]);
+void CpuKernelBuilder::store_state(const Vals& state, const StateSlots& slots) {
+  codegen::store_state(b_, state, slots);
 }
 
 // Scalar loads of one row of an argument (parameters, and the reduced index's data).
 Vals CpuKernelBuilder::scalar_row(llvm::IRBuilderBase& ib, ir::Expr var, Value* row) const {
-  const int dim = int(var->dim);
-  Vals out(static_cast<size_t>(dim));
-  Value* base =
-      ib.CreateGEP(T_, arg_ptrs_[size_t(var->var_index())], ib.CreateMul(row, ib.getInt64(dim)));
-  for (int c = 0; c < dim; ++c)
-    out[size_t(c)] =
-        ib.CreateAlignedLoad(T_, ib.CreateConstGEP1_64(T_, base, uint64_t(c)), align_t_);
-  return out;
+  return load_argument_row(ib, T_, arg_ptrs_[size_t(var->var_index())], row, var->dim);
 }
 
 // Where a streamed row of an argument starts in memory.
 FormulaEmitter::Row CpuKernelBuilder::row_start(llvm::IRBuilderBase& ib, ir::Expr var,
                                                 Value* row) const {
-  return FormulaEmitter::Row{ib.CreateGEP(T_, arg_ptrs_[size_t(var->var_index())],
-                                          ib.CreateMul(row, ib.getInt64(var->dim))),
-                             T_};
+  return argument_row(ib, T_, arg_ptrs_[size_t(var->var_index())], row, var->dim);
 }
 
 }  // namespace

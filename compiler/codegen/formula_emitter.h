@@ -102,6 +102,13 @@ class FormulaEmitter {
 void emit_component_loop(llvm::IRBuilderBase& b, int64_t dim, int chunk,
                          const std::function<void(llvm::Value* c0, int width)>& body);
 
+// Row `row` of an argument of `dim` values of type T at `arg` (row-major): where it starts,
+// and its components loaded one by one.
+FormulaEmitter::Row argument_row(llvm::IRBuilderBase& b, llvm::Type* T, llvm::Value* arg,
+                                 llvm::Value* row, int64_t dim);
+Vals load_argument_row(llvm::IRBuilderBase& b, llvm::Type* T, llvm::Value* arg, llvm::Value* row,
+                       int64_t dim);
+
 // A stack slot of type t in the function's entry block, where SROA finds it.
 llvm::AllocaInst* entry_alloca(llvm::IRBuilderBase& b, llvm::Type* t);
 

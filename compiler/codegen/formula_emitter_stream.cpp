@@ -41,6 +41,20 @@ Value* widen(llvm::IRBuilderBase& b, Value* v, llvm::Type* to) {
 
 }  // namespace
 
+FormulaEmitter::Row argument_row(llvm::IRBuilderBase& b, llvm::Type* T, Value* arg, Value* row,
+                                 int64_t dim) {
+  return {b.CreateGEP(T, arg, b.CreateMul(row, b.getInt64(dim))), T};
+}
+
+Vals load_argument_row(llvm::IRBuilderBase& b, llvm::Type* T, Value* arg, Value* row, int64_t dim) {
+  Value* base = argument_row(b, T, arg, row, dim).base;
+  const llvm::Align align(T->getPrimitiveSizeInBits() / 8);
+  Vals out(static_cast<size_t>(dim));
+  for (int64_t c = 0; c < dim; ++c)
+    out[size_t(c)] = b.CreateAlignedLoad(T, b.CreateConstGEP1_64(T, base, uint64_t(c)), align);
+  return out;
+}
+
 llvm::AllocaInst* entry_alloca(llvm::IRBuilderBase& b, llvm::Type* t) {
   llvm::BasicBlock& entry = b.GetInsertBlock()->getParent()->getEntryBlock();
   llvm::IRBuilder<> at(&entry, entry.getFirstInsertionPt());

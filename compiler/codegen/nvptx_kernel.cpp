@@ -62,7 +62,7 @@ struct ThreadRow {
   Value* row = nullptr;
   Value* live = nullptr;      // row < the block's end of rows
   Value* load_row = nullptr;  // row, or the last row when not live
-  std::vector<llvm::AllocaInst*> total_slots, tile_slots;
+  StateSlots total_slots, tile_slots;
   std::unique_ptr<FormulaEmitter> outer;
 };
 
@@ -94,9 +94,9 @@ class NvptxKernelBuilder {
   Vals global_row(llvm::IRBuilderBase& ib, ir::Expr var, Value* at) const;
   FormulaEmitter::Row global_row_start(llvm::IRBuilderBase& ib, ir::Expr var, Value* at) const;
   std::vector<Vals> load_rows(Value* row);
-  std::vector<llvm::AllocaInst*> make_slots();
-  Vals load_state(const std::vector<llvm::AllocaInst*>& from);
-  void store_state(const Vals& state, const std::vector<llvm::AllocaInst*>& to);
+  StateSlots make_slots() { return make_state_slots(b_, state_types_); }
+  Vals load_state(const StateSlots& from) { return codegen::load_state(b_, state_types_, from); }
+  void store_state(const Vals& state, const StateSlots& to) { codegen::store_state(b_, state, to); }
   void start_tile_states();
   void fold_pairs(FormulaEmitter& reduced, Value* index, const Vals& given);
   std::unique_ptr<FormulaEmitter> reduced_emitter(
@@ -617,21 +617,13 @@ void NvptxKernelBuilder::cap_loop_registers() {
 }
 
 Vals NvptxKernelBuilder::global_row(llvm::IRBuilderBase& ib, ir::Expr var, Value* at) const {
-  Vals out(static_cast<size_t>(var->dim));
-  Value* base = ib.CreateGEP(T_, arg_ptrs_[size_t(var->var_index())],
-                             ib.CreateMul(at, ib.getInt64(var->dim)));
-  for (int c = 0; c < var->dim; ++c)
-    out[size_t(c)] =
-        ib.CreateAlignedLoad(T_, ib.CreateConstGEP1_64(T_, base, uint64_t(c)), align_t_);
-  return out;
+  return load_argument_row(ib, T_, arg_ptrs_[size_t(var->var_index())], at, var->dim);
 }
 
 // Streamed vectors (longer than stream_dim) are read from their rows where they are.
 FormulaEmitter::Row NvptxKernelBuilder::global_row_start(llvm::IRBuilderBase& ib, ir::Expr var,
                                                          Value* at) const {
-  return FormulaEmitter::Row{ib.CreateGEP(T_, arg_ptrs_[size_t(var->var_index())],
-                                          ib.CreateMul(at, ib.getInt64(var->dim))),
-                             T_};
+  return argument_row(ib, T_, arg_ptrs_[size_t(var->var_index())], at, var->dim);
 }
 
 // The prefetched arguments' values at reduced row `row` (the last row past the end).
@@ -642,23 +634,6 @@ std::vector<Vals> NvptxKernelBuilder::load_rows(Value* row) {
   std::vector<Vals> rows;
   for (ir::Expr v : prefetched_) rows.push_back(global_row(b, v, row));
   return rows;
-}
-
-std::vector<llvm::AllocaInst*> NvptxKernelBuilder::make_slots() {
-  std::vector<llvm::AllocaInst*> slots;
-  for (llvm::Type* t : state_types_) slots.push_back(b_.CreateAlloca(t));
-  return slots;
-}
-
-Vals NvptxKernelBuilder::load_state(const std::vector<llvm::AllocaInst*>& from) {
-  Vals state;
-  for (size_t k = 0; k < state_types_.size(); ++k)
-    state.push_back(b_.CreateLoad(state_types_[k], from[k]));
-  return state;
-}
-
-void NvptxKernelBuilder::store_state(const Vals& state, const std::vector<llvm::AllocaInst*>& to) {
-  for (size_t k = 0; k < state.size(); ++k) b_.CreateStore(state[k], to[k]);
 }
 
 // Each row's tile state, from the total before the tile.

@@ -66,7 +66,7 @@ class MergeKernelBuilder {
       *slot_body_, *slots_done_, *write_output_, *write_state_, *chunk_next_, *chunks_done_,
       *write_header_, *group_next_, *exit_;
   llvm::IRBuilder<> b_;
-  std::vector<llvm::AllocaInst*> slots_;
+  StateSlots slots_;
   Value *row_ = nullptr, *group_step_ = nullptr, *c0_ = nullptr, *first_ = nullptr;
   llvm::PHINode *g_ = nullptr, *q_ = nullptr;
   Vals slot0_;
@@ -138,7 +138,7 @@ void MergeKernelBuilder::create_blocks() {
 void MergeKernelBuilder::enter() {
   llvm::IRBuilder<>& b = b_;
   b.SetInsertPoint(entry_);
-  for (llvm::Type* t : state_types_) slots_.push_back(b.CreateAlloca(t));
+  slots_ = make_state_slots(b, state_types_);
   row_ = grid_thread_index(b);
   Value* first_group = special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_z);
   group_step_ = special_register(b, llvm::Intrinsic::nvvm_read_ptx_sreg_nctaid_z);
@@ -177,16 +177,9 @@ Vals MergeKernelBuilder::load_slot(Value* slot) {
   return state;
 }
 
-Vals MergeKernelBuilder::load_slots() {
-  Vals state;
-  for (size_t k = 0; k < state_types_.size(); ++k)
-    state.push_back(b_.CreateLoad(state_types_[k], slots_[k]));
-  return state;
-}
+Vals MergeKernelBuilder::load_slots() { return load_state(b_, state_types_, slots_); }
 
-void MergeKernelBuilder::store_slots(const Vals& state) {
-  for (size_t k = 0; k < state.size(); ++k) b_.CreateStore(state[k], slots_[k]);
-}
+void MergeKernelBuilder::store_slots(const Vals& state) { store_state(b_, state, slots_); }
 
 // slot.header: for (s = 1; s < n_slots; ++s) state = merge(state, slot s), from slot 0.
 void MergeKernelBuilder::fold_slots() {

@@ -383,6 +383,23 @@ class ShiftedExpEmitter final : public ReductionEmitter {
 
 }  // namespace
 
+StateSlots make_state_slots(llvm::IRBuilderBase& b, const std::vector<llvm::Type*>& types) {
+  StateSlots slots;
+  for (llvm::Type* t : types) slots.push_back(b.CreateAlloca(t));
+  return slots;
+}
+
+Vals load_state(llvm::IRBuilderBase& b, const std::vector<llvm::Type*>& types,
+                const StateSlots& slots) {
+  Vals state;
+  for (size_t k = 0; k < types.size(); ++k) state.push_back(b.CreateLoad(types[k], slots[k]));
+  return state;
+}
+
+void store_state(llvm::IRBuilderBase& b, const Vals& state, const StateSlots& slots) {
+  for (size_t k = 0; k < state.size(); ++k) b.CreateStore(state[k], slots[k]);
+}
+
 void emit_combine(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, const Vals& state,
                   const Vals& f, llvm::Value* index, const std::function<void(const Vals&)>& store,
                   bool fast_when_rare) {

@@ -93,6 +93,14 @@ void emit_combine(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, con
                   const Vals& f, llvm::Value* index, const std::function<void(const Vals&)>& store,
                   bool fast_when_rare = true);
 
+// A state held in allocas (promoted to registers by SROA), one per value of `types`, made
+// at b's position; its values loaded and stored, in order.
+using StateSlots = std::vector<llvm::AllocaInst*>;
+StateSlots make_state_slots(llvm::IRBuilderBase& b, const std::vector<llvm::Type*>& types);
+Vals load_state(llvm::IRBuilderBase& b, const std::vector<llvm::Type*>& types,
+                const StateSlots& slots);
+void store_state(llvm::IRBuilderBase& b, const Vals& state, const StateSlots& slots);
+
 // The emitter of spec.reduction for spec.formula (and spec.reduction.formula2), with the
 // sum scheme and accumulator of the spec. keops::Error when the reduction does not fit F
 // (ir::ReductionSpec::check).
