@@ -1,6 +1,7 @@
 // KernelSolve's linearity check: substitution and symbolic derivatives of the formula's IR.
 #include "compiler/program/linearity.h"
 
+#include <algorithm>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -90,6 +91,9 @@ void check_linear(ir::Context& ctx, Expr f, const std::vector<frontend::ArgInfo>
   std::unordered_set<Expr> seen;
   std::vector<Expr> nodes;
   nodes_reading(f, v, memo, seen, nodes);
+  // Innermost first (arguments are made before their users): the op that makes the
+  // derivative vanish is named, not the product or sum around it.
+  std::sort(nodes.begin(), nodes.end(), [](Expr x, Expr y) { return x->id < y->id; });
   for (Expr node : nodes)
     if (derivative(node)->is_constant_value(0.0))
       throw Error("KernelSolve: the formula is not linear in " + name + ": it passes " + name +

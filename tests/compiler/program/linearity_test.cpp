@@ -27,4 +27,10 @@ TEST_CASE("check_linear: formulas linear in the solved argument pass, others nam
                        doctest::Contains("not 0 where 'b' is 0"), keops::Error);
   CHECK_THROWS_WITH_AS(check("Exp(-SqDist(x, y)) * (b + Sign(b))"), doctest::Contains("Sign"),
                        keops::Error);
+  // The op that makes the derivative vanish is named, not the product around it.
+  CHECK_THROWS_WITH_AS(check("Exp(-SqDist(x, y)) * Sign(b)"),
+                       doctest::Contains("passes 'b' through Sign, which is piecewise constant"),
+                       keops::Error);
+  CHECK_THROWS_WITH_AS(check("Exp(-SqDist(x, y)) * (b + Round(b, 0))"),
+                       doctest::Contains("through Round"), keops::Error);
 }
