@@ -71,7 +71,7 @@ struct KernelSpec {
 // Long outputs of reductions whose output columns are independent (Sum, Max, Min and their
 // Arg forms over F's components, SumSoftMaxWeight over G's) are computed a group of
 // kColumnGroup columns at a time (more where every group would compute long products again:
-// cpu_column_group, nvptx_kernel_parts.h's ColumnGroups), each group a pass over the reduced
+// cpu_column_group, lower/kernel_plan.h's ColumnGroups), each group a pass over the reduced
 // rows: the state stays in registers, and the code does not grow with the dim (each group's
 // components are streamed from F's or G's arguments, formula_emitter.h).
 inline constexpr int kColumnGroup = 32;
