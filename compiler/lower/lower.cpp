@@ -5,6 +5,7 @@
 #include <llvm/IR/LLVMContext.h>
 
 #include "compiler/codegen/formula_emitter.h"
+#include "compiler/codegen/nvptx_kernel_parts.h"
 #include "compiler/codegen/reductions.h"
 #include "compiler/ir/verifier.h"
 #include "compiler/lower/kernel_plan.h"
@@ -30,14 +31,10 @@ constexpr int64_t kDimTiledFrom = codegen::FormulaEmitter::kGpuStreamDim + 1;
 
 int element_bytes(const KernelSpec& spec) { return spec.dtype == ir::DType::F32 ? 4 : 8; }
 
-llvm::Type* element_type(llvm::LLVMContext& ctx, const KernelSpec& spec) {
-  return spec.dtype == ir::DType::F32 ? llvm::Type::getFloatTy(ctx) : llvm::Type::getDoubleTy(ctx);
-}
-
 // The values of a reduction state of spec's (grouped) formula.
 std::vector<llvm::Type*> state_types(llvm::LLVMContext& ctx, const KernelSpec& spec,
                                      const KernelSpec& element) {
-  return codegen::make_reduction_emitter(spec)->state_types(element_type(ctx, element));
+  return codegen::make_reduction_emitter(spec)->state_types(codegen::element_type(ctx, element));
 }
 
 void verify_all(const std::vector<ir::Expr>& roots) {
@@ -101,12 +98,9 @@ void plan_gpu(KernelPlan& plan) {
 
 // A CPU function of `width` columns of the grouped formula.
 CpuFunction cpu_function(KernelPlan& plan, int width) {
-  CpuFunction f{width, plan.spec, {1, 1}};
   const bool of_g = plan.spec.reduction.traits().independent_columns() == ir::ReductionColumns::OfG;
-  ir::Expr& grouped = of_g ? f.spec.reduction.formula2 : f.spec.formula;
-  grouped = plan.ctx->make(ir::Op::Extract, {grouped}, {0, width});
-  f.tiling = codegen::choose_cpu_tiling(f.spec);
-  return f;
+  const KernelSpec cut = cut_columns(*plan.ctx, plan.spec, of_g, width);
+  return {width, cut, codegen::choose_cpu_tiling(cut)};
 }
 
 void plan_cpu(KernelPlan& plan) {

@@ -1,8 +1,7 @@
 // A Genred's arguments as a KernelSpec (see kernel_request.h).
 #include "runtime/api/kernel_request.h"
 
-#include "compiler/frontend/parser.h"
-#include "compiler/ir/verifier.h"
+#include "compiler/program/reduction_program.h"
 #include "keops/error.h"
 
 namespace keops::runtime {
@@ -24,26 +23,20 @@ OwnedKernelSpec make_kernel_spec(const KernelRequest& request, ir::DType dtype,
   if (request.axis != 0 && request.axis != 1)
     throw Error("axis must be 0 (reduce over i) or 1 (reduce over j), not " +
                 std::to_string(request.axis));
+  program::ReductionProgram p =
+      program::parse_program(request.formula, request.aliases, request.reduction, request.axis,
+                             request.options.k, request.options.formula2);
   OwnedKernelSpec owned;
-  owned.context = std::make_shared<ir::Context>();
+  owned.context = p.context;
+  owned.args = std::move(p.args);
   codegen::KernelSpec& spec = owned.spec;
-  spec.reduction.kind = ir::reduction_by_name(request.reduction);
-  spec.reduction.k = request.options.k;
-  const auto table = frontend::AliasTable::parse(request.aliases);
-  spec.formula = frontend::parse_formula(request.formula, table, *owned.context, dtype);
-  std::vector<ir::Expr> roots{spec.formula};
-  if (!request.options.formula2.empty()) {
-    spec.reduction.formula2 =
-        frontend::parse_formula(request.options.formula2, table, *owned.context, dtype);
-    roots.push_back(spec.reduction.formula2);
-  }
-  // Collected first: a position used with two shapes is the user's error, named there.
-  owned.args = frontend::collect_arguments(table, roots);
-  for (ir::Expr root : roots) ir::verify(root);
+  spec.formula = p.main.f.of(dtype);
+  spec.reduction = p.main.reduction;
+  spec.reduction.formula2 = p.main.g.of(dtype);
   spec.reduction.check(spec.formula->dim);
   spec.axis = request.axis;
   spec.dtype = dtype;
-  for (const frontend::ArgInfo& a : owned.args) spec.args.push_back({a.dim, a.cat});
+  spec.args = p.main.args;
   spec.target = target;
   spec.sum_scheme = codegen_sum_scheme(request.options.sum_scheme);
   spec.float64_accumulator = request.options.float64_accumulator;
