@@ -7,6 +7,7 @@
 #include "compiler/codegen/kernel_spec.h"
 #include "keops/view.h"
 #include "runtime/cpu/block_sparse.h"
+#include "runtime/cuda/gpu_launch_plan.h"
 #include "runtime/cuda/module_cache.h"
 
 namespace keops::runtime::cuda {
@@ -19,15 +20,8 @@ struct GpuRunOptions {
   // Splits of the reduced axis across blocks (the 2-D scheme, gpu_plan.h): 0 chooses from
   // the shapes and the device, 1 forces the 1-D scheme, more forces that many (tests).
   int64_t splits = 0;
-  // The dense 1-D launch (gpu_plan.h): 0 chooses from the shapes, else forced (tests);
-  // block_threads, a multiple of 32, is cut to what the kernel's registers allow.
-  int rows_per_thread = 0;
-  int block_threads = 0;
-  // The tail split of a dense sum (gpu_plan.h): 0 chooses, 1 never splits, more forces that
-  // many slices of the blocks after the last whole wave; tail_resident > 0 takes that many
-  // blocks for a wave instead of what the device holds at once (tests).
-  int64_t tail_splits = 0;
-  int64_t tail_resident = 0;
+  // Launch choices forced by tests (gpu_launch_plan.h).
+  GpuLaunchKnobs knobs{};
   // When set, the run's result is its partial states, not its outputs (several GPUs that
   // split the reduced axis): slot 0 of every output row, GpuLayout::state_bytes() bytes per
   // row, copied to this host buffer; the states' indices count from index_offset.

@@ -234,8 +234,8 @@ TEST_CASE_TEMPLATE("several rows per thread and other block sizes: the same resu
         CAPTURE(rows);
         CAPTURE(threads);
         GpuRunOptions options{0, 1};
-        options.rows_per_thread = rows;
-        options.block_threads = threads;
+        options.knobs.rows_per_thread = rows;
+        options.knobs.block_threads = threads;
         const auto out = problem.run(options);
         CHECK(distance(out.values, ref.values) <= tolerance<T>());
         CHECK(out.indices == ref.indices);
@@ -245,7 +245,7 @@ TEST_CASE_TEMPLATE("several rows per thread and other block sizes: the same resu
   // A long output (column groups) with four rows per thread.
   const Problem<T> wide(kAllKinds[0], 1, 777, 300, 70);
   GpuRunOptions options{0, 1};
-  options.rows_per_thread = 4;
+  options.knobs.rows_per_thread = 4;
   CHECK(distance(wide.run(options).values, wide.reference().values) <= tolerance<T>());
 }
 
@@ -271,15 +271,15 @@ TEST_CASE_TEMPLATE("tail splits of dense sums: the same sums as the 1-D scheme a
         const auto& rows = std::get<0>(entry);
         const auto& threads = std::get<1>(entry);
         GpuRunOptions options{0, 1};
-        options.rows_per_thread = rows;
-        options.block_threads = threads;
-        options.tail_splits = 1;
+        options.knobs.rows_per_thread = rows;
+        options.knobs.block_threads = threads;
+        options.knobs.tail_splits = 1;
         const auto one = problem.run(options);
         for (int64_t splits : {2, 5, 13}) {
           CAPTURE(rows);
           CAPTURE(splits);
-          options.tail_splits = splits;
-          options.tail_resident = 3;
+          options.knobs.tail_splits = splits;
+          options.knobs.tail_resident = 3;
           const auto out = problem.run(options);
           CHECK(distance(out.values, ref.values) <= tolerance<T>());
           CHECK(distance(out.values, one.values) <= tolerance<T>());
@@ -291,9 +291,9 @@ TEST_CASE_TEMPLATE("tail splits of dense sums: the same sums as the 1-D scheme a
   // (0: what the GPU has free), not split first.
   auto blocks_of_128 = [](int64_t memory_limit) {
     GpuRunOptions options{memory_limit, 1};
-    options.rows_per_thread = 1;
-    options.block_threads = 128;
-    options.tail_splits = 1;
+    options.knobs.rows_per_thread = 1;
+    options.knobs.block_threads = 128;
+    options.knobs.tail_splits = 1;
     return options;
   };
   // Chosen automatically (tail_splits = 0): after a wave of 8 blocks, a tail of one, cut in 8
@@ -301,8 +301,8 @@ TEST_CASE_TEMPLATE("tail splits of dense sums: the same sums as the 1-D scheme a
   const Problem<T> problem(sums[0], 1, 9 * 128 - 5, 40'000);
   GpuRunOptions options = blocks_of_128(0);
   const auto one = problem.run(options);
-  options.tail_splits = 0;
-  options.tail_resident = 8;
+  options.knobs.tail_splits = 0;
+  options.knobs.tail_resident = 8;
   const auto out = problem.run(options);
   CHECK(distance(out.values, problem.reference().values) <= tolerance<T>());
   CHECK(out.values != one.values);
@@ -313,8 +313,8 @@ TEST_CASE_TEMPLATE("tail splits of dense sums: the same sums as the 1-D scheme a
   GpuRunOptions limited =
       blocks_of_128(20'000 * 5 * int64_t(sizeof(T)) + 1000 * 4 * int64_t(sizeof(T)));
   const auto unsplit = sliced.run(limited);
-  limited.tail_splits = 4;  // waves of 4 blocks, a tail of 2
-  limited.tail_resident = 4;
+  limited.knobs.tail_splits = 4;  // waves of 4 blocks, a tail of 2
+  limited.knobs.tail_resident = 4;
   const auto split = sliced.run(limited);
   CHECK(distance(split.values, sliced.reference().values) <= tolerance<T>());
   CHECK(split.values != unsplit.values);
@@ -323,8 +323,8 @@ TEST_CASE_TEMPLATE("tail splits of dense sums: the same sums as the 1-D scheme a
   auto check_not_split = [&](const Problem<T>& other) {
     GpuRunOptions forced = blocks_of_128(0);
     const auto base = other.run(forced);
-    forced.tail_splits = 5;
-    forced.tail_resident = 3;
+    forced.knobs.tail_splits = 5;
+    forced.knobs.tail_resident = 3;
     const auto out = other.run(forced);
     CHECK(out.values == base.values);
     CHECK(out.indices == base.indices);
