@@ -21,7 +21,7 @@ using llvm::Value;
 
 CpuTiling choose_cpu_tiling(const KernelSpec& spec) {
   const int scalar_bits = spec.dtype == ir::DType::F32 ? 32 : 64;
-  const int lanes = std::max(1, spec.target.vector_bits / scalar_bits);
+  const int lanes = std::max(1, spec.cpu().vector_bits / scalar_bits);
   // Vector registers a copy keeps live across the reduced loop: its outer-row data and
   // its reduction state (int64 indices and float64 accumulators take more than one).
   // Several copies share each broadcast of reduced-index data; more than the register
@@ -33,12 +33,12 @@ CpuTiling choose_cpu_tiling(const KernelSpec& spec) {
   for (llvm::Type* t : make_reduction_emitter(spec)->state_types(
            llvm::FixedVectorType::get(scalar, unsigned(lanes))))
     live +=
-        int((t->getPrimitiveSizeInBits().getFixedValue() + unsigned(spec.target.vector_bits) - 1) /
-            unsigned(spec.target.vector_bits));
+        int((t->getPrimitiveSizeInBits().getFixedValue() + unsigned(spec.cpu().vector_bits) - 1) /
+            unsigned(spec.cpu().vector_bits));
   // Streamed outer rows (longer than kCpuStreamDim) live in a stack buffer.
   for (const ArgLayout& a : spec.args)
     if (a.cat == spec.outer_cat() && a.dim <= FormulaEmitter::kCpuStreamDim) live += a.dim;
-  const int registers = spec.target.vector_bits == 512 ? 32 : 16;
+  const int registers = spec.cpu().vector_bits == 512 ? 32 : 16;
   const int copies = std::clamp((registers - 8) / (live + 4), 1, 4);
   return {lanes, copies};
 }
@@ -155,11 +155,11 @@ class CpuKernelBuilder {
 };
 
 void CpuKernelBuilder::set_attributes() {
-  fn_->addFnAttr("target-cpu", spec_.target.cpu);
-  fn_->addFnAttr("target-features", spec_.target.features);
+  fn_->addFnAttr("target-cpu", spec_.cpu().cpu);
+  fn_->addFnAttr("target-features", spec_.cpu().features);
   // Keep the explicit vectors whole: without these, LLVM may split 512-bit vectors on
   // CPUs whose default preference is 256 bits.
-  const std::string width = std::to_string(spec_.target.vector_bits);
+  const std::string width = std::to_string(spec_.cpu().vector_bits);
   fn_->addFnAttr("prefer-vector-width", width);
   fn_->addFnAttr("min-legal-vector-width", width);
   fn_->addFnAttr(llvm::Attribute::NoUnwind);

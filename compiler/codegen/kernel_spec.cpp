@@ -11,6 +11,7 @@
 #include "compiler/codegen/formula_emitter.h"
 #include "compiler/ir/printer.h"
 #include "compiler/ir/traverse.h"
+#include "compiler/support/check.h"
 #include "keops/error.h"
 #include "keops_source_digest.h"
 
@@ -73,6 +74,21 @@ CpuTarget CpuTarget::named(const std::string& cpu) {
   return t;
 }
 
+const CpuTarget& KernelSpec::cpu() const {
+  KEOPS_CHECK(!on_gpu(), "a CPU kernel's target asked of a GPU spec");
+  return std::get<CpuTarget>(target);
+}
+
+const GpuTarget& KernelSpec::gpu() const {
+  KEOPS_CHECK(on_gpu(), "a GPU kernel's target asked of a CPU spec");
+  return std::get<GpuTarget>(target);
+}
+
+GpuTarget& KernelSpec::gpu() {
+  KEOPS_CHECK(on_gpu(), "a GPU kernel's target asked of a CPU spec");
+  return std::get<GpuTarget>(target);
+}
+
 std::string KernelSpec::key() const {
   std::string k = kCompilerVersion;
   k += "|F=" + ir::print_dag(formula);
@@ -82,14 +98,16 @@ std::string KernelSpec::key() const {
   k += "|args=";
   for (const ArgLayout& a : args)
     k += std::to_string(a.dim) + ":" + std::to_string(int(a.cat)) + ",";
-  if (gpu_sm > 0) {
-    k += "|nvptx|sm_" + std::to_string(gpu_sm) + (gpu_fast_math ? "|fast" : "|accurate");
-    if (gpu_block_sparse) k += "|block-sparse";
-    if (gpu_partial) k += "|partial";
-    if (gpu_rows_per_thread != 1) k += "|rows=" + std::to_string(gpu_rows_per_thread);
+  if (on_gpu()) {
+    const GpuTarget& g = gpu();
+    k += "|nvptx|sm_" + std::to_string(g.sm) + (g.fast_math ? "|fast" : "|accurate");
+    if (g.scheme == GpuScheme::BlockSparse) k += "|block-sparse";
+    if (g.scheme == GpuScheme::Partial) k += "|partial";
+    if (g.rows_per_thread != 1) k += "|rows=" + std::to_string(g.rows_per_thread);
   } else {
-    k += "|" + target.triple + "|" + target.cpu + "|" + target.features;
-    k += "|vb=" + std::to_string(target.vector_bits);
+    const CpuTarget& c = cpu();
+    k += "|" + c.triple + "|" + c.cpu + "|" + c.features;
+    k += "|vb=" + std::to_string(c.vector_bits);
   }
   k += sum_scheme == SumScheme::Direct  ? "|direct"
        : sum_scheme == SumScheme::Kahan ? "|kahan"
@@ -99,7 +117,7 @@ std::string KernelSpec::key() const {
 }
 
 int64_t grouped_dim(const KernelSpec& spec) {
-  const int64_t longer_than = spec.gpu_sm > 0 ? kGpuGroupedDim : FormulaEmitter::kCpuStreamDim;
+  const int64_t longer_than = spec.on_gpu() ? kGpuGroupedDim : FormulaEmitter::kCpuStreamDim;
   switch (spec.reduction.traits().independent_columns()) {
     case ir::ReductionColumns::OfF:
       return spec.formula->dim > longer_than ? spec.formula->dim : 0;

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "compiler/ir/node.h"
@@ -28,6 +29,28 @@ struct CpuTarget {
   static CpuTarget named(const std::string& cpu);
 };
 
+// How a GPU kernel covers the output rows and the reduced axis (nvptx_kernel.h).
+enum class GpuScheme {
+  Dense,        // each block: rows_per_thread rows a thread, over the whole reduced axis
+  BlockSparse,  // each block: a work item, rows of a cluster over that cluster's ranges
+  Partial,      // each block: a slice of the reduced axis into partial states (the 2-D
+                // scheme), with a merge kernel in the same module
+};
+
+// The NVIDIA GPU a kernel is compiled for, as PTX.
+struct GpuTarget {
+  int sm = 90;            // sm_<sm>: 90 for an H100
+  bool fast_math = true;  // float32 math on the hardware approximations (math.h)
+  GpuScheme scheme = GpuScheme::Dense;
+  // Output rows per thread of a Dense kernel: reduced rows read from shared memory, and the
+  // loop's own instructions, then serve that many pairs. 1 for the other schemes.
+  int rows_per_thread = 1;
+};
+
+// What a kernel is compiled for: a CPU (its block-sparse ranges are always among the
+// kernel's parameters) or a GPU.
+using KernelTarget = std::variant<CpuTarget, GpuTarget>;
+
 // How Sum-like reductions accumulate: Direct (one running sum), Block (sums of
 // block_size terms merged into the total), Kahan (compensated running sum).
 enum class SumScheme { Direct, Block, Kahan };
@@ -38,24 +61,19 @@ struct KernelSpec {
   int axis = 1;  // 1: one output row per i, reduce over j; 0: the other way
   ir::DType dtype = ir::DType::F32;
   std::vector<ArgLayout> args;  // by position
-  CpuTarget target;             // for CPU kernels
-  int gpu_sm = 0;  // > 0: a GPU kernel for sm_<gpu_sm> (90 for sm_90); target is then unused
-  bool gpu_fast_math = true;  // float32 GPU math on the hardware approximations (math.h)
-  // A GPU kernel that runs a list of blocks, each its own rows and reduced ranges
-  // (block-sparse reductions, nvptx_kernel.h); CPU kernels always take reduced ranges.
-  bool gpu_block_sparse = false;
-  // A GPU kernel whose blocks each reduce a slice of the reduced axis into a partial state,
-  // with a merge kernel in the same module (the 2-D scheme, nvptx_kernel.h).
-  bool gpu_partial = false;
-  // Output rows per GPU thread (dense, whole kernels): reduced rows read from shared memory,
-  // and the loop's own instructions, then serve that many pairs.
-  int gpu_rows_per_thread = 1;
+  KernelTarget target;
   SumScheme sum_scheme = SumScheme::Block;
   // Reduced indices per block when sum_scheme == Block. 0: automatic (on the CPU, the
   // square root of each reduced range's length, at least 16, for sums; none for
   // selections, whose merge is exact); > 0 forces that size on every reduction.
   int64_t block_size = 0;
   bool float64_accumulator = false;  // float32 sums accumulated in float64
+
+  bool on_gpu() const { return std::holds_alternative<GpuTarget>(target); }
+  // The target, which must be of that kind (an internal error otherwise).
+  const CpuTarget& cpu() const;
+  const GpuTarget& gpu() const;
+  GpuTarget& gpu();
 
   ir::Cat outer_cat() const { return axis == 1 ? ir::CatI : ir::CatJ; }
   ir::Cat inner_cat() const { return axis == 1 ? ir::CatJ : ir::CatI; }

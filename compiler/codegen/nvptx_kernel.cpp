@@ -154,10 +154,10 @@ NvptxKernelBuilder::NvptxKernelBuilder(llvm::Module& m, const lower::KernelPlan&
       ctx_(m.getContext()),
       groups_(*plan.groups),
       grouped_(plan.groups->dim > 0),
-      sparse_(plan.spec.gpu_block_sparse),
-      partial_(plan.spec.gpu_partial),
+      sparse_(plan.spec.gpu().scheme == GpuScheme::BlockSparse),
+      partial_(plan.spec.gpu().scheme == GpuScheme::Partial),
       tiled_(plan.dim_tiled()),
-      rows_per_thread_(plan.spec.gpu_rows_per_thread),
+      rows_per_thread_(plan.spec.gpu().rows_per_thread),
       reduction_(make_reduction_emitter(plan.groups->spec)),
       T_(element_type(ctx_, spec_)),
       i64_(llvm::Type::getInt64Ty(ctx_)),
@@ -428,7 +428,7 @@ void NvptxKernelBuilder::dim_tiled_tile() {
   Value* own_row = thread_rows_[0].load_row;
   const DimTileLoop loop{
       plan_.tiles,
-      spec_.gpu_sm,
+      spec_.gpu().sm,
       T_,
       dim_tile,
       thread_,

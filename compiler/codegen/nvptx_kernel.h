@@ -14,13 +14,13 @@ namespace keops::codegen {
 // Every GPU kernel has this signature (T = float or double; the parameters in the order of
 // the plan's lower::KernelAbi, which launchers fill), launched with 1-D blocks of B threads
 // (B <= GpuLayout::max_block_threads; block_threads for block-sparse and partial kernels),
-// grid.x blocks covering the output rows (B * spec.gpu_rows_per_thread per block: a thread
+// grid.x blocks covering the output rows (B * GpuTarget::rows_per_thread per block: a thread
 // takes rows B apart), grid.z = column_groups and dynamic shared memory of
 // B * staged_values * sizeof(T) bytes (the plan's GpuLayout):
 //   __global__ void kernel(int64_t out_rows, int64_t n_reduced, const T* const* args,
 //                          T* values, int64_t* indices);
 // args is a device array of device pointers, one per argument.
-// A block-sparse kernel (spec.gpu_block_sparse) takes two more parameters,
+// A block-sparse kernel (GpuScheme::BlockSparse) takes two more parameters,
 //   (..., const int64_t* items, const int64_t* ranges),
 // and runs one block per work item: item b, 4 int64 at items + 4b, holds the block's output
 // rows [begin, end) (at most block_threads of them) and the span [first, last) of its
@@ -33,7 +33,7 @@ namespace keops::codegen {
 // group overlaps the one before and writes equal values), and runs groups z + grid.z,
 // z + 2 grid.z, ... after it: any grid.z computes every column.
 //
-// A partial kernel (spec.gpu_partial, the 2-D scheme) has the signature
+// A partial kernel (GpuScheme::Partial, the 2-D scheme) has the signature
 //   kernel(int64_t out_rows, int64_t n_reduced, const T* const* args, void* states,
 //          int64_t split_len, int64_t index_base, int64_t first_slot)
 // and grid.y splits: block y reduces the rows [y * split_len, (y + 1) * split_len) of
@@ -53,7 +53,7 @@ namespace keops::codegen {
 // must be NVPTX's.
 void build_nvptx_kernel(llvm::Module& m, const lower::KernelPlan& plan, const std::string& name);
 
-// Adds the merge kernel `name` of the partial kernel plan (spec.gpu_partial) to module m.
+// Adds the merge kernel `name` of the partial kernel plan (GpuScheme::Partial) to module m.
 void build_nvptx_merge_kernel(llvm::Module& m, const lower::KernelPlan& plan,
                               const std::string& name);
 

@@ -253,7 +253,8 @@ void MergeKernelBuilder::close_chunks() {
 
 void build_nvptx_merge_kernel(llvm::Module& m, const lower::KernelPlan& plan,
                               const std::string& name) {
-  KEOPS_CHECK(plan.spec.gpu_partial, "a merge kernel merges the states of a partial kernel");
+  KEOPS_CHECK(plan.spec.gpu().scheme == GpuScheme::Partial,
+              "a merge kernel merges the states of a partial kernel");
   MergeKernelBuilder(m, plan.spec, *plan.groups, name).build();
 }
 

@@ -88,7 +88,7 @@ std::vector<int> nvptx_sms() {
 void build_aot_gpu_entry(llvm::Module& m, const lower::KernelPlan& plan, const std::string& ptx,
                          const std::string& symbol) {
   const codegen::KernelSpec& spec = plan.spec;
-  KEOPS_CHECK(spec.gpu_sm > 0, "a GPU entry needs a GPU spec");
+  KEOPS_CHECK(spec.on_gpu(), "a GPU entry needs a GPU spec");
   llvm::LLVMContext& ctx = m.getContext();
   auto* i32 = llvm::Type::getInt32Ty(ctx);
   auto* i64 = llvm::Type::getInt64Ty(ctx);
@@ -109,7 +109,7 @@ void build_aot_gpu_entry(llvm::Module& m, const lower::KernelPlan& plan, const s
       string(ptx, "ptx"),
       int64(int64_t(fnv1a(ptx))),
       string(gpu_kernel_symbol(spec), "kernel_name"),
-      int64(spec.gpu_sm),
+      int64(spec.gpu().sm),
       int64(spec.dtype == ir::DType::F32 ? 4 : 8),
       int64(spec.axis),
       int64(layout.block_threads),

@@ -22,7 +22,7 @@ OwnedModule build_optimized(const lower::KernelPlan& plan) {
   m.context = std::make_unique<llvm::LLVMContext>();
   m.module = std::make_unique<llvm::Module>("keops", *m.context);
   codegen::build_cpu_kernel(*m.module, plan, cpu_kernel_symbol(plan.spec));
-  optimize_module(*m.module, plan.spec.target);
+  optimize_module(*m.module, plan.spec.cpu());
   return m;
 }
 
@@ -48,7 +48,7 @@ CpuKernel compile_cpu_kernel(const codegen::KernelSpec& spec) {
 
 std::string cpu_kernel_object(const codegen::KernelSpec& spec) {
   OwnedModule m = build_optimized(lower::lower(spec));
-  return emit_object(*m.module, spec.target);
+  return emit_object(*m.module, spec.cpu());
 }
 
 CpuKernel load_cpu_kernel_object(const codegen::KernelSpec& spec, std::string_view object) {
@@ -68,7 +68,7 @@ std::string cpu_kernel_llvm_ir(const codegen::KernelSpec& spec) {
 
 std::string cpu_kernel_assembly(const codegen::KernelSpec& spec) {
   OwnedModule m = build_optimized(lower::lower(spec));
-  std::string text = emit_assembly(*m.module, spec.target);
+  std::string text = emit_assembly(*m.module, spec.cpu());
   return text;
 }
 

@@ -17,8 +17,8 @@ struct CpuKernel {
 // Compiles and loads the kernel; keops::Error for an op or reduction without codegen.
 CpuKernel compile_cpu_kernel(const codegen::KernelSpec& spec);
 
-// The kernel compiled for spec.target as a relocatable object (what the disk cache holds),
-// and that object loaded into the JIT: spec.target must be the host's (its key says so).
+// The kernel compiled for spec.cpu() as a relocatable object (what the disk cache holds),
+// and that object loaded into the JIT: spec.cpu() must be the host's (its key says so).
 std::string cpu_kernel_object(const codegen::KernelSpec& spec);
 CpuKernel load_cpu_kernel_object(const codegen::KernelSpec& spec, std::string_view object);
 

@@ -15,22 +15,24 @@ namespace keops::jit {
 
 std::string compile_aot_object(const codegen::KernelSpec& spec, const std::string& symbol) {
   const lower::KernelPlan plan = lower::lower(spec);
-  const std::string ptx = spec.gpu_sm > 0 ? gpu_kernel_ptx(plan) : "";
+  const std::string ptx = spec.on_gpu() ? gpu_kernel_ptx(plan) : "";
+  // The C entry of a GPU object is one call: any x86-64 runs it.
+  const codegen::CpuTarget host = spec.on_gpu() ? codegen::CpuTarget::named("x86-64") : spec.cpu();
   llvm::LLVMContext context;
   std::string object;
   {
     // The module dies before its context.
     llvm::Module module(symbol, context);
-    if (spec.gpu_sm > 0) {
-      module.setTargetTriple(spec.target.triple);
+    if (spec.on_gpu()) {
+      module.setTargetTriple(host.triple);
       build_aot_gpu_entry(module, plan, ptx, symbol);  // one call: nothing to optimize
     } else {
       const std::string kernel_symbol = cpu_kernel_symbol(spec);
       codegen::build_cpu_kernel(module, plan, kernel_symbol);
       build_aot_entry(module, plan, kernel_symbol, symbol);
-      optimize_module(module, spec.target);
+      optimize_module(module, host);
     }
-    object = emit_object(module, spec.target);
+    object = emit_object(module, host);
   }
   return object;
 }

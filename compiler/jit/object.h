@@ -7,10 +7,10 @@
 
 namespace keops::jit {
 
-// The relocatable object (PIC, for spec.target) defining `symbol`, API.md's keopsc C ABI
-// for spec. A CPU spec's object holds the kernel and needs only the OpenMP runtime besides
-// itself (see aot_entry.h); a GPU spec's (spec.gpu_sm > 0) holds the kernel's PTX and an
-// entry that runs it through libkeops's keops_aot_gpu_launch (see aot_gpu_entry.h).
+// The relocatable object (PIC, for spec's CPU target, x86-64 for a GPU spec) defining `symbol`,
+// API.md's keopsc C ABI for spec. A CPU spec's object holds the kernel and needs only the OpenMP
+// runtime besides itself (see aot_entry.h); a GPU spec's holds the kernel's PTX and an entry that
+// runs it through libkeops's keops_aot_gpu_launch (see aot_gpu_entry.h).
 std::string compile_aot_object(const codegen::KernelSpec& spec, const std::string& symbol);
 
 }  // namespace keops::jit

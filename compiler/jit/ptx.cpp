@@ -79,13 +79,13 @@ std::unique_ptr<llvm::TargetMachine> nvptx_machine(int device_sm) {
 std::string module_ptx(const codegen::KernelSpec& spec,
                        const std::function<void(llvm::Module&)>& build,
                        llvm::OptimizationLevel level) {
-  KEOPS_CHECK(spec.gpu_sm > 0, "a GPU kernel needs an sm_XX target");
-  auto tm = nvptx_machine(spec.gpu_sm);
+  KEOPS_CHECK(spec.on_gpu(), "a GPU kernel needs an sm_XX target");
+  auto tm = nvptx_machine(spec.gpu().sm);
   llvm::LLVMContext context;
   auto m = std::make_unique<llvm::Module>("keops", context);
   m->setTargetTriple(kTriple);
   m->setDataLayout(tm->createDataLayout());
-  if (spec.gpu_fast_math) codegen::request_gpu_fast_math(*m);
+  if (spec.gpu().fast_math) codegen::request_gpu_fast_math(*m);
   build(*m);
   run_module_pipeline(*m, *tm, level);
   llvm::SmallString<0> ptx;
@@ -131,8 +131,7 @@ std::string gpu_slice_sum_symbol(ir::DType dtype) {
 std::string gpu_slice_sum_ptx(ir::DType dtype, int sm) {
   codegen::KernelSpec spec;  // what module_ptx reads: the target and its math
   spec.dtype = dtype;
-  spec.gpu_sm = sm;
-  spec.gpu_fast_math = false;
+  spec.target = codegen::GpuTarget{sm, /*fast_math=*/false};
   return module_ptx(
       spec,
       [&](llvm::Module& m) {

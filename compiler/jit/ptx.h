@@ -8,12 +8,12 @@
 
 namespace keops::jit {
 
-// The PTX of the plan's kernel for sm_<spec.gpu_sm>, with a PTX ISA version that the
+// The PTX of the plan's kernel for sm_<spec.gpu().sm>, with a PTX ISA version that the
 // drivers of that architecture accept; from a spec, lowered first.
 std::string gpu_kernel_ptx(const lower::KernelPlan& plan);
 std::string gpu_kernel_ptx(const codegen::KernelSpec& spec);
 
-// The PTX of the merge kernel of the partial kernel plan (spec.gpu_partial), entry
+// The PTX of the merge kernel of the partial kernel plan (GpuScheme::Partial), entry
 // lower::merge_kernel_name(gpu_kernel_symbol(spec)).
 std::string gpu_merge_kernel_ptx(const lower::KernelPlan& plan);
 std::string gpu_merge_kernel_ptx(const codegen::KernelSpec& spec);

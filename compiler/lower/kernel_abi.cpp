@@ -89,14 +89,17 @@ std::vector<void*> KernelAbi::launch_params(KernelArgs& a) const {
 
 std::string merge_kernel_name(const std::string& kernel_name) { return kernel_name + "_merge"; }
 
-KernelAbi reduction_kernel_abi(bool block_sparse, bool partial) {
-  KEOPS_CHECK(!(block_sparse && partial), "a GPU kernel is block-sparse or partial, not both");
+KernelAbi reduction_kernel_abi(codegen::GpuScheme scheme) {
   using P = Param;
-  if (partial)
-    return {P::OutRows,  P::NReduced,  P::ArgTable, P::States,
-            P::SplitLen, P::IndexBase, P::FirstSlot};
-  if (block_sparse)
-    return {P::OutRows, P::NReduced, P::ArgTable, P::Values, P::Indices, P::Items, P::Ranges};
+  switch (scheme) {
+    case codegen::GpuScheme::Partial:
+      return {P::OutRows,  P::NReduced,  P::ArgTable, P::States,
+              P::SplitLen, P::IndexBase, P::FirstSlot};
+    case codegen::GpuScheme::BlockSparse:
+      return {P::OutRows, P::NReduced, P::ArgTable, P::Values, P::Indices, P::Items, P::Ranges};
+    case codegen::GpuScheme::Dense:
+      break;
+  }
   return {P::OutRows, P::NReduced, P::ArgTable, P::Values, P::Indices};
 }
 

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "compiler/codegen/kernel_spec.h"
+
 namespace keops::lower {
 
 // Every parameter is 8 bytes: an int64 or a device address. nvptx_kernel.h says what each
@@ -58,7 +60,7 @@ struct KernelAbi {
 std::string merge_kernel_name(const std::string& kernel_name);
 
 // The reduction kernel's ABI: dense, block-sparse or partial (the 2-D scheme).
-KernelAbi reduction_kernel_abi(bool block_sparse, bool partial);
+KernelAbi reduction_kernel_abi(codegen::GpuScheme scheme);
 // The partial kernel's merge kernel, and the kernel that sums an output's slices.
 KernelAbi merge_kernel_abi();
 KernelAbi slice_sum_kernel_abi();

@@ -39,7 +39,7 @@ struct ColumnGroups {
 struct GpuLayout {
   int block_threads;      // threads per block, and reduced rows per shared-memory tile
   int max_block_threads;  // the most threads whose tile fits the shared memory budget
-  int rows_per_thread;    // output rows per thread (spec.gpu_rows_per_thread)
+  int rows_per_thread;    // output rows per thread (GpuTarget::rows_per_thread)
   int staged_values;      // T values each reduced row leaves in shared memory
   int element_bytes;
   int column_groups = 1;  // column groups of a long output (grid.z); 1 when computed whole
@@ -60,7 +60,7 @@ struct GpuLayout {
 // instructions and the shared-memory loads weigh in it.
 bool short_pair_body(const codegen::KernelSpec& spec);
 
-// Whether several rows per thread (spec.gpu_rows_per_thread) may pay: sums of short pair
+// Whether several rows per thread (GpuTarget::rows_per_thread) may pay: sums of short pair
 // bodies, whose loop and shared-memory loads weigh in each pair. Selections diverge on
 // their per-row branches instead (knn_D3 at 1e6 on an H100: 448 ms with one row per
 // thread, 534 with two, 1055 with four).
@@ -93,7 +93,7 @@ struct KernelPlan {
   codegen::KernelSpec spec;          // as requested, its formulas copied into ctx
   std::shared_ptr<ir::Context> ctx;  // owns every formula of the plan
 
-  // GPU kernels (spec.gpu_sm > 0). The spec's formulas with their reduced-only parts cut out
+  // GPU kernels (spec.on_gpu()). The spec's formulas with their reduced-only parts cut out
   // (passes/split.h), after float32 fast math moved the scale of Gaussian exponents into the
   // points (passes/exp_scale.h): staged.roots are F (and G) as the pair loop computes them,
   // staged.staged what each reduced row leaves in shared memory. Rows too long to stage are

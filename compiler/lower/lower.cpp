@@ -47,13 +47,13 @@ void stage(KernelPlan& plan) {
   std::vector<ir::Expr> roots{spec.formula};
   if (spec.reduction.formula2) roots.push_back(spec.reduction.formula2);
   plan.gpu.block_threads = kBlockThreads;
-  if (spec.gpu_rows_per_thread == 1)
+  if (spec.gpu().rows_per_thread == 1)
     plan.tiles = passes::find_dim_tiles(roots, spec.outer_cat(), spec.inner_cat(), kDimTiledFrom);
   if (plan.dim_tiled()) {
     plan.staged = {roots, {}};
     return;
   }
-  const std::vector<ir::Expr> scaled = spec.dtype == ir::DType::F32 && spec.gpu_fast_math
+  const std::vector<ir::Expr> scaled = spec.dtype == ir::DType::F32 && spec.gpu().fast_math
                                            ? passes::fold_exp_scale(*plan.ctx, roots)
                                            : roots;
   if (scaled != roots) verify_all(scaled);
@@ -66,7 +66,7 @@ void stage(KernelPlan& plan) {
   int staged_values = 0;
   for (ir::Expr e : plan.staged.staged) staged_values += e->dim;
   const int64_t row_bytes = int64_t(staged_values) * element_bytes(spec);
-  const int64_t budget = shared_budget(spec.gpu_sm);
+  const int64_t budget = shared_budget(spec.gpu().sm);
   int& block_threads = plan.gpu.block_threads;
   while (block_threads > kMinBlockThreads && block_threads * row_bytes > budget) block_threads /= 2;
   if (block_threads * row_bytes > budget) {
@@ -87,13 +87,13 @@ void plan_gpu(KernelPlan& plan) {
   llvm::LLVMContext ctx;
   GpuLayout& layout = plan.gpu;
   const int64_t row_bytes = int64_t(layout.staged_values) * element_bytes(spec);
-  layout.max_block_threads = max_block_threads(row_bytes, spec.gpu_sm, layout.block_threads);
-  layout.rows_per_thread = spec.gpu_rows_per_thread;
+  layout.max_block_threads = max_block_threads(row_bytes, spec.gpu().sm, layout.block_threads);
+  layout.rows_per_thread = spec.gpu().rows_per_thread;
   layout.element_bytes = element_bytes(spec);
   layout.column_groups = plan.groups->groups;
   layout.state_values = int(state_types(ctx, plan.groups->spec, spec).size());
   layout.wide_tiles_pay = !short_pair_body(spec) && !plan.dim_tiled() && layout.column_groups == 1;
-  plan.abi = reduction_kernel_abi(spec.gpu_block_sparse, spec.gpu_partial);
+  plan.abi = reduction_kernel_abi(spec.gpu().scheme);
 }
 
 // A CPU function of `width` columns of the grouped formula.
@@ -173,7 +173,7 @@ KernelPlan lower(const KernelSpec& spec) {
   const std::vector<ir::Expr> owned = plan.ctx->adopt({spec.formula, spec.reduction.formula2});
   plan.spec.formula = owned[0];
   plan.spec.reduction.formula2 = owned[1];
-  if (spec.gpu_sm > 0)
+  if (spec.on_gpu())
     plan_gpu(plan);
   else
     plan_cpu(plan);

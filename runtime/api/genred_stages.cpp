@@ -11,7 +11,6 @@
 #include "runtime/cuda/multi_gpu.h"
 
 namespace keops::detail {
-namespace {}  // namespace
 
 codegen::KernelSpec kernel_spec(const ReductionStage& s, ir::DType dtype, const Options& o,
                                 int gpu_device) {
@@ -22,13 +21,12 @@ codegen::KernelSpec kernel_spec(const ReductionStage& s, ir::DType dtype, const 
   spec.axis = s.axis;
   spec.dtype = dtype;
   spec.args = s.args;
-  spec.target = codegen::CpuTarget::host();
+  if (gpu_device >= 0)
+    spec.target = codegen::GpuTarget{runtime::cuda::device_sm(gpu_device), o.gpu_fast_math};
+  else
+    spec.target = codegen::CpuTarget::host();
   spec.sum_scheme = runtime::codegen_sum_scheme(o.sum_scheme);
   spec.float64_accumulator = o.float64_accumulator;
-  if (gpu_device >= 0) {
-    spec.gpu_sm = runtime::cuda::device_sm(gpu_device);
-    spec.gpu_fast_math = o.gpu_fast_math;
-  }
   return spec;
 }
 

@@ -19,7 +19,7 @@ codegen::SumScheme codegen_sum_scheme(SumScheme s) {
 }
 
 OwnedKernelSpec make_kernel_spec(const KernelRequest& request, ir::DType dtype,
-                                 const codegen::CpuTarget& target) {
+                                 const codegen::KernelTarget& target) {
   if (request.axis != 0 && request.axis != 1)
     throw Error("axis must be 0 (reduce over i) or 1 (reduce over j), not " +
                 std::to_string(request.axis));
@@ -38,6 +38,7 @@ OwnedKernelSpec make_kernel_spec(const KernelRequest& request, ir::DType dtype,
   spec.dtype = dtype;
   spec.args = p.main.args;
   spec.target = target;
+  if (spec.on_gpu()) spec.gpu().fast_math = request.options.gpu_fast_math;
   spec.sum_scheme = codegen_sum_scheme(request.options.sum_scheme);
   spec.float64_accumulator = request.options.float64_accumulator;
   return owned;

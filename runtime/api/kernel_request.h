@@ -34,7 +34,8 @@ codegen::SumScheme codegen_sum_scheme(SumScheme s);
 // The spec Genred runs for `request` with arrays of `dtype` on `target`, checked as the
 // Genred constructor checks it (keops::Error for a bad formula, alias, reduction, axis or
 // option). Options::backend, device, threads, nx and ny do not change the kernel.
+// A GPU target's fast_math is the request's Options::gpu_fast_math.
 OwnedKernelSpec make_kernel_spec(const KernelRequest& request, ir::DType dtype,
-                                 const codegen::CpuTarget& target);
+                                 const codegen::KernelTarget& target);
 
 }  // namespace keops::runtime

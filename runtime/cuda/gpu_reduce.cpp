@@ -463,7 +463,7 @@ void GpuRunExecutor<T>::launch_split_tail(LaunchConfig config, int64_t rows, int
   // waits both ways.)
   if (run_stream != nullptr)
     for (const CUstream concurrent : streams) stream_wait(device, concurrent, run_stream);
-  const lower::KernelAbi dense_abi = lower::reduction_kernel_abi(false, false);
+  const lower::KernelAbi dense_abi = lower::reduction_kernel_abi(codegen::GpuScheme::Dense);
   // The whole blocks first: blocks start in launch order, and the slices' fill the last wave.
   if (whole_rows > 0) {
     lower::KernelArgs params;
@@ -525,12 +525,13 @@ RunKernels load_kernels(const codegen::KernelSpec& spec, const std::string& key,
                         const std::shared_ptr<const lower::KernelPlan>& spec_plan, int device,
                         const GpuVariant& variant) {
   codegen::KernelSpec run_spec = spec;
-  run_spec.gpu_block_sparse = variant.sparse;
-  run_spec.gpu_partial = variant.slices.partial;
-  run_spec.gpu_rows_per_thread = variant.dense.rows_per_thread;
-  const bool spec_runs = run_spec.gpu_block_sparse == spec.gpu_block_sparse &&
-                         run_spec.gpu_partial == spec.gpu_partial &&
-                         run_spec.gpu_rows_per_thread == spec.gpu_rows_per_thread;
+  codegen::GpuTarget& target = run_spec.gpu();
+  target.scheme = variant.sparse           ? codegen::GpuScheme::BlockSparse
+                  : variant.slices.partial ? codegen::GpuScheme::Partial
+                                           : codegen::GpuScheme::Dense;
+  target.rows_per_thread = variant.dense.rows_per_thread;
+  const bool spec_runs =
+      target.scheme == spec.gpu().scheme && target.rows_per_thread == spec.gpu().rows_per_thread;
   const std::string run_key = spec_runs ? key : run_spec.key();
   RunKernels k;
   k.plan = spec_runs ? spec_plan : cached_plan(run_spec, run_key);
@@ -552,7 +553,7 @@ RunKernels load_kernels(const codegen::KernelSpec& spec, const std::string& key,
 KernelFunction slice_sum_kernel(const codegen::KernelSpec& spec, int device) {
   return cached_module(
              jit::gpu_slice_sum_symbol(spec.dtype), device,
-             [&] { return cached_slice_sum_ptx(spec.dtype, spec.gpu_sm); }, JitEffort::Quick)
+             [&] { return cached_slice_sum_ptx(spec.dtype, spec.gpu().sm); }, JitEffort::Quick)
       ->function(jit::gpu_slice_sum_symbol(spec.dtype));
 }
 
@@ -591,9 +592,8 @@ void merge_gpu_states(const codegen::KernelSpec& spec, int device, int64_t out_r
   if (out_rows == 0) return;
   ContextGuard guard(device);
   codegen::KernelSpec run_spec = spec;  // the partial runs' spec, whose merge kernel this is
-  run_spec.gpu_block_sparse = false;
-  run_spec.gpu_partial = true;
-  run_spec.gpu_rows_per_thread = 1;
+  run_spec.gpu().scheme = codegen::GpuScheme::Partial;
+  run_spec.gpu().rows_per_thread = 1;
   const std::string run_key = run_spec.key();
   const std::shared_ptr<const lower::KernelPlan> run_plan = cached_plan(run_spec, run_key);
   const lower::GpuLayout& layout = run_plan->gpu;

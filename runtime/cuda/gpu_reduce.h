@@ -33,8 +33,8 @@ struct GpuRunOptions {
   CUstream stream = nullptr;
 };
 
-// Runs spec (a GPU spec: spec.gpu_sm set for `device`; its gpu_block_sparse and
-// gpu_partial are chosen here) over out_rows output rows reducing n_reduced rows.
+// Runs spec (a GPU spec for `device`'s sm; its scheme and rows per thread are chosen
+// here) over out_rows output rows reducing n_reduced rows.
 // Arguments and outputs may be in host memory (view.device == -1: copied in and out) or on
 // `device` (used in place). Host arrays that do not fit in the device memory the run may
 // take are copied a slice at a time: output rows in slices, and when the reduced arrays

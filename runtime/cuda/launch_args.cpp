@@ -85,7 +85,10 @@ void launch_reduction(const KernelFunction& kernel, int block_threads, int64_t s
       unsigned(sparse ? sparse->blocks : (out_rows + block_threads - 1) / block_threads);
   config.grid.z = grid_z;
   config.dynamic_shared_bytes = unsigned(shared_bytes);
-  launch(kernel, config, lower::reduction_kernel_abi(sparse != nullptr, false), params);
+  launch(kernel, config,
+         lower::reduction_kernel_abi(sparse ? codegen::GpuScheme::BlockSparse
+                                            : codegen::GpuScheme::Dense),
+         params);
   synchronize(device);
   if (values.device != device && value_bytes > 0)
     copy_to_host(device, values.data, values_address, value_bytes);

@@ -125,7 +125,7 @@ void run_multi_gpu_reduction(const codegen::KernelSpec& spec, const std::vector<
   for (int d : devices) weights.push_back(device_info(d).multiprocessors);
   auto device_spec = [&](int device) {
     codegen::KernelSpec s = spec;
-    s.gpu_sm = device_sm(device);
+    s.gpu().sm = device_sm(device);
     return s;
   };
   const int64_t n = int64_t(devices.size());

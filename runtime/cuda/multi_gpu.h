@@ -18,7 +18,7 @@ std::vector<int> multi_gpu_devices(const std::vector<int>& requested);
 // to the devices' multiprocessor counts (weights), slices multiples of `align` rows but the last.
 std::vector<int64_t> split_rows(int64_t out_rows, const std::vector<int>& weights, int64_t align);
 
-// Runs spec (spec.gpu_sm is set per device) over out_rows output rows, rows [s_k, s_k+1) on
+// Runs spec (a GPU spec; its sm is set per device) over out_rows output rows, rows [s_k, s_k+1) on
 // devices[k], each device from its own host thread. Arguments of the output category
 // (outer_cat) are sliced by rows; the others are copied whole to every device, each device
 // run under `options` (its memory limit applies per device). With fewer than 2048 output

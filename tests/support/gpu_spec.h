@@ -21,7 +21,7 @@ struct GpuCase {
   int e = 1;
 };
 
-// A GPU spec for sm_90 (set spec.gpu_sm for another).
+// A GPU spec for sm_90 (set spec.gpu().sm for another).
 struct GpuSpec {
   ir::Context ctx;
   codegen::KernelSpec spec;
@@ -40,7 +40,7 @@ struct GpuSpec {
     spec.dtype = dtype;
     for (const auto& a : frontend::collect_arguments(table, {spec.formula}))
       spec.args.push_back({a.dim, a.cat});
-    spec.gpu_sm = 90;
+    spec.target = codegen::GpuTarget{90};
   }
   // x = Vi(dim), y = Vj(dim), b = Vj(1), v = Vj(e), p = Pm(1), reduced over j.
   GpuSpec(const std::string& formula, const std::string& reduction, ir::DType dtype, int k = 0,

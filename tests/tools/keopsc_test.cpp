@@ -124,8 +124,7 @@ keops::lower::GpuLayout sm90_layout(const char* formula, const std::vector<std::
                                     int64_t* grouped_dim = nullptr) {
   const keops::runtime::KernelRequest request{formula, aliases, "Sum", 1, {}};
   keops::runtime::OwnedKernelSpec owned = keops::runtime::make_kernel_spec(
-      request, keops::ir::DType::F32, keops::codegen::CpuTarget::named("x86-64"));
-  owned.spec.gpu_sm = 90;
+      request, keops::ir::DType::F32, keops::codegen::GpuTarget{90});
   if (grouped_dim) *grouped_dim = keops::codegen::grouped_dim(owned.spec);
   return keops::lower::lower(owned.spec).gpu;
 }
@@ -803,10 +802,10 @@ TEST_CASE("keopsc compile --target sm_90: a long output runs in column groups as
 TEST_CASE("keops_aot_gpu_launch: bad descriptions and sizes, device arrays used in place") {
   // The description keopsc would embed for a float32 Gaussian sum over j on sm_<sm>.
   keops::runtime::KernelRequest request{kGauss, kGaussAliases, "Sum", 1, {}};
-  keops::runtime::OwnedKernelSpec owned = keops::runtime::make_kernel_spec(
-      request, keops::ir::DType::F32, keops::codegen::CpuTarget::host());
   const bool gpu = keops::gpu_available();
-  owned.spec.gpu_sm = gpu ? keops::runtime::cuda::device_sm(0) : 90;
+  keops::runtime::OwnedKernelSpec owned = keops::runtime::make_kernel_spec(
+      request, keops::ir::DType::F32,
+      keops::codegen::GpuTarget{gpu ? keops::runtime::cuda::device_sm(0) : 90});
   const std::string ptx = keops::jit::gpu_kernel_ptx(owned.spec);
   const std::string kernel_name = keops::jit::gpu_kernel_symbol(owned.spec);
   const keops::lower::GpuLayout layout = keops::lower::lower(owned.spec).gpu;
@@ -816,7 +815,7 @@ TEST_CASE("keops_aot_gpu_launch: bad descriptions and sizes, device arrays used 
                                     ptx.c_str(),
                                     0x1234,  // any digest: this test loads no other PTX with it
                                     kernel_name.c_str(),
-                                    owned.spec.gpu_sm,
+                                    owned.spec.gpu().sm,
                                     4,
                                     1,
                                     layout.block_threads,

@@ -17,9 +17,9 @@
 #include <thread>
 #include <vector>
 
-#include "compiler/lower/kernel_plan.h"
 #include "compiler/jit/cpu_compile.h"
 #include "compiler/jit/ptx.h"
+#include "compiler/lower/kernel_plan.h"
 #include "keops/error.h"
 #include "runtime/api/genred_impl.h"
 
@@ -136,8 +136,7 @@ void add_spec_jobs(std::vector<Job>& jobs, const std::string& prefix, const Kern
   }
   auto gpu = [&](int sm, const char* variant, auto&& adjust) {
     KernelSpec s = base;
-    s.gpu_sm = sm;
-    s.gpu_fast_math = o.gpu_fast_math;
+    s.target = keops::codegen::GpuTarget{sm, o.gpu_fast_math};
     adjust(s);
     const std::string name = prefix + dt + "-sm" + std::to_string(sm) + "-" + variant;
     jobs.push_back({name + ".ptx", [s] {
@@ -145,7 +144,7 @@ void add_spec_jobs(std::vector<Job>& jobs, const std::string& prefix, const Kern
                       replace_all(text, keops::jit::gpu_kernel_symbol(s), "KERNEL");
                       return text;
                     }});
-    if (s.gpu_partial)
+    if (s.gpu().scheme == keops::codegen::GpuScheme::Partial)
       jobs.push_back({name + "-merge.ptx", [s] {
                         std::string text = keops::jit::gpu_merge_kernel_ptx(s);
                         replace_all(text, keops::jit::gpu_kernel_symbol(s), "KERNEL");
@@ -155,10 +154,10 @@ void add_spec_jobs(std::vector<Job>& jobs, const std::string& prefix, const Kern
   gpu(90, "dense", [](KernelSpec&) {});
   if (!all_variants) return;
   gpu(80, "dense", [](KernelSpec&) {});
-  gpu(90, "partial", [](KernelSpec& s) { s.gpu_partial = true; });
-  gpu(90, "sparse", [](KernelSpec& s) { s.gpu_block_sparse = true; });
+  gpu(90, "partial", [](KernelSpec& s) { s.gpu().scheme = keops::codegen::GpuScheme::Partial; });
+  gpu(90, "sparse", [](KernelSpec& s) { s.gpu().scheme = keops::codegen::GpuScheme::BlockSparse; });
   if (keops::lower::several_rows_per_thread_pay(base))
-    gpu(90, "rows4", [](KernelSpec& s) { s.gpu_rows_per_thread = 4; });
+    gpu(90, "rows4", [](KernelSpec& s) { s.gpu().rows_per_thread = 4; });
 }
 
 // The jobs of corpus case `index`: float32 with every variant, float64 with fewer, each

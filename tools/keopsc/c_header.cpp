@@ -54,11 +54,12 @@ std::string c_header(const keops::runtime::KernelRequest& request,
        (spec.axis == 1 ? " (one output row per i, reduced over j), "
                        : " (one output row per j, reduced over i), ") +
        std::string(keops::ir::dtype_name(spec.dtype)) + "\n";
-  const bool gpu = spec.gpu_sm > 0;
+  const bool gpu = spec.on_gpu();
   if (gpu)
-    h += "   target:    sm_" + std::to_string(spec.gpu_sm) + " (PTX, for this or a later GPU)\n\n";
+    h +=
+        "   target:    sm_" + std::to_string(spec.gpu().sm) + " (PTX, for this or a later GPU)\n\n";
   else
-    h += "   target:    " + spec.target.triple + ", " + spec.target.cpu + "\n\n";
+    h += "   target:    " + spec.cpu().triple + ", " + spec.cpu().cpu + "\n\n";
   h += "   args[k] points to argument k, row-major:\n";
   for (size_t k = 0; k < owned.args.size(); ++k)
     h += "     args[" + std::to_string(k) + "]  " + comment_safe(owned.args[k].name) + ": " +
@@ -85,7 +86,7 @@ std::string c_header(const keops::runtime::KernelRequest& request,
          code(KEOPS_AOT_NULL_VALUES) + ": values is NULL\n   with output rows > 0; " +
          code(KEOPS_AOT_NULL_INDICES) + ": indices is NULL with output rows > 0; " +
          code(KEOPS_AOT_NO_GPU) + ": no usable GPU;\n   " + code(KEOPS_AOT_GPU_FAILURE) +
-         ": the GPU failed (an architecture older than sm_" + std::to_string(spec.gpu_sm) +
+         ": the GPU failed (an architecture older than sm_" + std::to_string(spec.gpu().sm) +
          ", out of memory, ...);\n   " + code(KEOPS_AOT_BAD_KERNEL) +
          ": libkeops is of another version than this keopsc. */\n";
   else

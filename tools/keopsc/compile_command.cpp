@@ -36,10 +36,9 @@ int gpu_sm(const std::string& target) {
                         : ""));
 }
 
-keops::codegen::CpuTarget cpu_target(const std::string& target) {
+keops::codegen::KernelTarget kernel_target(const std::string& target) {
   if (target == "host") return keops::codegen::CpuTarget::host();
-  // The C entry of a GPU object is one call: any x86-64 runs it.
-  if (gpu_sm(target) > 0) return keops::codegen::CpuTarget::named("x86-64");
+  if (const int sm = gpu_sm(target); sm > 0) return keops::codegen::GpuTarget{sm};
   if (target.starts_with("cpu:")) {
     try {
       return keops::codegen::CpuTarget::named(target.substr(4));
@@ -125,15 +124,11 @@ void write_file(const fs::path& path, const std::string& bytes) {
 // The spec of args for its dtype and target (a GPU spec as Genred makes it for sm_XX);
 // UsageError for bad input.
 keops::runtime::OwnedKernelSpec formula_spec(const FormulaArgs& args) {
-  const keops::codegen::CpuTarget target = cpu_target(args.target);
+  const keops::codegen::KernelTarget target = kernel_target(args.target);
   const keops::ir::DType dtype =
       args.dtype == "float64" ? keops::ir::DType::F64 : keops::ir::DType::F32;
   try {
-    keops::runtime::OwnedKernelSpec owned =
-        keops::runtime::make_kernel_spec(args.request, dtype, target);
-    owned.spec.gpu_sm = gpu_sm(args.target);
-    owned.spec.gpu_fast_math = args.request.options.gpu_fast_math;
-    return owned;
+    return keops::runtime::make_kernel_spec(args.request, dtype, target);
   } catch (const keops::Error& e) {
     throw UsageError(e.what());
   }
@@ -165,7 +160,7 @@ void compile_command(const CompileArgs& args) {
   const keops::runtime::OwnedKernelSpec owned = formula_spec(args.formula);
   write_file(object_path, keops::jit::compile_aot_object(owned.spec, symbol));
   write_file(header_path, c_header(args.formula.request, owned, symbol,
-                                   owned.spec.gpu_sm > 0 ? keops_library_dir() : ""));
+                                   owned.spec.on_gpu() ? keops_library_dir() : ""));
 }
 
 void emit_command(const EmitArgs& args) {

@@ -23,7 +23,7 @@ using keops::test::GpuSpec;
 int width(const char* formula, const char* reduction, int dim, int e = 1,
           const char* formula2 = "") {
   GpuSpec g(formula, reduction, DType::F32, 0, formula2, dim, e);
-  g.spec.gpu_sm = 0;
+  g.spec.target = keops::codegen::CpuTarget{};
   return cpu_column_group(g.spec);
 }
 
@@ -44,7 +44,6 @@ TEST_CASE("CPU column groups: wider where every group would compute long product
 // [0.1, 1]) against the float64 sum, with blocks of block_size terms (0: automatic).
 double short_sum_error(int64_t ny, int64_t block_size) {
   GpuSpec g({"x = Vi(1)", "y = Vj(1)"}, "Square(x - y)", "Sum", DType::F32);
-  g.spec.gpu_sm = 0;
   g.spec.target = keops::codegen::CpuTarget::host();
   g.spec.block_size = block_size;
   const int64_t nx = 200;

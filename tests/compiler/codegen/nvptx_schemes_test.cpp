@@ -54,7 +54,7 @@ TEST_CASE("the 2-D scheme: a partial kernel and its merge kernel, every reductio
       CAPTURE(int(dtype));
       GpuSpec g(c, dtype);
       const KernelSpec dense = g.spec;
-      g.spec.gpu_partial = true;
+      g.spec.gpu().scheme = keops::codegen::GpuScheme::Partial;
       CHECK(g.spec.key() != dense.key());
       // Two modules, which compile in parallel: the partial kernel and its merge kernel.
       const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
@@ -105,7 +105,7 @@ TEST_CASE("merge kernels of wide states fold 8 columns at a time: short PTX") {
       CAPTURE(c.e);
       CAPTURE(int(dtype));
       GpuSpec g(c.formula, c.reduction, dtype, 0, c.formula2, 3, c.e);
-      g.spec.gpu_partial = true;
+      g.spec.gpu().scheme = keops::codegen::GpuScheme::Partial;
       const int cells = keops::lower::lower(g.spec).gpu.state_values;
       const std::string merge_ptx = keops::jit::gpu_merge_kernel_ptx(g.spec);
       // A merge loads the cells it folds from slot 0 and from each later slot, in a loop
@@ -123,7 +123,7 @@ TEST_CASE("merge kernels of wide states fold 8 columns at a time: short PTX") {
   // A Kahan sum keeps two cells per column: merged whole.
   GpuSpec kahan("Exp(-SqDist(x, y)) * v", "Sum", DType::F32, 0, "", 3, 64);
   kahan.spec.sum_scheme = keops::codegen::SumScheme::Kahan;
-  kahan.spec.gpu_partial = true;
+  kahan.spec.gpu().scheme = keops::codegen::GpuScheme::Partial;
   CHECK(count(keops::jit::gpu_merge_kernel_ptx(kahan.spec), "ld.global.") >= 2 * 128);
   if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
 }
@@ -169,7 +169,8 @@ TEST_CASE("long outputs on the GPU: 32 columns per block, small PTX that does no
         CAPTURE(c.dim);
         CAPTURE(partial);
         GpuSpec g(c.formula, c.reduction, dtype, 0, c.formula2, c.dim, c.e);
-        g.spec.gpu_partial = partial;
+        g.spec.gpu().scheme =
+            partial ? keops::codegen::GpuScheme::Partial : keops::codegen::GpuScheme::Dense;
         CHECK(keops::lower::lower(g.spec).gpu.column_groups ==
               (dtype == DType::F32 ? c.groups32 : c.groups64));
         const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
@@ -215,10 +216,10 @@ TEST_CASE("grouped_dim: the CPU's and the GPU's long outputs") {
   // The CPU groups more than 48 columns, the GPU more than 64.
   GpuSpec small("x - y", "Sum", DType::F32, 0, "", 64);
   CHECK(keops::codegen::grouped_dim(small.spec) == 0);
-  small.spec.gpu_sm = 0;
+  small.spec.target = keops::codegen::CpuTarget{};
   CHECK(keops::codegen::grouped_dim(small.spec) == 64);
   GpuSpec cpu("x - y", "Sum", DType::F32, 0, "", 48);
-  cpu.spec.gpu_sm = 0;
+  cpu.spec.target = keops::codegen::CpuTarget{};
   CHECK(keops::codegen::grouped_dim(cpu.spec) == 0);
 }
 
@@ -228,7 +229,7 @@ TEST_CASE("several rows per thread: each tile value loaded once serves every row
     CAPTURE(int(dtype));
     GpuSpec one("Exp(-SqDist(x, y)) * b", "Sum", dtype);
     GpuSpec four("Exp(-SqDist(x, y)) * b", "Sum", dtype);
-    four.spec.gpu_rows_per_thread = 4;
+    four.spec.gpu().rows_per_thread = 4;
     CHECK(one.spec.key() != four.spec.key());
     CHECK(keops::lower::lower(four.spec).gpu.rows_per_thread == 4);
     const std::string ptx1 = keops::jit::gpu_kernel_ptx(one.spec);
@@ -245,15 +246,15 @@ TEST_CASE("several rows per thread: each tile value loaded once serves every row
     CHECK(count(ptx4, "st.global") == 4 * count(ptx1, "st.global"));
     if (!ptxas.empty())
       for (int sm : {80, 90}) {
-        four.spec.gpu_sm = sm;
+        four.spec.gpu().sm = sm;
         CHECK(assemble_ptx(ptxas, keops::jit::gpu_kernel_ptx(four.spec), sm,
                            /*no_spills=*/true) == "");
       }
   }
   // Block-sparse and partial kernels take one row per thread.
   GpuSpec partial("Exp(-SqDist(x, y)) * b", "Sum", DType::F32);
-  partial.spec.gpu_partial = true;
-  partial.spec.gpu_rows_per_thread = 2;
+  partial.spec.gpu().scheme = keops::codegen::GpuScheme::Partial;
+  partial.spec.gpu().rows_per_thread = 2;
   CHECK_THROWS_WITH(keops::jit::gpu_kernel_ptx(partial.spec),
                     doctest::Contains("several rows per thread need a dense"));
   if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
@@ -276,15 +277,15 @@ TEST_CASE("one row per thread, short rows: the next tile's rows are loaded befor
     CAPTURE(std::string(c.reduction));
     GpuSpec g(c, DType::F32);
     CHECK(prefetches(g.spec));
-    g.spec.gpu_partial = true;  // the 2-D scheme's splits and the block-sparse ranges too
+    g.spec.gpu().scheme = keops::codegen::GpuScheme::Partial;  // the 2-D scheme's splits and the
+                                                               // block-sparse ranges too
     CHECK(prefetches(g.spec));
-    g.spec.gpu_partial = false;
-    g.spec.gpu_block_sparse = true;
+    g.spec.gpu().scheme = keops::codegen::GpuScheme::BlockSparse;
     CHECK(prefetches(g.spec));
   }
   // Not with four rows per thread, nor with long rows (D = 64), nor with long outputs.
   GpuSpec four("Exp(-SqDist(x, y)) * b", "Sum", DType::F32);
-  four.spec.gpu_rows_per_thread = 4;
+  four.spec.gpu().rows_per_thread = 4;
   CHECK_FALSE(prefetches(four.spec));
   CHECK_FALSE(prefetches(GpuSpec("SqDist(x, y)", "ArgKMin", DType::F32, 10, "", 64).spec));
   CHECK_FALSE(prefetches(GpuSpec("x * b", "Sum", DType::F32, 0, "", 200).spec));
@@ -316,6 +317,6 @@ TEST_CASE("registers are capped at 128 where the pair loop holds few values acro
   // is capped with one row per thread (2 + 24 registers), not with four (104).
   GpuSpec one("Exp(-SqDist(x, y)) * b", "Sum", DType::F64, 0, "", 12);
   CHECK(keops::jit::gpu_kernel_ptx(one.spec).find(".maxnreg") != std::string::npos);
-  one.spec.gpu_rows_per_thread = 4;
+  one.spec.gpu().rows_per_thread = 4;
   CHECK(keops::jit::gpu_kernel_ptx(one.spec).find(".maxnreg") == std::string::npos);
 }

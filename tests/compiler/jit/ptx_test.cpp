@@ -45,7 +45,7 @@ TEST_CASE("float32 fast math: Gaussian exponents are ex2 of scaled points, no mu
   CHECK(ptx.find(scale) == std::string::npos);
   CHECK(ptx.find(minus_log2e) != std::string::npos);
   // Without fast math the points stay as they are.
-  gauss.spec.gpu_fast_math = false;
+  gauss.spec.gpu().fast_math = false;
   ptx = keops::jit::gpu_kernel_ptx(gauss.spec);
   CHECK(ptx.find("ex2.approx") == std::string::npos);
   CHECK(ptx.find(scale) == std::string::npos);
@@ -64,7 +64,7 @@ TEST_CASE("SumSoftMaxWeight's PTX: one reciprocal per row, no per-column select 
   // The output's select of an empty row is one per column; the rare paths (a term above the
   // running max, a tile folded into the total) add none per column (merge had two).
   CHECK(count(ptx, "selp.f32") < 3 * 16);
-  g.spec.gpu_fast_math = false;  // then a correctly rounded quotient per column
+  g.spec.gpu().fast_math = false;  // then a correctly rounded quotient per column
   ptx = keops::jit::gpu_kernel_ptx(g.spec);
   CHECK(count(ptx, "div.rn.f32") == 16);
 }
@@ -82,13 +82,14 @@ TEST_CASE("long rows' distances and products are computed in dimension tiles of 
     CHECK(ptx.find("cp.async.ca.shared.global") != std::string::npos);
     CHECK(ptx.find("cp.async.wait_group 1") != std::string::npos);
     if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 90) == "");
-    gauss.spec.gpu_sm = 75;  // before sm_80: plain loads and stores
+    gauss.spec.gpu().sm = 75;  // before sm_80: plain loads and stores
     ptx = keops::jit::gpu_kernel_ptx(gauss.spec);
     CHECK(ptx.find("cp.async") == std::string::npos);
     CHECK(ptx.find("keops_dim_tile") != std::string::npos);
     if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 75) == "");
-    gauss.spec.gpu_sm = 90;
-    gauss.spec.gpu_partial = true;  // the 2-D scheme's partial kernel too
+    gauss.spec.gpu().sm = 90;
+    gauss.spec.gpu().scheme =
+        keops::codegen::GpuScheme::Partial;  // the 2-D scheme's partial kernel too
     ptx = keops::jit::gpu_kernel_ptx(gauss.spec);
     CHECK(ptx.find("keops_dim_tile") != std::string::npos);
     if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 90) == "");
@@ -132,7 +133,7 @@ TEST_CASE("PTX for every reduction kind assembles with ptxas for sm_80 and sm_90
         CAPTURE(std::string(c.reduction));
         CAPTURE(sm);
         GpuSpec g(c, dtype);
-        g.spec.gpu_sm = sm;
+        g.spec.gpu().sm = sm;
         const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
         CHECK(ptx.find(".target sm_" + std::to_string(sm)) != std::string::npos);
         if (ptxas.empty()) continue;

@@ -17,6 +17,7 @@
 
 namespace {
 
+using keops::codegen::GpuScheme;
 using keops::ir::DType;
 using keops::lower::KernelAbi;
 using keops::lower::Param;
@@ -25,21 +26,19 @@ using keops::test::GpuSpec;
 }  // namespace
 
 TEST_CASE("kernel ABIs list each kernel's parameters in order") {
-  const KernelAbi dense = keops::lower::reduction_kernel_abi(false, false);
+  const KernelAbi dense = keops::lower::reduction_kernel_abi(GpuScheme::Dense);
   CHECK(dense.params == std::vector<Param>{Param::OutRows, Param::NReduced, Param::ArgTable,
                                            Param::Values, Param::Indices});
-  const KernelAbi sparse = keops::lower::reduction_kernel_abi(true, false);
+  const KernelAbi sparse = keops::lower::reduction_kernel_abi(GpuScheme::BlockSparse);
   CHECK(sparse.params.size() == 7);
   CHECK(sparse.index(Param::Items) == 5);
   CHECK(sparse.index(Param::Ranges) == 6);
-  const KernelAbi partial = keops::lower::reduction_kernel_abi(false, true);
+  const KernelAbi partial = keops::lower::reduction_kernel_abi(GpuScheme::Partial);
   CHECK(partial.index(Param::States) == 3);
   CHECK(partial.index(Param::FirstSlot) == 6);
   CHECK_FALSE(partial.has(Param::Values));
   CHECK_THROWS_WITH_AS(partial.index(Param::Values), doctest::Contains("ABI does not have"),
                        std::logic_error);
-  CHECK_THROWS_WITH_AS(keops::lower::reduction_kernel_abi(true, true),
-                       doctest::Contains("block-sparse or partial, not both"), std::logic_error);
   CHECK(keops::lower::merge_kernel_abi().index(Param::Finalize) == 5);
   CHECK(keops::lower::slice_sum_kernel_abi().index(Param::Values) == 3);
   CHECK(KernelAbi::is_address(Param::States));
@@ -48,7 +47,7 @@ TEST_CASE("kernel ABIs list each kernel's parameters in order") {
 
 TEST_CASE("launch parameters point at the fields an ABI lists, in its order") {
   keops::lower::KernelArgs args;
-  const KernelAbi partial = keops::lower::reduction_kernel_abi(false, true);
+  const KernelAbi partial = keops::lower::reduction_kernel_abi(GpuScheme::Partial);
   const std::vector<void*> params = partial.launch_params(args);
   REQUIRE(params.size() == 7);
   CHECK(params[0] == &args.out_rows);
@@ -62,10 +61,9 @@ TEST_CASE("launch parameters point at the fields an ABI lists, in its order") {
 }
 
 TEST_CASE("the GPU kernel builder declares the parameters of the plan's ABI") {
-  for (const auto& [sparse, partial] : {std::pair{false, false}, {true, false}, {false, true}}) {
+  for (GpuScheme scheme : {GpuScheme::Dense, GpuScheme::BlockSparse, GpuScheme::Partial}) {
     GpuSpec g("Exp(-SqDist(x, y)) * b", "Sum", DType::F32);
-    g.spec.gpu_block_sparse = sparse;
-    g.spec.gpu_partial = partial;
+    g.spec.gpu().scheme = scheme;
     const keops::lower::KernelPlan plan = keops::lower::lower(g.spec);
     llvm::LLVMContext ctx;
     llvm::Module m("k", ctx);
@@ -108,7 +106,6 @@ TEST_CASE("a GPU plan stages the reduced-only values and sizes its tile") {
 
 TEST_CASE("a CPU plan carries the kernel's register tiling; too deep a formula is refused") {
   GpuSpec g("Exp(-SqDist(x, y)) * b", "Sum", DType::F32);
-  g.spec.gpu_sm = 0;
   g.spec.target = keops::codegen::CpuTarget::named("skylake-avx512");
   const keops::lower::KernelPlan plan = keops::lower::lower(g.spec);
   CHECK(plan.cpu.tiling.lanes == 16);
@@ -120,7 +117,6 @@ TEST_CASE("a CPU plan carries the kernel's register tiling; too deep a formula i
 
   // A long output: full groups of columns, then the rest, each with its own tiling.
   GpuSpec wide("b * v", "Sum", DType::F32, 0, "", 3, 100);
-  wide.spec.gpu_sm = 0;
   wide.spec.target = keops::codegen::CpuTarget::named("skylake-avx512");
   const keops::lower::KernelPlan grouped = keops::lower::lower(wide.spec);
   CHECK(grouped.cpu.grouped_dim == 100);

@@ -469,9 +469,9 @@ TEST_CASE("ranges on the GPU: block-sparse PTX assembles, the dense kernel keeps
   spec.formula = keops::frontend::parse_formula(kGauss, aliases, ctx, keops::ir::DType::F32);
   spec.reduction.kind = keops::ir::ReductionKind::Sum;
   spec.args = {{3, keops::ir::CatI}, {3, keops::ir::CatJ}, {1, keops::ir::CatJ}};
-  spec.gpu_sm = 90;
+  spec.target = keops::codegen::GpuTarget{90};
   const std::string dense = keops::jit::gpu_kernel_ptx(spec);
-  spec.gpu_block_sparse = true;
+  spec.gpu().scheme = keops::codegen::GpuScheme::BlockSparse;
   const std::string sparse = keops::jit::gpu_kernel_ptx(spec);
   auto params = [](const std::string& ptx) {
     const size_t open = ptx.find(".entry"), close = ptx.find(')', open);

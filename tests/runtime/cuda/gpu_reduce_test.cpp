@@ -43,7 +43,7 @@ void check_case(const Case& c, int axis, int64_t nx, int64_t ny) {
   spec.dtype = dtype;
   spec.args = {
       {3, keops::ir::CatI}, {3, keops::ir::CatJ}, {1, keops::ir::CatJ}, {1, keops::ir::CatP}};
-  spec.gpu_sm = keops::runtime::cuda::device_sm(0);
+  spec.target = keops::codegen::GpuTarget{keops::runtime::cuda::device_sm(0)};
 
   std::mt19937_64 rng(uint64_t(nx * 31 + ny));
   std::uniform_real_distribution<double> u(0.1, 1.0);

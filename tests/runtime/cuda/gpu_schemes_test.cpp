@@ -60,7 +60,7 @@ struct Problem {
                  {1, keops::ir::CatJ},
                  {e, keops::ir::CatJ},
                  {1, keops::ir::CatP}};
-    spec.gpu_sm = keops::runtime::cuda::device_sm(0);
+    spec.target = keops::codegen::GpuTarget{keops::runtime::cuda::device_sm(0)};
     std::mt19937_64 rng(uint64_t(nx * 131 + ny * 7 + e));
     std::uniform_real_distribution<double> u(0.1, 1.0);
     auto fill = [&](int64_t n) {
@@ -400,7 +400,7 @@ void check_dim_tiled(const Case& c, int64_t d, int axis, int64_t nx, int64_t ny,
                                           "z = Vj(" + n + ")", "w = Vi(" + n + ")", "b = Vj(1)"};
   keops::test::GpuSpec g(names, c.formula, c.reduction, dtype, c.k, c.formula2, axis);
   keops::codegen::KernelSpec& spec = g.spec;
-  spec.gpu_sm = keops::runtime::cuda::device_sm(0);
+  spec.target = keops::codegen::GpuTarget{keops::runtime::cuda::device_sm(0)};
   // Points in [0, 1) scaled by 1/sqrt(d): distances and products of order 1.
   std::mt19937_64 rng(uint64_t(d * 31 + nx + ny));
   std::uniform_real_distribution<double> u(0.0, 1.0 / std::sqrt(double(d)));

@@ -9,7 +9,7 @@ TEST_CASE("a GPU plan is lowered once per kernel key") {
   const auto first = keops::runtime::cuda::cached_plan(g.spec);
   CHECK(keops::runtime::cuda::cached_plan(g.spec) == first);
   CHECK(first->spec.key() == g.spec.key());
-  g.spec.gpu_partial = true;
+  g.spec.gpu().scheme = keops::codegen::GpuScheme::Partial;
   const auto partial = keops::runtime::cuda::cached_plan(g.spec);
   CHECK(partial != first);
   CHECK(partial->abi.has(keops::lower::Param::States));

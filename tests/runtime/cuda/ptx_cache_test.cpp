@@ -24,7 +24,7 @@ TEST_CASE("GPU kernels' PTX is stored in the disk cache and read back; damage is
                                                 keops::ir::DType::F32);
   spec.reduction.kind = keops::ir::reduction_by_name("Sum");
   spec.args = {{3, keops::ir::CatI}, {3, keops::ir::CatJ}};
-  spec.gpu_sm = 90;
+  spec.target = keops::codegen::GpuTarget{90};
 
   const std::string ptx = keops::runtime::cuda::cached_ptx(keops::lower::lower(spec));
   CHECK(ptx == keops::jit::gpu_kernel_ptx(spec));
@@ -47,7 +47,7 @@ TEST_CASE("GPU kernels' PTX is stored in the disk cache and read back; damage is
 
   // Off: nothing is stored.
   keops::runtime::set_process_disk_cache(DiskCacheSettings{false, dir.path(), 1 << 30});
-  spec.gpu_sm = 80;
+  spec.target = keops::codegen::GpuTarget{80};
   CHECK(keops::runtime::cuda::cached_ptx(keops::lower::lower(spec)).find(".target sm_80") !=
         std::string::npos);
   CHECK(disk.list().size() == 1);
