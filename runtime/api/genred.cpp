@@ -16,11 +16,10 @@
 #include "runtime/api/batch.h"
 #include "runtime/api/genred_impl.h"
 #include "runtime/api/host_copies.h"
+#include "runtime/api/kernel_dispatch.h"
 #include "runtime/api/ranges_run.h"
 #include "runtime/api/sizes.h"
 #include "runtime/cuda/device.h"
-#include "runtime/cuda/gpu_reduce.h"
-#include "runtime/cuda/multi_gpu.h"
 #include "runtime/cuda/stream.h"
 
 namespace keops {
@@ -199,30 +198,17 @@ void run_impl(const GenredImpl& g, const std::vector<View<const T>>& args, View<
   if (g.options.ranges) detail::check_ranges(*g.options.ranges, rows.i, rows.j);
   const int device = uses_gpu(g.options) ? gpu_device(g.options, args, values, indices) : -1;
   const auto stream = static_cast<runtime::cuda::CUstream>(g.options.stream);
-  // One kernel on one device: the run orders itself on the stream (and may be queued there).
-  if (device >= 0 && g.single_kernel() && g.options.devices.empty()) {
-    // Device arrays are used in place, host arrays copied in and out.
-    const codegen::KernelSpec spec =
-        detail::kernel_spec(g.main, detail::dtype_of<T>(), g.options, device);
-    runtime::cuda::GpuRunOptions run_options;
-    run_options.memory_limit = g.options.gpu_memory_limit;
-    run_options.stream = stream;
-    runtime::cuda::run_gpu_reduction<T>(
-        spec, device, out_rows, rows.of(g.main.inner_cat()), args, values, indices,
-        detail::sparse_ptr(detail::sparse_axis(g.options, g.main)), run_options);
+  // One kernel on the GPU: arrays in its memory are used in place, host arrays copied in and
+  // out, and the run orders itself on the stream (and may be queued there).
+  if (device >= 0 && g.single_kernel()) {
+    detail::run_kernel<T>(g.main, g.options, device,
+                          {out_rows, rows.of(g.main.inner_cat()), args, values, indices}, stream);
     return;
   }
   if (device >= 0) runtime::cuda::wait_for_stream(device, stream);
   const bool in_device_memory =
       values.device >= 0 || indices.device >= 0 ||
       std::any_of(args.begin(), args.end(), [](const View<const T>& v) { return v.device >= 0; });
-  if (device >= 0 && g.single_kernel() && !g.options.devices.empty()) {
-    runtime::cuda::run_multi_gpu_reduction<T>(
-        detail::kernel_spec(g.main, detail::dtype_of<T>(), g.options, device),
-        runtime::cuda::multi_gpu_devices(g.options.devices), out_rows, rows.of(g.main.inner_cat()),
-        args, g.main.args, values, indices, {g.options.gpu_memory_limit});
-    return;
-  }
   if (in_device_memory) return run_stages_via_host<T>(g, args, rows, values, indices, device);
   std::vector<const T*> pointers;
   for (const auto& v : args) pointers.push_back(v.data);

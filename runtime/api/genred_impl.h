@@ -49,10 +49,6 @@ std::shared_ptr<const GenredImpl> make_genred_impl(const std::string& formula,
                                                    const std::string& reduction, int axis,
                                                    Options options);
 
-// The kernel of one stage for dtype, on the CPU (gpu_device < 0) or on that GPU.
-codegen::KernelSpec kernel_spec(const ReductionStage& s, ir::DType dtype, const Options& o,
-                                int gpu_device);
-
 // The gradient of <forward(args), e> with respect to the argument named `var`
 // (program/gradient.h), with forward's options.
 std::shared_ptr<const GenredImpl> gradient(const GenredImpl& forward, const std::string& var);

@@ -3,89 +3,10 @@
 #include <type_traits>
 
 #include "runtime/api/genred_impl.h"
-#include "runtime/api/kernel_request.h"
-#include "runtime/api/ranges_run.h"
-#include "runtime/cpu/driver.h"
-#include "runtime/cpu/kernels.h"
-#include "runtime/cuda/gpu_reduce.h"
-#include "runtime/cuda/multi_gpu.h"
+#include "runtime/api/kernel_dispatch.h"
 
 namespace keops::detail {
-
-codegen::KernelSpec kernel_spec(const ReductionStage& s, ir::DType dtype, const Options& o,
-                                int gpu_device) {
-  codegen::KernelSpec spec;
-  spec.formula = s.f.of(dtype);
-  spec.reduction = s.reduction;
-  spec.reduction.formula2 = s.g.of(dtype);
-  spec.axis = s.axis;
-  spec.dtype = dtype;
-  spec.args = s.args;
-  if (gpu_device >= 0)
-    spec.target = codegen::GpuTarget{runtime::cuda::device_sm(gpu_device), o.gpu_fast_math};
-  else
-    spec.target = codegen::CpuTarget::host();
-  spec.sum_scheme = runtime::codegen_sum_scheme(o.sum_scheme);
-  spec.float64_accumulator = o.float64_accumulator;
-  return spec;
-}
-
 namespace {
-
-// Runs one stage's kernel on host arrays, on the CPU or on a GPU (copies in and out).
-template <class T>
-void run_kernel(const ReductionStage& s, const std::vector<const T*>& args, const RowCounts& rows,
-                const Options& o, int gpu_device, int64_t out_rows, int64_t reduced, T* values,
-                int64_t* indices) {
-  const codegen::KernelSpec spec = kernel_spec(s, dtype_of<T>(), o, gpu_device);
-  const auto sparse = sparse_axis(o, s);
-  if (gpu_device < 0) {
-    runtime::run_cpu_kernel<T>(runtime::cpu_kernel_for(spec), out_rows, reduced, args.data(),
-                               values, indices, o.threads, sparse_ptr(sparse));
-    return;
-  }
-  std::vector<View<const T>> views;
-  for (size_t k = 0; k < s.args.size(); ++k)
-    views.push_back({args[k], rows.of(s.args[k].cat), s.args[k].dim});
-  if (s.single_pair)  // the reduced axis is one pair, whatever the rows of its category
-    for (size_t k = 0; k < s.args.size(); ++k)
-      if (s.args[k].cat == s.inner_cat()) views[k].rows = 1;
-  if (!o.devices.empty()) {
-    runtime::cuda::run_multi_gpu_reduction<T>(
-        spec, runtime::cuda::multi_gpu_devices(o.devices), out_rows, reduced, views, s.args,
-        {values, out_rows, s.value_cols()}, {indices, out_rows, s.index_cols()},
-        {o.gpu_memory_limit});
-    return;
-  }
-  runtime::cuda::run_gpu_reduction<T>(
-      spec, gpu_device, out_rows, reduced, views, {values, out_rows, s.value_cols()},
-      {indices, out_rows, s.index_cols()}, sparse_ptr(sparse), {o.gpu_memory_limit});
-}
-
-// One stage into values (rows of its output category) and indices; args[k] is argument k.
-template <class T>
-void run_stage(const ReductionStage& s, const std::vector<const T*>& args, const RowCounts& rows,
-               const Options& o, int gpu_device, T* values, int64_t* indices) {
-  const int64_t out_rows = rows.of(s.outer_cat());
-  const int64_t reduced = s.single_pair ? 1 : rows.of(s.inner_cat());
-  const int64_t cols = s.value_cols();
-  if (s.is_zero() || (s.sum_rows && out_rows == 0)) {
-    std::fill_n(values, (s.sum_rows ? 1 : out_rows) * cols, T(0));
-    return;
-  }
-  if (out_rows == 0) return;
-  if (!s.sum_rows) {
-    run_kernel<T>(s, args, rows, o, gpu_device, out_rows, reduced, values, indices);
-    return;
-  }
-  std::vector<T> per_row(size_t(out_rows * cols));
-  run_kernel<T>(s, args, rows, o, gpu_device, out_rows, reduced, per_row.data(), nullptr);
-  for (int64_t c = 0; c < cols; ++c) {
-    long double total = 0;
-    for (int64_t r = 0; r < out_rows; ++r) total += per_row[size_t(r * cols + c)];
-    values[c] = T(total);
-  }
-}
 
 // One selected (outer row, slot) pair and the index picked there.
 struct Pick {
@@ -94,72 +15,170 @@ struct Pick {
   int slot;
 };
 
-// Adds a selection term to values: pairs gathered into rows, one kernel over them, and
-// each row's result scattered into values. layouts[k] is the shape of args[k].
-template <class T>
-void add_selection(const SelectionTerm& s, const std::vector<const T*>& args,
-                   const std::vector<codegen::ArgLayout>& layouts, const RowCounts& rows,
-                   const Options& o, int gpu_device, T* values) {
-  const ReductionStage& arg_reduction = s.arg_reduction;
-  const ir::Cat outer = arg_reduction.outer_cat();
-  const int64_t out_rows = rows.of(outer);
-  const int slots = arg_reduction.index_cols();
-  std::vector<int64_t> indices(size_t(out_rows * slots));
-  run_stage<T>(arg_reduction, args, rows, o, gpu_device, nullptr, indices.data());
+// The row of an array of category `cat` that a pick reads or writes: its output row (outer),
+// its picked index, or the one row of a parameter.
+int64_t row_of(const Pick& pick, ir::Cat cat, ir::Cat outer) {
+  return cat == ir::CatP ? 0 : cat == outer ? pick.row : pick.index;
+}
 
-  std::vector<Pick> picks;  // an index of -1 (all NaN, or K beyond the range) picks nothing
+// A selection term's picks: each output row's slots with an index (-1, all NaN or K beyond
+// the range, picks nothing).
+std::vector<Pick> picks_of(const std::vector<int64_t>& indices, int64_t out_rows, int slots) {
+  std::vector<Pick> picks;
   for (int64_t r = 0; r < out_rows; ++r)
     for (int slot = 0; slot < slots; ++slot)
       if (const int64_t index = indices[size_t(r * slots + slot)]; index >= 0)
         picks.push_back({r, index, slot});
-  if (picks.empty()) return;
-  const int64_t n_picks = int64_t(picks.size());
-  auto row_of = [&](const Pick& pick, ir::Cat cat) {
-    return cat == ir::CatP ? 0 : cat == outer ? pick.row : pick.index;
-  };
+  return picks;
+}
 
-  // The pair rows: each array at its outer row, at the picked inner row, or as it is.
-  const ReductionStage& pair = s.pair;
+// A program's arrays on the host and where its kernels run: the arguments by position (the
+// hidden steps' outputs appended as they are computed), their layouts, the rows of each
+// category, the options, and the GPU (-1: the CPU).
+template <class T>
+class StageRunner {
+ public:
+  StageRunner(const Options& o, int gpu_device, std::vector<const T*> args,
+              std::vector<codegen::ArgLayout> layouts, const RowCounts& rows)
+      : o_(o),
+        gpu_device_(gpu_device),
+        args_(std::move(args)),
+        layouts_(std::move(layouts)),
+        rows_(rows) {}
+
+  // Appends an argument (a hidden step's output).
+  void append(const T* rows, codegen::ArgLayout layout) {
+    args_.push_back(rows);
+    layouts_.push_back(layout);
+  }
+
+  // One step into values (rows of its output category) and indices: its main stage, then
+  // every other term added.
+  void run_step(const Step& step, T* values, int64_t* indices) const;
+
+  // One stage into values and indices.
+  void run_stage(const ReductionStage& s, T* values, int64_t* indices) const;
+
+ private:
+  void run_kernel(const ReductionStage& s, T* values, int64_t* indices) const;
+  void add_selection(const SelectionTerm& s, T* values) const;
+  std::vector<std::vector<T>> gather_pairs(const SelectionTerm& s, const std::vector<Pick>& picks,
+                                           std::vector<const T*>& pair_args) const;
+
+  const Options& o_;
+  const int gpu_device_;
+  std::vector<const T*> args_;
+  std::vector<codegen::ArgLayout> layouts_;
+  const RowCounts rows_;
+};
+
+template <class T>
+void StageRunner<T>::run_kernel(const ReductionStage& s, T* values, int64_t* indices) const {
+  runtime::ReductionArrays<T> a;
+  a.out_rows = rows_.of(s.outer_cat());
+  // A map over single pairs reduces one pair, whatever the rows of its category.
+  a.n_reduced = s.single_pair ? 1 : rows_.of(s.inner_cat());
+  for (size_t k = 0; k < s.args.size(); ++k) {
+    const bool one_row = s.single_pair && s.args[k].cat == s.inner_cat();
+    a.args.push_back({args_[k], one_row ? 1 : rows_.of(s.args[k].cat), s.args[k].dim});
+  }
+  a.values = {values, a.out_rows, s.value_cols()};
+  a.indices = {indices, a.out_rows, s.index_cols()};
+  detail::run_kernel<T>(s, o_, gpu_device_, std::move(a), nullptr);
+}
+
+template <class T>
+void StageRunner<T>::run_stage(const ReductionStage& s, T* values, int64_t* indices) const {
+  const int64_t out_rows = rows_.of(s.outer_cat());
+  const int64_t cols = s.value_cols();
+  if (s.is_zero() || (s.sum_rows && out_rows == 0)) {
+    std::fill_n(values, (s.sum_rows ? 1 : out_rows) * cols, T(0));
+    return;
+  }
+  if (out_rows == 0) return;
+  if (!s.sum_rows) {
+    run_kernel(s, values, indices);
+    return;
+  }
+  std::vector<T> per_row(size_t(out_rows * cols));
+  run_kernel(s, per_row.data(), nullptr);
+  for (int64_t c = 0; c < cols; ++c) {
+    long double total = 0;
+    for (int64_t r = 0; r < out_rows; ++r) total += per_row[size_t(r * cols + c)];
+    values[c] = T(total);
+  }
+}
+
+// The pair rows of a selection term's picks: each array at its outer row, at the picked
+// inner row, or as it is; then E_k, the slot's value of C_k in its component of F. Sets
+// pair_args to them; returns the gathered copies it points into.
+template <class T>
+std::vector<std::vector<T>> StageRunner<T>::gather_pairs(const SelectionTerm& s,
+                                                         const std::vector<Pick>& picks,
+                                                         std::vector<const T*>& pair_args) const {
+  const ir::Cat outer = s.arg_reduction.outer_cat();
+  const int slots = s.arg_reduction.index_cols();
+  const int64_t n_picks = int64_t(picks.size());
   const size_t gathered_count = s.gathered();
-  std::vector<std::vector<T>> gathered(pair.args.size());
-  std::vector<const T*> pair_args(pair.args.size());
+  std::vector<std::vector<T>> gathered(s.pair.args.size());
+  pair_args.assign(s.pair.args.size(), nullptr);
   for (size_t k = 0; k < gathered_count; ++k) {
-    const codegen::ArgLayout& arg = layouts[k];
+    const codegen::ArgLayout& arg = layouts_[k];
     if (arg.cat == ir::CatP) {
-      pair_args[k] = args[k];
+      pair_args[k] = args_[k];
       continue;
     }
     std::vector<T>& rows_k = gathered[k];
     rows_k.resize(size_t(n_picks * arg.dim));
     for (int64_t p = 0; p < n_picks; ++p)
-      std::copy_n(args[k] + row_of(picks[size_t(p)], arg.cat) * arg.dim, arg.dim,
+      std::copy_n(args_[k] + row_of(picks[size_t(p)], arg.cat, outer) * arg.dim, arg.dim,
                   rows_k.begin() + p * arg.dim);
     pair_args[k] = rows_k.data();
   }
-  // E_k: the slot's value of C_k in its component of F.
-  const int f_dim = arg_reduction.f.f64->dim;
+  const int f_dim = s.arg_reduction.f.f64->dim;
   for (size_t k = 0; k < s.slot_args.size(); ++k) {
     const int c_position = s.slot_args[k];
-    const T* c = args[size_t(c_position)];
+    const T* c = args_[size_t(c_position)];
     std::vector<T>& e = gathered[gathered_count + k];
     e.assign(size_t(n_picks * f_dim), T(0));
     for (int64_t p = 0; p < n_picks; ++p) {
       const Pick& pick = picks[size_t(p)];
       e[size_t(p * f_dim + pick.slot % f_dim)] =
-          c[row_of(pick, layouts[size_t(c_position)].cat) * slots + pick.slot];
+          c[row_of(pick, layouts_[size_t(c_position)].cat, outer) * slots + pick.slot];
     }
     pair_args[gathered_count + k] = e.data();
   }
+  return gathered;
+}
 
+// Adds a selection term to values: pairs gathered into rows, one kernel over them, and
+// each row's result scattered into values.
+template <class T>
+void StageRunner<T>::add_selection(const SelectionTerm& s, T* values) const {
+  const ReductionStage& arg_reduction = s.arg_reduction;
+  const ir::Cat outer = arg_reduction.outer_cat();
+  const int64_t out_rows = rows_.of(outer);
+  const int slots = arg_reduction.index_cols();
+  std::vector<int64_t> indices(size_t(out_rows * slots));
+  run_stage(arg_reduction, nullptr, indices.data());
+  const std::vector<Pick> picks = picks_of(indices, out_rows, slots);
+  if (picks.empty()) return;
+  const int64_t n_picks = int64_t(picks.size());
+
+  std::vector<const T*> pair_args;
+  const std::vector<std::vector<T>> gathered = gather_pairs(s, picks, pair_args);
   RowCounts pair_rows;
   (outer == ir::CatI ? pair_rows.i : pair_rows.j) = n_picks;
-  const int64_t v_dim = pair.value_cols();
+  const StageRunner<T> pairs(o_, gpu_device_, std::move(pair_args), s.pair.args, pair_rows);
+  const int64_t v_dim = s.pair.value_cols();
   std::vector<T> results(size_t(n_picks * v_dim));
-  run_stage<T>(pair, pair_args, pair_rows, o, gpu_device, results.data(), nullptr);
+  pairs.run_stage(s.pair, results.data(), nullptr);
+
+  const int f_dim = arg_reduction.f.f64->dim;
   for (int64_t p = 0; p < n_picks; ++p) {
     const Pick& pick = picks[size_t(p)];
     const T* result = results.data() + p * v_dim;
-    const int64_t target = row_of(pick, s.target_cat);
+    const int64_t target = row_of(pick, s.target_cat, outer);
     if (s.to_slots)
       values[target * slots + pick.slot] += result[pick.slot % f_dim];
     else
@@ -167,21 +186,16 @@ void add_selection(const SelectionTerm& s, const std::vector<const T*>& args,
   }
 }
 
-// One step into values (rows of its output category) and indices: its main stage, then
-// every other term added.
 template <class T>
-void run_step(const Step& step, const std::vector<const T*>& args,
-              const std::vector<codegen::ArgLayout>& layouts, const RowCounts& rows,
-              const Options& o, int gpu_device, T* values, int64_t* indices) {
-  run_stage<T>(step.main, args, rows, o, gpu_device, values, indices);
-  const size_t size = size_t(rows.of(step.output_cat()) * step.value_cols());
+void StageRunner<T>::run_step(const Step& step, T* values, int64_t* indices) const {
+  run_stage(step.main, values, indices);
+  const size_t size = size_t(rows_.of(step.output_cat()) * step.value_cols());
   std::vector<T> term(step.more.empty() ? 0 : size);
   for (const ReductionStage& s : step.more) {
-    run_stage<T>(s, args, rows, o, gpu_device, term.data(), nullptr);
+    run_stage(s, term.data(), nullptr);
     for (size_t q = 0; q < size; ++q) values[q] += term[q];
   }
-  for (const SelectionTerm& s : step.selections)
-    add_selection<T>(s, args, layouts, rows, o, gpu_device, values);
+  for (const SelectionTerm& s : step.selections) add_selection(s, values);
 }
 
 }  // namespace
@@ -189,19 +203,17 @@ void run_step(const Step& step, const std::vector<const T*>& args,
 template <class T>
 void run_stages(const GenredImpl& g, const std::vector<const T*>& args, const RowCounts& rows,
                 T* values, int64_t* indices, int gpu_device) {
-  std::vector<const T*> all_args = args;
   std::vector<codegen::ArgLayout> layouts;
   for (const frontend::ArgInfo& a : g.args) layouts.push_back({a.dim, a.cat});
+  StageRunner<T> runner(g.options, gpu_device, args, std::move(layouts), rows);
   std::vector<std::vector<T>> hidden_outputs(g.hidden.size());
   for (size_t k = 0; k < g.hidden.size(); ++k) {
     const Step& s = g.hidden[k];
     hidden_outputs[k].resize(size_t(rows.of(s.output_cat()) * s.value_cols()));
-    run_step<T>(s, all_args, layouts, rows, g.options, gpu_device, hidden_outputs[k].data(),
-                nullptr);
-    all_args.push_back(hidden_outputs[k].data());
-    layouts.push_back({s.value_cols(), s.output_cat()});
+    runner.run_step(s, hidden_outputs[k].data(), nullptr);
+    runner.append(hidden_outputs[k].data(), {s.value_cols(), s.output_cat()});
   }
-  run_step<T>(g, all_args, layouts, rows, g.options, gpu_device, values, indices);
+  runner.run_step(g, values, indices);
 }
 
 template void run_stages<float>(const GenredImpl&, const std::vector<const float*>&,

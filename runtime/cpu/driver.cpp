@@ -4,14 +4,20 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <vector>
 
 namespace keops::runtime {
 
 template <class T>
-void run_cpu_kernel(const jit::CpuKernel& kernel, int64_t out_rows, int64_t n_reduced,
-                    const T* const* args, T* values, int64_t* indices, int threads,
-                    const SparseAxis* sparse) {
+void run_cpu_kernel(const jit::CpuKernel& kernel, const ReductionArrays<T>& arrays, int threads) {
+  const int64_t out_rows = arrays.out_rows;
   if (out_rows <= 0) return;
+  std::vector<const T*> arg_rows;
+  for (const View<const T>& a : arrays.args) arg_rows.push_back(a.data);
+  const T* const* args = arg_rows.data();
+  T* values = arrays.values.data;
+  int64_t* indices = arrays.indices.data;
+  const SparseAxis* sparse = arrays.sparse;
   auto fn = reinterpret_cast<codegen::CpuKernelFn<T>>(kernel.entry);
   const int64_t tile = kernel.tiling.rows_per_tile();
   const int team = threads > 0 ? threads : omp_get_max_threads();
@@ -27,7 +33,7 @@ void run_cpu_kernel(const jit::CpuKernel& kernel, int64_t out_rows, int64_t n_re
     }
     return;
   }
-  const int64_t all[2] = {0, n_reduced};
+  const int64_t all[2] = {0, arrays.n_reduced};
   // A few chunks per thread balance the load; chunks of whole tiles keep lanes full.
   const int64_t tiles = (out_rows + tile - 1) / tile;
   const int64_t chunk_tiles = std::max<int64_t>(1, tiles / (int64_t(team) * 4));
@@ -42,9 +48,7 @@ void run_cpu_kernel(const jit::CpuKernel& kernel, int64_t out_rows, int64_t n_re
     fn(c * chunk, std::min(out_rows, (c + 1) * chunk), all, 1, args, values, indices);
 }
 
-template void run_cpu_kernel<float>(const jit::CpuKernel&, int64_t, int64_t, const float* const*,
-                                    float*, int64_t*, int, const SparseAxis*);
-template void run_cpu_kernel<double>(const jit::CpuKernel&, int64_t, int64_t, const double* const*,
-                                     double*, int64_t*, int, const SparseAxis*);
+template void run_cpu_kernel<float>(const jit::CpuKernel&, const ReductionArrays<float>&, int);
+template void run_cpu_kernel<double>(const jit::CpuKernel&, const ReductionArrays<double>&, int);
 
 }  // namespace keops::runtime

@@ -20,6 +20,9 @@ inline constexpr int kWidePartialThreads = 384;
 
 // Launch choices that tests force (0: the planner chooses).
 struct GpuLaunchKnobs {
+  // Splits of the reduced axis across blocks (the 2-D scheme, gpu_plan.h): 1 forces the 1-D
+  // scheme, more forces that many.
+  int64_t splits = 0;
   // The dense 1-D launch (gpu_plan.h); block_threads, a multiple of 32, is cut to what the
   // kernel's registers allow.
   int rows_per_thread = 0;

@@ -120,16 +120,6 @@ int dense_block_threads(const KernelFunction& kernel, int64_t rows, int column_g
 
 namespace {
 
-// A run's arrays: its arguments and outputs, and the shape of the reduction over them.
-template <class T>
-struct RunArrays {
-  int64_t out_rows, n_reduced;
-  const std::vector<View<const T>>& args;
-  View<T> values;
-  View<int64_t> indices;
-  const SparseAxis* sparse;
-};
-
 // Where a run's arrays are and how its kernel varies: the request of gpu_launch_plan.h, with
 // which arrays are used in place on the device.
 struct RunPlacement {
@@ -141,7 +131,7 @@ struct RunPlacement {
 
 template <class T>
 RunPlacement place_run(const codegen::KernelSpec& spec, const lower::GpuLayout& layout, int device,
-                       const RunArrays<T>& arrays, const GpuRunOptions& options) {
+                       const ReductionArrays<T>& arrays, const GpuRunOptions& options) {
   const std::vector<View<const T>>& args = arrays.args;
   const View<T>& values = arrays.values;
   const View<int64_t>& indices = arrays.indices;
@@ -154,7 +144,6 @@ RunPlacement place_run(const codegen::KernelSpec& spec, const lower::GpuLayout& 
   shape.multiprocessors = device_info(device).multiprocessors;
   shape.column_groups = layout.column_groups;
   shape.sparse = arrays.sparse != nullptr;
-  shape.splits = options.splits;
   shape.fixed = int64_t(args.size() * sizeof(CUdeviceptr));
   shape.state_row = layout.state_bytes();
   shape.keep_states = options.states_out != nullptr;
@@ -194,7 +183,6 @@ RunPlacement place_run(const codegen::KernelSpec& spec, const lower::GpuLayout& 
   r.value_cols = values.cols;
   r.element_bytes = int(sizeof(T));
   r.arg_count = int64_t(args.size());
-  r.knobs = options.knobs;
   return p;
 }
 
@@ -235,7 +223,7 @@ struct RunSchedule {
 template <class T>
 class GpuRunExecutor {
  public:
-  GpuRunExecutor(const codegen::KernelSpec& spec, int device, const RunArrays<T>& arrays,
+  GpuRunExecutor(const codegen::KernelSpec& spec, int device, const ReductionArrays<T>& arrays,
                  const GpuRunOptions& options, const RunSchedule& schedule)
       : spec_(spec),
         device_(device),
@@ -560,11 +548,10 @@ KernelFunction slice_sum_kernel(const codegen::KernelSpec& spec, int device) {
 }  // namespace
 
 template <class T>
-void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_rows,
-                       int64_t n_reduced, const std::vector<View<const T>>& args, View<T> values,
-                       View<int64_t> indices, const SparseAxis* sparse,
-                       const GpuRunOptions& options) {
-  if (out_rows == 0) return;
+void run_gpu_reduction(const codegen::KernelSpec& spec, int device,
+                       const ReductionArrays<T>& arrays, const GpuRunOptions& options,
+                       const GpuLaunchKnobs& forced) {
+  if (arrays.out_rows == 0) return;
   if (options.memory_limit < 0)
     throw Error("running on GPU " + std::to_string(device) +
                 ": Options::gpu_memory_limit must be >= 0 (0: what the GPU has free), not " +
@@ -572,9 +559,10 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_
   ContextGuard guard(device);
   const std::string key = spec.key();
   const std::shared_ptr<const lower::KernelPlan> spec_plan = cached_plan(spec, key);
-  const RunArrays<T> arrays{out_rows, n_reduced, args, values, indices, sparse};
   RunSchedule s;
   s.placement = place_run(spec, spec_plan->gpu, device, arrays, options);
+  s.placement.request.knobs = forced;
+  s.placement.request.shape.splits = forced.splits;
   if (!s.placement.queued) wait_for_stream(device, options.stream);
   s.variant = plan_variant(s.placement.request);
   s.kernels = load_kernels(spec, key, spec_plan, device, s.variant);
@@ -633,11 +621,11 @@ template void merge_gpu_states<double>(const codegen::KernelSpec&, int, int64_t,
                                        const std::vector<std::vector<char>>&, View<double>,
                                        View<int64_t>);
 
-template void run_gpu_reduction<float>(const codegen::KernelSpec&, int, int64_t, int64_t,
-                                       const std::vector<View<const float>>&, View<float>,
-                                       View<int64_t>, const SparseAxis*, const GpuRunOptions&);
-template void run_gpu_reduction<double>(const codegen::KernelSpec&, int, int64_t, int64_t,
-                                        const std::vector<View<const double>>&, View<double>,
-                                        View<int64_t>, const SparseAxis*, const GpuRunOptions&);
+template void run_gpu_reduction<float>(const codegen::KernelSpec&, int,
+                                       const ReductionArrays<float>&, const GpuRunOptions&,
+                                       const GpuLaunchKnobs&);
+template void run_gpu_reduction<double>(const codegen::KernelSpec&, int,
+                                        const ReductionArrays<double>&, const GpuRunOptions&,
+                                        const GpuLaunchKnobs&);
 
 }  // namespace keops::runtime::cuda

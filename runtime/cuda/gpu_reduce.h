@@ -9,6 +9,7 @@
 #include "runtime/cpu/block_sparse.h"
 #include "runtime/cuda/gpu_launch_plan.h"
 #include "runtime/cuda/module_cache.h"
+#include "runtime/reduction_arrays.h"
 
 namespace keops::runtime::cuda {
 
@@ -17,11 +18,6 @@ struct GpuRunOptions {
   // Device memory the run may take, in bytes (Options::gpu_memory_limit); 0: what the
   // device has free, less a margin. Must be >= 0.
   int64_t memory_limit = 0;
-  // Splits of the reduced axis across blocks (the 2-D scheme, gpu_plan.h): 0 chooses from
-  // the shapes and the device, 1 forces the 1-D scheme, more forces that many (tests).
-  int64_t splits = 0;
-  // Launch choices forced by tests (gpu_launch_plan.h).
-  GpuLaunchKnobs knobs{};
   // When set, the run's result is its partial states, not its outputs (several GPUs that
   // split the reduced axis): slot 0 of every output row, GpuLayout::state_bytes() bytes per
   // row, copied to this host buffer; the states' indices count from index_offset.
@@ -34,20 +30,18 @@ struct GpuRunOptions {
 };
 
 // Runs spec (a GPU spec for `device`'s sm; its scheme and rows per thread are chosen
-// here) over out_rows output rows reducing n_reduced rows.
-// Arguments and outputs may be in host memory (view.device == -1: copied in and out) or on
-// `device` (used in place). Host arrays that do not fit in the device memory the run may
-// take are copied a slice at a time: output rows in slices, and when the reduced arrays
-// do not fit either, reduced rows in slices whose partial states are merged. Throws
+// here) over `arrays`. Arguments and outputs may be in host memory (view.device == -1:
+// copied in and out) or on `device` (used in place). Host arrays that do not fit in the device
+// memory the run may take are copied a slice at a time: output rows in slices, and when the reduced
+// arrays do not fit either, reduced rows in slices whose partial states are merged. Throws
 // keops::Error for driver failures, out of memory included, with nothing left allocated,
-// and when that memory cannot hold one output row. With `sparse`, each row reduces only
-// over its cluster's ranges (rows in no cluster get the identity): spec's block-sparse
-// kernel runs one block per work item of block_threads rows at most.
+// and when that memory cannot hold one output row. Block-sparse arrays (arrays.sparse) run
+// spec's block-sparse kernel, one block per work item of block_threads rows at most.
+// Tests may force launch choices (`forced`); runs leave them to the planner.
 template <class T>
-void run_gpu_reduction(const codegen::KernelSpec& spec, int device, int64_t out_rows,
-                       int64_t n_reduced, const std::vector<View<const T>>& args, View<T> values,
-                       View<int64_t> indices, const SparseAxis* sparse = nullptr,
-                       const GpuRunOptions& options = {});
+void run_gpu_reduction(const codegen::KernelSpec& spec, int device,
+                       const ReductionArrays<T>& arrays, const GpuRunOptions& options = {},
+                       const GpuLaunchKnobs& forced = {});
 
 // Merges the partial states of spec's reduction (GpuRunOptions::states_out, one host block
 // per slot, slots folded in order) on `device` into the outputs, in host memory or on

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "compiler/support/check.h"
 #include "keops/error.h"
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/gpu_reduce.h"
@@ -90,19 +91,25 @@ void on_threads(const std::vector<size_t>& ks, const std::function<void(size_t)>
   if (failure) std::rethrow_exception(failure);
 }
 
-// The arguments as `device` reads them: rows [begin, begin + rows) of those of category
-// `sliced`; those in another GPU's memory copied to `device` (into `copies`).
+// Rows [begin, begin + rows) of the arguments of category `cat`.
+struct RowSlice {
+  ir::Cat cat;
+  int64_t begin, rows;
+};
+
+// The arguments as `device` reads them: those of the slice's category cut to its rows; those
+// in another GPU's memory copied to `device` (into `copies`).
 template <class T>
-std::vector<View<const T>> device_slice(const std::vector<View<const T>>& args,
-                                        const std::vector<codegen::ArgLayout>& layouts,
-                                        ir::Cat sliced, int64_t begin, int64_t rows, int device,
+std::vector<View<const T>> device_slice(const codegen::KernelSpec& spec,
+                                        const std::vector<View<const T>>& args,
+                                        const RowSlice& slice, int device,
                                         std::vector<DeviceBuffer>& copies) {
-  std::vector<View<const T>> slice = args;
-  for (size_t a = 0; a < slice.size(); ++a) {
-    View<const T>& v = slice[a];
-    if (layouts[a].cat == sliced) {
-      v.data += begin * layouts[a].dim;
-      v.rows = rows;
+  std::vector<View<const T>> sliced = args;
+  for (size_t a = 0; a < sliced.size(); ++a) {
+    View<const T>& v = sliced[a];
+    if (spec.args[a].cat == slice.cat) {
+      v.data += slice.begin * spec.args[a].dim;
+      v.rows = slice.rows;
     }
     if (v.device < 0 || v.device == device) continue;
     const size_t bytes = size_t(v.rows * v.cols) * sizeof(T);
@@ -110,87 +117,110 @@ std::vector<View<const T>> device_slice(const std::vector<View<const T>>& args,
     copy_between_devices(device, copies.back().address(), v.device, address_of(v.data), bytes);
     v = {copies.back().template as<const T>(), v.rows, v.cols, device};
   }
-  return slice;
+  return sliced;
+}
+
+// spec for each device's sm, and the devices' weights (their multiprocessors).
+struct DeviceSet {
+  const codegen::KernelSpec& spec;
+  const std::vector<int>& devices;
+  std::vector<int> weights;
+
+  DeviceSet(const codegen::KernelSpec& s, const std::vector<int>& d) : spec(s), devices(d) {
+    for (int device : devices) weights.push_back(device_info(device).multiprocessors);
+  }
+  codegen::KernelSpec spec_for(int device) const {
+    codegen::KernelSpec s = spec;
+    s.gpu().sm = device_sm(device);
+    return s;
+  }
+};
+
+// The GPUs split the reduced axis, and their partial states are merged on the GPU of the
+// outputs (or the first).
+template <class T>
+void split_reduced_axis(const DeviceSet& set, const ReductionArrays<T>& arrays,
+                        const GpuRunOptions& options) {
+  const codegen::KernelSpec& spec = set.spec;
+  const std::vector<int64_t> starts = split_rows(arrays.n_reduced, set.weights, kAlignRows);
+  const size_t state_bytes = size_t(arrays.out_rows * cached_plan(spec)->gpu.state_bytes());
+  std::vector<std::vector<char>> slots(set.devices.size());
+  const std::vector<size_t> busy = with_work(starts);
+  on_threads(busy, [&](size_t k) {
+    const int device = set.devices[k];
+    std::vector<DeviceBuffer> copies;
+    ReductionArrays<T> share;
+    share.out_rows = arrays.out_rows;
+    share.n_reduced = starts[k + 1] - starts[k];
+    share.args = device_slice(spec, arrays.args, {spec.inner_cat(), starts[k], share.n_reduced},
+                              device, copies);
+    share.values = {nullptr, arrays.out_rows, 0};  // the states are the results
+    share.indices = {nullptr, arrays.out_rows, 0};
+    slots[k].resize(state_bytes);
+    GpuRunOptions partial = options;
+    partial.states_out = slots[k].data();
+    partial.index_offset = starts[k];
+    run_gpu_reduction<T>(set.spec_for(device), device, share, partial);
+  });
+  std::vector<std::vector<char>> filled;
+  for (size_t k : busy) filled.push_back(std::move(slots[k]));
+  const int home = arrays.values.device >= 0    ? arrays.values.device
+                   : arrays.indices.device >= 0 ? arrays.indices.device
+                                                : set.devices[0];
+  merge_gpu_states<T>(set.spec_for(home), home, arrays.out_rows, filled, arrays.values,
+                      arrays.indices);
+}
+
+// Output rows [begin, begin + rows) of `out`.
+template <class T>
+View<T> output_rows(const View<T>& out, int64_t begin, int64_t rows) {
+  return {out.data ? out.data + begin * out.cols : nullptr, rows, out.cols, out.device};
+}
+
+// The GPUs split the output rows, each reducing over the whole reduced axis.
+template <class T>
+void split_output_rows(const DeviceSet& set, const ReductionArrays<T>& arrays,
+                       const GpuRunOptions& options) {
+  const codegen::KernelSpec& spec = set.spec;
+  const std::vector<int64_t> starts = split_rows(arrays.out_rows, set.weights, kAlignRows);
+  on_threads(with_work(starts), [&](size_t k) {
+    const int device = set.devices[k];
+    const int64_t begin = starts[k], rows = starts[k + 1] - starts[k];
+    std::vector<DeviceBuffer> copies;
+    const View<T> values = output_rows(arrays.values, begin, rows);
+    const View<int64_t> indices = output_rows(arrays.indices, begin, rows);
+    DeviceBuffer values_here, indices_here;
+    ReductionArrays<T> share;
+    share.out_rows = rows;
+    share.n_reduced = arrays.n_reduced;
+    share.args = device_slice(spec, arrays.args, {spec.outer_cat(), begin, rows}, device, copies);
+    share.values = written_on(values, device, values_here);
+    share.indices = written_on(indices, device, indices_here);
+    run_gpu_reduction<T>(set.spec_for(device), device, share, options);
+    copy_between_devices(values.device, address_of(values.data), device, values_here.address(),
+                         values_here.bytes());
+    copy_between_devices(indices.device, address_of(indices.data), device, indices_here.address(),
+                         indices_here.bytes());
+  });
 }
 
 }  // namespace
 
 template <class T>
 void run_multi_gpu_reduction(const codegen::KernelSpec& spec, const std::vector<int>& devices,
-                             int64_t out_rows, int64_t n_reduced,
-                             const std::vector<View<const T>>& args,
-                             const std::vector<codegen::ArgLayout>& layouts, View<T> values,
-                             View<int64_t> indices, const GpuRunOptions& options) {
-  std::vector<int> weights;
-  for (int d : devices) weights.push_back(device_info(d).multiprocessors);
-  auto device_spec = [&](int device) {
-    codegen::KernelSpec s = spec;
-    s.gpu().sm = device_sm(device);
-    return s;
-  };
+                             const ReductionArrays<T>& arrays, const GpuRunOptions& options) {
+  KEOPS_CHECK(!arrays.sparse, "block-sparse reductions run on one GPU");
+  const DeviceSet set(spec, devices);
   const int64_t n = int64_t(devices.size());
-
-  if (n > 1 && out_rows < kRowsPerDevice * n && n_reduced >= kAlignRows * n) {
-    // Too few output rows to share: the GPUs split the reduced axis, and their partial
-    // states are merged on the GPU of the outputs (or the first).
-    const std::vector<int64_t> starts = split_rows(n_reduced, weights, kAlignRows);
-    const size_t state_bytes = size_t(out_rows * cached_plan(spec)->gpu.state_bytes());
-    std::vector<std::vector<char>> slots(devices.size());
-    const std::vector<size_t> busy = with_work(starts);
-    on_threads(busy, [&](size_t k) {
-      const int device = devices[k];
-      const int64_t begin = starts[k], reduced = starts[k + 1] - starts[k];
-      std::vector<DeviceBuffer> copies;
-      const auto slice =
-          device_slice(args, layouts, spec.inner_cat(), begin, reduced, device, copies);
-      slots[k].resize(state_bytes);
-      GpuRunOptions partial = options;
-      partial.states_out = slots[k].data();
-      partial.index_offset = begin;
-      run_gpu_reduction<T>(device_spec(device), device, out_rows, reduced, slice,
-                           View<T>{nullptr, out_rows, 0}, View<int64_t>{nullptr, out_rows, 0},
-                           nullptr, partial);
-    });
-    std::vector<std::vector<char>> filled;
-    for (size_t k : busy) filled.push_back(std::move(slots[k]));
-    const int home = values.device >= 0    ? values.device
-                     : indices.device >= 0 ? indices.device
-                                           : devices[0];
-    merge_gpu_states<T>(device_spec(home), home, out_rows, filled, values, indices);
-    return;
-  }
-
-  const std::vector<int64_t> starts = split_rows(out_rows, weights, kAlignRows);
-  const std::vector<size_t> busy = with_work(starts);
-  on_threads(busy, [&](size_t k) {
-    const int device = devices[k];
-    const int64_t begin = starts[k], rows = starts[k + 1] - starts[k];
-    std::vector<DeviceBuffer> copies;
-    const auto slice = device_slice(args, layouts, spec.outer_cat(), begin, rows, device, copies);
-    View<T> slice_values{values.data ? values.data + begin * values.cols : nullptr, rows,
-                         values.cols, values.device};
-    View<int64_t> slice_indices{indices.data ? indices.data + begin * indices.cols : nullptr, rows,
-                                indices.cols, indices.device};
-    DeviceBuffer values_here, indices_here;
-    run_gpu_reduction<T>(device_spec(device), device, rows, n_reduced, slice,
-                         written_on(slice_values, device, values_here),
-                         written_on(slice_indices, device, indices_here), nullptr, options);
-    copy_between_devices(values.device, address_of(slice_values.data), device,
-                         values_here.address(), values_here.bytes());
-    copy_between_devices(indices.device, address_of(slice_indices.data), device,
-                         indices_here.address(), indices_here.bytes());
-  });
+  if (n > 1 && arrays.out_rows < kRowsPerDevice * n && arrays.n_reduced >= kAlignRows * n)
+    split_reduced_axis(set, arrays, options);  // too few output rows to share
+  else
+    split_output_rows(set, arrays, options);
 }
 
 template void run_multi_gpu_reduction<float>(const codegen::KernelSpec&, const std::vector<int>&,
-                                             int64_t, int64_t,
-                                             const std::vector<View<const float>>&,
-                                             const std::vector<codegen::ArgLayout>&, View<float>,
-                                             View<int64_t>, const GpuRunOptions&);
+                                             const ReductionArrays<float>&, const GpuRunOptions&);
 template void run_multi_gpu_reduction<double>(const codegen::KernelSpec&, const std::vector<int>&,
-                                              int64_t, int64_t,
-                                              const std::vector<View<const double>>&,
-                                              const std::vector<codegen::ArgLayout>&, View<double>,
-                                              View<int64_t>, const GpuRunOptions&);
+                                              const ReductionArrays<double>&, const GpuRunOptions&);
 
 }  // namespace keops::runtime::cuda

@@ -22,6 +22,7 @@
 #include "compiler/lower/kernel_plan.h"
 #include "keops/error.h"
 #include "runtime/api/genred_impl.h"
+#include "runtime/api/kernel_dispatch.h"
 
 namespace {
 

@@ -53,9 +53,12 @@ double short_sum_error(int64_t ny, int64_t block_size) {
       out(static_cast<size_t>(nx));
   for (float& v : x) v = u(rng);
   for (float& v : y) v = u(rng);
-  const float* args[] = {x.data(), y.data()};
-  keops::runtime::run_cpu_kernel<float>(keops::runtime::cpu_kernel_for(g.spec), nx, ny, args,
-                                        out.data(), nullptr, 1);
+  keops::runtime::ReductionArrays<float> arrays;
+  arrays.out_rows = nx;
+  arrays.n_reduced = ny;
+  arrays.args = {{x.data(), nx, 1}, {y.data(), ny, 1}};
+  arrays.values = {out.data(), nx, 1};
+  keops::runtime::run_cpu_kernel<float>(keops::runtime::cpu_kernel_for(g.spec), arrays, 1);
   double error = 0, scale = 0;
   for (int64_t i = 0; i < nx; ++i) {
     double exact = 0;

@@ -128,8 +128,16 @@ Outputs run(const Case& c, const Scheme& scheme, const Data<T>& data, int64_t nx
   const auto kernel = keops::runtime::cpu_kernel_for(spec);
   std::vector<T> values(size_t(nx * spec.value_cols()));
   std::vector<int64_t> indices(size_t(nx * spec.index_cols()));
-  const T* args[] = {data.x.data(), data.y.data(), data.a.data(), data.b.data()};
-  keops::runtime::run_cpu_kernel<T>(kernel, nx, ny, args, values.data(), indices.data(), 2);
+  keops::runtime::ReductionArrays<T> arrays;
+  arrays.out_rows = nx;
+  arrays.n_reduced = ny;
+  arrays.args = {{data.x.data(), nx, 2},
+                 {data.y.data(), ny, 2},
+                 {data.a.data(), nx, 1},
+                 {data.b.data(), ny, 1}};
+  arrays.values = {values.data(), nx, spec.value_cols()};
+  arrays.indices = {indices.data(), nx, spec.index_cols()};
+  keops::runtime::run_cpu_kernel<T>(kernel, arrays, 2);
   return {std::vector<double>(values.begin(), values.end()), indices};
 }
 

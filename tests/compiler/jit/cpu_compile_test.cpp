@@ -1,4 +1,5 @@
-// CPU code generation: no libm calls in the hot loop, and correct code for AVX-512, AVX2 and SSE hosts.
+// CPU code generation: no libm calls in the hot loop, and correct code for AVX-512, AVX2 and SSE
+// hosts.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -24,7 +25,8 @@ struct GaussSpec {
   keops::ir::Context ctx;
   KernelSpec spec;
   explicit GaussSpec(keops::ir::DType dtype, CpuTarget target, int axis = 1) {
-    const auto aliases = keops::frontend::AliasTable::parse({"x = Vi(3)", "y = Vj(3)", "b = Vj(1)"});
+    const auto aliases =
+        keops::frontend::AliasTable::parse({"x = Vi(3)", "y = Vj(3)", "b = Vj(1)"});
     spec.formula = keops::frontend::parse_formula("Exp(-SqDist(x, y)) * b", aliases, ctx, dtype);
     spec.axis = axis;
     spec.dtype = dtype;
@@ -45,15 +47,22 @@ void check_runs_like_reference(const CpuTarget& target) {
     for (size_t k = 0; k < y.size(); ++k) y[k] = std::cos(double(k));
     for (size_t k = 0; k < b.size(); ++k) b[k] = 1.0 + double(k % 5);
     std::vector<T> xt(x.begin(), x.end()), yt(y.begin(), y.end()), bt(b.begin(), b.end());
-    const T* args[] = {xt.data(), yt.data(), bt.data()};
     const int64_t out_rows = axis == 1 ? nx : ny;
     std::vector<T> out(static_cast<size_t>(out_rows));
-    keops::runtime::run_cpu_kernel<T>(kernel, out_rows, axis == 1 ? ny : nx, args, out.data(), nullptr, 2);
+    keops::runtime::ReductionArrays<T> arrays;
+    arrays.out_rows = out_rows;
+    arrays.n_reduced = axis == 1 ? ny : nx;
+    arrays.args = {{xt.data(), nx, 3}, {yt.data(), ny, 3}, {bt.data(), ny, 1}};
+    arrays.values = {out.data(), out_rows, 1};
+    keops::runtime::run_cpu_kernel<T>(kernel, arrays, 2);
 
-    std::vector<double> xd(xt.begin(), xt.end()), yd(yt.begin(), yt.end()), bd(bt.begin(), bt.end());
+    std::vector<double> xd(xt.begin(), xt.end()), yd(yt.begin(), yt.end()),
+        bd(bt.begin(), bt.end());
     keops::ir::Context ref_ctx;
-    const auto aliases = keops::frontend::AliasTable::parse({"x = Vi(3)", "y = Vj(3)", "b = Vj(1)"});
-    auto f = keops::frontend::parse_formula("Exp(-SqDist(x, y)) * b", aliases, ref_ctx, keops::ir::DType::F64);
+    const auto aliases =
+        keops::frontend::AliasTable::parse({"x = Vi(3)", "y = Vj(3)", "b = Vj(1)"});
+    auto f = keops::frontend::parse_formula("Exp(-SqDist(x, y)) * b", aliases, ref_ctx,
+                                            keops::ir::DType::F64);
     auto ref = keops::ir::reference_reduce(f, {}, axis, {xd.data(), yd.data(), bd.data()}, nx, ny);
     double max_err = 0, max_ref = 0;
     for (size_t k = 0; k < out.size(); ++k) {
@@ -89,7 +98,8 @@ TEST_CASE("the host kernel uses the widest vectors the host has") {
     MESSAGE("host has no AVX-512; vector width ", host.vector_bits);
 }
 
-TEST_CASE_TEMPLATE("kernels for AVX-512, AVX2 and SSE-only CPUs match the reference", T, float, double) {
+TEST_CASE_TEMPLATE("kernels for AVX-512, AVX2 and SSE-only CPUs match the reference", T, float,
+                   double) {
   // This host runs all three: each one's code is a subset of what it supports.
   const CpuTarget avx512 = CpuTarget::named("skylake-avx512");
   const CpuTarget avx2 = CpuTarget::named("haswell");
@@ -119,6 +129,6 @@ TEST_CASE("the kernels for different targets differ in their instructions") {
 }
 
 TEST_CASE("an unknown CPU name is a keops::Error") {
-  CHECK_THROWS_WITH_AS(CpuTarget::named("pentium-9000"), doctest::Contains("unknown x86-64 CPU 'pentium-9000'"),
-                       keops::Error);
+  CHECK_THROWS_WITH_AS(CpuTarget::named("pentium-9000"),
+                       doctest::Contains("unknown x86-64 CPU 'pentium-9000'"), keops::Error);
 }

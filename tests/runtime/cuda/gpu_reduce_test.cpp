@@ -59,9 +59,12 @@ void check_case(const Case& c, int axis, int64_t nx, int64_t ny) {
   const int64_t cols = spec.value_cols(), index_cols = spec.index_cols();
   std::vector<T> values(size_t(out_rows * cols), T(-12345));
   std::vector<int64_t> indices(size_t(out_rows * index_cols), -12345);
-  keops::runtime::cuda::run_gpu_reduction<T>(spec, 0, out_rows, reduced, args,
-                                             {values.data(), out_rows, cols},
-                                             {indices.data(), out_rows, index_cols});
+  keops::runtime::cuda::run_gpu_reduction<T>(spec, 0,
+                                             {out_rows,
+                                              reduced,
+                                              args,
+                                              {values.data(), out_rows, cols},
+                                              {indices.data(), out_rows, index_cols}});
 
   keops::ir::Context ref_ctx;
   keops::ir::ReductionSpec ref_spec;

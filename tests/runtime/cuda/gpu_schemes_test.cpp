@@ -24,7 +24,14 @@
 namespace {
 
 using keops::ir::DType;
+using keops::runtime::cuda::GpuLaunchKnobs;
 using keops::runtime::cuda::GpuRunOptions;
+
+// A run's device memory limit (GpuRunOptions::memory_limit) and the launch choices it forces.
+struct RunChoices {
+  int64_t memory_limit = 0;
+  GpuLaunchKnobs knobs{};
+};
 
 struct Case {
   const char* formula;
@@ -82,7 +89,7 @@ struct Problem {
     std::vector<T> values;
     std::vector<int64_t> indices;
   };
-  Output run(const GpuRunOptions& options) const {
+  Output run(const RunChoices& choices) const {
     const int64_t cols = spec.value_cols(), index_cols = spec.index_cols();
     Output out{std::vector<T>(size_t(out_rows() * cols), T(-12345)),
                std::vector<int64_t>(size_t(out_rows() * index_cols), -12345)};
@@ -91,9 +98,15 @@ struct Problem {
                                               {b.data(), ny, 1},
                                               {v.data(), ny, e},
                                               {p.data(), 1, 1}};
-    keops::runtime::cuda::run_gpu_reduction<T>(
-        spec, 0, out_rows(), reduced(), args, {out.values.data(), out_rows(), cols},
-        {out.indices.data(), out_rows(), index_cols}, nullptr, options);
+    GpuRunOptions options;
+    options.memory_limit = choices.memory_limit;
+    keops::runtime::cuda::run_gpu_reduction<T>(spec, 0,
+                                               {out_rows(),
+                                                reduced(),
+                                                args,
+                                                {out.values.data(), out_rows(), cols},
+                                                {out.indices.data(), out_rows(), index_cols}},
+                                               options, choices.knobs);
     return out;
   }
   keops::ir::ReferenceOutput reference() const {
@@ -162,8 +175,8 @@ void check_2d(const Case& c, int axis, int64_t nx, int64_t ny, int64_t splits, i
   CAPTURE(splits);
   CAPTURE(e);
   const Problem<T> problem(c, axis, nx, ny, e);
-  const auto one_d = problem.run({0, 1});
-  const auto two_d = problem.run({0, splits});
+  const auto one_d = problem.run({0, {1}});
+  const auto two_d = problem.run({0, {splits}});
   const auto ref = problem.reference();
   CHECK(distance(two_d.values, ref.values) <= tolerance<T>());
   CHECK(two_d.indices == ref.indices);
@@ -225,7 +238,7 @@ TEST_CASE_TEMPLATE("several rows per thread and other block sizes: the same resu
       CAPTURE(std::string(c.reduction));
       CAPTURE(axis);
       const Problem<T> problem(c, axis, 1000, 700);
-      const auto one = problem.run({0, 1});
+      const auto one = problem.run({0, {1}});
       const auto ref = problem.reference();
       for (const auto& entry : {std::pair{2, 128}, {4, 128}, {4, 384}, {1, 640}, {3, 96}}) {
         // (Not structured bindings: CAPTURE's lambda reads them, which Clang 14 refuses.)
@@ -233,7 +246,7 @@ TEST_CASE_TEMPLATE("several rows per thread and other block sizes: the same resu
         const auto& threads = std::get<1>(entry);
         CAPTURE(rows);
         CAPTURE(threads);
-        GpuRunOptions options{0, 1};
+        RunChoices options{0, {1}};
         options.knobs.rows_per_thread = rows;
         options.knobs.block_threads = threads;
         const auto out = problem.run(options);
@@ -244,7 +257,7 @@ TEST_CASE_TEMPLATE("several rows per thread and other block sizes: the same resu
     }
   // A long output (column groups) with four rows per thread.
   const Problem<T> wide(kAllKinds[0], 1, 777, 300, 70);
-  GpuRunOptions options{0, 1};
+  RunChoices options{0, {1}};
   options.knobs.rows_per_thread = 4;
   CHECK(distance(wide.run(options).values, wide.reference().values) <= tolerance<T>());
 }
@@ -270,7 +283,7 @@ TEST_CASE_TEMPLATE("tail splits of dense sums: the same sums as the 1-D scheme a
         // (Not structured bindings: CAPTURE's lambda reads them, which Clang 14 refuses.)
         const auto& rows = std::get<0>(entry);
         const auto& threads = std::get<1>(entry);
-        GpuRunOptions options{0, 1};
+        RunChoices options{0, {1}};
         options.knobs.rows_per_thread = rows;
         options.knobs.block_threads = threads;
         options.knobs.tail_splits = 1;
@@ -290,7 +303,7 @@ TEST_CASE_TEMPLATE("tail splits of dense sums: the same sums as the 1-D scheme a
   // The 1-D scheme of one row per thread in blocks of 128 threads, within memory_limit bytes
   // (0: what the GPU has free), not split first.
   auto blocks_of_128 = [](int64_t memory_limit) {
-    GpuRunOptions options{memory_limit, 1};
+    RunChoices options{memory_limit, {1}};
     options.knobs.rows_per_thread = 1;
     options.knobs.block_threads = 128;
     options.knobs.tail_splits = 1;
@@ -299,7 +312,7 @@ TEST_CASE_TEMPLATE("tail splits of dense sums: the same sums as the 1-D scheme a
   // Chosen automatically (tail_splits = 0): after a wave of 8 blocks, a tail of one, cut in 8
   // slices of 5000 reduced rows.
   const Problem<T> problem(sums[0], 1, 9 * 128 - 5, 40'000);
-  GpuRunOptions options = blocks_of_128(0);
+  RunChoices options = blocks_of_128(0);
   const auto one = problem.run(options);
   options.knobs.tail_splits = 0;
   options.knobs.tail_resident = 8;
@@ -310,7 +323,7 @@ TEST_CASE_TEMPLATE("tail splits of dense sums: the same sums as the 1-D scheme a
   // the reduced arrays (5 values a reduced row, 4 an output row), which the plan takes as
   // slices of 768 rows (whole blocks of the layout's 256 threads), 6 blocks of 128 here.
   const Problem<T> sliced(sums[0], 1, 3000, 20'000);
-  GpuRunOptions limited =
+  RunChoices limited =
       blocks_of_128(20'000 * 5 * int64_t(sizeof(T)) + 1000 * 4 * int64_t(sizeof(T)));
   const auto unsplit = sliced.run(limited);
   limited.knobs.tail_splits = 4;  // waves of 4 blocks, a tail of 2
@@ -321,7 +334,7 @@ TEST_CASE_TEMPLATE("tail splits of dense sums: the same sums as the 1-D scheme a
   // Not split, whatever tail_splits says: other reductions, Kahan sums and long outputs
   // (the same bits as without a split).
   auto check_not_split = [&](const Problem<T>& other) {
-    GpuRunOptions forced = blocks_of_128(0);
+    RunChoices forced = blocks_of_128(0);
     const auto base = other.run(forced);
     forced.knobs.tail_splits = 5;
     forced.knobs.tail_resident = 3;
@@ -373,12 +386,12 @@ TEST_CASE_TEMPLATE("wide states merged 8 columns at a time: 2-D and sliced runs,
     CAPTURE(std::string(c.reduction));
     CAPTURE(e);
     const Problem<T> problem(c, 1, 500, 3000, e);
-    const auto whole = problem.run({0, 1});
+    const auto whole = problem.run({0, {1}});
     const auto ref = problem.reference();
     const int64_t inner = 3000 * (5 + e) * int64_t(sizeof(T));
     for (int64_t splits : {0, 3}) {
       CAPTURE(splits);
-      const auto sliced = problem.run({inner / 3, splits});
+      const auto sliced = problem.run({inner / 3, {splits}});
       CHECK(distance(sliced.values, ref.values) <= tolerance<T>());
       CHECK(distance(sliced.values, whole.values) <= (sizeof(T) == 4 ? 2e-6 : 1e-12));
     }
@@ -421,9 +434,13 @@ void check_dim_tiled(const Case& c, int64_t d, int axis, int64_t nx, int64_t ny,
                                             {typed[4].data(), ny, 1}};
   std::vector<T> values(size_t(rows * spec.value_cols()));
   std::vector<int64_t> indices(size_t(rows * spec.index_cols()));
-  keops::runtime::cuda::run_gpu_reduction<T>(
-      spec, 0, rows, reduced, args, {values.data(), rows, spec.value_cols()},
-      {indices.data(), rows, spec.index_cols()}, nullptr, {0, splits});
+  keops::runtime::cuda::run_gpu_reduction<T>(spec, 0,
+                                             {rows,
+                                              reduced,
+                                              args,
+                                              {values.data(), rows, spec.value_cols()},
+                                              {indices.data(), rows, spec.index_cols()}},
+                                             {}, {splits});
   const keops::test::GpuSpec ref_spec(names, c.formula, c.reduction, DType::F64, c.k, c.formula2);
   const auto ref = keops::ir::reference_reduce(
       ref_spec.spec.formula, ref_spec.spec.reduction, axis,
@@ -501,7 +518,7 @@ TEST_CASE_TEMPLATE("a small memory limit: the same results in many chunks, both 
   const int64_t inner = 3000 * 5 * int64_t(sizeof(T));
   for (const Case& c : cases) {
     const Problem<T> problem(c, 1, 2000, 3000);
-    const auto whole = problem.run({0, 1});
+    const auto whole = problem.run({0, {1}});
     const auto ref = problem.reference();
     // (limit, splits): 4000 bytes take some 1000 chunks.
     const std::pair<int64_t, int64_t> runs[] = {{int64_t(1) << 20, 0},
@@ -515,7 +532,7 @@ TEST_CASE_TEMPLATE("a small memory limit: the same results in many chunks, both 
       CAPTURE(std::string(c.reduction));
       CAPTURE(run.first);
       CAPTURE(run.second);
-      const auto chunked = problem.run({run.first, run.second});
+      const auto chunked = problem.run({run.first, {run.second}});
       CHECK(chunked.indices == ref.indices);
       CHECK(distance(chunked.values, ref.values) <= tolerance<T>());
       if (is_selection(c)) {
@@ -563,7 +580,7 @@ TEST_CASE("a memory limit through Genred: block-sparse runs in row slices, error
   }
   // The runtime checks the limit too.
   const Problem<float> problem({"x - y", "Min", 0, ""}, 1, 10, 10);
-  CHECK_THROWS_WITH(problem.run({-1, 0}),
+  CHECK_THROWS_WITH(problem.run({-1, {0}}),
                     "running on GPU 0: Options::gpu_memory_limit must be >= 0 (0: what the GPU "
                     "has free), not -1");
   keops::Options tiny;
@@ -587,7 +604,7 @@ TEST_CASE("arrays in device memory are used in place, whatever the memory limit"
   if (!keops::test::gpu_usable()) return;
   using keops::runtime::cuda::DeviceBuffer;
   const Problem<float> problem({"SqDist(x, y) + b", "ArgKMin", 3, ""}, 1, 1000, 5000);
-  const auto host = problem.run({0, 0});
+  const auto host = problem.run({0, {0}});
   auto to_device = [](const std::vector<float>& v) {
     DeviceBuffer d(0, v.size() * sizeof(float));
     d.upload(v.data(), d.bytes());
@@ -602,9 +619,11 @@ TEST_CASE("arrays in device memory are used in place, whatever the memory limit"
                                                       {v.as<const float>(), 5000, 1, 0},
                                                       {p.as<const float>(), 1, 1, 0}};
   // Only the argument table (5 pointers) takes device memory.
+  GpuRunOptions tight;
+  tight.memory_limit = 64;
   keops::runtime::cuda::run_gpu_reduction<float>(
-      problem.spec, 0, 1000, 5000, args, {nullptr, 1000, 0, 0}, {indices.as<int64_t>(), 1000, 3, 0},
-      nullptr, {64, 0});
+      problem.spec, 0,
+      {1000, 5000, args, {nullptr, 1000, 0, 0}, {indices.as<int64_t>(), 1000, 3, 0}}, tight);
   std::vector<int64_t> back(1000 * 3);
   indices.download(back.data(), back.size() * sizeof(int64_t));
   CHECK(back == host.indices);
@@ -614,7 +633,7 @@ TEST_CASE("an out-of-memory run throws and leaves nothing allocated") {
   if (!keops::test::gpu_usable()) return;
   using keops::runtime::cuda::memory_info;
   Problem<float> problem({"Exp(-p * SqDist(x, y)) * b", "Sum", 0, ""}, 1, 1000, 1000);
-  problem.run({0, 0});  // the module and the context, loaded once
+  problem.run({0, {0}});  // the module and the context, loaded once
   // 2^40 rows of x and of the output: terabytes, which a limit of 2^60 does not slice.
   const int64_t rows = int64_t(1) << 40;
   std::vector<float> none(3);
@@ -624,10 +643,12 @@ TEST_CASE("an out-of-memory run throws and leaves nothing allocated") {
                                                       {problem.v.data(), 1000, 1},
                                                       {problem.p.data(), 1, 1}};
   const size_t free_before = memory_info(0).free;
-  CHECK_THROWS_WITH(keops::runtime::cuda::run_gpu_reduction<float>(
-                        problem.spec, 0, rows, 1000, args, {none.data(), rows, 1},
-                        {nullptr, rows, 0}, nullptr, {int64_t(1) << 60, 0}),
-                    doctest::Contains("could not allocate"));
+  GpuRunOptions huge;
+  huge.memory_limit = int64_t(1) << 60;
+  CHECK_THROWS_WITH(
+      keops::runtime::cuda::run_gpu_reduction<float>(
+          problem.spec, 0, {rows, 1000, args, {none.data(), rows, 1}, {nullptr, rows, 0}}, huge),
+      doctest::Contains("could not allocate"));
   CHECK(memory_info(0).free == free_before);
   // The default limit (the free memory) slices it instead: no attempt here, it would run
   // for hours; the plan is tested in gpu_plan_test.cpp.
