@@ -29,6 +29,14 @@ struct Failure {
   std::string message;
 };
 
+// The arguments of one keops_aot_gpu_launch call.
+struct AotCall {
+  int64_t nx, ny;
+  const void* const* args;
+  void* values;
+  int64_t* indices;
+};
+
 std::string hex(uint64_t v) {
   static const char digits[] = "0123456789abcdef";
   std::string s(16, '0');
@@ -53,12 +61,11 @@ int memory_device(const void* p) {
   return ordinal;
 }
 
-// The kernel's arrays as views: each on the host (-1) or on the one GPU that holds device
-// arrays, which is returned (0 when there are none).
+// The call's arrays (arg_rows[a] rows of args[a]): each on the host (-1) or on the one GPU
+// that holds device arrays, which is returned (0 when there are none).
 template <class T>
-int place_arrays(const keops_aot_gpu_kernel& k, const std::vector<int64_t>& arg_rows,
-                 const void* const* args, View<const T>* arg_views, View<T>& values,
-                 View<int64_t>& indices) {
+int place_arrays(const keops_aot_gpu_kernel& k, const AotCall& call,
+                 const std::vector<int64_t>& arg_rows, ReductionArrays<T>& arrays) {
   // Pointer queries need a current context; any device's will do (unified addressing).
   ContextGuard guard(0);
   int device = -1;
@@ -74,24 +81,25 @@ int place_arrays(const keops_aot_gpu_kernel& k, const std::vector<int64_t>& arg_
     }
     return d;
   };
+  const int64_t out_rows = k.axis == 1 ? call.nx : call.ny;
+  arrays.out_rows = out_rows;
+  arrays.n_reduced = k.axis == 1 ? call.ny : call.nx;
   for (int64_t a = 0; a < k.arg_count; ++a) {
-    const void* p = args == nullptr ? nullptr : args[a];
-    arg_views[a] = {static_cast<const T*>(p), arg_rows[size_t(a)], k.arg_dims[a],
-                    claim(p, "args[" + std::to_string(a) + "]")};
+    const void* p = call.args == nullptr ? nullptr : call.args[a];
+    arrays.args.push_back({static_cast<const T*>(p), arg_rows[size_t(a)], k.arg_dims[a],
+                           claim(p, "args[" + std::to_string(a) + "]")});
   }
-  values.device = claim(values.data, "values");
-  indices.device = claim(indices.data, "indices");
+  arrays.values = {static_cast<T*>(call.values), out_rows, k.value_cols,
+                   claim(call.values, "values")};
+  arrays.indices = {call.indices, out_rows, k.index_cols, claim(call.indices, "indices")};
   return std::max(device, 0);
 }
 
 template <class T>
-void run(const keops_aot_gpu_kernel& k, const std::string& name, int64_t out_rows, int64_t reduced,
-         const std::vector<int64_t>& arg_rows, const void* const* args, void* values,
-         int64_t* indices) {
-  std::vector<View<const T>> arg_views(size_t(k.arg_count));
-  View<T> value_view{static_cast<T*>(values), out_rows, k.value_cols};
-  View<int64_t> index_view{indices, out_rows, k.index_cols};
-  const int device = place_arrays<T>(k, arg_rows, args, arg_views.data(), value_view, index_view);
+void run(const keops_aot_gpu_kernel& k, const std::string& name, const AotCall& call,
+         const std::vector<int64_t>& arg_rows) {
+  ReductionArrays<T> arrays;
+  const int device = place_arrays<T>(k, call, arg_rows, arrays);
   check_device(device);
   if (const int sm = device_sm(device); sm < k.sm)
     throw Failure{KEOPS_AOT_GPU_FAILURE,
@@ -105,13 +113,20 @@ void run(const keops_aot_gpu_kernel& k, const std::string& name, int64_t out_row
   // so the same sums.
   const KernelFunction kernel = module->function(k.kernel_name);
   const int64_t shared_per_thread = k.shared_bytes / k.block_threads;
-  const int block_threads = dense_block_threads(
-      kernel, out_rows, int(k.column_groups),
-      lower::max_block_threads(shared_per_thread, int(k.sm), int(k.block_threads)),
-      shared_per_thread, 1, k.wide_tiles_pay != 0);
-  launch_reduction<T>(kernel, block_threads, shared_per_thread * block_threads,
-                      unsigned(std::min(k.column_groups, int64_t(kMaxGridZ))), out_rows, reduced,
-                      arg_views, value_view, index_view);
+  const int block_threads =
+      dense_block_threads(kernel,
+                          {.rows = arrays.out_rows,
+                           .column_groups = int(k.column_groups),
+                           .max_block_threads = lower::max_block_threads(
+                               shared_per_thread, int(k.sm), int(k.block_threads)),
+                           .wide_tiles_pay = k.wide_tiles_pay != 0,
+                           .rows_per_thread = 1},
+                          shared_per_thread);
+  LaunchConfig config;
+  config.block.x = unsigned(block_threads);
+  config.grid.z = unsigned(std::min(k.column_groups, int64_t(kMaxGridZ)));
+  config.dynamic_shared_bytes = unsigned(shared_per_thread * block_threads);
+  launch_reduction<T>(kernel, config, arrays);
 }
 
 // rows * cols * bytes, or -1 when it does not fit in an int64_t.
@@ -134,7 +149,7 @@ void launch_checked(const keops_aot_gpu_kernel* k, int64_t nx, int64_t ny, const
   const std::string sizes = "nx = " + std::to_string(nx) + ", ny = " + std::to_string(ny);
   if (nx < 0 || ny < 0)
     throw Failure{KEOPS_AOT_BAD_SIZE, "running " + name + ": " + sizes + ": sizes must be >= 0"};
-  const int64_t out_rows = k->axis == 1 ? nx : ny, reduced = k->axis == 1 ? ny : nx;
+  const int64_t out_rows = k->axis == 1 ? nx : ny;
   std::vector<int64_t> arg_rows;
   bool any_rows = false;
   for (int64_t a = 0; a < k->arg_count; ++a) {
@@ -167,10 +182,11 @@ void launch_checked(const keops_aot_gpu_kernel* k, int64_t nx, int64_t ny, const
   if (const DriverProbe& probe = driver_probe(); !probe.available)
     throw Failure{KEOPS_AOT_NO_GPU, "running " + name + ": no usable GPU: " + probe.reason};
   try {
+    const AotCall call{nx, ny, args, values, indices};
     if (k->dtype_bytes == 4)
-      run<float>(*k, name, out_rows, reduced, arg_rows, args, values, indices);
+      run<float>(*k, name, call, arg_rows);
     else
-      run<double>(*k, name, out_rows, reduced, arg_rows, args, values, indices);
+      run<double>(*k, name, call, arg_rows);
   } catch (const std::exception& e) {
     throw Failure{KEOPS_AOT_GPU_FAILURE, "running " + name + " on the GPU: " + e.what()};
   }

@@ -28,8 +28,11 @@ GpuVariant plan_variant(const GpuRunRequest& request) {
     v.items = plan_sparse(*request.sparse, shape.out_rows, v.slices.rows, 0);
   v.dense = {1, layout.block_threads};
   if (!v.sparse && !v.slices.partial)
-    v.dense = plan_dense_launch(v.slices.rows, shape.multiprocessors, layout.column_groups,
-                                layout.max_block_threads, request.several_rows_pay);
+    v.dense = plan_dense_launch({.rows = v.slices.rows,
+                                 .multiprocessors = shape.multiprocessors,
+                                 .column_groups = layout.column_groups,
+                                 .max_block_threads = layout.max_block_threads,
+                                 .four_rows_pay = request.several_rows_pay});
   if (request.knobs.rows_per_thread > 0) v.dense.rows_per_thread = request.knobs.rows_per_thread;
   return v;
 }

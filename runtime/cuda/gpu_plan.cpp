@@ -26,10 +26,11 @@ int64_t auto_splits(int64_t rows, int64_t n_reduced, int block_threads, int mult
   return std::clamp(std::min(wanted, n_reduced / kMinSplitRows), int64_t(1), kMaxSplits);
 }
 
-DenseLaunch plan_dense_launch(int64_t rows, int multiprocessors, int column_groups,
-                              int max_block_threads, bool four_rows_pay,
-                              const ResidentThreads& resident_threads, int rows_per_thread,
-                              bool wide_tiles_pay) {
+DenseLaunch plan_dense_launch(const DenseLaunchShape& shape,
+                              const ResidentThreads& resident_threads) {
+  const int64_t rows = shape.rows;
+  const int column_groups = shape.column_groups, rows_per_thread = shape.rows_per_thread;
+  const bool wide_tiles_pay = shape.wide_tiles_pay;
   // gauss_sum_D3 at 1e6 rows on an H100 (ms): one row per thread, E = 1.01 for every size,
   // 385 (128 threads), 377 (256), 373 (384), 369 (512), 367 (640, 768); four rows per thread,
   // 353 (128, E = 1.01), 373 (256, E = 1.08), 350 (384, E = 1.01), 364 (512, E = 1.08),
@@ -45,10 +46,11 @@ DenseLaunch plan_dense_launch(int64_t rows, int multiprocessors, int column_grou
   // x 1e6 ran in 675 ms with 384 threads, one block of 12 warps per SM, and 741 with 256, two of 8
   // (gauss_D64_E16 at 1e5: 76 and 79 ms).
   const double min_resident_share = rows_per_thread > 1 ? 0.5 : wide_tiles_pay ? 0.7 : 0.85;
-  const int64_t sms = std::max(multiprocessors, 1);
+  const int64_t sms = std::max(shape.multiprocessors, 1);
   std::vector<int> sizes;
-  for (int threads = 256; threads <= max_block_threads; threads += 128) sizes.push_back(threads);
-  if (sizes.empty()) sizes.push_back(std::max(max_block_threads, 1));  // a wide tile
+  for (int threads = 256; threads <= shape.max_block_threads; threads += 128)
+    sizes.push_back(threads);
+  if (sizes.empty()) sizes.push_back(std::max(shape.max_block_threads, 1));  // a wide tile
   if (resident_threads) {  // the sizes that keep the most threads resident on an SM
     int64_t most = 0;
     for (int threads : sizes) most = std::max(most, resident_threads(threads));
@@ -61,7 +63,8 @@ DenseLaunch plan_dense_launch(int64_t rows, int multiprocessors, int column_grou
   DenseLaunch best{rows_per_thread > 0 ? rows_per_thread : 1, sizes.front()};
   double best_cost = 0;
   for (const int per_thread : {1, 4}) {
-    if (rows_per_thread > 0 ? per_thread != rows_per_thread : per_thread > 1 && !four_rows_pay)
+    if (rows_per_thread > 0 ? per_thread != rows_per_thread
+                            : per_thread > 1 && !shape.four_rows_pay)
       continue;
     for (const int threads : sizes) {
       const int64_t block_rows = int64_t(threads) * per_thread;

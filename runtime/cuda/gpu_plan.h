@@ -28,9 +28,22 @@ struct DenseLaunch {
 // driver's occupancy calculator says for its registers and shared memory).
 using ResidentThreads = std::function<int64_t(int block_threads)>;
 
-// The dense launch predicted fastest for `rows` output rows (times column_groups blocks per
-// block of rows), block_threads a multiple of 128 in [256, max_block_threads] (only
-// max_block_threads when it is below 256):
+// What a dense launch is planned from: the output rows (times column_groups blocks per block
+// of rows), the device's multiprocessors, the most threads the kernel's tile allows, whether
+// four rows per thread may pay (lower::several_rows_per_thread_pay) and wide tiles pay
+// (GpuLayout::wide_tiles_pay), and the rows per thread the kernel is compiled for (0: free).
+struct DenseLaunchShape {
+  int64_t rows = 0;
+  int multiprocessors = 1;
+  int column_groups = 1;
+  int max_block_threads = 1024;
+  bool four_rows_pay = false;
+  bool wide_tiles_pay = false;
+  int rows_per_thread = 0;
+};
+
+// The dense launch predicted fastest for the shape, block_threads a multiple of 128 in
+// [256, max_block_threads] (only max_block_threads when it is below 256):
 // - with resident_threads, only sizes that keep 85% of the most resident threads (a kernel
 //   of many registers may hold one large block where it holds several small ones), 50%
 //   with rows_per_thread > 1, 70% where wide tiles pay (GpuLayout::wide_tiles_pay: long
@@ -45,10 +58,8 @@ using ResidentThreads = std::function<int64_t(int block_threads)>;
 // unevenly loaded. (Fitted on an H100 to gauss_sum_D3 from 1e5 to 1e6 rows, block sizes 128
 // to 1024 and 1, 2, 4 or 8 rows per thread: 2 gained nothing, 8 no more than 4; and to
 // knn_D3, see gpu_plan.cpp.)
-DenseLaunch plan_dense_launch(int64_t rows, int multiprocessors, int column_groups,
-                              int max_block_threads, bool four_rows_pay,
-                              const ResidentThreads& resident_threads = nullptr,
-                              int rows_per_thread = 0, bool wide_tiles_pay = false);
+DenseLaunch plan_dense_launch(const DenseLaunchShape& shape,
+                              const ResidentThreads& resident_threads = nullptr);
 
 // A dense launch's tail split: its blocks of rows run `resident` at a time on the device,
 // so that a last wave of `tail` blocks (blocks % resident) leaves resident - tail of them

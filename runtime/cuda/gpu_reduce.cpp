@@ -85,9 +85,8 @@ int register_limited_threads(const KernelFunction& kernel) {
   return function_attribute(kernel, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK) / 32 * 32;
 }
 
-int dense_block_threads(const KernelFunction& kernel, int64_t rows, int column_groups,
-                        int max_block_threads, int64_t shared_bytes_per_thread, int rows_per_thread,
-                        bool wide_tiles_pay) {
+int dense_block_threads(const KernelFunction& kernel, DenseLaunchShape shape,
+                        int64_t shared_bytes_per_thread) {
   // Sizes the registers allow, and that hold about as many threads per SM as the best. The
   // driver is asked once per kernel and size (a kernel's tile per thread never changes):
   // small reductions run in a fraction of a millisecond.
@@ -104,18 +103,16 @@ int dense_block_threads(const KernelFunction& kernel, int64_t rows, int column_g
     }
     return at->second;
   };
-  const int register_limit = register_limited_threads(kernel);
-  const DeviceInfo info = device_info(kernel.device);
   // Where wide tiles pay, a block may take the shared memory a second one would have had:
   // long pair bodies' registers hold few blocks anyway (attention_D64 at 1e5 on an H100: 142 ms
   // with the 192 threads that half the opt-in memory holds, 118 with 384).
-  if (wide_tiles_pay && shared_bytes_per_thread > 0)
-    max_block_threads =
-        std::max(max_block_threads, opt_in_block_threads(kernel, shared_bytes_per_thread));
-  return plan_dense_launch(rows, info.multiprocessors, column_groups,
-                           std::min(max_block_threads, register_limit), false, resident,
-                           rows_per_thread, wide_tiles_pay)
-      .block_threads;
+  if (shape.wide_tiles_pay && shared_bytes_per_thread > 0)
+    shape.max_block_threads =
+        std::max(shape.max_block_threads, opt_in_block_threads(kernel, shared_bytes_per_thread));
+  shape.max_block_threads = std::min(shape.max_block_threads, register_limited_threads(kernel));
+  shape.multiprocessors = device_info(kernel.device).multiprocessors;
+  shape.four_rows_pay = false;
+  return plan_dense_launch(shape, resident).block_threads;
 }
 
 namespace {
@@ -195,8 +192,13 @@ KernelLimits kernel_limits(const KernelFunction& kernel, const lower::GpuLayout&
     return opt_in_block_threads(kernel, shared_bytes_per_thread);
   };
   limits.dense_threads = [&kernel, layout, rows_per_thread](int64_t rows) {
-    return dense_block_threads(kernel, rows, layout.column_groups, layout.max_block_threads,
-                               layout.shared_bytes(1), rows_per_thread, layout.wide_tiles_pay);
+    return dense_block_threads(kernel,
+                               {.rows = rows,
+                                .column_groups = layout.column_groups,
+                                .max_block_threads = layout.max_block_threads,
+                                .wide_tiles_pay = layout.wide_tiles_pay,
+                                .rows_per_thread = rows_per_thread},
+                               layout.shared_bytes(1));
   };
   limits.resident_blocks = [&kernel, layout](int threads) {
     return int64_t(resident_blocks(kernel, threads, layout.shared_bytes(threads)));

@@ -54,15 +54,15 @@ void merge_gpu_states(const codegen::KernelSpec& spec, int device, int64_t out_r
 // The sm_XX number of a device (90 for an H100).
 int device_sm(int device);
 
-// The threads per block of a dense launch of `kernel` (compiled for rows_per_thread rows per
-// thread) over `rows` output rows: plan_dense_launch's choice (gpu_plan.h) among the sizes
-// up to max_block_threads that the kernel's registers allow, its tile taking
-// shared_bytes_per_thread per thread. Where wide tiles pay (GpuLayout::wide_tiles_pay), up
-// to the shared memory a block may opt into. Genred and ahead-of-time
-// objects launch a kernel alike, so that their sums run over the same tiles.
-int dense_block_threads(const KernelFunction& kernel, int64_t rows, int column_groups,
-                        int max_block_threads, int64_t shared_bytes_per_thread, int rows_per_thread,
-                        bool wide_tiles_pay);
+// The threads per block of a dense launch of `kernel` (compiled for shape.rows_per_thread
+// rows per thread) over shape.rows output rows: plan_dense_launch's choice (gpu_plan.h)
+// among the sizes up to shape.max_block_threads that the kernel's registers allow, its tile
+// taking shared_bytes_per_thread per thread. Where wide tiles pay, up to the shared memory a
+// block may opt into. The device's multiprocessors are its own; four rows per thread are
+// not considered (the kernel is compiled). Genred and ahead-of-time objects launch a kernel
+// alike, so that their sums run over the same tiles.
+int dense_block_threads(const KernelFunction& kernel, DenseLaunchShape shape,
+                        int64_t shared_bytes_per_thread);
 
 // The most threads per block the kernel's registers allow (a multiple of 32).
 int register_limited_threads(const KernelFunction& kernel);

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "compiler/support/check.h"
 #include "keops/error.h"
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/launch.h"
@@ -53,11 +54,13 @@ bool in_device_memory(const void* data, int view_device, int device) {
 }
 
 template <class T>
-void launch_reduction(const KernelFunction& kernel, int block_threads, int64_t shared_bytes,
-                      unsigned grid_z, int64_t out_rows, int64_t n_reduced,
-                      const std::vector<View<const T>>& args, View<T> values, View<int64_t> indices,
-                      const SparseLaunch* sparse) {
+void launch_reduction(const KernelFunction& kernel, LaunchConfig config,
+                      const ReductionArrays<T>& arrays) {
+  KEOPS_CHECK(!arrays.sparse, "launch_reduction runs dense kernels");
   const int device = kernel.device;
+  const std::vector<View<const T>>& args = arrays.args;
+  const View<T>& values = arrays.values;
+  const View<int64_t>& indices = arrays.indices;
   ContextGuard guard(device);
   std::vector<DeviceBuffer> owned;
   owned.reserve(args.size() + 3);
@@ -72,23 +75,13 @@ void launch_reduction(const KernelFunction& kernel, int block_threads, int64_t s
   CUdeviceptr indices_address = on_device(indices, device, index_bytes, owned, false);
 
   lower::KernelArgs params;
-  params.out_rows = out_rows;
-  params.n_reduced = n_reduced;
+  params.out_rows = arrays.out_rows;
+  params.n_reduced = arrays.n_reduced;
   params.arg_table = arg_table.address();
   params.values = values_address;
   params.indices = indices_address;
-  params.items = sparse ? sparse->items : 0;
-  params.ranges = sparse ? sparse->ranges : 0;
-  LaunchConfig config;
-  config.block.x = unsigned(block_threads);
-  config.grid.x =
-      unsigned(sparse ? sparse->blocks : (out_rows + block_threads - 1) / block_threads);
-  config.grid.z = grid_z;
-  config.dynamic_shared_bytes = unsigned(shared_bytes);
-  launch(kernel, config,
-         lower::reduction_kernel_abi(sparse ? codegen::GpuScheme::BlockSparse
-                                            : codegen::GpuScheme::Dense),
-         params);
+  config.grid.x = unsigned((arrays.out_rows + config.block.x - 1) / config.block.x);
+  launch(kernel, config, lower::reduction_kernel_abi(codegen::GpuScheme::Dense), params);
   synchronize(device);
   if (values.device != device && value_bytes > 0)
     copy_to_host(device, values.data, values_address, value_bytes);
@@ -96,11 +89,9 @@ void launch_reduction(const KernelFunction& kernel, int block_threads, int64_t s
     copy_to_host(device, indices.data, indices_address, index_bytes);
 }
 
-template void launch_reduction<float>(const KernelFunction&, int, int64_t, unsigned, int64_t,
-                                      int64_t, const std::vector<View<const float>>&, View<float>,
-                                      View<int64_t>, const SparseLaunch*);
-template void launch_reduction<double>(const KernelFunction&, int, int64_t, unsigned, int64_t,
-                                       int64_t, const std::vector<View<const double>>&,
-                                       View<double>, View<int64_t>, const SparseLaunch*);
+template void launch_reduction<float>(const KernelFunction&, LaunchConfig,
+                                      const ReductionArrays<float>&);
+template void launch_reduction<double>(const KernelFunction&, LaunchConfig,
+                                       const ReductionArrays<double>&);
 
 }  // namespace keops::runtime::cuda

@@ -14,6 +14,7 @@ namespace {
 
 using keops::runtime::cuda::auto_splits;
 using keops::runtime::cuda::DenseLaunch;
+using keops::runtime::cuda::DenseLaunchShape;
 using keops::runtime::cuda::GpuRunPlan;
 using keops::runtime::cuda::GpuRunShape;
 using keops::runtime::cuda::plan_dense_launch;
@@ -168,7 +169,11 @@ TEST_CASE("arrays in device memory take no budget") {
 
 TEST_CASE("dense launches: blocks spread evenly over the multiprocessors") {
   auto plan = [](int64_t rows, bool four_rows_pay, int groups = 1, int max_threads = 1024) {
-    const DenseLaunch d = plan_dense_launch(rows, 132, groups, max_threads, four_rows_pay);
+    const DenseLaunch d = plan_dense_launch({.rows = rows,
+                                             .multiprocessors = 132,
+                                             .column_groups = groups,
+                                             .max_block_threads = max_threads,
+                                             .four_rows_pay = four_rows_pay});
     return std::pair{d.rows_per_thread, d.block_threads};
   };
   // gauss_sum_D3 at 1e6 on an H100: 391 blocks of 640 x 4 rows, 2.96 per SM (the fastest).
@@ -209,8 +214,11 @@ TEST_CASE("dense launches: block sizes that keep the SMs' threads resident") {
     };
   };
   auto threads_for = [&](int64_t rows, int registers, int rows_per_thread) {
-    return plan_dense_launch(rows, 132, 1, 1024, rows_per_thread > 1, resident(registers),
-                             rows_per_thread)
+    return plan_dense_launch({.rows = rows,
+                              .multiprocessors = 132,
+                              .four_rows_pay = rows_per_thread > 1,
+                              .rows_per_thread = rows_per_thread},
+                             resident(registers))
         .block_threads;
   };
   // knn_D3 at 1e6: 512 (444 ms on an H100), not 768 (488 ms), whose E is no better.
@@ -224,15 +232,21 @@ TEST_CASE("dense launches: block sizes that keep the SMs' threads resident") {
   // Long pair bodies (128 registers: 512 threads resident in two blocks of 256 or one of 512,
   // 384 in one of 384) keep 384, 75% of the most, which spreads 1e5 rows best (knn_D64 on an
   // H100: 675 ms, 741 with 256); short ones keep 85% and take 256.
-  CHECK(plan_dense_launch(100'000, 132, 1, 512, false, resident(128), 1, true).block_threads ==
-        384);
-  CHECK(plan_dense_launch(100'000, 132, 1, 512, false, resident(128), 1, false).block_threads ==
-        256);
+  auto long_bodies = [](bool wide_tiles_pay) {
+    return DenseLaunchShape{.rows = 100'000,
+                            .multiprocessors = 132,
+                            .max_block_threads = 512,
+                            .wide_tiles_pay = wide_tiles_pay,
+                            .rows_per_thread = 1};
+  };
+  CHECK(plan_dense_launch(long_bodies(true), resident(128)).block_threads == 384);
+  CHECK(plan_dense_launch(long_bodies(false), resident(128)).block_threads == 256);
   // The rows per thread stay as given.
-  CHECK(plan_dense_launch(1'000'000, 132, 1, 1024, false, resident(54), 4).rows_per_thread == 4);
+  const DenseLaunchShape four{.rows = 1'000'000, .multiprocessors = 132, .rows_per_thread = 4};
+  CHECK(plan_dense_launch(four, resident(54)).rows_per_thread == 4);
   // Without a size that fits (0 resident threads everywhere), the sizes are all kept: 768
   // spreads 1e6 rows best (1303 blocks, 9.9 per SM).
-  CHECK(plan_dense_launch(1'000'000, 132, 1, 1024, false, [](int) {
+  CHECK(plan_dense_launch({.rows = 1'000'000, .multiprocessors = 132}, [](int) {
           return int64_t(0);
         }).block_threads == 768);
 }
