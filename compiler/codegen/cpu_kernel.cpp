@@ -391,8 +391,8 @@ void CpuKernelBuilder::pair_loop() {
       fv.insert(fv.end(), gv.begin(), gv.end());
     }
     const auto& slots = block_slots_[size_t(r)];
-    emit_combine(b, *reduction_, load_state(slots), fv, j_lanes,
-                 [&](const Vals& next) { store_state(next, slots); });
+    reduction_->emit_fold(b, load_state(slots), fv, j_lanes,
+                          [&](const Vals& next) { store_state(next, slots); });
   }
   j->addIncoming(b.CreateAdd(j, b.getInt64(1)), b.GetInsertBlock());
   b.CreateBr(inner_header_);

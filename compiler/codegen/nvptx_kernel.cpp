@@ -676,8 +676,8 @@ void NvptxKernelBuilder::fold_pairs(FormulaEmitter& reduced, Value* index, const
           grouped_ && groups_.of_g ? pair.emit_chunk(g, c0_, groups_.width) : pair.emit(g);
       fv.insert(fv.end(), gv.begin(), gv.end());
     }
-    emit_combine(
-        b, *reduction_, load_state(tr.tile_slots), fv, reduced_index,
+    reduction_->emit_fold(
+        b, load_state(tr.tile_slots), fv, reduced_index,
         [&](const Vals& next) { store_state(next, tr.tile_slots); },
         /*fast_when_rare=*/false);
   }

@@ -400,9 +400,10 @@ void store_state(llvm::IRBuilderBase& b, const Vals& state, const StateSlots& sl
   for (size_t k = 0; k < state.size(); ++k) b.CreateStore(state[k], slots[k]);
 }
 
-void emit_combine(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, const Vals& state,
-                  const Vals& f, llvm::Value* index, const std::function<void(const Vals&)>& store,
-                  bool fast_when_rare) {
+void ReductionEmitter::emit_fold(llvm::IRBuilderBase& b, const Vals& state, const Vals& f,
+                                 llvm::Value* index, const std::function<void(const Vals&)>& store,
+                                 bool fast_when_rare) const {
+  const ReductionEmitter& reduction = *this;
   llvm::LLVMContext& ctx = b.getContext();
   llvm::Function* fn = b.GetInsertBlock()->getParent();
   auto any_lane = [&](Value* lanes) {

@@ -81,17 +81,16 @@ class ReductionEmitter {
                         Vals& indices) const = 0;
   // How the state splits by output column, where it does (see ColumnCells).
   virtual std::optional<ColumnCells> column_cells() const { return std::nullopt; }
-};
 
-// Folds f into `state` at b's position, as every kernel does: around the combine when
-// may_change says no lane keeps f, through fast_combine when no lane needs the full one
-// (under may_change too only with fast_when_rare: a GPU thread's rare combine is better
-// whole, its two paths only growing the pair loop: knn_D3 at 1e6 on an H100 went from
-// 448 to 537 ms with both). `store` receives the new state on each path taken; b is left
-// after them. Branches are weighted as rare (a term kept, a full combine).
-void emit_combine(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, const Vals& state,
-                  const Vals& f, llvm::Value* index, const std::function<void(const Vals&)>& store,
-                  bool fast_when_rare = true);
+  // Folds f into `state` at b's position, as every kernel does: around the combine when
+  // may_change says no lane keeps f, through fast_combine when no lane needs the full one
+  // (under may_change too only with fast_when_rare: a GPU thread's rare combine is better
+  // whole, its two paths only growing the pair loop: knn_D3 at 1e6 on an H100 went from
+  // 448 to 537 ms with both). `store` receives the new state on each path taken; b is left
+  // after them. Branches are weighted as rare (a term kept, a full combine).
+  void emit_fold(llvm::IRBuilderBase& b, const Vals& state, const Vals& f, llvm::Value* index,
+                 const std::function<void(const Vals&)>& store, bool fast_when_rare = true) const;
+};
 
 // A state held in allocas (promoted to registers by SROA), one per value of `types`, made
 // at b's position; its values loaded and stored, in order.

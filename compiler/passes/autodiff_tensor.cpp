@@ -27,22 +27,39 @@ struct TensorDotAttrs {
   }
 };
 
+// The adjoint's side of a transposed product: the tensor e of shape `dims`, and per axis
+// the other side's axis it contracts with (-1: none) and the result axis it lands on.
+struct AdjointSide {
+  Expr e;
+  const Dims& dims;
+  const Dims& contract_with;
+  const Dims& target;
+};
+
+// The other side: the tensor of shape `dims`, and per axis the result axis it lands on
+// (-1: contracted).
+struct OtherSide {
+  Expr value;
+  const Dims& dims;
+  const Dims& target;
+};
+
 // TensorDot(e, other), contracting axis p of e with axis contract_with[p] of other where
-// that is >= 0. The remaining axes (e's, then other's, in order) are sent to the result
-// axes e_target[p] and other_target[k]: the permutation that puts them in the order of the
-// argument whose adjoint this is.
-Expr transposed_product(const Step& s, Expr e, Expr other, const Dims& dims_e,
-                        const Dims& dims_other, const Dims& contract_with, const Dims& e_target,
-                        const Dims& other_target) {
+// that is >= 0. The remaining axes (e's, then other's, in order) are sent to their target
+// result axes: the permutation that puts them in the order of the argument whose adjoint
+// this is.
+Expr transposed_product(const Step& s, const AdjointSide& adjoint, const OtherSide& other) {
+  const Dims& dims_e = adjoint.dims;
+  const Dims& contract_with = adjoint.contract_with;
   Dims contract_e, contract_other, perm;
   for (size_t p = 0; p < dims_e.size(); ++p)
     if (contract_with[p] >= 0) {
       contract_e.push_back(int64_t(p));
       contract_other.push_back(contract_with[p]);
     } else {
-      perm.push_back(e_target[p]);
+      perm.push_back(adjoint.target[p]);
     }
-  for (int64_t t : other_target)
+  for (int64_t t : other.target)
     if (t >= 0) perm.push_back(t);
   bool identity = true;
   for (size_t q = 0; q < perm.size(); ++q) identity = identity && perm[q] == int64_t(q);
@@ -54,11 +71,11 @@ Expr transposed_product(const Step& s, Expr e, Expr other, const Dims& dims_e,
     ints.insert(ints.end(), list.begin(), list.end());
   };
   append(dims_e, true);
-  append(dims_other, true);
+  append(other.dims, true);
   append(contract_e, true);
   append(contract_other, false);
   append(perm, true);
-  return s.make(Op::TensorDot, {e, other}, ints);
+  return s.make(Op::TensorDot, {adjoint.e, other.value}, ints);
 }
 
 // F = TensorDot(f, g): the output axes are f's kept axes then g's kept axes, kept axis q
@@ -89,12 +106,12 @@ void rule_tensordot(Step& s) {
   }
   // The adjoint of f: e's g-axes contract with g; e's f-axes and g's contracted axes remain.
   s.send(0, [&] {
-    return transposed_product(s, e, s.arg(1), dims_e, t.dims_g, g_axis_of_e, f_axis_of_e,
-                              partner_g);
+    return transposed_product(s, {e, dims_e, g_axis_of_e, f_axis_of_e},
+                              {s.arg(1), t.dims_g, partner_g});
   });
   s.send(1, [&] {
-    return transposed_product(s, e, s.arg(0), dims_e, t.dims_f, f_axis_of_e, g_axis_of_e,
-                              partner_f);
+    return transposed_product(s, {e, dims_e, f_axis_of_e, g_axis_of_e},
+                              {s.arg(0), t.dims_f, partner_f});
   });
 }
 
@@ -113,10 +130,10 @@ void rule_kron(Step& s) {
   }
   const Dims none(rank, -1);
   s.send(0, [&] {
-    return transposed_product(s, s.adjoint(), s.arg(1), dims_e, dims_g, g_axes, f_axes, none);
+    return transposed_product(s, {s.adjoint(), dims_e, g_axes, f_axes}, {s.arg(1), dims_g, none});
   });
   s.send(1, [&] {
-    return transposed_product(s, s.adjoint(), s.arg(0), dims_e, dims_f, f_axes, g_axes, none);
+    return transposed_product(s, {s.adjoint(), dims_e, f_axes, g_axes}, {s.arg(0), dims_f, none});
   });
 }
 
