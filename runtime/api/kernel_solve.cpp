@@ -156,11 +156,23 @@ int solve_device(const Impl& s, const std::vector<View<const T>>& args, const st
   return 0;
 }
 
+// One solve of (alpha I + K) a = b: to `tolerance` (relative to |b|) within max_iterations
+// (0: b's rows); `info`, when given, receives what it did; `who` names the call in messages.
+struct Settings {
+  double alpha;
+  double tolerance;
+  int max_iterations;
+  SolveInfo* info;
+  std::string who;
+};
+
 // The checks of one call that the Genred does not make (or makes too late: b = 0 returns
 // before any product).
 template <class T>
-void check_call(const Impl& s, const std::vector<View<const T>>& args, double alpha,
-                double tolerance, int max_iterations, const std::string& who) {
+void check_call(const Impl& s, const std::vector<View<const T>>& args, const Settings& settings) {
+  const std::string& who = settings.who;
+  const double alpha = settings.alpha, tolerance = settings.tolerance;
+  const int max_iterations = settings.max_iterations;
   if (args.size() != s.args.size())
     throw Error(who + ": expected " + std::to_string(s.args.size()) + " argument(s), got " +
                 std::to_string(args.size()));
@@ -197,9 +209,10 @@ void check_call(const Impl& s, const std::vector<View<const T>>& args, double al
 }
 
 template <class T>
-Result<T> solve(const Impl& s, const std::vector<View<const T>>& args, double alpha,
-                double tolerance, int max_iterations, SolveInfo* info, const std::string& who) {
-  check_call(s, args, alpha, tolerance, max_iterations, who);
+Result<T> solve(const Impl& s, const std::vector<View<const T>>& args, const Settings& settings) {
+  check_call(s, args, settings);
+  const std::string& who = settings.who;
+  const double alpha = settings.alpha;
   const View<const T>& b_view = args[s.position];
   const int device = solve_device(s, args, who);
   if (device >= 0)
@@ -210,9 +223,9 @@ Result<T> solve(const Impl& s, const std::vector<View<const T>>& args, double al
     if (!std::isfinite(v))
       throw Error(who + ": " + describe(s, s.position) + ", b, holds a non-finite value");
   const size_t n = b.size();
-  const int limit = max_iterations > 0 ? max_iterations : int(b_view.rows);
+  const int limit = settings.max_iterations > 0 ? settings.max_iterations : int(b_view.rows);
   const double b_norm = std::sqrt(dot(b, b));
-  const double threshold = tolerance * b_norm;
+  const double threshold = settings.tolerance * b_norm;
 
   SolveInfo done;
   std::vector<double> a(n, 0.0), r = b, p = r, kp(n), mp(n);
@@ -257,7 +270,7 @@ Result<T> solve(const Impl& s, const std::vector<View<const T>>& args, double al
     res2 += d * d;
   }
   done.residual = b_norm > 0 ? std::sqrt(res2) / b_norm : 0.0;
-  if (info) *info = done;
+  if (settings.info) *settings.info = done;
   Result<T> out;
   out.rows = b_view.rows;
   out.cols = b_view.cols;
@@ -265,11 +278,11 @@ Result<T> solve(const Impl& s, const std::vector<View<const T>>& args, double al
   return out;
 }
 
+// The gradient of <a, e> with respect to `wrt` (KernelSolve::gradient).
 template <class T>
-Result<T> gradient(const Impl& s, const std::vector<View<const T>>& args, double alpha,
-                   View<const T> solution, View<const T> cotangent, const std::string& wrt,
-                   double tolerance, int max_iterations, SolveInfo* info) {
-  const std::string who = "KernelSolve::gradient";
+Result<T> gradient(const Impl& s, const std::vector<View<const T>>& args, const Settings& settings,
+                   View<const T> solution, View<const T> cotangent, const std::string& wrt) {
+  const std::string& who = settings.who;
   const size_t w = find_argument(s.args, wrt, who);
   if (args.size() != s.args.size())
     throw Error(who + ": expected " + std::to_string(s.args.size()) + " argument(s), got " +
@@ -285,7 +298,7 @@ Result<T> gradient(const Impl& s, const std::vector<View<const T>>& args, double
   // e' = (alpha I + K)^-1 e: the gradient with respect to b, as K is symmetric.
   std::vector<View<const T>> with_e = args;
   with_e[s.position] = cotangent;
-  Result<T> e_solved = solve(s, with_e, alpha, tolerance, max_iterations, info, who);
+  Result<T> e_solved = solve(s, with_e, settings);
   if (w == s.position) return e_solved;
   // -d<K(a), e'>/dv: the Genred gradient of K's formula, a in b's place and e' its cotangent.
   std::vector<View<const T>> grad_args = args;
@@ -322,27 +335,29 @@ KernelSolve::KernelSolve(std::string formula, std::vector<std::string> aliases, 
 
 Result<float> KernelSolve::operator()(const std::vector<View<const float>>& args, double alpha,
                                       double tolerance, int max_iterations, SolveInfo* info) const {
-  return solve<float>(*impl_, args, alpha, tolerance, max_iterations, info, "KernelSolve");
+  return solve<float>(*impl_, args, {alpha, tolerance, max_iterations, info, "KernelSolve"});
 }
 Result<double> KernelSolve::operator()(const std::vector<View<const double>>& args, double alpha,
                                        double tolerance, int max_iterations,
                                        SolveInfo* info) const {
-  return solve<double>(*impl_, args, alpha, tolerance, max_iterations, info, "KernelSolve");
+  return solve<double>(*impl_, args, {alpha, tolerance, max_iterations, info, "KernelSolve"});
 }
 
 Result<float> KernelSolve::gradient(const std::vector<View<const float>>& args, double alpha,
                                     View<const float> solution, View<const float> cotangent,
                                     const std::string& wrt, double tolerance, int max_iterations,
                                     SolveInfo* info) const {
-  return keops::gradient<float>(*impl_, args, alpha, solution, cotangent, wrt, tolerance,
-                                max_iterations, info);
+  return keops::gradient<float>(*impl_, args,
+                                {alpha, tolerance, max_iterations, info, "KernelSolve::gradient"},
+                                solution, cotangent, wrt);
 }
 Result<double> KernelSolve::gradient(const std::vector<View<const double>>& args, double alpha,
                                      View<const double> solution, View<const double> cotangent,
                                      const std::string& wrt, double tolerance, int max_iterations,
                                      SolveInfo* info) const {
-  return keops::gradient<double>(*impl_, args, alpha, solution, cotangent, wrt, tolerance,
-                                 max_iterations, info);
+  return keops::gradient<double>(*impl_, args,
+                                 {alpha, tolerance, max_iterations, info, "KernelSolve::gradient"},
+                                 solution, cotangent, wrt);
 }
 
 KernelSolve KernelSolve::with_options(Options options) const {
