@@ -129,12 +129,14 @@ int64_t grouped_dim(const KernelSpec& spec) {
   return 0;
 }
 
-uint64_t KernelSpec::key_hash() const {
+uint64_t key_digest(const std::string& key) {
   // FNV-1a: stable across processes, which symbol names and disk caches need.
   uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : key()) h = (h ^ c) * 0x100000001b3ull;
+  for (unsigned char c : key) h = (h ^ c) * 0x100000001b3ull;
   return h;
 }
+
+uint64_t KernelSpec::key_hash() const { return key_digest(key()); }
 
 void check_depth(const KernelSpec& spec) {
   for (ir::Expr root : {spec.formula, spec.reduction.formula2})

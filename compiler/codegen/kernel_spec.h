@@ -86,6 +86,9 @@ struct KernelSpec {
   uint64_t key_hash() const;
 };
 
+// The 64-bit digest of a key (KernelSpec::key_hash).
+uint64_t key_digest(const std::string& key);
+
 // Long outputs of reductions whose output columns are independent (Sum, Max, Min and their
 // Arg forms over F's components, SumSoftMaxWeight over G's) are computed a group of
 // kColumnGroup columns at a time (more where every group would compute long products again:

@@ -21,18 +21,21 @@ OwnedModule build_optimized(const lower::KernelPlan& plan) {
   OwnedModule m;
   m.context = std::make_unique<llvm::LLVMContext>();
   m.module = std::make_unique<llvm::Module>("keops", *m.context);
-  codegen::build_cpu_kernel(*m.module, plan, cpu_kernel_symbol(plan.spec));
+  codegen::build_cpu_kernel(*m.module, plan, cpu_kernel_symbol(plan.key_hash));
   optimize_module(*m.module, plan.spec.cpu());
   return m;
 }
 
 }  // namespace
 
-std::string cpu_kernel_symbol(const codegen::KernelSpec& spec) {
+std::string cpu_kernel_symbol(uint64_t key_hash) {
   char name[32];
-  std::snprintf(name, sizeof name, "keops_cpu_%016llx",
-                static_cast<unsigned long long>(spec.key_hash()));
+  std::snprintf(name, sizeof name, "keops_cpu_%016llx", static_cast<unsigned long long>(key_hash));
   return name;
+}
+
+std::string cpu_kernel_symbol(const codegen::KernelSpec& spec) {
+  return cpu_kernel_symbol(spec.key_hash());
 }
 
 CpuKernel compile_cpu_kernel(const codegen::KernelSpec& spec) {

@@ -28,5 +28,6 @@ std::string cpu_kernel_assembly(const codegen::KernelSpec& spec);
 
 // The symbol a spec's kernel gets.
 std::string cpu_kernel_symbol(const codegen::KernelSpec& spec);
+std::string cpu_kernel_symbol(uint64_t key_hash);
 
 }  // namespace keops::jit

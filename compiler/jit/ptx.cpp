@@ -99,11 +99,14 @@ std::string module_ptx(const codegen::KernelSpec& spec,
 
 }  // namespace
 
-std::string gpu_kernel_symbol(const codegen::KernelSpec& spec) {
+std::string gpu_kernel_symbol(uint64_t key_hash) {
   char name[32];
-  std::snprintf(name, sizeof name, "keops_gpu_%016llx",
-                static_cast<unsigned long long>(spec.key_hash()));
+  std::snprintf(name, sizeof name, "keops_gpu_%016llx", static_cast<unsigned long long>(key_hash));
   return name;
+}
+
+std::string gpu_kernel_symbol(const codegen::KernelSpec& spec) {
+  return gpu_kernel_symbol(spec.key_hash());
 }
 
 // LLVM's O1 pipeline: ptxas optimizes the PTX again, and O1 gave the same machine code as O3
@@ -116,7 +119,9 @@ std::string gpu_kernel_symbol(const codegen::KernelSpec& spec) {
 std::string gpu_kernel_ptx(const lower::KernelPlan& plan) {
   return module_ptx(
       plan.spec,
-      [&](llvm::Module& m) { codegen::build_nvptx_kernel(m, plan, gpu_kernel_symbol(plan.spec)); },
+      [&](llvm::Module& m) {
+        codegen::build_nvptx_kernel(m, plan, gpu_kernel_symbol(plan.key_hash));
+      },
       plan.dim_tiled() ? llvm::OptimizationLevel::O3 : llvm::OptimizationLevel::O1);
 }
 
@@ -144,8 +149,8 @@ std::string gpu_merge_kernel_ptx(const lower::KernelPlan& plan) {
   return module_ptx(
       plan.spec,
       [&](llvm::Module& m) {
-        codegen::build_nvptx_merge_kernel(m, plan,
-                                          lower::merge_kernel_name(gpu_kernel_symbol(plan.spec)));
+        codegen::build_nvptx_merge_kernel(
+            m, plan, lower::merge_kernel_name(gpu_kernel_symbol(plan.key_hash)));
       },
       llvm::OptimizationLevel::O1);
 }

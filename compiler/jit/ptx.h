@@ -25,5 +25,6 @@ std::string gpu_slice_sum_symbol(ir::DType dtype);
 
 // The kernel's entry name in its PTX.
 std::string gpu_kernel_symbol(const codegen::KernelSpec& spec);
+std::string gpu_kernel_symbol(uint64_t key_hash);
 
 }  // namespace keops::jit

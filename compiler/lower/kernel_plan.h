@@ -90,8 +90,13 @@ struct CpuPlan {
 };
 
 struct KernelPlan {
-  codegen::KernelSpec spec;          // as requested, its formulas copied into ctx
+  // As requested, its formulas copied into ctx and simplified (passes/simplify.h).
+  codegen::KernelSpec spec;
   std::shared_ptr<ir::Context> ctx;  // owns every formula of the plan
+  // The requested spec's key() and key_hash(): kernels are named and cached after what was
+  // asked for, not after what the passes made of it.
+  std::string key;
+  uint64_t key_hash = 0;
 
   // GPU kernels (spec.on_gpu()). The spec's formulas with their reduced-only parts cut out
   // (passes/split.h), after float32 fast math moved the scale of Gaussian exponents into the
@@ -112,8 +117,10 @@ struct KernelPlan {
   bool dim_tiled() const { return tiles.dim > 0; }
 };
 
-// Runs the lowering pipeline on spec once (keops::Error for a formula too deep to build),
-// verifying the IR after each pass that changed it.
+// Runs the lowering pipeline on spec once (keops::Error for a formula too deep to build):
+// simplify, then for the GPU exp_scale, the split by dependency, dimension tiles and column
+// groups, for the CPU the tiling and column groups; verifying the IR after each pass that
+// changed it.
 KernelPlan lower(const codegen::KernelSpec& spec);
 
 }  // namespace keops::lower

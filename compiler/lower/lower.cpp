@@ -10,6 +10,7 @@
 #include "compiler/ir/verifier.h"
 #include "compiler/lower/kernel_plan.h"
 #include "compiler/passes/exp_scale.h"
+#include "compiler/passes/simplify.h"
 
 namespace keops::lower {
 namespace {
@@ -75,6 +76,13 @@ void stage(KernelPlan& plan) {
     block_threads = kBlockThreads;
   }
   plan.gpu.staged_values = staged_values;
+}
+
+// The spec's formulas simplified (passes/simplify.h): written formulas are parsed as they are
+// written; gradients were simplified as they were built, and a second pass finds nothing.
+void simplify_formulas(KernelPlan& plan) {
+  for (ir::Expr* e : {&plan.spec.formula, &plan.spec.reduction.formula2})
+    if (*e && passes::simplify(*plan.ctx, *e)) ir::verify(*e);
 }
 
 void plan_gpu(KernelPlan& plan) {
@@ -168,11 +176,14 @@ KernelPlan lower(const KernelSpec& spec) {
   codegen::check_depth(spec);
   KernelPlan plan;
   plan.spec = spec;
+  plan.key = spec.key();
+  plan.key_hash = codegen::key_digest(plan.key);
   // The plan owns its formulas: it may outlive the caller's (process caches keep plans).
   plan.ctx = std::make_shared<ir::Context>();
   const std::vector<ir::Expr> owned = plan.ctx->adopt({spec.formula, spec.reduction.formula2});
   plan.spec.formula = owned[0];
   plan.spec.reduction.formula2 = owned[1];
+  simplify_formulas(plan);
   if (spec.on_gpu())
     plan_gpu(plan);
   else

@@ -11,8 +11,10 @@
 
 namespace keops::runtime::cuda {
 
-std::string ptx_cache_key(const codegen::KernelSpec& spec) {
-  return spec.key() + "|build=" + code_build_id();
+std::string ptx_cache_key(const codegen::KernelSpec& spec) { return ptx_cache_key(spec.key()); }
+
+std::string ptx_cache_key(const std::string& spec_key) {
+  return spec_key + "|build=" + code_build_id();
 }
 
 namespace {
@@ -30,11 +32,11 @@ std::string cached(const std::string& key, const std::function<std::string()>& m
 }  // namespace
 
 std::string cached_ptx(const lower::KernelPlan& plan) {
-  return cached(ptx_cache_key(plan.spec), [&] { return jit::gpu_kernel_ptx(plan); });
+  return cached(ptx_cache_key(plan.key), [&] { return jit::gpu_kernel_ptx(plan); });
 }
 
 std::string cached_merge_ptx(const lower::KernelPlan& plan) {
-  return cached(ptx_cache_key(plan.spec) + "|merge",
+  return cached(ptx_cache_key(plan.key) + "|merge",
                 [&] { return jit::gpu_merge_kernel_ptx(plan); });
 }
 

@@ -13,6 +13,7 @@ inline constexpr const char* kPtxKind = "ptx";
 
 // The key of spec's PTX on disk: the spec's key and the compiler's build id.
 std::string ptx_cache_key(const codegen::KernelSpec& spec);
+std::string ptx_cache_key(const std::string& spec_key);  // of KernelSpec::key()
 
 // The PTX of plan's kernel (a GPU spec's): loaded from the disk cache, else generated and
 // stored there. The driver keeps its own cache of the machine code it compiles from PTX.

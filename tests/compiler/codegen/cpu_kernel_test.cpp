@@ -82,3 +82,27 @@ TEST_CASE(
     if (ny <= 300) CHECK(automatic * 2 < fixed);  // a few hundred terms: one long block before
   }
 }
+
+TEST_CASE("CPU kernels of two requests that simplify alike: each its own, equal results") {
+  std::vector<float> results[2];
+  const char* formulas[2] = {"x * y + x * y * 2", "3 * (x * y)"};
+  const int64_t nx = 37, ny = 53;
+  std::vector<float> x(static_cast<size_t>(nx)), y(static_cast<size_t>(ny));
+  for (size_t k = 0; k < x.size(); ++k) x[k] = 0.25f * float(k % 7) - 0.5f;
+  for (size_t k = 0; k < y.size(); ++k) y[k] = 0.125f * float(k % 5) + 0.5f;
+  for (int which = 0; which < 2; ++which) {
+    GpuSpec g({"x = Vi(1)", "y = Vj(1)"}, formulas[which], "Sum", DType::F32);
+    g.spec.target = keops::codegen::CpuTarget::host();
+    keops::runtime::ReductionArrays<float> arrays;
+    arrays.out_rows = nx;
+    arrays.n_reduced = ny;
+    arrays.args = {{x.data(), nx, 1}, {y.data(), ny, 1}};
+    results[which].resize(size_t(nx));
+    arrays.values = {results[which].data(), nx, 1};
+    keops::runtime::run_cpu_kernel<float>(keops::runtime::cpu_kernel_for(g.spec), arrays, 2);
+  }
+  CHECK(results[0] == results[1]);
+  double expected = 0;
+  for (float yj : y) expected += 3.0 * double(x[3]) * double(yj);
+  CHECK(results[0][3] == doctest::Approx(expected).epsilon(1e-6));
+}

@@ -169,3 +169,22 @@ TEST_CASE("Context::adopt copies DAGs as they are, shared nodes once, in creatio
   CHECK(to.size() == 6);                                     // x, y, d, -d, Exp, d * x
   CHECK(copies[0]->args[0]->args[0]->id < copies[0]->id);
 }
+
+TEST_CASE("lowering simplifies the formulas; kernels keep the name of the spec as requested") {
+  // Like terms collected, a constant factor merged: x*y + x*y*2 is 3 * (x*y).
+  GpuSpec written({"x = Vi(3)", "y = Vj(3)"}, "x * y + x * y * 2", "Sum", DType::F32);
+  GpuSpec direct({"x = Vi(3)", "y = Vj(3)"}, "3 * (x * y)", "Sum", DType::F32);
+  const keops::lower::KernelPlan plan = keops::lower::lower(written.spec);
+  const keops::lower::KernelPlan direct_plan = keops::lower::lower(direct.spec);
+  CHECK(keops::ir::print(plan.spec.formula) == keops::ir::print(direct_plan.spec.formula));
+  CHECK(keops::ir::reachable_nodes({plan.spec.formula}).size() <
+        keops::ir::reachable_nodes({written.spec.formula}).size());
+  // Named and cached after the request: two requests lowered alike are two kernels.
+  CHECK(plan.key == written.spec.key());
+  CHECK(plan.key_hash == written.spec.key_hash());
+  CHECK(plan.key_hash != direct_plan.key_hash);
+  const std::string ptx = keops::jit::gpu_kernel_ptx(plan);
+  CHECK(ptx.find(".entry " + keops::jit::gpu_kernel_symbol(written.spec)) != std::string::npos);
+  CHECK(keops::jit::gpu_kernel_ptx(direct_plan)
+            .find(".entry " + keops::jit::gpu_kernel_symbol(direct.spec)) != std::string::npos);
+}
