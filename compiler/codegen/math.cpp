@@ -259,8 +259,12 @@ void request_gpu_fast_math(llvm::Module& m) {
 // x * log2(e) for ex2. When x = a * s and s is a constant or was computed before the
 // current block (a parameter, or a row's value hoisted out of the pair loop), log2(e)
 // goes into s: a * (s log2 e), whose second product the optimizer folds or hoists, saves
-// a multiply per pair (Exp(-g * SqDist(x, y)), Exp(-SqDist(x, y) / 0.02)).
-Value* times_log2e(llvm::IRBuilderBase& b, MathBuilder& m, Value* x) {
+// a multiply per pair (Exp(-g * SqDist(x, y)), Exp(-SqDist(x, y) / 0.02)); through a
+// negation too, -(a * s) being a * (s * -log2 e) (simplify writes -(g * SqDist(x, y))).
+Value* times_log2e(llvm::IRBuilderBase& b, MathBuilder& m, Value* x, double log2e = M_LOG2E) {
+  if (auto* negation = llvm::dyn_cast<llvm::UnaryOperator>(x);
+      negation && negation->getOpcode() == llvm::Instruction::FNeg)
+    return times_log2e(b, m, negation->getOperand(0), -log2e);
   if (auto* product = llvm::dyn_cast<llvm::BinaryOperator>(x);
       product && product->getOpcode() == llvm::Instruction::FMul) {
     auto hoisted = [&](Value* v) {
@@ -274,12 +278,12 @@ Value* times_log2e(llvm::IRBuilderBase& b, MathBuilder& m, Value* x) {
       // a * (+-ln 2) is ex2(+-a): passes/exp_scale.h writes Gaussian exponents so.
       if (auto* c = llvm::dyn_cast<llvm::ConstantFP>(scale);
           c && std::fabs(c->getValueAPF().convertToDouble()) == double(float(M_LN2)))
-        return c->isNegative() ? b.CreateFNeg(other) : other;
+        return c->isNegative() != (log2e < 0) ? b.CreateFNeg(other) : other;
       if (hoisted(scale) && !hoisted(other))
-        return b.CreateFMul(other, b.CreateFMul(scale, m.c(M_LOG2E)));
+        return b.CreateFMul(other, b.CreateFMul(scale, m.c(log2e)));
     }
   }
-  return b.CreateFMul(x, m.c(M_LOG2E));
+  return b.CreateFMul(x, m.c(log2e));
 }
 
 Value* emit_exp(llvm::IRBuilderBase& b, Value* x) {

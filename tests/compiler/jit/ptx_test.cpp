@@ -51,6 +51,20 @@ TEST_CASE("float32 fast math: Gaussian exponents are ex2 of scaled points, no mu
   CHECK(ptx.find(scale) == std::string::npos);
 }
 
+TEST_CASE("float32 fast math: a parameter's scale takes log2(e), through the negation") {
+  // Simplified, Exp(-SqDist(x, y) * p) is Exp(-(p * SqDist(x, y))): p * -log2(e) once per
+  // thread, one product per pair, no negation.
+  GpuSpec gauss("Exp(-SqDist(x, y) * p) * b", "Sum", keops::ir::DType::F32);
+  const std::string ptx = keops::jit::gpu_kernel_ptx(gauss.spec);
+  size_t products = 0;
+  for (size_t at = ptx.find("0fBFB8AA3B"); at != std::string::npos;
+       at = ptx.find("0fBFB8AA3B", at + 1))
+    ++products;
+  CHECK(products == 1);
+  CHECK(ptx.find("0f3FB8AA3B") == std::string::npos);
+  CHECK(ptx.find("neg.f32") == std::string::npos);
+}
+
 TEST_CASE("SumSoftMaxWeight's PTX: one reciprocal per row, no per-column select on rare paths") {
   auto count = [](const std::string& text, const std::string& what) {
     size_t n = 0;
