@@ -8,6 +8,7 @@
 #include <llvm/IR/Function.h>
 #include <llvm/IR/IRBuilder.h>
 
+#include "compiler/codegen/blocked_state.h"
 #include "compiler/codegen/formula_emitter.h"
 #include "compiler/codegen/reductions.h"
 #include "compiler/ir/context.h"
@@ -93,8 +94,6 @@ class CpuKernelBuilder {
   llvm::Function* build();
 
  private:
-  using Slots = std::vector<StateSlots>;  // per copy
-
   void set_attributes();
   void create_blocks();
   void enter();
@@ -105,9 +104,6 @@ class CpuKernelBuilder {
   void pair_loop();
   void close_block();
   void finish_tile();
-  Slots make_slots();
-  Vals load_state(const StateSlots& slots);
-  void store_state(const Vals& state, const StateSlots& slots);
   Vals scalar_row(llvm::IRBuilderBase& ib, ir::Expr var, Value* row) const;
   FormulaEmitter::Row row_start(llvm::IRBuilderBase& ib, ir::Expr var, Value* row) const;
   Value* splat(Value* v) {
@@ -138,9 +134,8 @@ class CpuKernelBuilder {
   Value *out_begin_, *out_end_, *ranges_, *n_ranges_, *args_, *values_, *indices_;
   Value* first_column_ = nullptr;  // the first output column this kernel computes
   std::unique_ptr<ReductionEmitter> reduction_;
-  std::vector<llvm::Type*> state_types_;
   bool blocked_ = false;
-  Slots total_slots_, block_slots_;
+  std::vector<BlockedState> states_;  // per copy
   std::vector<Value*> arg_ptrs_;
   std::unique_ptr<llvm::IRBuilder<>> param_b_;  // before the entry's branch
   std::unique_ptr<FormulaEmitter> param_scope_;
@@ -221,14 +216,10 @@ void CpuKernelBuilder::enter() {
   first_column_ =
       group_width_ > 0 ? static_cast<Value*>(fn_->getArg(7)) : llvm::ConstantInt::get(i64_, 0);
   reduction_ = make_reduction_emitter(group_spec_);
-  state_types_ = reduction_->state_types(VT_);
   b_.SetInsertPoint(entry_);
-  // Blocks bound the rounding of sums; a selection is exact and would only restart its
-  // slots (and lose the fast rejection of may_change) at every block. Without blocks, terms
-  // fold into the total directly, across all the reduced ranges.
-  blocked_ = spec_.sum_scheme == SumScheme::Block && (spec_.block_size > 0 || !reduction_->exact());
-  total_slots_ = make_slots();
-  block_slots_ = blocked_ ? make_slots() : total_slots_;
+  // Without blocks, terms fold into the total directly, across all the reduced ranges.
+  blocked_ = keeps_blocks(spec_, *reduction_);
+  for (int r = 0; r < tiling_.copies; ++r) states_.emplace_back(b_, *reduction_, VT_, blocked_);
   for (size_t k = 0; k < spec_.args.size(); ++k)
     arg_ptrs_.push_back(
         b_.CreateLoad(ptr_, b_.CreateConstGEP1_64(ptr_, args_, k), "arg" + std::to_string(k)));
@@ -267,7 +258,7 @@ void CpuKernelBuilder::open_tile() {
     live_[size_t(r)] = b.CreateICmpSLT(rows_[size_t(r)], end_v);
     clamped_[size_t(r)] = b.CreateSelect(live_[size_t(r)], rows_[size_t(r)], last);
   }
-  for (int r = 0; r < copies; ++r) store_state(reduction_->init(b, VT_), total_slots_[size_t(r)]);
+  for (const BlockedState& state : states_) state.start(b);
   b.CreateBr(range_header_);
 }
 
@@ -349,9 +340,7 @@ void CpuKernelBuilder::enter_block_loop() {
     jb_next_ = b.CreateAdd(jb_, block_size_);
     j_end_ = b.CreateSelect(b.CreateICmpSLT(jb_next_, range_end_), jb_next_, range_end_);
   }
-  for (int r = 0; r < tiling_.copies && blocked_; ++r)
-    store_state(reduction_->block_init(b, VT_, load_state(total_slots_[size_t(r)])),
-                block_slots_[size_t(r)]);
+  for (const BlockedState& state : states_) state.open_block(b);
   b.CreateBr(inner_header_);
 }
 
@@ -390,9 +379,7 @@ void CpuKernelBuilder::pair_loop() {
           group_g ? pair_scope.emit_chunk(g, first_column_, group_width_) : pair_scope.emit(g);
       fv.insert(fv.end(), gv.begin(), gv.end());
     }
-    const auto& slots = block_slots_[size_t(r)];
-    reduction_->emit_fold(b, load_state(slots), fv, j_lanes,
-                          [&](const Vals& next) { store_state(next, slots); });
+    states_[size_t(r)].fold(b, fv, j_lanes);
   }
   j->addIncoming(b.CreateAdd(j, b.getInt64(1)), b.GetInsertBlock());
   b.CreateBr(inner_header_);
@@ -402,14 +389,7 @@ void CpuKernelBuilder::pair_loop() {
 void CpuKernelBuilder::close_block() {
   llvm::IRBuilder<>& b = b_;
   b.SetInsertPoint(block_post_);
-  for (int r = 0; r < tiling_.copies && blocked_; ++r) {
-    Vals total, part;
-    for (size_t s = 0; s < state_types_.size(); ++s) {
-      total.push_back(b.CreateLoad(state_types_[s], total_slots_[size_t(r)][s]));
-      part.push_back(b.CreateLoad(state_types_[s], block_slots_[size_t(r)][s]));
-    }
-    store_state(reduction_->merge_block(b, total, part), total_slots_[size_t(r)]);
-  }
+  for (const BlockedState& state : states_) state.close_block(b);
   jb_->addIncoming(jb_next_, block_post_);
   b.CreateBr(block_header_);
 }
@@ -423,7 +403,7 @@ void CpuKernelBuilder::finish_tile() {
   auto column = [&](int c) { return b.CreateAdd(first_column_, b.getInt64(c)); };
   for (int r = 0; r < tiling_.copies; ++r) {
     Vals out_values, out_indices;
-    reduction_->finalize(b, load_state(total_slots_[size_t(r)]), out_values, out_indices);
+    reduction_->finalize(b, states_[size_t(r)].total(b), out_values, out_indices);
     for (size_t c = 0; c < out_values.size(); ++c)
       b.CreateMaskedScatter(
           match_width(b, out_values[c], llvm::PoisonValue::get(VT_)),
@@ -440,20 +420,6 @@ void CpuKernelBuilder::finish_tile() {
   b.CreateBr(tile_header_);
   b.SetInsertPoint(exit_);
   b.CreateRetVoid();
-}
-
-CpuKernelBuilder::Slots CpuKernelBuilder::make_slots() {
-  Slots slots;
-  for (int r = 0; r < tiling_.copies; ++r) slots.push_back(make_state_slots(b_, state_types_));
-  return slots;
-}
-
-Vals CpuKernelBuilder::load_state(const StateSlots& slots) {
-  return codegen::load_state(b_, state_types_, slots);
-}
-
-void CpuKernelBuilder::store_state(const Vals& state, const StateSlots& slots) {
-  codegen::store_state(b_, state, slots);
 }
 
 // Scalar loads of one row of an argument (parameters, and the reduced index's data).

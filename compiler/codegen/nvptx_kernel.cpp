@@ -8,6 +8,7 @@
 
 #include <llvm/IR/IntrinsicsNVPTX.h>
 
+#include "compiler/codegen/blocked_state.h"
 #include "compiler/codegen/formula_emitter.h"
 #include "compiler/codegen/nvptx_dim_tiles.h"
 #include "compiler/codegen/nvptx_kernel_parts.h"
@@ -60,9 +61,9 @@ void cap_registers(llvm::Module& m, llvm::Function* fn, int registers) {
 // emitter of its output-only values.
 struct ThreadRow {
   Value* row = nullptr;
-  Value* live = nullptr;      // row < the block's end of rows
-  Value* load_row = nullptr;  // row, or the last row when not live
-  StateSlots total_slots, tile_slots;
+  Value* live = nullptr;                // row < the block's end of rows
+  Value* load_row = nullptr;            // row, or the last row when not live
+  std::unique_ptr<BlockedState> state;  // blocks of one tile
   std::unique_ptr<FormulaEmitter> outer;
 };
 
@@ -94,9 +95,6 @@ class NvptxKernelBuilder {
   Vals global_row(llvm::IRBuilderBase& ib, ir::Expr var, Value* at) const;
   FormulaEmitter::Row global_row_start(llvm::IRBuilderBase& ib, ir::Expr var, Value* at) const;
   std::vector<Vals> load_rows(Value* row);
-  StateSlots make_slots() { return make_state_slots(b_, state_types_); }
-  Vals load_state(const StateSlots& from) { return codegen::load_state(b_, state_types_, from); }
-  void store_state(const Vals& state, const StateSlots& to) { codegen::store_state(b_, state, to); }
   void start_tile_states();
   void fold_pairs(FormulaEmitter& reduced, Value* index, const Vals& given);
   std::unique_ptr<FormulaEmitter> reduced_emitter(
@@ -128,7 +126,6 @@ class NvptxKernelBuilder {
   Value *first_range_ = nullptr, *last_range_ = nullptr;
   std::vector<ThreadRow> thread_rows_;
   std::vector<llvm::Type*> state_types_;
-  bool blocked_ = false;
   Value *tiles_begin_ = nullptr, *tiles_end_ = nullptr, *split_ = nullptr;
   std::vector<Value*> arg_ptrs_;
   BasicBlock* begin_ = nullptr;  // where the states start: the entry, or each group's body
@@ -259,11 +256,9 @@ void NvptxKernelBuilder::enter() {
   // the CPU, with blocks of one tile): rounding grows with the tile, not with n_reduced. The
   // tile starts from block_init: LogSumExp's tiles then keep the running max, and their
   // terms below it take the fast path (logsumexp_D3 at 1e6 on an H100: 610 -> 541 ms).
-  blocked_ = spec_.sum_scheme == SumScheme::Block && !reduction_->exact();
-  for (ThreadRow& tr : thread_rows_) {
-    tr.total_slots = make_slots();
-    tr.tile_slots = blocked_ ? make_slots() : tr.total_slots;
-  }
+  const bool blocked = keeps_blocks(spec_, *reduction_);
+  for (ThreadRow& tr : thread_rows_)
+    tr.state = std::make_unique<BlockedState>(b, *reduction_, T_, blocked);
   // The reduced rows of this block: all of them, a split's (partial), or its ranges (sparse).
   tiles_begin_ = b.getInt64(0);
   tiles_end_ = n_reduced_;
@@ -303,7 +298,7 @@ void NvptxKernelBuilder::enter_group_loop() {
 // emit before the reduced rows' loops.
 void NvptxKernelBuilder::make_row_emitters() {
   llvm::IRBuilder<>& b = b_;
-  for (const ThreadRow& tr : thread_rows_) store_state(reduction_->init(b, T_), tr.total_slots);
+  for (const ThreadRow& tr : thread_rows_) tr.state->start(b);
   b.CreateBr(sparse_ ? range_header_ : tile_header_);
   entry_b_ = std::make_unique<llvm::IRBuilder<>>(begin_->getTerminator());
   params_ = std::make_unique<FormulaEmitter>(
@@ -556,10 +551,7 @@ void NvptxKernelBuilder::pair_loop() {
 void NvptxKernelBuilder::close_tile() {
   llvm::IRBuilder<>& b = b_;
   b.SetInsertPoint(tile_end_);
-  if (blocked_)
-    for (const ThreadRow& tr : thread_rows_)
-      store_state(reduction_->merge_block(b, load_state(tr.total_slots), load_state(tr.tile_slots)),
-                  tr.total_slots);
+  for (const ThreadRow& tr : thread_rows_) tr.state->close_block(b);
   b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});
   t0_->addIncoming(b.CreateAdd(t0_, tiled_ ? b.getInt64(kTileRows) : block_threads_), tile_end_);
   for (size_t k = 0; k < prefetched_.size(); ++k)
@@ -586,15 +578,14 @@ void NvptxKernelBuilder::finish_rows() {
       const StateCells cells{param(lower::Param::States), out_rows_, groups_.groups,
                              int64_t(state_types_.size())};
       Value* state_slot = b.CreateAdd(param(lower::Param::FirstSlot), split_);
-      const Vals state = load_state(tr.total_slots);
+      const Vals state = tr.state->total(b);
       for (size_t k = 0; k < state.size(); ++k)
         b.CreateAlignedStore(state[k],
                              cells.at(b, grouped_ ? static_cast<Value*>(group_) : b.getInt64(0), k,
                                       state_slot, tr.row),
                              llvm::Align(8));
     } else {
-      store_output(b, *reduction_, load_state(tr.total_slots), spec_, T_,
-                   {values_, indices_, tr.row, c0_});
+      store_output(b, *reduction_, tr.state->total(b), spec_, T_, {values_, indices_, tr.row, c0_});
     }
     b.CreateBr(next);
     if (next != after_rows) b.SetInsertPoint(next);
@@ -638,9 +629,7 @@ std::vector<Vals> NvptxKernelBuilder::load_rows(Value* row) {
 
 // Each row's tile state, from the total before the tile.
 void NvptxKernelBuilder::start_tile_states() {
-  if (blocked_)
-    for (const ThreadRow& tr : thread_rows_)
-      store_state(reduction_->block_init(b_, T_, load_state(tr.total_slots)), tr.tile_slots);
+  for (const ThreadRow& tr : thread_rows_) tr.state->open_block(b_);
 }
 
 // An emitter of reduced-row values (and parameters') whose Vars read through row and
@@ -676,10 +665,7 @@ void NvptxKernelBuilder::fold_pairs(FormulaEmitter& reduced, Value* index, const
           grouped_ && groups_.of_g ? pair.emit_chunk(g, c0_, groups_.width) : pair.emit(g);
       fv.insert(fv.end(), gv.begin(), gv.end());
     }
-    reduction_->emit_fold(
-        b, load_state(tr.tile_slots), fv, reduced_index,
-        [&](const Vals& next) { store_state(next, tr.tile_slots); },
-        /*fast_when_rare=*/false);
+    tr.state->fold(b, fv, reduced_index, /*fast_when_rare=*/false);
   }
 }
 
