@@ -10,6 +10,7 @@
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/MC/TargetRegistry.h>
+#include <llvm/Object/ObjectFile.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
@@ -126,7 +127,55 @@ void* CpuJit::load(std::unique_ptr<llvm::LLVMContext> context, std::unique_ptr<l
   return state_->lookup(dylib, symbol);
 }
 
+namespace {
+
+// Refuses an object (a disk cache entry) that is not what keops compiles for `symbol`: an ELF
+// object defining that one global function and no other global, with no initializers or
+// finalizers to run on load. Another kernel's object, under a forged header, fails here
+// instead of running in this one's place.
+void check_kernel_object(std::string_view object, const std::string& symbol) {
+  auto parsed = llvm::object::ObjectFile::createObjectFile(
+      llvm::MemoryBufferRef(llvm::StringRef(object.data(), object.size()), symbol));
+  if (!parsed)
+    throw Error("loading the object of kernel " + symbol +
+                ": not an object file: " + error_text(parsed.takeError()));
+  std::vector<std::string> defined;
+  for (const llvm::object::SymbolRef& sym : (*parsed)->symbols()) {
+    auto flags = sym.getFlags();
+    auto name = sym.getName();
+    if (!flags || !name) {
+      if (!flags) llvm::consumeError(flags.takeError());
+      if (!name) llvm::consumeError(name.takeError());
+      throw Error("loading the object of kernel " + symbol + ": unreadable symbol table");
+    }
+    if ((*flags & llvm::object::SymbolRef::SF_Global) &&
+        !(*flags & llvm::object::SymbolRef::SF_Undefined))
+      defined.push_back(name->str());
+  }
+  if (defined != std::vector<std::string>{symbol}) {
+    std::string list;
+    for (const std::string& d : defined) list += (list.empty() ? "" : ", ") + d;
+    throw Error("loading the object of kernel " + symbol + ": it defines " +
+                (list.empty() ? std::string("no global symbol") : list) + ", not " + symbol +
+                " alone");
+  }
+  for (const llvm::object::SectionRef& section : (*parsed)->sections()) {
+    auto name = section.getName();
+    if (!name) {
+      llvm::consumeError(name.takeError());
+      continue;
+    }
+    if (name->starts_with(".init_array") || name->starts_with(".fini_array") ||
+        name->starts_with(".ctors") || name->starts_with(".dtors"))
+      throw Error("loading the object of kernel " + symbol + ": it has a " + name->str() +
+                  " section");
+  }
+}
+
+}  // namespace
+
 void* CpuJit::load_object(std::string_view object, const std::string& symbol) {
+  check_kernel_object(object, symbol);
   auto buffer =
       llvm::MemoryBuffer::getMemBufferCopy(llvm::StringRef(object.data(), object.size()), symbol);
   llvm::orc::JITDylib& dylib = state_->new_dylib();

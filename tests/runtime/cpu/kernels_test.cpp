@@ -1,13 +1,20 @@
 // The in-memory kernel cache and the OpenMP driver: one compile per kernel, any thread count.
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include <keops/keops.h>
 
+#include "compiler/jit/cpu_compile.h"
+#include "runtime/cache/disk_cache.h"
+#include "runtime/cpu/driver.h"
 #include "runtime/cpu/kernels.h"
+#include "tests/support/gpu_spec.h"
 #include "tests/support/reference_check.h"
+#include "tests/support/scratch.h"
 
 using keops::Genred;
 using keops::Options;
@@ -67,4 +74,54 @@ TEST_CASE("results are bitwise the same with 1 and 2 threads") {
     auto r2 = Genred(formula, kAliases, "Sum", axis, two)(args.views);
     CHECK(r1.values == r2.values);
   }
+}
+
+namespace {
+
+// A float32 CPU kernel of Exp(-SqDist(x, y) * scale) * b on this host.
+struct HostGauss : keops::test::GpuSpec {
+  explicit HostGauss(const std::string& scale)
+      : GpuSpec("Exp(-SqDist(x, y) * " + scale + ") * b", "Sum", keops::ir::DType::F32) {
+    spec.target = keops::codegen::CpuTarget::host();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("an object that is not the kernel's own is refused before it is loaded") {
+  const HostGauss a("3.3125"), b("5.4375");
+  const std::string symbol = keops::jit::cpu_kernel_symbol(a.spec);
+  const std::string refusal =
+      "it defines " + keops::jit::cpu_kernel_symbol(b.spec) + ", not " + symbol + " alone";
+  CHECK_THROWS_WITH_AS(
+      keops::jit::load_cpu_kernel_object(a.spec, keops::jit::cpu_kernel_object(b.spec)),
+      doctest::Contains(refusal.c_str()), keops::Error);
+  CHECK_THROWS_WITH_AS(keops::jit::load_cpu_kernel_object(a.spec, "not an ELF object"),
+                       doctest::Contains("not an object file"), keops::Error);
+  CHECK(keops::jit::load_cpu_kernel_object(a.spec, keops::jit::cpu_kernel_object(a.spec)).entry !=
+        nullptr);
+}
+
+TEST_CASE("a disk cache entry holding another kernel's object is rebuilt, not run") {
+  keops::test::TempDir dir;
+  keops::runtime::set_process_disk_cache(
+      keops::runtime::DiskCacheSettings{true, dir.path(), 1 << 30});
+  const HostGauss a("6.0625"), b("0.0625");
+  // b's object under a's key, with a valid header and checksum.
+  const keops::runtime::DiskCache disk(dir.path(), 1 << 30);
+  const std::string key = keops::runtime::cpu_object_cache_key(a.spec);
+  disk.store(keops::runtime::kCpuObjectKind, key, keops::jit::cpu_kernel_object(b.spec));
+  const std::vector<float> x = {0.5f, 0, 0, 1, 1, 1}, y = {0, 0, 0}, one = {1};
+  keops::runtime::ReductionArrays<float> arrays;
+  arrays.out_rows = 2;
+  arrays.n_reduced = 1;
+  arrays.args = {{x.data(), 2, 3}, {y.data(), 1, 3}, {one.data(), 1, 1}};
+  std::vector<float> out(2);
+  arrays.values = {out.data(), 2, 1};
+  keops::runtime::run_cpu_kernel<float>(keops::runtime::cpu_kernel_for(a.spec), arrays, 1);
+  CHECK(out[0] == doctest::Approx(std::exp(-0.25 * 6.0625)));
+  CHECK(out[1] == doctest::Approx(std::exp(-3 * 6.0625)));
+  // The entry now holds a's own object.
+  CHECK(disk.load(keops::runtime::kCpuObjectKind, key) == keops::jit::cpu_kernel_object(a.spec));
+  keops::runtime::set_process_disk_cache(std::nullopt);
 }
