@@ -45,11 +45,35 @@ TEST_CASE("GPU kernels' PTX is stored in the disk cache and read back; damage is
   CHECK(keops::runtime::cuda::cached_ptx(keops::lower::lower(spec)) == ptx);
   CHECK(disk.load(keops::runtime::cuda::kPtxKind, entries[0].key) == ptx);
 
+  // Another kernel's PTX under this key (a forged or stale header, a valid checksum) would
+  // fail every call at the driver's lookup: it is rebuilt, as is PTX for another sm.
+  keops::codegen::KernelSpec other = spec;
+  other.reduction.kind = keops::ir::reduction_by_name("Max");
+  disk.store(keops::runtime::cuda::kPtxKind, entries[0].key, keops::jit::gpu_kernel_ptx(other));
+  CHECK(keops::runtime::cuda::cached_ptx(keops::lower::lower(spec)) == ptx);
+  CHECK(disk.load(keops::runtime::cuda::kPtxKind, entries[0].key) == ptx);
+  keops::codegen::KernelSpec sm80 = spec;
+  sm80.gpu().sm = 80;
+  std::string relabelled = keops::jit::gpu_kernel_ptx(sm80);
+  const std::string old_name = keops::jit::gpu_kernel_symbol(sm80);
+  relabelled.replace(relabelled.find(old_name), old_name.size(),
+                     keops::jit::gpu_kernel_symbol(spec));
+  disk.store(keops::runtime::cuda::kPtxKind, entries[0].key, relabelled);
+  CHECK(keops::runtime::cuda::cached_ptx(keops::lower::lower(spec)) == ptx);
+  // The slice sums' and merge kernels' entries are checked alike.
+  const std::string f32_sum = keops::runtime::cuda::cached_slice_sum_ptx(keops::ir::DType::F32, 90);
+  for (const auto& e : disk.list())
+    if (e.key.rfind(keops::jit::gpu_slice_sum_symbol(keops::ir::DType::F32), 0) == 0)
+      disk.store(keops::runtime::cuda::kPtxKind, e.key,
+                 keops::jit::gpu_slice_sum_ptx(keops::ir::DType::F64, 90));
+  CHECK(keops::runtime::cuda::cached_slice_sum_ptx(keops::ir::DType::F32, 90) == f32_sum);
+  entries = disk.list();
+
   // Off: nothing is stored.
   keops::runtime::set_process_disk_cache(DiskCacheSettings{false, dir.path(), 1 << 30});
   spec.target = keops::codegen::GpuTarget{80};
   CHECK(keops::runtime::cuda::cached_ptx(keops::lower::lower(spec)).find(".target sm_80") !=
         std::string::npos);
-  CHECK(disk.list().size() == 1);
+  CHECK(disk.list().size() == entries.size());
   keops::runtime::set_process_disk_cache(std::nullopt);
 }
