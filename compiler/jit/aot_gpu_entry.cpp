@@ -108,7 +108,7 @@ void build_aot_gpu_entry(llvm::Module& m, const lower::KernelPlan& plan, const s
       string(symbol, "symbol"),
       string(ptx, "ptx"),
       int64(int64_t(fnv1a(ptx))),
-      string(gpu_kernel_symbol(plan.key_hash), "kernel_name"),
+      string(gpu_kernel_symbol(plan.key_hash()), "kernel_name"),
       int64(spec.gpu().sm),
       int64(spec.dtype == ir::DType::F32 ? 4 : 8),
       int64(spec.axis),

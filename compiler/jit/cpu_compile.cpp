@@ -21,7 +21,7 @@ OwnedModule build_optimized(const lower::KernelPlan& plan) {
   OwnedModule m;
   m.context = std::make_unique<llvm::LLVMContext>();
   m.module = std::make_unique<llvm::Module>("keops", *m.context);
-  codegen::build_cpu_kernel(*m.module, plan, cpu_kernel_symbol(plan.key_hash));
+  codegen::build_cpu_kernel(*m.module, plan, cpu_kernel_symbol(plan.key_hash()));
   optimize_module(*m.module, plan.spec.cpu());
   return m;
 }
@@ -49,16 +49,24 @@ CpuKernel compile_cpu_kernel(const codegen::KernelSpec& spec) {
   return k;
 }
 
+std::string cpu_kernel_object(const lower::KernelPlan& plan) {
+  OwnedModule m = build_optimized(plan);
+  return emit_object(*m.module, plan.spec.cpu());
+}
+
 std::string cpu_kernel_object(const codegen::KernelSpec& spec) {
-  OwnedModule m = build_optimized(lower::lower(spec));
-  return emit_object(*m.module, spec.cpu());
+  return cpu_kernel_object(lower::lower(spec));
+}
+
+CpuKernel load_cpu_kernel_object(const lower::KernelPlan& plan, std::string_view object) {
+  CpuKernel k;
+  k.tiling = plan.cpu.tiling;
+  k.entry = CpuJit::instance().load_object(object, cpu_kernel_symbol(plan.key_hash()));
+  return k;
 }
 
 CpuKernel load_cpu_kernel_object(const codegen::KernelSpec& spec, std::string_view object) {
-  CpuKernel k;
-  k.tiling = lower::lower(spec).cpu.tiling;
-  k.entry = CpuJit::instance().load_object(object, cpu_kernel_symbol(spec));
-  return k;
+  return load_cpu_kernel_object(lower::lower(spec), object);
 }
 
 std::string cpu_kernel_llvm_ir(const codegen::KernelSpec& spec) {

@@ -6,6 +6,7 @@
 
 #include "compiler/codegen/cpu_kernel.h"
 #include "compiler/codegen/kernel_spec.h"
+#include "compiler/lower/kernel_plan.h"
 
 namespace keops::jit {
 
@@ -18,8 +19,11 @@ struct CpuKernel {
 CpuKernel compile_cpu_kernel(const codegen::KernelSpec& spec);
 
 // The kernel compiled for spec.cpu() as a relocatable object (what the disk cache holds),
-// and that object loaded into the JIT: spec.cpu() must be the host's (its key says so).
+// and that object loaded into the JIT: spec.cpu() must be the host's (its key says so). The
+// plan forms let a caller that does both lower the spec once.
+std::string cpu_kernel_object(const lower::KernelPlan& plan);
 std::string cpu_kernel_object(const codegen::KernelSpec& spec);
+CpuKernel load_cpu_kernel_object(const lower::KernelPlan& plan, std::string_view object);
 CpuKernel load_cpu_kernel_object(const codegen::KernelSpec& spec, std::string_view object);
 
 // The kernel's LLVM IR after optimization, and its assembly (tests, keopsc emit).

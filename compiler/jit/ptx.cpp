@@ -120,7 +120,7 @@ std::string gpu_kernel_ptx(const lower::KernelPlan& plan) {
   return module_ptx(
       plan.spec,
       [&](llvm::Module& m) {
-        codegen::build_nvptx_kernel(m, plan, gpu_kernel_symbol(plan.key_hash));
+        codegen::build_nvptx_kernel(m, plan, gpu_kernel_symbol(plan.key_hash()));
       },
       plan.dim_tiled() ? llvm::OptimizationLevel::O3 : llvm::OptimizationLevel::O1);
 }
@@ -150,7 +150,7 @@ std::string gpu_merge_kernel_ptx(const lower::KernelPlan& plan) {
       plan.spec,
       [&](llvm::Module& m) {
         codegen::build_nvptx_merge_kernel(
-            m, plan, lower::merge_kernel_name(gpu_kernel_symbol(plan.key_hash)));
+            m, plan, lower::merge_kernel_name(gpu_kernel_symbol(plan.key_hash())));
       },
       llvm::OptimizationLevel::O1);
 }

@@ -93,10 +93,9 @@ struct KernelPlan {
   // As requested, its formulas copied into ctx and simplified (passes/simplify.h).
   codegen::KernelSpec spec;
   std::shared_ptr<ir::Context> ctx;  // owns every formula of the plan
-  // The requested spec's key() and key_hash(): kernels are named and cached after what was
-  // asked for, not after what the passes made of it.
+  // The requested spec's key(): kernels are named and cached after what was asked for, not
+  // after what the passes made of it.
   std::string key;
-  uint64_t key_hash = 0;
 
   // GPU kernels (spec.on_gpu()). The spec's formulas with their reduced-only parts cut out
   // (passes/split.h), after float32 fast math moved the scale of Gaussian exponents into the
@@ -112,6 +111,7 @@ struct KernelPlan {
 
   CpuPlan cpu;  // CPU kernels
 
+  uint64_t key_hash() const { return codegen::key_digest(key); }  // the spec's key_hash()
   ir::Expr f() const { return staged.roots[0]; }
   ir::Expr g() const { return staged.roots.size() > 1 ? staged.roots[1] : nullptr; }
   bool dim_tiled() const { return tiles.dim > 0; }

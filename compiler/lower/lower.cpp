@@ -177,7 +177,6 @@ KernelPlan lower(const KernelSpec& spec) {
   KernelPlan plan;
   plan.spec = spec;
   plan.key = spec.key();
-  plan.key_hash = codegen::key_digest(plan.key);
   // The plan owns its formulas: it may outlive the caller's (process caches keep plans).
   plan.ctx = std::make_shared<ir::Context>();
   const std::vector<ir::Expr> owned = plan.ctx->adopt({spec.formula, spec.reduction.formula2});

@@ -49,7 +49,7 @@ std::string cached_ptx(const lower::KernelPlan& plan) {
   return cached(
       ptx_cache_key(plan.key), [&] { return jit::gpu_kernel_ptx(plan); },
       [&](const std::string& ptx) {
-        return defines(ptx, jit::gpu_kernel_symbol(plan.key_hash), plan.spec.gpu().sm);
+        return defines(ptx, jit::gpu_kernel_symbol(plan.key_hash()), plan.spec.gpu().sm);
       });
 }
 
@@ -57,7 +57,7 @@ std::string cached_merge_ptx(const lower::KernelPlan& plan) {
   return cached(
       ptx_cache_key(plan.key) + "|merge", [&] { return jit::gpu_merge_kernel_ptx(plan); },
       [&](const std::string& ptx) {
-        return defines(ptx, lower::merge_kernel_name(jit::gpu_kernel_symbol(plan.key_hash)),
+        return defines(ptx, lower::merge_kernel_name(jit::gpu_kernel_symbol(plan.key_hash())),
                        plan.spec.gpu().sm);
       });
 }
