@@ -57,6 +57,9 @@ const std::vector<Case>& cases() {
        10000, 10000, 2000, 2000, 0, "v"},
       {"gauss_grad_x", "Exp(-SqDist(x,y))*b", d3, "Sum", false, 100000, 100000, 10000, 10000, 0, "",
        "x"},
+      // Beyond BENCHMARKS.md: the gradient of gauss_D64_E16 (issue 20's bench case).
+      {"gauss_D64_E16_grad_x", "Exp(-SqDist(x,y)*g)*b", {"x=Vi(64)", "y=Vj(64)", "b=Vj(16)", "g=Pm(1)"},
+       "Sum", false, 20000, 20000, 4000, 4000, 0, "", "x"},
       // Beyond BENCHMARKS.md: a gradient whose output is a long row (1000 columns).
       {"gauss_D1000_grad_x", "Exp(-SqDist(x,y)*g*0.001)*b", {"x=Vi(1000)", "y=Vj(1000)", "b=Vj(1)", "g=Pm(1)"},
        "Sum", false, 10000, 10000, 2000, 2000, 0, "", "x"},
@@ -75,6 +78,9 @@ struct Settings {
   // --devices 0,1 (or -1: all): Options::devices, one reduction on several GPUs, with the
   // inputs and outputs in host memory (each GPU copies in what it needs).
   std::vector<int> devices;
+  // --tensor-cores auto|on|off, --matmul-precision float32|tf32: Options' matrix units.
+  std::string tensor_cores = "auto";
+  std::string matmul_precision = "float32";
   int64_t nx = -1, ny = -1;
   std::vector<std::string> only;
 };
@@ -226,12 +232,17 @@ void print_line(const std::string& name, int64_t nx, int64_t ny, const Settings&
   std::printf(
       "{\"case\": \"%s\", \"backend\": \"%s\", \"dtype\": \"%s\", \"nx\": %lld, \"ny\": %lld, "
       "\"threads\": %d, \"median_s\": %.6g, \"min_s\": %.6g, \"first_call_s\": %.6g, "
-      "\"pairs_per_s\": %.4g, \"max_rel_err\": %s, \"queued_s\": %s%s}\n",
+      "\"pairs_per_s\": %.4g, \"max_rel_err\": %s, \"queued_s\": %s%s%s}\n",
       name.c_str(), s.gpu || !s.devices.empty() ? (s.fast_math ? "gpu" : "gpu-accurate") : "cpu",
       sizeof(T) == 4 ? "float32" : "float64", (long long)nx, (long long)ny, s.threads, t.median,
       t.min, t.first, double(nx) * double(ny) / t.median, json_number(err).c_str(),
       json_number(t.queued, 6).c_str(),
-      s.devices.empty() ? "" : (", \"devices\": " + std::to_string(s.devices.size())).c_str());
+      s.devices.empty() ? "" : (", \"devices\": " + std::to_string(s.devices.size())).c_str(),
+      s.gpu || !s.devices.empty()
+          ? (", \"tensor_cores\": \"" + s.tensor_cores + "\", \"matmul_precision\": \"" +
+             s.matmul_precision + "\"")
+                .c_str()
+          : "");
   std::fflush(stdout);
 }
 
@@ -246,6 +257,11 @@ void run_case(const Case& c, const Settings& s) {
   options.backend = s.gpu || !s.devices.empty() ? keops::Backend::GPU : keops::Backend::CPU;
   options.devices = s.devices;
   options.gpu_fast_math = s.fast_math;
+  options.tensor_cores = s.tensor_cores == "on"    ? keops::TensorCores::On
+                         : s.tensor_cores == "off" ? keops::TensorCores::Off
+                                                   : keops::TensorCores::Auto;
+  options.matmul_precision =
+      s.matmul_precision == "tf32" ? keops::MatmulPrecision::TF32 : keops::MatmulPrecision::Float32;
   keops::ir::Context ctx;
   const auto table = keops::frontend::AliasTable::parse(c.aliases);
   std::vector<keops::ir::Expr> roots = {
@@ -323,7 +339,8 @@ int usage() {
   std::fprintf(stderr,
                "usage: keops_bench [--quick] [--cases a,b] [--repeat N] [--threads T]\n"
                "                   [--backend cpu|gpu] [--accurate] [--nx N] [--ny M]\n"
-               "                   [--devices 0,1 | -1] [--no-check] [--list]\n");
+               "                   [--devices 0,1 | -1] [--no-check] [--list]\n"
+               "                   [--tensor-cores auto|on|off] [--matmul-precision float32|tf32]\n");
   return 2;
 }
 
@@ -344,6 +361,13 @@ int main(int argc, char** argv) {
       const std::string b = value();
       if (b != "cpu" && b != "gpu") return usage();
       s.gpu = b == "gpu";
+    } else if (a == "--tensor-cores") {
+      s.tensor_cores = value();
+      if (s.tensor_cores != "auto" && s.tensor_cores != "on" && s.tensor_cores != "off")
+        return usage();
+    } else if (a == "--matmul-precision") {
+      s.matmul_precision = value();
+      if (s.matmul_precision != "float32" && s.matmul_precision != "tf32") return usage();
     } else if (a == "--repeat")
       s.repeat = std::atoi(value().c_str());
     else if (a == "--threads")

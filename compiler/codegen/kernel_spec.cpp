@@ -104,6 +104,9 @@ std::string KernelSpec::key() const {
     if (g.scheme == GpuScheme::BlockSparse) k += "|block-sparse";
     if (g.scheme == GpuScheme::Partial) k += "|partial";
     if (g.rows_per_thread != 1) k += "|rows=" + std::to_string(g.rows_per_thread);
+    if (g.matrix_units != MatrixUnits::Off)
+      k += std::string(g.matrix_units == MatrixUnits::On ? "|mma" : "|mma-auto") +
+           (g.matmul_precision == MatmulPrecision::TF32 ? "-tf32" : "-split3");
   } else {
     const CpuTarget& c = cpu();
     k += "|" + c.triple + "|" + c.cpu + "|" + c.features;

@@ -37,6 +37,15 @@ enum class GpuScheme {
                 // scheme), with a merge kernel in the same module
 };
 
+// Whether float32 products of an output row and a reduced row (SqDist, Scalprod) run on
+// the matrix units (tensor cores, sm_80 and later; nvptx_dim_tiles.h): Auto where the rows
+// are long enough for them to pay, On wherever the kernel has one such product, Off never.
+enum class MatrixUnits { Off, Auto, On };
+// How the matrix units multiply float32 values: Split3 takes each as a high and a low TF32
+// part (three products: float32's accuracy), TF32 rounds each to TF32 once (one product,
+// 10 mantissa bits).
+enum class MatmulPrecision { Split3, TF32 };
+
 // The NVIDIA GPU a kernel is compiled for, as PTX.
 struct GpuTarget {
   int sm = 90;            // sm_<sm>: 90 for an H100
@@ -45,6 +54,8 @@ struct GpuTarget {
   // Output rows per thread of a Dense kernel: reduced rows read from shared memory, and the
   // loop's own instructions, then serve that many pairs. 1 for the other schemes.
   int rows_per_thread = 1;
+  MatrixUnits matrix_units = MatrixUnits::Off;
+  MatmulPrecision matmul_precision = MatmulPrecision::Split3;
 };
 
 // What a kernel is compiled for: a CPU (its block-sparse ranges are always among the

@@ -2,6 +2,7 @@
 #include "compiler/codegen/nvptx_dim_tiles.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -9,6 +10,7 @@
 #include <llvm/IR/InlineAsm.h>
 #include <llvm/IR/IntrinsicsNVPTX.h>
 
+#include "compiler/codegen/nvptx_mma.h"
 #include "compiler/support/check.h"
 
 namespace keops::codegen {
@@ -42,6 +44,7 @@ class DimTileEmitter {
         // at 1e5 on an H100: 2.24 s with the copy between the two barriers, 1.56 s so).
         async_(loop.sm >= 80) {
     KEOPS_CHECK(tiles_.dim > 0, "dimension tiles without products");
+    if (loop.matrix_units) mma_.emplace(b, loop);
   }
 
   void emit(const std::function<void(Value* index, const Vals& products)>& fold);
@@ -76,6 +79,9 @@ class DimTileEmitter {
   std::vector<std::vector<PHINode*>> own_phis_;  // async: this thread's chunk components
   std::vector<Value*> next_;                     // the sums after this chunk
   std::vector<Vals> next_own_;  // async: this thread's components of the next chunk
+  // On the matrix units, the product's accumulators are sums_, and a thread reads no
+  // components of its own.
+  std::optional<MatrixUnitProducts> mma_;
 };
 
 // Whether component c is in the row, and c clamped to the row (a last chunk may pass it).
@@ -170,10 +176,11 @@ void DimTileEmitter::open_chunks() {
   rows_body_ = BasicBlock::Create(ctx_, "dims.row", fn_);
   rows_done_ = BasicBlock::Create(ctx_, "dims.rows.done", fn_);
   std::vector<Vals> first_own;
+  if (mma_) mma_->prepare();
   if (async_) {
     stage(b.getInt64(0), buffer_of(b.getInt64(0)));
     b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_commit_group, {}, {});
-    first_own = own_components(b.getInt64(0));
+    if (!mma_) first_own = own_components(b.getInt64(0));
   }
   BasicBlock* entry = b.GetInsertBlock();
   b.CreateBr(chunk_header_);
@@ -182,7 +189,8 @@ void DimTileEmitter::open_chunks() {
   c0_->addIncoming(b.getInt64(0), entry);
   chunk_ = b.CreatePHI(b.getInt64Ty(), 2, "chunk");
   chunk_->addIncoming(b.getInt64(0), entry);
-  for (size_t k = 0; k < tiles_.products.size() * kTileRows; ++k) {
+  const size_t sums = mma_ ? mma_->accumulators() : tiles_.products.size() * kTileRows;
+  for (size_t k = 0; k < sums; ++k) {
     sums_.push_back(b.CreatePHI(T_, 2));
     sums_.back()->addIncoming(zero_, entry);
   }
@@ -212,12 +220,12 @@ std::vector<Vals> DimTileEmitter::stage_chunk(Value* next_c0) {
     b.CreateBr(copied);
     b.SetInsertPoint(copied);
     b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_commit_group, {}, {});
-    next_own_ = own_components(next_c0);
+    if (!mma_) next_own_ = own_components(next_c0);
     b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_wait_group, {}, {b.getInt32(1)});
     for (const auto& row : own_phis_) own.emplace_back(row.begin(), row.end());
   } else {
     stage(c0_, buffer_of(chunk_));
-    own = own_components(c0_);
+    if (!mma_) own = own_components(c0_);
   }
   barrier();
   return own;
@@ -231,6 +239,10 @@ void DimTileEmitter::multiply_chunk(const std::vector<Vals>& own) {
     return size_t(std::find(vars.begin(), vars.end(), var) - vars.begin());
   };
   next_.assign(sums_.begin(), sums_.end());
+  if (mma_) {
+    next_ = mma_->multiply(next_, c0_, buffer);
+    return;
+  }
   for (size_t n = 0; n < tiles_.products.size(); ++n) {
     const passes::DimTiles::Product& product = tiles_.products[n];
     const Vals& x = own[position(tiles_.outer_vars, product.outer)];
@@ -259,34 +271,44 @@ void DimTileEmitter::multiply_chunk(const std::vector<Vals>& own) {
   }
 }
 
-// dims.done: the sums go to local memory, which a loop over the tile's rows reads back (one
-// copy of the rest of the formula, not kTileRows).
+// dims.done: the sums go to local memory (on the matrix units, to shared memory), which a
+// loop over the tile's rows reads back (one copy of the rest of the formula, not kTileRows).
 void DimTileEmitter::fold_rows(
     const std::function<void(Value* index, const Vals& products)>& fold) {
   llvm::IRBuilderBase& b = b_;
   auto* i32 = b.getInt32Ty();
   b.SetInsertPoint(chunks_done_);
   if (async_) b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_wait_all, {}, {});
-  auto* stash_type = llvm::ArrayType::get(T_, sums_.size());
-  llvm::AllocaInst* stash = entry_alloca(b, stash_type);
-  for (size_t k = 0; k < sums_.size(); ++k)
-    b.CreateStore(sums_[k], b.CreateConstGEP2_64(stash_type, stash, 0, k));
+  std::function<Vals(Value*)> read_products;
+  if (mma_) {
+    mma_->publish(Vals(sums_.begin(), sums_.end()));
+    read_products = [&](Value* r) { return Vals{mma_->product(r)}; };
+  } else {
+    auto* stash_type = llvm::ArrayType::get(T_, sums_.size());
+    llvm::AllocaInst* stash = entry_alloca(b, stash_type);
+    for (size_t k = 0; k < sums_.size(); ++k)
+      b.CreateStore(sums_[k], b.CreateConstGEP2_64(stash_type, stash, 0, k));
+    read_products = [&, stash_type, stash](Value* r) {
+      Vals products;
+      for (size_t n = 0; n < tiles_.products.size(); ++n) {
+        Value* at = b.CreateAdd(b.getInt32(int32_t(n) * kTileRows), r);
+        products.push_back(b.CreateLoad(T_, b.CreateGEP(stash_type, stash, {b.getInt32(0), at})));
+      }
+      return products;
+    };
+  }
   Value* remaining = b.CreateSub(loop_.tiles_end, loop_.t0);
   Value* rows = b.CreateTrunc(b.CreateSelect(b.CreateICmpSLT(remaining, b.getInt64(kTileRows)),
                                              remaining, b.getInt64(kTileRows)),
                               i32);
+  BasicBlock* before_rows = b.GetInsertBlock();
   b.CreateBr(rows_header_);
   b.SetInsertPoint(rows_header_);
   PHINode* r = b.CreatePHI(i32, 2, "r");
-  r->addIncoming(b.getInt32(0), chunks_done_);
+  r->addIncoming(b.getInt32(0), before_rows);
   b.CreateCondBr(b.CreateICmpSLT(r, rows), rows_body_, rows_done_);
   b.SetInsertPoint(rows_body_);
-  Vals products;
-  for (size_t n = 0; n < tiles_.products.size(); ++n) {
-    Value* at = b.CreateAdd(b.getInt32(int32_t(n) * kTileRows), r);
-    products.push_back(b.CreateLoad(T_, b.CreateGEP(stash_type, stash, {b.getInt32(0), at})));
-  }
-  fold(b.CreateAdd(loop_.t0, b.CreateZExt(r, b.getInt64Ty())), products);
+  fold(b.CreateAdd(loop_.t0, b.CreateZExt(r, b.getInt64Ty())), read_products(r));
   r->addIncoming(b.CreateAdd(r, b.getInt32(1)), b.GetInsertBlock());
   b.CreateBr(rows_header_);
   b.SetInsertPoint(rows_done_);

@@ -16,6 +16,16 @@ namespace keops::codegen {
 inline constexpr int kTileRows = 32;
 inline constexpr int kTileDims = 8;
 
+// On the matrix units (DimTileLoop::matrix_units), each warp computes the products of its 32
+// output rows with the tile's kTileRows reduced rows as 2 x 4 mma tiles of m16n8k8 TF32
+// products, chunk after chunk, then passes them through shared memory to the threads of
+// their rows: blocks of at most kMatrixUnitThreads threads, and kMatrixTileStride floats a
+// row (one more than kTileRows: rows start in different banks).
+inline constexpr int kMatrixUnitThreads = 256;
+inline constexpr int kMatrixTileStride = kTileRows + 1;
+inline constexpr int64_t kMatrixTileValues =
+    int64_t(kMatrixUnitThreads) * kMatrixTileStride;  // a float per (row, reduced row) pair
+
 // Shared memory values of a dimension-tiled kernel (static): two buffers of a chunk of each
 // reduced row (one used before sm_80).
 inline int64_t dim_tile_shared_values(const passes::DimTiles& tiles) {
@@ -27,6 +37,11 @@ struct DimTileLoop {
   int sm;  // the target's sm_XX (cp.async from 80)
   llvm::Type* T;
   llvm::Value* shared;  // dim_tile_shared_values(tiles) values of type T, 16-byte aligned
+  // The matrix units (float32, sm_80 and later, one product): matrix_tile holds
+  // kMatrixTileValues floats; tf32 rounds the values once instead of splitting them.
+  bool matrix_units = false;
+  bool tf32 = false;
+  llvm::Value* matrix_tile = nullptr;
   llvm::Value* thread;  // i64: this thread, and the block's threads
   llvm::Value* block_threads;
   llvm::Value* t0;  // i64: the tile's first reduced row, and the end of the reduced rows

@@ -420,12 +420,24 @@ void NvptxKernelBuilder::dim_tiled_tile() {
                                llvm::UndefValue::get(dim_tile_type), "keops_dim_tile", nullptr,
                                llvm::GlobalValue::NotThreadLocal, 3);
   dim_tile->setAlignment(llvm::Align(16));
+  llvm::GlobalVariable* matrix_tile = nullptr;
+  if (plan_.gpu.matrix_units) {
+    auto* matrix_tile_type = llvm::ArrayType::get(T_, uint64_t(kMatrixTileValues));
+    matrix_tile =
+        new llvm::GlobalVariable(m_, matrix_tile_type, false, llvm::GlobalValue::InternalLinkage,
+                                 llvm::UndefValue::get(matrix_tile_type), "keops_matrix_tile",
+                                 nullptr, llvm::GlobalValue::NotThreadLocal, 3);
+    matrix_tile->setAlignment(llvm::Align(16));
+  }
   Value* own_row = thread_rows_[0].load_row;
   const DimTileLoop loop{
       plan_.tiles,
       spec_.gpu().sm,
       T_,
       dim_tile,
+      plan_.gpu.matrix_units,
+      spec_.gpu().matmul_precision == MatmulPrecision::TF32,
+      matrix_tile,
       thread_,
       block_threads_,
       t0_,

@@ -50,6 +50,10 @@ struct GpuLayout {
   // took 1.65 s with 384 threads, 1.55 with 256), outputs computed whole (column groups:
   // not measured).
   bool wide_tiles_pay = false;
+  // The dimension-tiled product runs on the matrix units (tiles.products has one product):
+  // blocks of at most kMatrixUnitThreads threads, whose warps' tiles of products pass through
+  // static shared memory.
+  bool matrix_units = false;
   // Dynamic shared memory of a block of `threads` threads (block_threads by default).
   int64_t shared_bytes(int threads = 0) const;
   // Bytes of the partial states of one row in one slot (every column group).

@@ -5,6 +5,7 @@
 #include <llvm/IR/LLVMContext.h>
 
 #include "compiler/codegen/formula_emitter.h"
+#include "compiler/codegen/nvptx_dim_tiles.h"
 #include "compiler/codegen/nvptx_kernel_parts.h"
 #include "compiler/codegen/reductions.h"
 #include "compiler/ir/verifier.h"
@@ -30,6 +31,22 @@ int64_t shared_budget(int sm) { return sm >= 80 ? 96 * 1024 : 48 * 1024; }
 // 534 ms, gauss_D64_E16 from 79 to 212 ms; gauss_D1000 went from 13.2 s to 1.55 s.
 constexpr int64_t kDimTiledFrom = codegen::FormulaEmitter::kGpuStreamDim + 1;
 
+// Rows from which the matrix units take a product under MatrixUnits::Auto.
+constexpr int64_t kMatrixUnitsFrom = 32;
+
+// The one product the matrix units would take: float32 on sm_80 and later, one output row
+// per thread, a single product of rows of at least kMatrixUnitsFrom (any length when forced).
+passes::DimTiles matrix_unit_tiles(const KernelSpec& spec, const std::vector<ir::Expr>& roots) {
+  const codegen::GpuTarget& gpu = spec.gpu();
+  if (gpu.matrix_units == codegen::MatrixUnits::Off || spec.dtype != ir::DType::F32 ||
+      gpu.sm < 80 || gpu.rows_per_thread != 1)
+    return {};
+  const int64_t from = gpu.matrix_units == codegen::MatrixUnits::On ? 1 : kMatrixUnitsFrom;
+  passes::DimTiles tiles = passes::find_dim_tiles(roots, spec.outer_cat(), spec.inner_cat(), from);
+  if (tiles.products.size() != 1) return {};
+  return tiles;
+}
+
 int element_bytes(const KernelSpec& spec) { return spec.dtype == ir::DType::F32 ? 4 : 8; }
 
 // The values of a reduction state of spec's (grouped) formula.
@@ -48,7 +65,9 @@ void stage(KernelPlan& plan) {
   std::vector<ir::Expr> roots{spec.formula};
   if (spec.reduction.formula2) roots.push_back(spec.reduction.formula2);
   plan.gpu.block_threads = kBlockThreads;
-  if (spec.gpu().rows_per_thread == 1)
+  plan.tiles = matrix_unit_tiles(spec, roots);
+  plan.gpu.matrix_units = plan.dim_tiled();
+  if (!plan.dim_tiled() && spec.gpu().rows_per_thread == 1)
     plan.tiles = passes::find_dim_tiles(roots, spec.outer_cat(), spec.inner_cat(), kDimTiledFrom);
   if (plan.dim_tiled()) {
     plan.staged = {roots, {}};
@@ -95,7 +114,9 @@ void plan_gpu(KernelPlan& plan) {
   llvm::LLVMContext ctx;
   GpuLayout& layout = plan.gpu;
   const int64_t row_bytes = int64_t(layout.staged_values) * element_bytes(spec);
-  layout.max_block_threads = max_block_threads(row_bytes, spec.gpu().sm, layout.block_threads);
+  layout.max_block_threads =
+      layout.matrix_units ? codegen::kMatrixUnitThreads
+                          : max_block_threads(row_bytes, spec.gpu().sm, layout.block_threads);
   layout.rows_per_thread = spec.gpu().rows_per_thread;
   layout.element_bytes = element_bytes(spec);
   layout.column_groups = plan.groups->groups;

@@ -12,6 +12,18 @@ namespace keops {
 enum class Backend { Auto, CPU, GPU };
 enum class SumScheme { Auto, Direct, Block, Kahan };
 
+// Whether float32 products of an output row and a reduced row (SqDist(x, y), (x | y) and
+// their sums of squares or products) run on the GPU's matrix units (tensor cores, sm_80 and
+// later): Auto where the rows are long enough for them to pay (32 values and up), On wherever
+// a kernel has one such product, Off never. Float64 and older GPUs use the CUDA cores.
+enum class TensorCores { Auto, On, Off };
+// How the matrix units multiply float32 values. Float32: each value split into a high and a
+// low TF32 part, three products whose sum keeps float32's accuracy. TF32: each value rounded
+// to TF32 (10 mantissa bits) once, one product, faster, about 1e-3 relative error per product.
+// SqDist(x, y) there is |x|^2 + |y|^2 - 2 (x | y), clamped at 0: its error grows with the
+// norms, not with the distance.
+enum class MatmulPrecision { Float32, TF32 };
+
 // Rows [start, end) of one category's arguments.
 using RowRange = std::array<int64_t, 2>;
 
@@ -50,6 +62,9 @@ struct Options {
   // float32 exp, log, sin, cos and sqrt on the GPU's hardware approximations (as KeOps);
   // false: the accurate polynomials of the CPU (float64 always uses those).
   bool gpu_fast_math = true;
+  // The GPU's matrix units for long products (TensorCores), and their precision.
+  TensorCores tensor_cores = TensorCores::Auto;
+  MatmulPrecision matmul_precision = MatmulPrecision::Float32;
   // CPU threads; 0: OpenMP's default (OMP_NUM_THREADS or the core count).
   int threads = 0;
   // Rows of the output axis when the formula has no argument of that category

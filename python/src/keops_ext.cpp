@@ -223,6 +223,13 @@ void bind_options(nb::module_& m) {
       .value("Direct", keops::SumScheme::Direct)
       .value("Block", keops::SumScheme::Block)
       .value("Kahan", keops::SumScheme::Kahan);
+  nb::enum_<keops::TensorCores>(m, "TensorCores")
+      .value("Auto", keops::TensorCores::Auto)
+      .value("On", keops::TensorCores::On)
+      .value("Off", keops::TensorCores::Off);
+  nb::enum_<keops::MatmulPrecision>(m, "MatmulPrecision")
+      .value("Float32", keops::MatmulPrecision::Float32)
+      .value("TF32", keops::MatmulPrecision::TF32);
   nb::class_<keops::Options>(m, "Options")
       .def(nb::init<>())
       .def("__copy__", [](const keops::Options& o) { return keops::Options(o); })
@@ -233,6 +240,8 @@ void bind_options(nb::module_& m) {
       .def_rw("sum_scheme", &keops::Options::sum_scheme)
       .def_rw("float64_accumulator", &keops::Options::float64_accumulator)
       .def_rw("gpu_fast_math", &keops::Options::gpu_fast_math)
+      .def_rw("tensor_cores", &keops::Options::tensor_cores)
+      .def_rw("matmul_precision", &keops::Options::matmul_precision)
       .def_rw("threads", &keops::Options::threads)
       .def_rw("nx", &keops::Options::nx)
       .def_rw("ny", &keops::Options::ny)

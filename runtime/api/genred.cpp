@@ -67,6 +67,12 @@ void check_options(const GenredImpl& g) {
   if (o.gpu_memory_limit < 0)
     throw Error("Genred: Options::gpu_memory_limit must be >= 0 (0: what the GPU has free), not " +
                 std::to_string(o.gpu_memory_limit));
+  if (int(o.tensor_cores) < 0 || int(o.tensor_cores) > int(TensorCores::Off))
+    throw Error("Genred: Options::tensor_cores must be Auto, On or Off, not " +
+                std::to_string(int(o.tensor_cores)));
+  if (int(o.matmul_precision) < 0 || int(o.matmul_precision) > int(MatmulPrecision::TF32))
+    throw Error("Genred: Options::matmul_precision must be Float32 or TF32, not " +
+                std::to_string(int(o.matmul_precision)));
   if (!o.devices.empty()) {
     if (o.backend == Backend::CPU)
       throw Error("Genred: Options::devices lists GPUs, but Options::backend is CPU");

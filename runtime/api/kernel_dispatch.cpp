@@ -21,7 +21,7 @@ codegen::KernelSpec kernel_spec(const ReductionStage& s, ir::DType dtype, const 
   spec.dtype = dtype;
   spec.args = s.args;
   if (gpu_device >= 0)
-    spec.target = codegen::GpuTarget{runtime::cuda::device_sm(gpu_device), o.gpu_fast_math};
+    spec.target = runtime::gpu_target(runtime::cuda::device_sm(gpu_device), o);
   else
     spec.target = codegen::CpuTarget::host();
   spec.sum_scheme = runtime::codegen_sum_scheme(o.sum_scheme);

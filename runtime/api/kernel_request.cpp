@@ -18,6 +18,17 @@ codegen::SumScheme codegen_sum_scheme(SumScheme s) {
   return codegen::SumScheme::Block;
 }
 
+codegen::GpuTarget gpu_target(int sm, const Options& o) {
+  codegen::GpuTarget target{sm, o.gpu_fast_math};
+  target.matrix_units = o.tensor_cores == TensorCores::On    ? codegen::MatrixUnits::On
+                        : o.tensor_cores == TensorCores::Off ? codegen::MatrixUnits::Off
+                                                             : codegen::MatrixUnits::Auto;
+  target.matmul_precision = o.matmul_precision == MatmulPrecision::TF32
+                                ? codegen::MatmulPrecision::TF32
+                                : codegen::MatmulPrecision::Split3;
+  return target;
+}
+
 OwnedKernelSpec make_kernel_spec(const KernelRequest& request, ir::DType dtype,
                                  const codegen::KernelTarget& target) {
   if (request.axis != 0 && request.axis != 1)
@@ -38,7 +49,7 @@ OwnedKernelSpec make_kernel_spec(const KernelRequest& request, ir::DType dtype,
   spec.dtype = dtype;
   spec.args = p.main.args;
   spec.target = target;
-  if (spec.on_gpu()) spec.gpu().fast_math = request.options.gpu_fast_math;
+  if (spec.on_gpu()) spec.target = gpu_target(spec.gpu().sm, request.options);
   spec.sum_scheme = codegen_sum_scheme(request.options.sum_scheme);
   spec.float64_accumulator = request.options.float64_accumulator;
   return owned;

@@ -31,10 +31,13 @@ struct OwnedKernelSpec {
 // The kernel's sum scheme for Options::sum_scheme (Auto: Block).
 codegen::SumScheme codegen_sum_scheme(SumScheme s);
 
+// The GPU target of sm_<sm> with the Options' fast math, matrix units and their precision.
+codegen::GpuTarget gpu_target(int sm, const Options& o);
+
 // The spec Genred runs for `request` with arrays of `dtype` on `target`, checked as the
 // Genred constructor checks it (keops::Error for a bad formula, alias, reduction, axis or
 // option). Options::backend, device, threads, nx and ny do not change the kernel.
-// A GPU target's fast_math is the request's Options::gpu_fast_math.
+// A GPU target's fast math, matrix units and precision are the request's Options'.
 OwnedKernelSpec make_kernel_spec(const KernelRequest& request, ir::DType dtype,
                                  const codegen::KernelTarget& target);
 

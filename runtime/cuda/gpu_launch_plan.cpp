@@ -62,6 +62,9 @@ GpuLaunch plan_launch(const GpuRunRequest& request, const GpuVariant& variant,
     launch.block_threads =
         std::max(launch.block_threads,
                  std::min(kWidePartialThreads, limits.opt_in_threads(layout.shared_bytes(1))));
+  // A matrix-unit kernel's static shared memory holds the products of that many threads.
+  if (layout.matrix_units)
+    launch.block_threads = std::min(launch.block_threads, layout.max_block_threads);
   launch.rows_per_block = int64_t(launch.block_threads) * variant.dense.rows_per_thread;
 
   // Dense sums split their tail (gpu_plan.h) where the slices' outputs fit the budget; not

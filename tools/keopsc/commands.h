@@ -19,6 +19,8 @@ struct FormulaArgs {
   keops::runtime::KernelRequest request;
   std::string dtype = "float32";
   std::string target = "host";
+  std::string tensor_cores = "auto";         // Options::tensor_cores
+  std::string matmul_precision = "float32";  // Options::matmul_precision
 };
 
 struct CompileArgs {

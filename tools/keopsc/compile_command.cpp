@@ -127,8 +127,15 @@ keops::runtime::OwnedKernelSpec formula_spec(const FormulaArgs& args) {
   const keops::codegen::KernelTarget target = kernel_target(args.target);
   const keops::ir::DType dtype =
       args.dtype == "float64" ? keops::ir::DType::F64 : keops::ir::DType::F32;
+  keops::runtime::KernelRequest request = args.request;
+  request.options.tensor_cores = args.tensor_cores == "on"    ? keops::TensorCores::On
+                                 : args.tensor_cores == "off" ? keops::TensorCores::Off
+                                                              : keops::TensorCores::Auto;
+  request.options.matmul_precision = args.matmul_precision == "tf32"
+                                         ? keops::MatmulPrecision::TF32
+                                         : keops::MatmulPrecision::Float32;
   try {
-    return keops::runtime::make_kernel_spec(args.request, dtype, target);
+    return keops::runtime::make_kernel_spec(request, dtype, target);
   } catch (const keops::Error& e) {
     throw UsageError(e.what());
   }

@@ -43,6 +43,17 @@ void add_formula_options(CLI::App* command, FormulaArgs& f, bool with_dtype_and_
                    "host, cpu:<llvm cpu name> (x86-64-v3, znver4, ...), or sm_XX (a GPU, e.g. "
                    "sm_90)")
       ->capture_default_str();
+  command
+      ->add_option("--tensor-cores", f.tensor_cores,
+                   "GPU targets: auto, on or off: float32 products of long rows on the matrix "
+                   "units")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  command
+      ->add_option("--matmul-precision", f.matmul_precision,
+                   "float32 (three TF32 products per product) or tf32 (one)")
+      ->check(CLI::IsMember({"float32", "tf32"}))
+      ->capture_default_str();
 }
 
 // CLI11 answers an unknown command with "A subcommand is required": name it instead.

@@ -18,18 +18,22 @@ class Rebuilt:
 
 class GenredBase(Rebuilt):
     """A generic reduction of a formula over i (axis 0) or j (axis 1), compiled on first use:
-    pykeops's Genred, with the same parameters (the README lists what keops does otherwise)."""
+    pykeops's Genred, with the same parameters (the README lists what keops does otherwise),
+    and two of keops's own: tensor_cores ("auto", "on" or "off": float32 products of long rows
+    on the GPU's matrix units) and matmul_precision ("float32": three TF32 products that keep
+    float32's accuracy, or "tf32": one, faster, about 1e-3 relative error)."""
 
     def __init__(self, formula, aliases, reduction_op="Sum", axis=0, dtype=None, opt_arg=None,
                  formula2=None, cuda_type=None, dtype_acc="auto", use_double_acc=False,
                  sum_scheme="auto", enable_chunks=True, rec_multVar_highdim=False,
-                 use_fast_math=True):
+                 use_fast_math=True, tensor_cores="auto", matmul_precision="float32"):
         self._core = GenredCore(formula, aliases, reduction_op, axis, dtype, opt_arg, formula2,
                                 cuda_type, dtype_acc, use_double_acc, sum_scheme, enable_chunks,
-                                rec_multVar_highdim, use_fast_math)
+                                rec_multVar_highdim, use_fast_math, tensor_cores,
+                                matmul_precision)
         self._init_args = (formula, self._core.aliases, reduction_op, axis, None, opt_arg,
                            formula2, None, dtype_acc, use_double_acc, sum_scheme, enable_chunks,
-                           rec_multVar_highdim, use_fast_math)
+                           rec_multVar_highdim, use_fast_math, tensor_cores, matmul_precision)
         self.formula, self.aliases = formula, self._core.aliases
         self.reduction_op, self.axis, self.opt_arg = reduction_op, axis, opt_arg
         self.nargs = self._core.nargs

@@ -21,12 +21,38 @@ _BACKENDS = {
     "GPU_2D_device": _keops.Backend.GPU,
 }
 
+_TENSOR_CORES = {
+    "auto": _keops.TensorCores.Auto,
+    "on": _keops.TensorCores.On,
+    "off": _keops.TensorCores.Off,
+}
+
+_MATMUL_PRECISIONS = {
+    "float32": _keops.MatmulPrecision.Float32,
+    "tf32": _keops.MatmulPrecision.TF32,
+}
+
 _SUM_SCHEMES = {
     "auto": _keops.SumScheme.Auto,
     "direct_sum": _keops.SumScheme.Direct,
     "block_sum": _keops.SumScheme.Block,
     "kahan_scheme": _keops.SumScheme.Kahan,
 }
+
+
+def matrix_unit_options(options, tensor_cores, matmul_precision):
+    """Sets Options.tensor_cores and matmul_precision from their names (ValueError for others)."""
+    for name, value, known in (
+        ("tensor_cores", tensor_cores, _TENSOR_CORES),
+        ("matmul_precision", matmul_precision, _MATMUL_PRECISIONS),
+    ):
+        if value not in known:
+            raise ValueError(
+                f"invalid value {value!r} for option {name}: should be one of "
+                f"{', '.join(map(repr, known))}"
+            )
+    options.tensor_cores = _TENSOR_CORES[tensor_cores]
+    options.matmul_precision = _MATMUL_PRECISIONS[matmul_precision]
 
 
 def backend_of(backend):
@@ -252,6 +278,8 @@ class GenredCore(ReductionCore):
         enable_chunks=True,
         rec_multVar_highdim=False,
         use_fast_math=True,
+        tensor_cores="auto",
+        matmul_precision="float32",
     ):
         # enable_chunks and rec_multVar_highdim are accepted and ignored: keops finds the
         # long products that take dimension tiles and the column groups of long outputs itself.
@@ -277,4 +305,5 @@ class GenredCore(ReductionCore):
             options, self.reduction, dtype_acc, use_double_acc, sum_scheme
         )
         options.gpu_fast_math = bool(use_fast_math)
+        matrix_unit_options(options, tensor_cores, matmul_precision)
         super().__init__(_keops.Genred(formula, self.aliases, self.reduction.name, axis, options))

@@ -21,7 +21,8 @@ _PLACEHOLDER = re.compile(r"Var\(@(\d+),")
 _CATEGORY_VARS = re.compile(r"(Var|VarSymb)\((@?-?\d+),(\d+),([01])\)")
 # Keyword arguments that shape the compiled reduction (Genred's constructor); the others go
 # to its calls (backend, device_id, ranges, out, ...).
-_INIT_KWARGS = ("dtype_acc", "use_double_acc", "sum_scheme", "enable_chunks", "use_fast_math")
+_INIT_KWARGS = ("dtype_acc", "use_double_acc", "sum_scheme", "enable_chunks", "use_fast_math",
+                "tensor_cores", "matmul_precision")
 
 
 def _is_scalar(x, value):
