@@ -72,10 +72,7 @@ const Op* op_by_spelling(std::string_view name) {
 }
 
 bool Node::is_constant_value(double v) const {
-  if (op != Op::Constant) return false;
-  for (double x : values)
-    if (x != v) return false;
-  return true;
+  return op == Op::Constant && uniform && values[0] == v;
 }
 
 size_t Context::size() const {
@@ -136,8 +133,17 @@ Expr Context::constant(std::vector<double> values, DType dtype) {
   if (dtype == DType::F32)  // a float32 formula holds float32 constants, folded or not
     for (double& v : values) v = double(float(v));
   const int dim = int(values.size());
-  Node n{Op::Constant, dtype, dim, kDepNone, {}, {}, std::move(values), 0, 0};
+  const bool uniform =
+      std::all_of(values.begin(), values.end(), [&](double v) { return v == values[0]; });
+  Node n{Op::Constant, dtype, dim, kDepNone, {}, {}, std::move(values), 0, 0, uniform};
   return intern(std::move(n));
+}
+
+Expr Context::zeros(int dim, DType dtype) {
+  std::lock_guard lock(mutex_);
+  Expr& known = zeros_[{dim, dtype}];
+  if (!known) known = constant(std::vector<double>(size_t(std::max(dim, 0)), 0.0), dtype);
+  return known;
 }
 
 Expr Context::make(Op op, std::vector<Expr> args, std::vector<int64_t> ints) {
@@ -165,6 +171,10 @@ Expr Context::make(Op op, std::vector<Expr> args, std::vector<int64_t> ints) {
                 " components; at most " + std::to_string(kMaxDim) + " are supported");
   const int dim = int(inferred);
 
+  // x * 0 = 0, as KeOps's Zero does (it ignores NaN and inf in x), constant x included:
+  // folding a long constant by zeros, factor after factor, would cost its dim each time.
+  if (op == Op::Mult && (args[0]->is_constant_value(0) || args[1]->is_constant_value(0)))
+    return zeros(dim, dtype);
   if (all_constant) {
     Node probe{op, dtype, dim, deps, args, ints, {}, 0, 0};
     std::vector<const double*> values;
@@ -187,11 +197,8 @@ Expr Context::make(Op op, std::vector<Expr> args, std::vector<int64_t> ints) {
       if (args[0]->is_constant_value(0) && keeps_dim(args[1])) return make(Op::Minus, {args[1]});
       break;
     case Op::Mult:
-      for (int k = 0; k < 2; ++k) {
-        // x * 0 = 0, as KeOps's Zero does (it ignores NaN and inf in x).
-        if (args[k]->is_constant_value(0)) return zeros(dim, dtype);
+      for (int k = 0; k < 2; ++k)  // (x * 0 = 0 above)
         if (args[k]->is_constant_value(1) && keeps_dim(args[1 - k])) return args[1 - k];
-      }
       break;
     case Op::Divide:
       if (args[1]->is_constant_value(1) && keeps_dim(args[0])) return args[0];

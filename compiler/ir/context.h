@@ -1,6 +1,7 @@
 // ir::Context: owns and interns nodes; make() checks types, folds constants, simplifies.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -28,9 +29,9 @@ class Context {
   Expr var(int index, int dim, Cat cat, DType dtype);
   Expr constant(std::vector<double> values, DType dtype);
   Expr scalar(double value, DType dtype) { return constant({value}, dtype); }
-  Expr zeros(int dim, DType dtype) {
-    return constant(std::vector<double>(size_t(dim), 0.0), dtype);
-  }
+  // The constant 0 of dim values (made once per dim and dtype: folding x * 0 and its users
+  // then costs the same for every dim).
+  Expr zeros(int dim, DType dtype);
 
   // The roots' DAGs (all made by one other context) copied into this one as they are (no
   // simplification), in their creation order: formulas that outlive the context that made
@@ -46,6 +47,7 @@ class Context {
   mutable std::recursive_mutex mutex_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::unordered_multimap<uint64_t, const Node*> table_;
+  std::map<std::pair<int, DType>, Expr> zeros_;
 };
 
 // The output dim of op applied to args with these attributes (possibly past kMaxDim, which

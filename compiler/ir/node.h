@@ -48,6 +48,9 @@ struct Node {
   std::vector<double> values;  // Constant only
   uint64_t hash;               // structural, stable across processes
   uint32_t id;                 // creation order within its Context
+  // A Constant whose values all compare equal to values[0] (none NaN): set by the Context,
+  // so that is_constant_value costs the same for every dim.
+  bool uniform = false;
 
   bool is(Op o) const { return op == o; }
   // Var accessors.

@@ -2,6 +2,8 @@
 // sets, and every shape rule of dims.cpp with its errors.
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <limits>
 #include <string>
 
 #include "compiler/ir/context.h"
@@ -98,6 +100,21 @@ TEST_CASE("local identities") {
     check_values(z->values, {0, 0, 0});
     CHECK(ir.op(Op::Mult, {zero, s})->dim == 1);
     CHECK(ir.op(Op::Mult, {s, ir.k({0, 0})})->dim == 2);
+  }
+  SUBCASE("constants times 0 are zeros too, made once per dim, whatever the dim") {
+    CHECK(ir.op(Op::Mult, {ir.k({-3, 4}), zero}) == ir.ctx.zeros(2, DType::F64));
+    CHECK(ir.op(Op::Mult, {ir.k({std::numeric_limits<double>::infinity()}), zero})
+              ->is_constant_value(0));
+    CHECK(ir.ctx.zeros(7, DType::F64) == ir.ctx.zeros(7, DType::F64));
+    CHECK(ir.ctx.zeros(7, DType::F32) != ir.ctx.zeros(7, DType::F64));
+    CHECK_FALSE(ir.k({0, 1})->is_constant_value(0));
+    CHECK_FALSE(ir.k({std::nan("")})->is_constant_value(0));
+    // A fuzzed formula: hundreds of factors times a Var of 910,596 values times 0. Each
+    // factor folded a new 910,596-value constant (1.1 s in release for 150; 29 s under
+    // ASan for the fuzzer's); each now finds the zeros made once.
+    Expr e = ir.op(Op::Mult, {ir.vi(0, 910596), zero});
+    for (int k = 0; k < 2000; ++k) e = ir.op(Op::Mult, {e, ir.k({double(2 + k % 5)})});
+    CHECK(e == ir.ctx.zeros(910596, DType::F64));
   }
   SUBCASE("a rewrite that would change the dim is skipped") {
     const Expr sum = ir.op(Op::Add, {s, ir.k({0, 0, 0})});
