@@ -31,8 +31,12 @@ int64_t shared_budget(int sm) { return sm >= 80 ? 96 * 1024 : 48 * 1024; }
 // 534 ms, gauss_D64_E16 from 79 to 212 ms; gauss_D1000 went from 13.2 s to 1.55 s.
 constexpr int64_t kDimTiledFrom = codegen::FormulaEmitter::kGpuStreamDim + 1;
 
-// Rows from which the matrix units take a product under MatrixUnits::Auto.
-constexpr int64_t kMatrixUnitsFrom = 32;
+// Rows from which the matrix units take a product under MatrixUnits::Auto: those the CUDA
+// cores' kernel dimension-tiles too, whose pair loop the matrix units then only shorten.
+// Shorter rows are staged whole, and their pair loop reads the other reduced-row values
+// (b, v) from shared memory, where the dimension-tiled loop reads them from global memory
+// per pair: there the matrix units lose (bench/logs/2026-12-07-h100-matrix-units.jsonl).
+constexpr int64_t kMatrixUnitsFrom = kDimTiledFrom;
 
 // The one product the matrix units would take: float32 on sm_80 and later, one output row
 // per thread, a single product of rows of at least kMatrixUnitsFrom (any length when forced).

@@ -14,8 +14,9 @@ enum class SumScheme { Auto, Direct, Block, Kahan };
 
 // Whether float32 products of an output row and a reduced row (SqDist(x, y), (x | y) and
 // their sums of squares or products) run on the GPU's matrix units (tensor cores, sm_80 and
-// later): Auto where the rows are long enough for them to pay (32 values and up), On wherever
-// a kernel has one such product, Off never. Float64 and older GPUs use the CUDA cores.
+// later): Auto where the rows are long enough for them to pay (more than 256 values), On
+// wherever a kernel has one such product, Off never. Float64 and older GPUs use the CUDA
+// cores.
 enum class TensorCores { Auto, On, Off };
 // How the matrix units multiply float32 values. Float32: each value split into a high and a
 // low TF32 part, three products whose sum keeps float32's accuracy. TF32: each value rounded

@@ -339,8 +339,7 @@ TEST_CASE("keopsc emit: the canonical IR, the LLVM IR, the assembly of a CPU, th
 TEST_CASE("keopsc compile --target sm_90: descriptions record column groups and wide tiles") {
   TempDir dir;
   // Besides: a long pair body (129 values: 64 + 64 + 1), whose blocks Genred sizes otherwise.
-  // Rows of 20 (a long pair body, shorter than what the matrix units take by default).
-  const std::vector<std::string> long_aliases = {"x = Vi(20)", "y = Vj(20)", "b = Vj(1)"};
+  const std::vector<std::string> long_aliases = {"x = Vi(64)", "y = Vj(64)", "b = Vj(1)"};
   for (const auto& [formula, aliases, object] : {std::tuple{kGauss, kGaussAliases, "gauss.o"},
                                                  {kWide, kWideAliases, "wide.o"},
                                                  {kGauss, long_aliases, "long_body.o"}}) {
@@ -405,9 +404,9 @@ TEST_CASE("keopsc compile --target sm_90: descriptions record column groups and 
   CHECK(long_body.abi_version == KEOPS_AOT_GPU_ABI_VERSION);
   CHECK(long_body.wide_tiles_pay == 1);
   CHECK(long_body.column_groups == 1);
-  // Rows of 64 go to the matrix units, which keep their blocks.
+  // Rows of 300 go to the matrix units, which keep their blocks.
   const keops::lower::GpuLayout matrix_layout =
-      sm90_layout(kGauss, {"x = Vi(64)", "y = Vj(64)", "b = Vj(1)"});
+      sm90_layout(kGauss, {"x = Vi(300)", "y = Vj(300)", "b = Vj(1)"});
   CHECK(matrix_layout.matrix_units);
   CHECK_FALSE(matrix_layout.wide_tiles_pay);
 }

@@ -66,9 +66,12 @@ TEST_CASE("matrix units: Auto takes long float32 products on sm_80 and later, no
     g.spec.gpu().matrix_units = units;
     return keops::lower::lower(g.spec).gpu.matrix_units;
   };
-  CHECK(takes("Exp(-SqDist(x, y)) * b", 64, MatrixUnits::Auto));
+  // Auto: rows the CUDA cores' kernel dimension-tiles too (over 256 values).
+  CHECK(takes("Exp(-SqDist(x, y)) * b", 257, MatrixUnits::Auto));
   CHECK(takes("(x | y) * b", 1000, MatrixUnits::Auto));
-  CHECK_FALSE(takes("Exp(-SqDist(x, y)) * b", 3, MatrixUnits::Auto));
+  CHECK_FALSE(takes("Exp(-SqDist(x, y)) * b", 256, MatrixUnits::Auto));
+  CHECK_FALSE(takes("Exp(-SqDist(x, y)) * b", 64, MatrixUnits::Auto));
+  CHECK(takes("Exp(-SqDist(x, y)) * b", 64, MatrixUnits::On));
   CHECK(takes("Exp(-SqDist(x, y)) * b", 3, MatrixUnits::On));
   CHECK_FALSE(takes("Exp(-SqDist(x, y)) * b", 64, MatrixUnits::Off));
   CHECK_FALSE(takes("Exp(-SqDist(x, y)) * b", 64, MatrixUnits::On, 75));
