@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <keops/keops.h>
@@ -75,6 +76,37 @@ TEST_CASE("keops differences: SoftDTW_SqDist is the soft-DTW recursion") {
     long double want = 0;
     for (int j = 0; j < 7; ++j) want += soft_dtw(&x[size_t(3 * i)], 3, &y[size_t(4 * j)], 4, g[0]);
     CHECK(many.values[size_t(i)] == doctest::Approx(double(want)).epsilon(1e-14));
+  }
+}
+
+TEST_CASE("SoftDTW_SqDist of long series: loops over the table, the recursion's values") {
+  // Tables of more than 64 cells are computed by loops (18 s to compile 32 x 32 unrolled).
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> u(0, 1);
+  const std::vector<double> g = {0.2};
+  for (const auto& [n, m, y_cat] : {std::tuple{13, 11, "Vj"}, {32, 32, "Vj"}, {40, 5, "Pm"}}) {
+    CAPTURE(n);
+    CAPTURE(m);
+    const int64_t rows = 9, cols = std::string(y_cat) == "Pm" ? 1 : 7;
+    std::vector<double> x(size_t(rows * n)), y(size_t(cols * m));
+    for (double& v : x) v = u(rng);
+    for (double& v : y) v = u(rng);
+    const std::vector<std::string> aliases = {
+        "x = Vi(" + std::to_string(n) + ")",
+        "y = " + std::string(y_cat) + "(" + std::to_string(m) + ")", "g = Pm(1)"};
+    keops::Options o;
+    o.ny = 7;
+    const Genred op("SoftDTW_SqDist(x, y, g)", aliases, "Sum", 1, o);
+    const auto got = op({{x.data(), rows, n}, {y.data(), cols, m}, {g.data(), 1, 1}});
+    const std::vector<float> xf(x.begin(), x.end()), yf(y.begin(), y.end()), gf(g.begin(), g.end());
+    const auto got32 = op({{xf.data(), rows, n}, {yf.data(), cols, m}, {gf.data(), 1, 1}});
+    for (int64_t i = 0; i < rows; ++i) {
+      long double want = 0;
+      for (int64_t j = 0; j < 7; ++j)
+        want += soft_dtw(&x[size_t(n * i)], n, &y[size_t(m * (cols == 1 ? 0 : j))], m, g[0]);
+      CHECK(got.values[size_t(i)] == doctest::Approx(double(want)).epsilon(1e-12));
+      CHECK(got32.values[size_t(i)] == doctest::Approx(double(want)).epsilon(1e-5));
+    }
   }
 }
 
