@@ -37,4 +37,11 @@ inline std::string assemble_ptx(const std::string& ptxas, const std::string& ptx
   return "";
 }
 
+// How many times `what` occurs in generated code (overlapping occurrences counted).
+inline size_t occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 }  // namespace keops::test

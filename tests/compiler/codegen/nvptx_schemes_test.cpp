@@ -23,11 +23,7 @@ using keops::test::GpuSpec;
 using keops::codegen::KernelSpec;
 using keops::ir::DType;
 
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
+const auto count = &keops::test::occurrences;
 
 }  // namespace
 

@@ -17,11 +17,7 @@ using keops::test::assemble_ptx;
 using keops::test::find_ptxas;
 using keops::test::GpuSpec;
 
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
+const auto count = &keops::test::occurrences;
 
 }  // namespace
 
