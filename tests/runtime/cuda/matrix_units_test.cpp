@@ -197,7 +197,10 @@ TEST_CASE("matrix units: near points far from the origin keep their nearest neig
   for (int64_t i = 0; i < data.nx; ++i) {
     std::vector<float> step(size_t(data.d));
     float norm = 0;
-    for (float& s : step) norm += (s = n(rng)) * s;
+    for (float& s : step) {
+      s = n(rng);
+      norm += s * s;
+    }
     for (int k = 0; k < data.d; ++k)
       data.y[size_t(i * data.d + k)] =
           data.x[size_t(i * data.d + k)] + 1e-3f * step[size_t(k)] / std::sqrt(norm);
