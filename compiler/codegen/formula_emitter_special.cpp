@@ -165,7 +165,6 @@ Value* soft_dtw_looped(Arith& a, const Vals& x, const Vals& y, Value* gamma, Val
 }
 
 Value* soft_dtw(Arith& a, const Vals& x, const Vals& y, Value* gamma) {
-  llvm::IRBuilderBase& b = a.b;
   Value* inv_gamma = a.div(a.cst(gamma, 1.0), gamma);
   const size_t n = x.size(), m = y.size();
   if (n * m > kUnrolledSoftDtwCells) return soft_dtw_looped(a, x, y, gamma, inv_gamma);
