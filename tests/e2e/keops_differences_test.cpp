@@ -6,7 +6,6 @@
 #include <cmath>
 #include <random>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include <keops/keops.h>
@@ -84,7 +83,13 @@ TEST_CASE("SoftDTW_SqDist of long series: loops over the table, the recursion's 
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> u(0, 1);
   const std::vector<double> g = {0.2};
-  for (const auto& [n, m, y_cat] : {std::tuple{13, 11, "Vj"}, {32, 32, "Vj"}, {40, 5, "Pm"}}) {
+  struct Table {
+    int n, m;
+    const char* y_cat;
+  };
+  for (const Table& table : {Table{13, 11, "Vj"}, {32, 32, "Vj"}, {40, 5, "Pm"}}) {
+    const int n = table.n, m = table.m;
+    const char* y_cat = table.y_cat;
     CAPTURE(n);
     CAPTURE(m);
     const int64_t rows = 9, cols = std::string(y_cat) == "Pm" ? 1 : 7;
