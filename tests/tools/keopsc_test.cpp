@@ -21,6 +21,7 @@
 #include "runtime/cache/disk_cache.h"
 #include "runtime/cuda/gpu_reduce.h"
 #include "runtime/cuda/memory.h"
+#include "tests/support/ptxas.h"
 #include "tests/support/scratch.h"
 
 using keops::test::quoted;
@@ -334,6 +335,29 @@ TEST_CASE("keopsc emit: the canonical IR, the LLVM IR, the assembly of a CPU, th
   r = run_shell(keopsc("emit --emit ptx --target sm_90 --axis 1" + formula), dir);
   CHECK(r.status == 0);
   CHECK(r.out.find(".target sm_90") != std::string::npos);
+}
+
+TEST_CASE("keopsc emit: --tensor-cores and --matmul-precision choose the GPU's products") {
+  TempDir dir;
+  const std::string gauss =
+      " 'Exp(-SqDist(x, y)) * b' -a 'x = Vi(64)' -a 'y = Vj(64)' -a 'b = Vj(1)' --axis 1"
+      " --target sm_90 --emit ptx";
+  const std::string mma = "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32";
+  auto r = run_shell(keopsc("emit" + gauss), dir);  // auto: rows of 64 stay on the CUDA cores
+  CHECK(r.status == 0);
+  CHECK(keops::test::occurrences(r.out, mma) == 0);
+  r = run_shell(keopsc("emit --tensor-cores on" + gauss), dir);
+  CHECK(r.status == 0);
+  CHECK(keops::test::occurrences(r.out, mma) == 24);
+  r = run_shell(keopsc("emit --tensor-cores on --matmul-precision tf32" + gauss), dir);
+  CHECK(r.status == 0);
+  CHECK(keops::test::occurrences(r.out, mma) == 8);
+  r = run_shell(keopsc("emit --tensor-cores maybe" + gauss), dir);
+  CHECK(r.status == 2);
+  CHECK(r.err.find("--tensor-cores") != std::string::npos);
+  r = run_shell(keopsc("emit --matmul-precision bf16" + gauss), dir);
+  CHECK(r.status == 2);
+  CHECK(r.err.find("--matmul-precision") != std::string::npos);
 }
 
 TEST_CASE("keopsc compile --target sm_90: descriptions record column groups and wide tiles") {
