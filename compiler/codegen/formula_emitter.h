@@ -97,6 +97,12 @@ class FormulaEmitter {
   std::unordered_map<ir::Expr, Row> rows_;
 };
 
+// b's block split at b's position when b is in the middle of one (a hoisted scope's
+// position), so that loops can go between: returns the instruction the code after b's
+// position starts with, now first in a block named `name` that nothing branches to yet, b
+// left at the end of the first half; null when b is at its block's end.
+llvm::Instruction* split_block_at(llvm::IRBuilderBase& b, const char* name);
+
 // Emits body(c0, width) over the components [0, dim) in chunks of `chunk` (a runtime loop,
 // then a remainder chunk), at b's position; b is left after the loop.
 void emit_component_loop(llvm::IRBuilderBase& b, int64_t dim, int chunk,

@@ -89,19 +89,6 @@ void close_loop(llvm::IRBuilderBase& b, const CountedLoop& loop) {
   b.SetInsertPoint(loop.exit);
 }
 
-// b's block split at b's position when b is in the middle of one (a hoisted scope's
-// position): the code after it then resumes at the returned instruction, in a block of its
-// own, once loops have been put between; null when b is at its block's end.
-llvm::Instruction* split_at_position(llvm::IRBuilderBase& b) {
-  llvm::BasicBlock* before = b.GetInsertBlock();
-  if (b.GetInsertPoint() == before->end()) return nullptr;
-  llvm::Instruction* resume = &*b.GetInsertPoint();
-  before->splitBasicBlock(resume, "dtw.after");
-  before->getTerminator()->eraseFromParent();
-  b.SetInsertPoint(before);
-  return resume;
-}
-
 // The table column by column, i within j, as the unrolled form: `column` holds r(., j - 1)
 // until row i of column j replaces it; the cell above, r(i - 1, j), is carried.
 Value* soft_dtw_looped(Arith& a, const Vals& x, const Vals& y, Value* gamma, Value* inv_gamma) {
@@ -111,7 +98,7 @@ Value* soft_dtw_looped(Arith& a, const Vals& x, const Vals& y, Value* gamma, Val
     if (v->getType()->isVectorTy()) like = v;
   llvm::Type* lanes = like->getType();
   const int64_t n = int64_t(x.size()), m = int64_t(y.size());
-  llvm::Instruction* resume = split_at_position(b);
+  llvm::Instruction* resume = split_block_at(b, "dtw.after");
   auto* row_type = llvm::ArrayType::get(lanes, uint64_t(n));
   auto* xs = entry_alloca(b, row_type);
   auto* column = entry_alloca(b, row_type);

@@ -102,22 +102,27 @@ void free_heap_buffers(llvm::Function& fn) {
   }
 }
 
+llvm::Instruction* split_block_at(llvm::IRBuilderBase& b, const char* name) {
+  llvm::BasicBlock* before = b.GetInsertBlock();
+  if (b.GetInsertPoint() == before->end()) return nullptr;
+  llvm::Instruction* resume = &*b.GetInsertPoint();
+  before->splitBasicBlock(resume, name);
+  before->getTerminator()->eraseFromParent();
+  b.SetInsertPoint(before);
+  return resume;
+}
+
 void emit_component_loop(llvm::IRBuilderBase& b, int64_t dim, int chunk,
                          const std::function<void(Value* c0, int width)>& body) {
   const int64_t full = dim / chunk * chunk;
   if (full > chunk) {
-    // Split the current block at b's position: the loop goes between the two halves.
+    // The loop goes between the two halves of the current block.
     llvm::BasicBlock* before = b.GetInsertBlock();
     llvm::Function* fn = before->getParent();
-    llvm::BasicBlock* after = nullptr;
-    llvm::Instruction* resume = nullptr;
-    if (b.GetInsertPoint() != before->end()) {
-      resume = &*b.GetInsertPoint();
-      after = before->splitBasicBlock(resume, "components.after");
-      before->getTerminator()->eraseFromParent();
-    } else {
-      after = llvm::BasicBlock::Create(fn->getContext(), "components.after", fn);
-    }
+    llvm::Instruction* resume = split_block_at(b, "components.after");
+    llvm::BasicBlock* after =
+        resume ? resume->getParent()
+               : llvm::BasicBlock::Create(fn->getContext(), "components.after", fn);
     auto* loop = llvm::BasicBlock::Create(fn->getContext(), "components", fn, after);
     b.SetInsertPoint(before);
     b.CreateBr(loop);

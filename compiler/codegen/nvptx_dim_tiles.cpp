@@ -50,8 +50,6 @@ class DimTileEmitter {
   void emit(const std::function<void(Value* index, const Vals& products)>& fold);
 
  private:
-  std::pair<Value*, Value*> clamp(Value* c);
-  Value* component(Value* base, Value* c);
   void barrier() { b_.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {}); }
   Value* buffer_of(Value* chunk);
   void stage(Value* c0, Value* buffer);
@@ -83,20 +81,6 @@ class DimTileEmitter {
   // components of its own.
   std::optional<MatrixUnitProducts> mma_;
 };
-
-// Whether component c is in the row, and c clamped to the row (a last chunk may pass it).
-std::pair<Value*, Value*> DimTileEmitter::clamp(Value* c) {
-  Value* inside = b_.CreateICmpSLT(c, b_.getInt64(dim_));
-  return std::pair{inside, b_.CreateSelect(inside, c, b_.getInt64(dim_ - 1))};
-}
-
-// Component c of the row at base; 0 past the row's end (a last, partial chunk adds 0).
-Value* DimTileEmitter::component(Value* base, Value* c) {
-  if (dim_ % kTileDims == 0) return b_.CreateAlignedLoad(T_, b_.CreateGEP(T_, base, c), align_t_);
-  const auto [inside, at] = clamp(c);
-  return b_.CreateSelect(inside, b_.CreateAlignedLoad(T_, b_.CreateGEP(T_, base, at), align_t_),
-                         zero_);
-}
 
 // The first value of chunk's buffer.
 Value* DimTileEmitter::buffer_of(Value* chunk) {
@@ -138,10 +122,10 @@ void DimTileEmitter::stage(Value* c0, Value* buffer) {
 void DimTileEmitter::copy_component(Value* to, Value* base, Value* c) {
   llvm::IRBuilderBase& b = b_;
   if (!async_) {
-    b.CreateAlignedStore(component(base, c), to, align_t_);
+    b.CreateAlignedStore(row_component(b, T_, dim_, base, c), to, align_t_);
     return;
   }
-  const auto [inside, at] = clamp(c);
+  const auto [inside, at] = clamp_to_row(b, dim_, c);
   Value* from = b.CreateAddrSpaceCast(b.CreateGEP(T_, base, at), llvm::PointerType::get(ctx_, 1));
   // Inline PTX: LLVM 19 selects its cp.async intrinsics only for 64-bit shared addresses,
   // and kernels use 32-bit ones (nvptx-short-ptr). A copy of 0 bytes fills with zeros.
@@ -160,7 +144,7 @@ std::vector<Vals> DimTileEmitter::own_components(Value* c0) {
   for (size_t u = 0; u < own.size(); ++u) {
     Value* base = loop_.outer_row(b_, tiles_.outer_vars[u]);
     for (int k = 0; k < kTileDims; ++k)
-      own[u].push_back(component(base, b_.CreateAdd(c0, b_.getInt64(k))));
+      own[u].push_back(row_component(b_, T_, dim_, base, b_.CreateAdd(c0, b_.getInt64(k))));
   }
   return own;
 }
@@ -331,6 +315,19 @@ void DimTileEmitter::emit(const std::function<void(Value* index, const Vals& pro
 }
 
 }  // namespace
+
+std::pair<Value*, Value*> clamp_to_row(llvm::IRBuilderBase& b, int64_t dim, Value* c) {
+  Value* inside = b.CreateICmpSLT(c, b.getInt64(dim));
+  return std::pair{inside, b.CreateSelect(inside, c, b.getInt64(dim - 1))};
+}
+
+Value* row_component(llvm::IRBuilderBase& b, llvm::Type* T, int64_t dim, Value* base, Value* c) {
+  const llvm::Align align(T->getPrimitiveSizeInBits() / 8);
+  if (dim % kTileDims == 0) return b.CreateAlignedLoad(T, b.CreateGEP(T, base, c), align);
+  const auto [inside, at] = clamp_to_row(b, dim, c);
+  return b.CreateSelect(inside, b.CreateAlignedLoad(T, b.CreateGEP(T, base, at), align),
+                        llvm::ConstantFP::get(T, 0.0));
+}
 
 void emit_dim_tiled_products(llvm::IRBuilderBase& b, const DimTileLoop& loop,
                              const std::function<void(Value* index, const Vals& products)>& fold) {

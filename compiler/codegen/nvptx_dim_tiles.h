@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <utility>
 
 #include <llvm/IR/IRBuilder.h>
 
@@ -50,6 +51,15 @@ struct DimTileLoop {
   std::function<llvm::Value*(llvm::IRBuilderBase&, ir::Expr var)> outer_row;
   std::function<llvm::Value*(llvm::IRBuilderBase&, ir::Expr var, llvm::Value* row)> reduced_row;
 };
+
+// Whether component c of a row of `dim` values is in the row, and c clamped to the row (a
+// last chunk may pass it).
+std::pair<llvm::Value*, llvm::Value*> clamp_to_row(llvm::IRBuilderBase& b, int64_t dim,
+                                                   llvm::Value* c);
+// Component c (i64) of the row of `dim` values of type T at base; 0 past the row's end (a
+// last, partial chunk adds 0).
+llvm::Value* row_component(llvm::IRBuilderBase& b, llvm::Type* T, int64_t dim, llvm::Value* base,
+                           llvm::Value* c);
 
 // At b: the products of loop.tiles for the reduced rows [t0, t0 + n), n = min(kTileRows,
 // tiles_end - t0), each dimension chunk staged in shared memory by the whole block (every

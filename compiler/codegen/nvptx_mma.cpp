@@ -45,18 +45,6 @@ Value* MatrixUnitProducts::quad_sum(Value* v) {
   return v;
 }
 
-// Component c of the row at base; 0 past the row's end (a last, partial chunk adds 0).
-Value* MatrixUnitProducts::component(Value* base, Value* c) {
-  const int64_t dim = loop_.tiles.dim;
-  llvm::Type* T = loop_.T;
-  if (dim % kTileDims == 0)
-    return b_.CreateAlignedLoad(T, b_.CreateGEP(T, base, c), llvm::Align(4));
-  Value* inside = b_.CreateICmpSLT(c, b_.getInt64(dim));
-  Value* at = b_.CreateSelect(inside, c, b_.getInt64(dim - 1));
-  return b_.CreateSelect(inside, b_.CreateAlignedLoad(T, b_.CreateGEP(T, base, at), llvm::Align(4)),
-                         llvm::ConstantFP::get(T, 0.0));
-}
-
 void MatrixUnitProducts::prepare() {
   llvm::IRBuilderBase& b = b_;
   Value* thread = b.CreateTrunc(loop_.thread, b.getInt32Ty());
@@ -123,8 +111,8 @@ Vals MatrixUnitProducts::multiply(const Vals& acc, Value* c0, Value* staged) {
     a_low[a].resize(4);
     for (int k = 0; k < 2; ++k)
       for (int h = 0; h < 2; ++h) {
-        Value* x =
-            centered(component(rows_[a][h], b.CreateAdd(c0, b.CreateAdd(t, b.getInt64(4 * k)))), k);
+        Value* c = b.CreateAdd(c0, b.CreateAdd(t, b.getInt64(4 * k)));
+        Value* x = centered(row_component(b, T, loop_.tiles.dim, rows_[a][h], c), k);
         split(x, a_high[a][size_t(2 * k + h)], a_low[a][size_t(2 * k + h)]);
         if (product_.squared_distance)
           next[kProducts + size_t(2 * a + h)] = fma(x, next[kProducts + size_t(2 * a + h)]);

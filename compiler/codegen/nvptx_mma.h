@@ -36,7 +36,6 @@ class MatrixUnitProducts {
  private:
   llvm::Value* shuffle(llvm::Value* v, llvm::Value* lane);
   llvm::Value* quad_sum(llvm::Value* v);
-  llvm::Value* component(llvm::Value* base, llvm::Value* c);
   void split(llvm::Value* v, llvm::Value*& high, llvm::Value*& low);
   Vals mma(const Vals& a, const Vals& b, const Vals& c);
   llvm::Value* tile_row(llvm::Value* row);
