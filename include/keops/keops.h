@@ -5,6 +5,7 @@
 #include "keops/error.h"
 #include "keops/genred.h"
 #include "keops/gpu.h"
+#include "keops/half.h"
 #include "keops/kernel_solve.h"
 #include "keops/options.h"
 #include "keops/ranges.h"
