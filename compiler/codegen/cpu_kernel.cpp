@@ -78,6 +78,7 @@ class CpuKernelBuilder {
         tiling_(function.tiling) {
     T_ =
         spec.dtype == ir::DType::F32 ? llvm::Type::getFloatTy(ctx_) : llvm::Type::getDoubleTy(ctx_);
+    elements_ = std::make_unique<ArgElements>(T_, spec.arg_storage);
     i64_ = llvm::Type::getInt64Ty(ctx_);
     ptr_ = llvm::PointerType::get(ctx_, 0);
     VT_ = llvm::FixedVectorType::get(T_, unsigned(tiling_.lanes));
@@ -112,6 +113,11 @@ class CpuKernelBuilder {
   }
   Value* element_ptrs(llvm::IRBuilderBase& b, llvm::Type* elem, Value* base, Value* rows,
                       int64_t row_size, Value* col);
+  // The argument elements at lane pointers `ptrs`, as a vector of T.
+  Value* gather(llvm::IRBuilderBase& b, Value* ptrs, Value* all_lanes) const {
+    auto* stored = llvm::FixedVectorType::get(elements_->stored(), unsigned(tiling_.lanes));
+    return elements_->widen(b, b.CreateMaskedGather(stored, ptrs, elements_->align(), all_lanes));
+  }
 
   const KernelSpec& spec_;
   llvm::LLVMContext& ctx_;
@@ -119,6 +125,7 @@ class CpuKernelBuilder {
   const KernelSpec& group_spec_;  // what the reduction emitter sees
   CpuTiling tiling_;
   llvm::Type* T_;
+  std::unique_ptr<ArgElements> elements_;  // how the argument arrays hold T
   llvm::IntegerType* i64_;
   llvm::PointerType* ptr_;
   llvm::FixedVectorType* VT_;
@@ -273,9 +280,9 @@ void CpuKernelBuilder::make_outer_emitters() {
     auto gather_row = [this, clamped, all_lanes](llvm::IRBuilderBase& ib, ir::Expr var) {
       Vals out(static_cast<size_t>(var->dim));
       for (int c = 0; c < var->dim; ++c) {
-        Value* ptrs = element_ptrs(ib, T_, arg_ptrs_[size_t(var->var_index())], clamped, var->dim,
-                                   ib.getInt64(c));
-        out[size_t(c)] = ib.CreateMaskedGather(VT_, ptrs, align_t_, all_lanes);
+        Value* ptrs = element_ptrs(ib, elements_->stored(), arg_ptrs_[size_t(var->var_index())],
+                                   clamped, var->dim, ib.getInt64(c));
+        out[size_t(c)] = gather(ib, ptrs, all_lanes);
       }
       return out;
     };
@@ -287,10 +294,9 @@ void CpuKernelBuilder::make_outer_emitters() {
         for (int k = 0; k < width; ++k) {
           Value* c = ib.CreateAdd(c0, ib.getInt64(k));
           Value* ptrs =
-              ib.CreateGEP(T_, arg_ptrs_[size_t(var->var_index())],
+              ib.CreateGEP(elements_->stored(), arg_ptrs_[size_t(var->var_index())],
                            ib.CreateAdd(firsts, ib.CreateVectorSplat(unsigned(lanes), c)));
-          ib.CreateStore(ib.CreateMaskedGather(VT_, ptrs, align_t_, all_lanes),
-                         ib.CreateGEP(VT_, buffer, c));
+          ib.CreateStore(gather(ib, ptrs, all_lanes), ib.CreateGEP(VT_, buffer, c));
         }
       });
       return FormulaEmitter::Row{buffer, VT_};
@@ -424,13 +430,13 @@ void CpuKernelBuilder::finish_tile() {
 
 // Scalar loads of one row of an argument (parameters, and the reduced index's data).
 Vals CpuKernelBuilder::scalar_row(llvm::IRBuilderBase& ib, ir::Expr var, Value* row) const {
-  return load_argument_row(ib, T_, arg_ptrs_[size_t(var->var_index())], row, var->dim);
+  return load_argument_row(ib, *elements_, arg_ptrs_[size_t(var->var_index())], row, var->dim);
 }
 
 // Where a streamed row of an argument starts in memory.
 FormulaEmitter::Row CpuKernelBuilder::row_start(llvm::IRBuilderBase& ib, ir::Expr var,
                                                 Value* row) const {
-  return argument_row(ib, T_, arg_ptrs_[size_t(var->var_index())], row, var->dim);
+  return argument_row(ib, *elements_, arg_ptrs_[size_t(var->var_index())], row, var->dim);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <llvm/IR/IRBuilder.h>
 
+#include "compiler/codegen/arg_storage.h"
 #include "compiler/ir/node.h"
 
 namespace keops::codegen {
@@ -34,9 +35,14 @@ class FormulaEmitter {
   // Where a Var leaf owned by this scope is in memory: component c at row.base + c, in
   // elements of row.elem (T, or <W x T> for a buffer of lanes). Optional: without it a
   // streamed Var is loaded with the VarLoader and stored into a buffer.
+  // An argument's row may hold 16-bit floats (elem i16, `storage` saying which), widened
+  // to float32 as they are read.
   struct Row {
     llvm::Value* base;
     llvm::Type* elem;
+    ArgStorage storage = ArgStorage::Native;
+    llvm::Type* value_type() const;  // elem, or float32 for 16-bit floats
+    llvm::Value* load(llvm::IRBuilderBase& b, llvm::Value* c) const;  // component c, widened
   };
   using RowLoader = std::function<Row(llvm::IRBuilderBase&, ir::Expr var)>;
 
@@ -108,12 +114,12 @@ llvm::Instruction* split_block_at(llvm::IRBuilderBase& b, const char* name);
 void emit_component_loop(llvm::IRBuilderBase& b, int64_t dim, int chunk,
                          const std::function<void(llvm::Value* c0, int width)>& body);
 
-// Row `row` of an argument of `dim` values of type T at `arg` (row-major): where it starts,
-// and its components loaded one by one.
-FormulaEmitter::Row argument_row(llvm::IRBuilderBase& b, llvm::Type* T, llvm::Value* arg,
-                                 llvm::Value* row, int64_t dim);
-Vals load_argument_row(llvm::IRBuilderBase& b, llvm::Type* T, llvm::Value* arg, llvm::Value* row,
-                       int64_t dim);
+// Row `row` of an argument of `dim` elements at `arg` (row-major): where it starts, and its
+// components loaded one by one (widened to the kernel's type).
+FormulaEmitter::Row argument_row(llvm::IRBuilderBase& b, const ArgElements& elements,
+                                 llvm::Value* arg, llvm::Value* row, int64_t dim);
+Vals load_argument_row(llvm::IRBuilderBase& b, const ArgElements& elements, llvm::Value* arg,
+                       llvm::Value* row, int64_t dim);
 
 // A stack slot of type t in the function's entry block, where SROA finds it.
 llvm::AllocaInst* entry_alloca(llvm::IRBuilderBase& b, llvm::Type* t);

@@ -41,17 +41,27 @@ Value* widen(llvm::IRBuilderBase& b, Value* v, llvm::Type* to) {
 
 }  // namespace
 
-FormulaEmitter::Row argument_row(llvm::IRBuilderBase& b, llvm::Type* T, Value* arg, Value* row,
-                                 int64_t dim) {
-  return {b.CreateGEP(T, arg, b.CreateMul(row, b.getInt64(dim))), T};
+llvm::Type* FormulaEmitter::Row::value_type() const {
+  return storage == ArgStorage::Native ? elem : llvm::Type::getFloatTy(elem->getContext());
 }
 
-Vals load_argument_row(llvm::IRBuilderBase& b, llvm::Type* T, Value* arg, Value* row, int64_t dim) {
-  Value* base = argument_row(b, T, arg, row, dim).base;
-  const llvm::Align align(T->getPrimitiveSizeInBits() / 8);
+Value* FormulaEmitter::Row::load(llvm::IRBuilderBase& b, Value* c) const {
+  const ArgElements elements(value_type(), storage);
+  return elements.widen(b, b.CreateLoad(elem, b.CreateGEP(elem, base, c)));
+}
+
+FormulaEmitter::Row argument_row(llvm::IRBuilderBase& b, const ArgElements& elements, Value* arg,
+                                 Value* row, int64_t dim) {
+  llvm::Type* stored = elements.stored();
+  return {b.CreateGEP(stored, arg, b.CreateMul(row, b.getInt64(dim))), stored, elements.storage};
+}
+
+Vals load_argument_row(llvm::IRBuilderBase& b, const ArgElements& elements, Value* arg, Value* row,
+                       int64_t dim) {
+  Value* base = argument_row(b, elements, arg, row, dim).base;
   Vals out(static_cast<size_t>(dim));
   for (int64_t c = 0; c < dim; ++c)
-    out[size_t(c)] = b.CreateAlignedLoad(T, b.CreateConstGEP1_64(T, base, uint64_t(c)), align);
+    out[size_t(c)] = elements.load(b, b.CreateConstGEP1_64(elements.stored(), base, uint64_t(c)));
   return out;
 }
 
@@ -198,7 +208,7 @@ FormulaEmitter::Row FormulaEmitter::buffer_of(Expr e) {
 
 llvm::Type* FormulaEmitter::prepare_chunks(Expr e) {
   if (!is_large(e)) return emit(e)[0]->getType();
-  if (owner_of(e) != this || !chunks_from_arguments(e)) return row(e).elem;
+  if (owner_of(e) != this || !chunks_from_arguments(e)) return row(e).value_type();
   llvm::Type* elem = nullptr;
   for (Expr arg : e->args) elem = wider(elem, prepare_chunks(arg));
   return elem;
@@ -214,9 +224,7 @@ Vals FormulaEmitter::chunk(Expr e, Value* c0, int width) {
   if (owner_of(e) != this || !chunks_from_arguments(e)) {
     const Row& r = row(e);
     Vals out(static_cast<size_t>(width));
-    for (int k = 0; k < width; ++k)
-      out[size_t(k)] =
-          b_.CreateLoad(r.elem, b_.CreateGEP(r.elem, r.base, b_.CreateAdd(c0, b_.getInt64(k))));
+    for (int k = 0; k < width; ++k) out[size_t(k)] = r.load(b_, b_.CreateAdd(c0, b_.getInt64(k)));
     return out;
   }
   if (e->op == Op::Extract)

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -62,6 +63,12 @@ struct GpuTarget {
 // kernel's parameters) or a GPU.
 using KernelTarget = std::variant<CpuTarget, GpuTarget>;
 
+// How a kernel's argument arrays hold their values: in its dtype, or as 16-bit floats
+// (IEEE float16 or bfloat16, float32 kernels only) that it widens to float32 as it loads
+// them. Its outputs are written in its dtype either way.
+enum class ArgStorage : uint8_t { Native, F16, BF16 };
+std::string_view arg_storage_name(ArgStorage s);  // "native", "float16", "bfloat16"
+
 // How Sum-like reductions accumulate: Direct (one running sum), Block (sums of
 // block_size terms merged into the total), Kahan (compensated running sum).
 enum class SumScheme { Direct, Block, Kahan };
@@ -71,6 +78,7 @@ struct KernelSpec {
   ir::ReductionSpec reduction;
   int axis = 1;  // 1: one output row per i, reduce over j; 0: the other way
   ir::DType dtype = ir::DType::F32;
+  ArgStorage arg_storage = ArgStorage::Native;
   std::vector<ArgLayout> args;  // by position
   KernelTarget target;
   SumScheme sum_scheme = SumScheme::Block;

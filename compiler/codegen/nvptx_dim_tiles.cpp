@@ -33,16 +33,17 @@ class DimTileEmitter {
         fn_(b.GetInsertBlock()->getParent()),
         loop_(loop),
         tiles_(loop.tiles),
-        T_(loop.T),
+        T_(loop.elements.value),
         dim_(loop.tiles.dim),
-        element_bytes_(loop.T->getPrimitiveSizeInBits() / 8),
+        element_bytes_(T_->getPrimitiveSizeInBits() / 8),
         align_t_(uint64_t(element_bytes_)),
-        zero_(llvm::ConstantFP::get(loop.T, 0.0)),
+        zero_(llvm::ConstantFP::get(T_, 0.0)),
         // On sm_80 and later the block copies the next chunk (cp.async, into the other of two
         // buffers) while it multiplies this one, and each thread loads its next components
         // before the products: no thread waits for global memory between chunks (gauss_D1000
         // at 1e5 on an H100: 2.24 s with the copy between the two barriers, 1.56 s so).
-        async_(loop.sm >= 80) {
+        // cp.async copies bytes: 16-bit floats are widened by the threads instead.
+        async_(loop.sm >= 80 && loop.elements.native()) {
     KEOPS_CHECK(tiles_.dim > 0, "dimension tiles without products");
     if (loop.matrix_units) mma_.emplace(b, loop);
   }
@@ -122,7 +123,7 @@ void DimTileEmitter::stage(Value* c0, Value* buffer) {
 void DimTileEmitter::copy_component(Value* to, Value* base, Value* c) {
   llvm::IRBuilderBase& b = b_;
   if (!async_) {
-    b.CreateAlignedStore(row_component(b, T_, dim_, base, c), to, align_t_);
+    b.CreateAlignedStore(row_component(b, loop_.elements, dim_, base, c), to, align_t_);
     return;
   }
   const auto [inside, at] = clamp_to_row(b, dim_, c);
@@ -144,7 +145,8 @@ std::vector<Vals> DimTileEmitter::own_components(Value* c0) {
   for (size_t u = 0; u < own.size(); ++u) {
     Value* base = loop_.outer_row(b_, tiles_.outer_vars[u]);
     for (int k = 0; k < kTileDims; ++k)
-      own[u].push_back(row_component(b_, T_, dim_, base, b_.CreateAdd(c0, b_.getInt64(k))));
+      own[u].push_back(
+          row_component(b_, loop_.elements, dim_, base, b_.CreateAdd(c0, b_.getInt64(k))));
   }
   return own;
 }
@@ -321,12 +323,13 @@ std::pair<Value*, Value*> clamp_to_row(llvm::IRBuilderBase& b, int64_t dim, Valu
   return std::pair{inside, b.CreateSelect(inside, c, b.getInt64(dim - 1))};
 }
 
-Value* row_component(llvm::IRBuilderBase& b, llvm::Type* T, int64_t dim, Value* base, Value* c) {
-  const llvm::Align align(T->getPrimitiveSizeInBits() / 8);
-  if (dim % kTileDims == 0) return b.CreateAlignedLoad(T, b.CreateGEP(T, base, c), align);
+Value* row_component(llvm::IRBuilderBase& b, const ArgElements& elements, int64_t dim, Value* base,
+                     Value* c) {
+  llvm::Type* stored = elements.stored();
+  if (dim % kTileDims == 0) return elements.load(b, b.CreateGEP(stored, base, c));
   const auto [inside, at] = clamp_to_row(b, dim, c);
-  return b.CreateSelect(inside, b.CreateAlignedLoad(T, b.CreateGEP(T, base, at), align),
-                        llvm::ConstantFP::get(T, 0.0));
+  return b.CreateSelect(inside, elements.load(b, b.CreateGEP(stored, base, at)),
+                        llvm::ConstantFP::get(elements.value, 0.0));
 }
 
 void emit_dim_tiled_products(llvm::IRBuilderBase& b, const DimTileLoop& loop,

@@ -110,6 +110,7 @@ class NvptxKernelBuilder {
   const int rows_per_thread_;
   std::unique_ptr<ReductionEmitter> reduction_;
   llvm::Type* T_;
+  ArgElements elements_;  // how the argument arrays hold T
   llvm::IntegerType* i64_;
   llvm::IntegerType* i32_;
   llvm::PointerType* ptr_;
@@ -157,6 +158,7 @@ NvptxKernelBuilder::NvptxKernelBuilder(llvm::Module& m, const lower::KernelPlan&
       rows_per_thread_(plan.spec.gpu().rows_per_thread),
       reduction_(make_reduction_emitter(plan.groups->spec)),
       T_(element_type(ctx_, spec_)),
+      elements_(T_, spec_.arg_storage),
       i64_(llvm::Type::getInt64Ty(ctx_)),
       i32_(llvm::Type::getInt32Ty(ctx_)),
       ptr_(llvm::PointerType::get(ctx_, 0)),
@@ -323,8 +325,7 @@ void NvptxKernelBuilder::make_row_emitters() {
           emit_component_loop(ib, v->dim, 8, [&](Value* c0, int width) {
             for (int k = 0; k < width; ++k) {
               Value* c = ib.CreateAdd(c0, ib.getInt64(k));
-              ib.CreateStore(ib.CreateLoad(T_, ib.CreateGEP(T_, from.base, c)),
-                             ib.CreateGEP(T_, copy, c));
+              ib.CreateStore(from.load(ib, c), ib.CreateGEP(T_, copy, c));
             }
           });
           return FormulaEmitter::Row{copy, T_};
@@ -433,7 +434,7 @@ void NvptxKernelBuilder::dim_tiled_tile() {
   const DimTileLoop loop{
       plan_.tiles,
       spec_.gpu().sm,
-      T_,
+      elements_,
       dim_tile,
       plan_.gpu.matrix_units,
       spec_.gpu().matmul_precision == MatmulPrecision::TF32,
@@ -620,13 +621,13 @@ void NvptxKernelBuilder::cap_loop_registers() {
 }
 
 Vals NvptxKernelBuilder::global_row(llvm::IRBuilderBase& ib, ir::Expr var, Value* at) const {
-  return load_argument_row(ib, T_, arg_ptrs_[size_t(var->var_index())], at, var->dim);
+  return load_argument_row(ib, elements_, arg_ptrs_[size_t(var->var_index())], at, var->dim);
 }
 
 // Streamed vectors (longer than stream_dim) are read from their rows where they are.
 FormulaEmitter::Row NvptxKernelBuilder::global_row_start(llvm::IRBuilderBase& ib, ir::Expr var,
                                                          Value* at) const {
-  return argument_row(ib, T_, arg_ptrs_[size_t(var->var_index())], at, var->dim);
+  return argument_row(ib, elements_, arg_ptrs_[size_t(var->var_index())], at, var->dim);
 }
 
 // The prefetched arguments' values at reduced row `row` (the last row past the end).

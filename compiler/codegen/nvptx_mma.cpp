@@ -20,8 +20,8 @@ constexpr unsigned kFullWarp = 0xffffffffu;
 
 MatrixUnitProducts::MatrixUnitProducts(llvm::IRBuilderBase& b, const DimTileLoop& loop)
     : b_(b), loop_(loop), product_(loop.tiles.products.at(0)) {
-  KEOPS_CHECK(loop.matrix_units && loop.tiles.products.size() == 1 && loop.T->isFloatTy() &&
-                  kTileDims == 8 && loop.matrix_tile,
+  KEOPS_CHECK(loop.matrix_units && loop.tiles.products.size() == 1 &&
+                  loop.elements.value->isFloatTy() && kTileDims == 8 && loop.matrix_tile,
               "matrix-unit products need one float32 product, k8 chunks and a shared tile");
 }
 
@@ -87,7 +87,7 @@ Vals MatrixUnitProducts::mma(const Vals& a, const Vals& b, const Vals& c) {
 
 Vals MatrixUnitProducts::multiply(const Vals& acc, Value* c0, Value* staged) {
   llvm::IRBuilderBase& b = b_;
-  llvm::Type* T = loop_.T;
+  llvm::Type* T = loop_.elements.value;
   Vals next = acc;
   Value* t = b.CreateZExt(quad_lane_, b.getInt64Ty());
   auto fma = [&](Value* x, Value* sum) {
@@ -112,7 +112,7 @@ Vals MatrixUnitProducts::multiply(const Vals& acc, Value* c0, Value* staged) {
     for (int k = 0; k < 2; ++k)
       for (int h = 0; h < 2; ++h) {
         Value* c = b.CreateAdd(c0, b.CreateAdd(t, b.getInt64(4 * k)));
-        Value* x = centered(row_component(b, T, loop_.tiles.dim, rows_[a][h], c), k);
+        Value* x = centered(row_component(b, loop_.elements, loop_.tiles.dim, rows_[a][h], c), k);
         split(x, a_high[a][size_t(2 * k + h)], a_low[a][size_t(2 * k + h)]);
         if (product_.squared_distance)
           next[kProducts + size_t(2 * a + h)] = fma(x, next[kProducts + size_t(2 * a + h)]);
@@ -156,7 +156,7 @@ Value* MatrixUnitProducts::tile_row(Value* row) {
 
 void MatrixUnitProducts::publish(const Vals& acc) {
   llvm::IRBuilderBase& b = b_;
-  llvm::Type* T = loop_.T;
+  llvm::Type* T = loop_.elements.value;
   // C fragments: c0 (row g, reduced row 2t), c1 (g, 2t + 1), c2 (g + 8, 2t), c3 (g + 8, 2t + 1).
   Value* output_norm[kMTiles][2] = {};
   Value* reduced_norm[kNTiles][2] = {};
@@ -193,7 +193,8 @@ void MatrixUnitProducts::publish(const Vals& acc) {
 
 Value* MatrixUnitProducts::product(Value* r) {
   return b_.CreateAlignedLoad(
-      loop_.T, b_.CreateGEP(loop_.T, loop_.matrix_tile, b_.CreateAdd(tile_row(lane_), r)),
+      loop_.elements.value,
+      b_.CreateGEP(loop_.elements.value, loop_.matrix_tile, b_.CreateAdd(tile_row(lane_), r)),
       llvm::Align(4));
 }
 

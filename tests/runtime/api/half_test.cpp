@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <random>
 #include <cstring>
+#include <random>
 #include <vector>
 
 #include <keops/half.h>
@@ -36,13 +36,14 @@ uint16_t nearest_bits(const Ladder& l, float f, uint16_t infinity_bits) {
   const uint16_t sign = std::signbit(f) ? 0x8000 : 0;
   const double a = std::fabs(double(f));
   if (a >= l.overflow) return uint16_t(sign | infinity_bits);
-  const size_t above = size_t(std::lower_bound(l.values.begin(), l.values.end(), a) -
-                              l.values.begin());
+  const size_t above =
+      size_t(std::lower_bound(l.values.begin(), l.values.end(), a) - l.values.begin());
   if (above == l.values.size()) return uint16_t(sign | l.bits.back());  // below the overflow
   if (above == 0 || l.values[above] == a) return uint16_t(sign | l.bits[above]);
   const double up = l.values[above] - a, down = a - l.values[above - 1];
-  const size_t pick =
-      up < down ? above : down < up ? above - 1 : (l.bits[above] % 2 == 0 ? above : above - 1);
+  const size_t pick = up < down   ? above
+                      : down < up ? above - 1
+                                  : (l.bits[above] % 2 == 0 ? above : above - 1);
   return uint16_t(sign | l.bits[pick]);
 }
 

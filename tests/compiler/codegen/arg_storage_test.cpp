@@ -1,0 +1,166 @@
+// 16-bit argument elements (KernelSpec::arg_storage): a CPU kernel reading float16 or
+// bfloat16 arrays computes exactly what it computes on their float32 widenings.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <regex>
+#include <vector>
+
+#include <keops/half.h>
+
+#include "compiler/codegen/kernel_spec.h"
+#include "compiler/jit/ptx.h"
+#include "runtime/cpu/driver.h"
+#include "runtime/cpu/kernels.h"
+#include "tests/support/gpu_spec.h"
+#include "tests/support/ptxas.h"
+
+namespace {
+
+using keops::codegen::ArgStorage;
+using keops::ir::DType;
+using keops::test::GpuCase;
+using keops::test::GpuSpec;
+
+// Formulas over x = Vi(dim), y = Vj(dim), b = Vj(1), v = Vj(e), p = Pm(1): short and
+// streamed rows (over 48 components on the CPU), parameters, every kind of reduction.
+const GpuCase kCases[] = {
+    {"Exp(-p * SqDist(x, y)) * v", "Sum", 0, "", 3, 2},
+    {"Exp(-SqDist(x, y)) * v", "Sum", 0, "", 64, 16},
+    {"(x | y) + b", "LogSumExp", 0, "", 100},
+    {"SqDist(x, y)", "Min_ArgMin", 0, "", 20},
+    {"SqDist(x, y) * p", "ArgKMin", 5, "", 70},
+    {"(x | y)", "SumSoftMaxWeight", 0, "v", 64, 8},
+    {"Abs(x - y) + b", "Max", 0, "", 3},
+};
+
+// ptxas accepts the PTX, where ptxas is installed.
+void check_assembles(const std::string& ptx) {
+  const std::string ptxas = keops::test::find_ptxas();
+  if (!ptxas.empty()) CHECK(keops::test::assemble_ptx(ptxas, ptx, 90) == "");
+}
+
+// Runs a CPU kernel of `spec` over args (float32 or 16-bit elements) into out.
+void run(const keops::codegen::KernelSpec& spec, int64_t nx, int64_t ny,
+         const std::vector<const void*>& args, std::vector<float>& values,
+         std::vector<int64_t>& indices) {
+  keops::runtime::ReductionArrays<float> arrays;
+  const bool by_j = spec.axis == 1;
+  arrays.out_rows = by_j ? nx : ny;
+  arrays.n_reduced = by_j ? ny : nx;
+  for (size_t k = 0; k < args.size(); ++k) {
+    const auto& a = spec.args[k];
+    const int64_t rows = a.cat == keops::ir::CatP ? 1 : a.cat == keops::ir::CatI ? nx : ny;
+    arrays.args.push_back({static_cast<const float*>(args[k]), rows, a.dim});
+  }
+  values.assign(size_t(arrays.out_rows * spec.value_cols()), 0.0f);
+  indices.assign(size_t(arrays.out_rows * spec.index_cols()), 0);
+  arrays.values = {values.data(), arrays.out_rows, spec.value_cols()};
+  arrays.indices = {indices.data(), arrays.out_rows, spec.index_cols()};
+  keops::runtime::run_cpu_kernel<float>(keops::runtime::cpu_kernel_for(spec), arrays, 2);
+}
+
+template <class H>
+void check_widened_equal(ArgStorage storage) {
+  for (const GpuCase& c : kCases)
+    for (int axis : {1, 0}) {
+      CAPTURE(c.formula);
+      CAPTURE(c.reduction);
+      CAPTURE(axis);
+      GpuSpec g({"x = Vi(" + std::to_string(c.dim) + ")", "y = Vj(" + std::to_string(c.dim) + ")",
+                 "b = Vj(1)", "v = Vj(" + std::to_string(c.e) + ")", "p = Pm(1)"},
+                c.formula, c.reduction, DType::F32, c.k, c.formula2, axis);
+      g.spec.target = keops::codegen::CpuTarget::host();
+      const int64_t nx = 37, ny = 53;  // ragged: not multiples of the lanes
+      std::mt19937 rng(11);
+      std::normal_distribution<float> normal(0.0f, 0.5f);
+      std::vector<std::vector<uint16_t>> stored;
+      std::vector<std::vector<float>> widened;
+      for (const auto& a : g.spec.args) {
+        const int64_t rows = a.cat == keops::ir::CatP ? 1 : a.cat == keops::ir::CatI ? nx : ny;
+        stored.emplace_back();
+        widened.emplace_back();
+        for (int64_t q = 0; q < rows * a.dim; ++q) {
+          const H h(normal(rng));
+          stored.back().push_back(h.bits);
+          widened.back().push_back(float(h));
+        }
+      }
+      std::vector<const void*> stored_args, widened_args;
+      for (size_t k = 0; k < stored.size(); ++k) {
+        stored_args.push_back(stored[k].data());
+        widened_args.push_back(widened[k].data());
+      }
+      std::vector<float> v16, v32;
+      std::vector<int64_t> i16, i32;
+      run(g.spec, nx, ny, widened_args, v32, i32);
+      g.spec.arg_storage = storage;
+      run(g.spec, nx, ny, stored_args, v16, i16);
+      REQUIRE(v16.size() == v32.size());
+      CHECK(std::memcmp(v16.data(), v32.data(), v16.size() * sizeof(float)) == 0);
+      CHECK(i16 == i32);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("CPU kernels on float16 arguments compute exactly what they do on float32 widenings") {
+  check_widened_equal<keops::half>(ArgStorage::F16);
+}
+
+TEST_CASE("CPU kernels on bfloat16 arguments compute exactly what they do on float32 widenings") {
+  check_widened_equal<keops::bfloat16>(ArgStorage::BF16);
+}
+
+TEST_CASE("every float16 value, subnormals, infinities and NaN included, widens exactly") {
+  // A kernel that returns its one argument: Sum over a single reduced row.
+  GpuSpec g({"x = Vi(1)", "y = Vj(1)"}, "x + y * 0", "Sum", DType::F32);
+  g.spec.target = keops::codegen::CpuTarget::host();
+  g.spec.arg_storage = ArgStorage::F16;
+  std::vector<uint16_t> x(0x10000), y(1, 0);
+  for (uint32_t b = 0; b < 0x10000; ++b) x[b] = uint16_t(b);
+  std::vector<float> values;
+  std::vector<int64_t> indices;
+  run(g.spec, 0x10000, 1, {x.data(), y.data()}, values, indices);
+  int wrong = 0;
+  for (uint32_t b = 0; b < 0x10000; ++b) {
+    const float expected = float(keops::half::from_bits(uint16_t(b)));
+    // (A sum of one -0 is +0: zeros compare equal.)
+    const bool same = std::isnan(expected) ? std::isnan(values[b]) : expected == values[b];
+    if (!same && ++wrong < 5) CHECK_MESSAGE(false, "bits ", b, " widened to ", values[b]);
+  }
+  CHECK(wrong == 0);
+}
+
+TEST_CASE("16-bit arguments are part of the kernel's key, and GPU kernels widen them") {
+  GpuSpec g("Exp(-SqDist(x, y)) * v", "Sum", DType::F32, 0, "", 300, 4);
+  const std::string native = g.spec.key();
+  g.spec.arg_storage = ArgStorage::F16;
+  const std::string f16 = g.spec.key();
+  g.spec.arg_storage = ArgStorage::BF16;
+  CHECK(native.find("stored=") == std::string::npos);
+  CHECK(f16.find("|stored=float16") != std::string::npos);
+  CHECK(g.spec.key().find("|stored=bfloat16") != std::string::npos);
+  // Dimension-tiled (300 components), on the CUDA cores and on the matrix units.
+  for (auto units : {keops::codegen::MatrixUnits::Off, keops::codegen::MatrixUnits::On})
+    for (ArgStorage s : {ArgStorage::F16, ArgStorage::BF16}) {
+      g.spec.arg_storage = s;
+      g.spec.gpu().matrix_units = units;
+      const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
+      CAPTURE(ptx);
+      // Arguments are read as 16 bits (generic or global loads), never as float32.
+      CHECK(std::regex_search(ptx, std::regex(R"(ld(\.global)?(\.nc)?\.[ub]16)")));
+      CHECK(!std::regex_search(ptx, std::regex(R"(ld(\.global)?(\.nc)?(\.v[24])?\.f32)")));
+      CHECK(ptx.find("cp.async") == std::string::npos);  // bytes cannot be widened in flight
+      if (s == ArgStorage::F16) CHECK(ptx.find("cvt.f32.f16") != std::string::npos);
+      check_assembles(ptx);
+    }
+  // A short row staged in shared memory.
+  GpuSpec s("Exp(-SqDist(x, y)) * v", "Sum", DType::F32, 0, "", 3, 2);
+  s.spec.arg_storage = ArgStorage::F16;
+  const std::string ptx = keops::jit::gpu_kernel_ptx(s.spec);
+  CHECK(ptx.find("cvt.f32.f16") != std::string::npos);
+  check_assembles(ptx);
+}
