@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "keops/half.h"
 #include "keops/view.h"
 #include "runtime/cpu/block_sparse.h"
 

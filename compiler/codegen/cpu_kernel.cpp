@@ -78,7 +78,7 @@ class CpuKernelBuilder {
         tiling_(function.tiling) {
     T_ =
         spec.dtype == ir::DType::F32 ? llvm::Type::getFloatTy(ctx_) : llvm::Type::getDoubleTy(ctx_);
-    elements_ = std::make_unique<ArgElements>(T_, spec.arg_storage);
+    elements_ = std::make_unique<StoredElements>(T_, spec.storage);
     i64_ = llvm::Type::getInt64Ty(ctx_);
     ptr_ = llvm::PointerType::get(ctx_, 0);
     VT_ = llvm::FixedVectorType::get(T_, unsigned(tiling_.lanes));
@@ -125,7 +125,7 @@ class CpuKernelBuilder {
   const KernelSpec& group_spec_;  // what the reduction emitter sees
   CpuTiling tiling_;
   llvm::Type* T_;
-  std::unique_ptr<ArgElements> elements_;  // how the argument arrays hold T
+  std::unique_ptr<StoredElements> elements_;  // how the arrays hold T
   llvm::IntegerType* i64_;
   llvm::PointerType* ptr_;
   llvm::FixedVectorType* VT_;
@@ -412,9 +412,10 @@ void CpuKernelBuilder::finish_tile() {
     reduction_->finalize(b, states_[size_t(r)].total(b), out_values, out_indices);
     for (size_t c = 0; c < out_values.size(); ++c)
       b.CreateMaskedScatter(
-          match_width(b, out_values[c], llvm::PoisonValue::get(VT_)),
-          element_ptrs(b, T_, values_, rows_[size_t(r)], value_cols, column(int(c))), align_t_,
-          live_[size_t(r)]);
+          elements_->narrow(b, match_width(b, out_values[c], llvm::PoisonValue::get(VT_))),
+          element_ptrs(b, elements_->stored(), values_, rows_[size_t(r)], value_cols,
+                       column(int(c))),
+          elements_->align(), live_[size_t(r)]);
     for (size_t c = 0; c < out_indices.size(); ++c)
       b.CreateMaskedScatter(
           out_indices[c],

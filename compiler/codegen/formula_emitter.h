@@ -7,7 +7,7 @@
 
 #include <llvm/IR/IRBuilder.h>
 
-#include "compiler/codegen/arg_storage.h"
+#include "compiler/codegen/storage.h"
 #include "compiler/ir/node.h"
 
 namespace keops::codegen {
@@ -40,7 +40,7 @@ class FormulaEmitter {
   struct Row {
     llvm::Value* base;
     llvm::Type* elem;
-    ArgStorage storage = ArgStorage::Native;
+    Storage storage = Storage::Native;
     llvm::Type* value_type() const;  // elem, or float32 for 16-bit floats
     llvm::Value* load(llvm::IRBuilderBase& b, llvm::Value* c) const;  // component c, widened
   };
@@ -116,9 +116,9 @@ void emit_component_loop(llvm::IRBuilderBase& b, int64_t dim, int chunk,
 
 // Row `row` of an argument of `dim` elements at `arg` (row-major): where it starts, and its
 // components loaded one by one (widened to the kernel's type).
-FormulaEmitter::Row argument_row(llvm::IRBuilderBase& b, const ArgElements& elements,
+FormulaEmitter::Row argument_row(llvm::IRBuilderBase& b, const StoredElements& elements,
                                  llvm::Value* arg, llvm::Value* row, int64_t dim);
-Vals load_argument_row(llvm::IRBuilderBase& b, const ArgElements& elements, llvm::Value* arg,
+Vals load_argument_row(llvm::IRBuilderBase& b, const StoredElements& elements, llvm::Value* arg,
                        llvm::Value* row, int64_t dim);
 
 // A stack slot of type t in the function's entry block, where SROA finds it.

@@ -42,22 +42,22 @@ Value* widen(llvm::IRBuilderBase& b, Value* v, llvm::Type* to) {
 }  // namespace
 
 llvm::Type* FormulaEmitter::Row::value_type() const {
-  return storage == ArgStorage::Native ? elem : llvm::Type::getFloatTy(elem->getContext());
+  return storage == Storage::Native ? elem : llvm::Type::getFloatTy(elem->getContext());
 }
 
 Value* FormulaEmitter::Row::load(llvm::IRBuilderBase& b, Value* c) const {
-  const ArgElements elements(value_type(), storage);
+  const StoredElements elements(value_type(), storage);
   return elements.widen(b, b.CreateLoad(elem, b.CreateGEP(elem, base, c)));
 }
 
-FormulaEmitter::Row argument_row(llvm::IRBuilderBase& b, const ArgElements& elements, Value* arg,
+FormulaEmitter::Row argument_row(llvm::IRBuilderBase& b, const StoredElements& elements, Value* arg,
                                  Value* row, int64_t dim) {
   llvm::Type* stored = elements.stored();
   return {b.CreateGEP(stored, arg, b.CreateMul(row, b.getInt64(dim))), stored, elements.storage};
 }
 
-Vals load_argument_row(llvm::IRBuilderBase& b, const ArgElements& elements, Value* arg, Value* row,
-                       int64_t dim) {
+Vals load_argument_row(llvm::IRBuilderBase& b, const StoredElements& elements, Value* arg,
+                       Value* row, int64_t dim) {
   Value* base = argument_row(b, elements, arg, row, dim).base;
   Vals out(static_cast<size_t>(dim));
   for (int64_t c = 0; c < dim; ++c)

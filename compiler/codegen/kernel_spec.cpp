@@ -74,8 +74,8 @@ CpuTarget CpuTarget::named(const std::string& cpu) {
   return t;
 }
 
-std::string_view arg_storage_name(ArgStorage s) {
-  return s == ArgStorage::F16 ? "float16" : s == ArgStorage::BF16 ? "bfloat16" : "native";
+std::string_view storage_name(Storage s) {
+  return s == Storage::F16 ? "float16" : s == Storage::BF16 ? "bfloat16" : "native";
 }
 
 const CpuTarget& KernelSpec::cpu() const {
@@ -99,8 +99,7 @@ std::string KernelSpec::key() const {
   k += "|R=" + std::string(ir::reduction_name(reduction.kind)) + "," + std::to_string(reduction.k);
   if (reduction.formula2) k += "|G=" + ir::print_dag(reduction.formula2);
   k += "|axis=" + std::to_string(axis) + "|" + std::string(ir::dtype_name(dtype));
-  if (arg_storage != ArgStorage::Native)
-    k += "|stored=" + std::string(arg_storage_name(arg_storage));
+  if (storage != Storage::Native) k += "|stored=" + std::string(storage_name(storage));
   k += "|args=";
   for (const ArgLayout& a : args)
     k += std::to_string(a.dim) + ":" + std::to_string(int(a.cat)) + ",";

@@ -63,11 +63,12 @@ struct GpuTarget {
 // kernel's parameters) or a GPU.
 using KernelTarget = std::variant<CpuTarget, GpuTarget>;
 
-// How a kernel's argument arrays hold their values: in its dtype, or as 16-bit floats
-// (IEEE float16 or bfloat16, float32 kernels only) that it widens to float32 as it loads
-// them. Its outputs are written in its dtype either way.
-enum class ArgStorage : uint8_t { Native, F16, BF16 };
-std::string_view arg_storage_name(ArgStorage s);  // "native", "float16", "bfloat16"
+// How a kernel's arrays (its arguments and its output values) hold their values: in its
+// dtype, or as 16-bit floats (IEEE float16 or bfloat16, float32 kernels only) that it widens
+// to float32 as it loads them, and to which it rounds its outputs. States, partial states
+// included, stay in float32.
+enum class Storage : uint8_t { Native, F16, BF16 };
+std::string_view storage_name(Storage s);  // "native", "float16", "bfloat16"
 
 // How Sum-like reductions accumulate: Direct (one running sum), Block (sums of
 // block_size terms merged into the total), Kahan (compensated running sum).
@@ -78,7 +79,7 @@ struct KernelSpec {
   ir::ReductionSpec reduction;
   int axis = 1;  // 1: one output row per i, reduce over j; 0: the other way
   ir::DType dtype = ir::DType::F32;
-  ArgStorage arg_storage = ArgStorage::Native;
+  Storage storage = Storage::Native;
   std::vector<ArgLayout> args;  // by position
   KernelTarget target;
   SumScheme sum_scheme = SumScheme::Block;

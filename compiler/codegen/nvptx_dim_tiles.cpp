@@ -323,8 +323,8 @@ std::pair<Value*, Value*> clamp_to_row(llvm::IRBuilderBase& b, int64_t dim, Valu
   return std::pair{inside, b.CreateSelect(inside, c, b.getInt64(dim - 1))};
 }
 
-Value* row_component(llvm::IRBuilderBase& b, const ArgElements& elements, int64_t dim, Value* base,
-                     Value* c) {
+Value* row_component(llvm::IRBuilderBase& b, const StoredElements& elements, int64_t dim,
+                     Value* base, Value* c) {
   llvm::Type* stored = elements.stored();
   if (dim % kTileDims == 0) return elements.load(b, b.CreateGEP(stored, base, c));
   const auto [inside, at] = clamp_to_row(b, dim, c);

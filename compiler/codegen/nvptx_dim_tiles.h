@@ -35,9 +35,9 @@ inline int64_t dim_tile_shared_values(const passes::DimTiles& tiles) {
 
 struct DimTileLoop {
   const passes::DimTiles& tiles;
-  int sm;                // the target's sm_XX (cp.async from 80)
-  ArgElements elements;  // how the rows hold their values, T = elements.value
-  llvm::Value* shared;   // dim_tile_shared_values(tiles) values of type T, 16-byte aligned
+  int sm;                   // the target's sm_XX (cp.async from 80)
+  StoredElements elements;  // how the rows hold their values, T = elements.value
+  llvm::Value* shared;      // dim_tile_shared_values(tiles) values of type T, 16-byte aligned
   // The matrix units (float32, sm_80 and later, one product): matrix_tile holds
   // kMatrixTileValues floats; tf32 rounds the values once instead of splitting them.
   bool matrix_units = false;
@@ -58,7 +58,7 @@ std::pair<llvm::Value*, llvm::Value*> clamp_to_row(llvm::IRBuilderBase& b, int64
                                                    llvm::Value* c);
 // Component c (i64) of the row of `dim` argument elements at base, as a T; 0 past the row's
 // end (a last, partial chunk adds 0).
-llvm::Value* row_component(llvm::IRBuilderBase& b, const ArgElements& elements, int64_t dim,
+llvm::Value* row_component(llvm::IRBuilderBase& b, const StoredElements& elements, int64_t dim,
                            llvm::Value* base, llvm::Value* c);
 
 // At b: the products of loop.tiles for the reduced rows [t0, t0 + n), n = min(kTileRows,

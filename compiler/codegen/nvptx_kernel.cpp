@@ -110,7 +110,7 @@ class NvptxKernelBuilder {
   const int rows_per_thread_;
   std::unique_ptr<ReductionEmitter> reduction_;
   llvm::Type* T_;
-  ArgElements elements_;  // how the argument arrays hold T
+  StoredElements elements_;  // how the arrays hold T
   llvm::IntegerType* i64_;
   llvm::IntegerType* i32_;
   llvm::PointerType* ptr_;
@@ -158,7 +158,7 @@ NvptxKernelBuilder::NvptxKernelBuilder(llvm::Module& m, const lower::KernelPlan&
       rows_per_thread_(plan.spec.gpu().rows_per_thread),
       reduction_(make_reduction_emitter(plan.groups->spec)),
       T_(element_type(ctx_, spec_)),
-      elements_(T_, spec_.arg_storage),
+      elements_(T_, spec_.storage),
       i64_(llvm::Type::getInt64Ty(ctx_)),
       i32_(llvm::Type::getInt32Ty(ctx_)),
       ptr_(llvm::PointerType::get(ctx_, 0)),
@@ -598,7 +598,8 @@ void NvptxKernelBuilder::finish_rows() {
                                       state_slot, tr.row),
                              llvm::Align(8));
     } else {
-      store_output(b, *reduction_, tr.state->total(b), spec_, T_, {values_, indices_, tr.row, c0_});
+      store_output(b, *reduction_, tr.state->total(b), spec_, elements_,
+                   {values_, indices_, tr.row, c0_});
     }
     b.CreateBr(next);
     if (next != after_rows) b.SetInsertPoint(next);

@@ -48,7 +48,7 @@ Value* group_first_column(llvm::IRBuilderBase& b, Value* g, const lower::ColumnG
 }
 
 void store_output(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, const Vals& state,
-                  const KernelSpec& full, llvm::Type* T, const OutputRow& out) {
+                  const KernelSpec& full, const StoredElements& elements, const OutputRow& out) {
   Value* const values = out.values;
   Value* const indices = out.indices;
   Value* const row = out.row;
@@ -56,15 +56,13 @@ void store_output(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, con
   Vals out_values, out_indices;
   reduction.finalize(b, state, out_values, out_indices);
   const int value_cols = full.value_cols(), index_cols = full.index_cols();
-  const llvm::Align align_t(T->getPrimitiveSizeInBits() / 8);
   auto column = [&](size_t c) {
     return c0 ? b.CreateAdd(c0, b.getInt64(int64_t(c))) : b.getInt64(int64_t(c));
   };
   for (size_t c = 0; c < out_values.size(); ++c)
-    b.CreateAlignedStore(
-        out_values[c],
-        b.CreateGEP(T, values, b.CreateAdd(b.CreateMul(row, b.getInt64(value_cols)), column(c))),
-        align_t);
+    elements.store(b, out_values[c],
+                   b.CreateGEP(elements.stored(), values,
+                               b.CreateAdd(b.CreateMul(row, b.getInt64(value_cols)), column(c))));
   for (size_t c = 0; c < out_indices.size(); ++c)
     b.CreateAlignedStore(
         out_indices[c],

@@ -11,6 +11,7 @@
 
 #include "compiler/codegen/kernel_spec.h"
 #include "compiler/codegen/reductions.h"
+#include "compiler/codegen/storage.h"
 #include "compiler/ir/context.h"
 #include "compiler/lower/kernel_abi.h"
 #include "compiler/lower/kernel_plan.h"
@@ -61,8 +62,9 @@ struct OutputRow {
   llvm::Value* row;
   llvm::Value* c0;  // the first column (nullptr: 0)
 };
-// Stores a finalized output row, its columns at c0 + c of rows value_cols (index_cols) long.
+// Stores a finalized output row, its columns at c0 + c of rows value_cols (index_cols) long,
+// its values as `elements`.
 void store_output(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, const Vals& state,
-                  const KernelSpec& full, llvm::Type* T, const OutputRow& out);
+                  const KernelSpec& full, const StoredElements& elements, const OutputRow& out);
 
 }  // namespace keops::codegen

@@ -209,7 +209,7 @@ void MergeKernelBuilder::write_results() {
                  write_state_);
   b.SetInsertPoint(write_output_);
   Value* out_c0 = !chunked_ ? c0_ : c0_ ? b.CreateAdd(c0_, first_) : first_;
-  store_output(b, *reduction_, load_slots(), full_, T_,
+  store_output(b, *reduction_, load_slots(), full_, StoredElements(T_, full_.storage),
                {param(lower::Param::Values), param(lower::Param::Indices), row_, out_c0});
   b.CreateBr(after_rows);
   b.SetInsertPoint(write_state_);

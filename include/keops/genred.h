@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "keops/half.h"
 #include "keops/options.h"
 #include "keops/result.h"
 #include "keops/view.h"
@@ -34,6 +35,17 @@ class Genred {
   void run(const std::vector<View<const float>>& args, View<float> values,
            View<int64_t> indices = {}) const;
   void run(const std::vector<View<const double>>& args, View<double> values,
+           View<int64_t> indices = {}) const;
+
+  // float16 and bfloat16 arrays (keops/half.h), for every reduction and gradient: kernels
+  // widen the values to float32 as they load them, compute and accumulate in float32, and
+  // round the outputs once (a float16 output past 65504 is infinite). Programs of several
+  // kernels (some gradients) run in float32 on widened copies of the arguments.
+  Result<half> operator()(const std::vector<View<const half>>& args) const;
+  Result<bfloat16> operator()(const std::vector<View<const bfloat16>>& args) const;
+  void run(const std::vector<View<const half>>& args, View<half> values,
+           View<int64_t> indices = {}) const;
+  void run(const std::vector<View<const bfloat16>>& args, View<bfloat16> values,
            View<int64_t> indices = {}) const;
 
   // The gradient of <this(args), e> with respect to the argument named `var` (an alias,

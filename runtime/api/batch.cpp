@@ -116,18 +116,35 @@ template bool has_batch(const std::vector<View<const float>>&, const View<float>
                         const View<int64_t>&);
 template bool has_batch(const std::vector<View<const double>>&, const View<double>&,
                         const View<int64_t>&);
+template bool has_batch(const std::vector<View<const keops::half>>&, const View<keops::half>&,
+                        const View<int64_t>&);
+template bool has_batch(const std::vector<View<const keops::bfloat16>>&,
+                        const View<keops::bfloat16>&, const View<int64_t>&);
 template BatchShape broadcast_batch(const std::vector<View<const float>>&,
                                     const std::vector<frontend::ArgInfo>&, const std::string&);
 template BatchShape broadcast_batch(const std::vector<View<const double>>&,
+                                    const std::vector<frontend::ArgInfo>&, const std::string&);
+template BatchShape broadcast_batch(const std::vector<View<const keops::half>>&,
+                                    const std::vector<frontend::ArgInfo>&, const std::string&);
+template BatchShape broadcast_batch(const std::vector<View<const keops::bfloat16>>&,
                                     const std::vector<frontend::ArgInfo>&, const std::string&);
 template std::vector<View<const float>> batch_element(const std::vector<View<const float>>&,
                                                       const BatchShape&, int64_t);
 template std::vector<View<const double>> batch_element(const std::vector<View<const double>>&,
                                                        const BatchShape&, int64_t);
+template std::vector<View<const keops::half>> batch_element(
+    const std::vector<View<const keops::half>>&, const BatchShape&, int64_t);
+template std::vector<View<const keops::bfloat16>> batch_element(
+    const std::vector<View<const keops::bfloat16>>&, const BatchShape&, int64_t);
 template View<float> output_element(const std::string&, const char*, const View<float>&,
                                     const BatchShape&, int64_t);
 template View<double> output_element(const std::string&, const char*, const View<double>&,
                                      const BatchShape&, int64_t);
+template View<keops::half> output_element(const std::string&, const char*, const View<keops::half>&,
+                                          const BatchShape&, int64_t);
+template View<keops::bfloat16> output_element(const std::string&, const char*,
+                                              const View<keops::bfloat16>&, const BatchShape&,
+                                              int64_t);
 template View<int64_t> output_element(const std::string&, const char*, const View<int64_t>&,
                                       const BatchShape&, int64_t);
 

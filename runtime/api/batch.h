@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "compiler/frontend/aliases.h"
+#include "keops/half.h"
 #include "keops/view.h"
 
 namespace keops::detail {

@@ -181,6 +181,37 @@ void run_stages_via_host(const GenredImpl& g, const std::vector<View<const T>>& 
   if (device >= 0) runtime::cuda::synchronize(device);
 }
 
+template <class T>
+constexpr bool is_16_bit = std::is_same_v<T, half> || std::is_same_v<T, bfloat16>;
+
+// A program of several kernels on 16-bit arrays: its steps pass arrays from one kernel to the
+// next, and add and scatter values on the host, which must not round at every step. So the
+// arguments are widened to float32 on the host, the program runs in float32, and its values
+// are rounded once at the end.
+template <class T>
+void run_stages_widened(const GenredImpl& g, const std::vector<View<const T>>& args,
+                        const detail::RowCounts& rows, View<T> values, View<int64_t> indices,
+                        int device) {
+  std::vector<std::vector<float>> widened(args.size());
+  std::vector<const float*> pointers;
+  for (size_t k = 0; k < args.size(); ++k) {
+    std::vector<T> copy;
+    const T* from = detail::on_host(args[k], copy);
+    widened[k].assign(from, from + args[k].rows * args[k].cols);
+    pointers.push_back(widened[k].data());
+  }
+  std::vector<float> wide_values(size_t(values.rows * values.cols));
+  detail::HostOutput<T> host_values{values, {}};
+  detail::HostOutput<int64_t> host_indices{indices, {}};
+  detail::run_stages<float>(g, pointers, rows, wide_values.data(), host_indices.data(), device);
+  if (!wide_values.empty())
+    std::transform(wide_values.begin(), wide_values.end(), host_values.data(),
+                   [](float v) { return T(v); });
+  host_values.finish();
+  host_indices.finish();
+  if (device >= 0) runtime::cuda::synchronize(device);
+}
+
 // Batch dims: one run of the same compiled kernel per element of the broadcast batch shape,
 // on offset pointers (host or device alike).
 template <class T>
@@ -206,19 +237,24 @@ void run_impl(const GenredImpl& g, const std::vector<View<const T>>& args, View<
   const auto stream = static_cast<runtime::cuda::CUstream>(g.options.stream);
   // One kernel on the GPU: arrays in its memory are used in place, host arrays copied in and
   // out, and the run orders itself on the stream (and may be queued there).
-  if (device >= 0 && g.single_kernel()) {
+  // (16-bit arrays: on the CPU too, where a single kernel is all that reads them.)
+  if ((device >= 0 || is_16_bit<T>)&&g.single_kernel()) {
     detail::run_kernel<T>(g.main, g.options, device,
                           {out_rows, rows.of(g.main.inner_cat()), args, values, indices}, stream);
     return;
   }
   if (device >= 0) runtime::cuda::wait_for_stream(device, stream);
-  const bool in_device_memory =
-      values.device >= 0 || indices.device >= 0 ||
-      std::any_of(args.begin(), args.end(), [](const View<const T>& v) { return v.device >= 0; });
-  if (in_device_memory) return run_stages_via_host<T>(g, args, rows, values, indices, device);
-  std::vector<const T*> pointers;
-  for (const auto& v : args) pointers.push_back(v.data);
-  detail::run_stages<T>(g, pointers, rows, values.data, indices.data, device);
+  if constexpr (is_16_bit<T>) {
+    return run_stages_widened<T>(g, args, rows, values, indices, device);
+  } else {
+    const bool in_device_memory =
+        values.device >= 0 || indices.device >= 0 ||
+        std::any_of(args.begin(), args.end(), [](const View<const T>& v) { return v.device >= 0; });
+    if (in_device_memory) return run_stages_via_host<T>(g, args, rows, values, indices, device);
+    std::vector<const T*> pointers;
+    for (const auto& v : args) pointers.push_back(v.data);
+    detail::run_stages<T>(g, pointers, rows, values.data, indices.data, device);
+  }
 }
 
 template <class T>
@@ -278,6 +314,20 @@ void Genred::run(const std::vector<View<const float>>& args, View<float> values,
 void Genred::run(const std::vector<View<const double>>& args, View<double> values,
                  View<int64_t> indices) const {
   run_impl<double>(*impl_, args, values, indices);
+}
+Result<half> Genred::operator()(const std::vector<View<const half>>& args) const {
+  return call_impl<half>(*impl_, args);
+}
+Result<bfloat16> Genred::operator()(const std::vector<View<const bfloat16>>& args) const {
+  return call_impl<bfloat16>(*impl_, args);
+}
+void Genred::run(const std::vector<View<const half>>& args, View<half> values,
+                 View<int64_t> indices) const {
+  run_impl<half>(*impl_, args, values, indices);
+}
+void Genred::run(const std::vector<View<const bfloat16>>& args, View<bfloat16> values,
+                 View<int64_t> indices) const {
+  run_impl<bfloat16>(*impl_, args, values, indices);
 }
 
 std::shared_ptr<const GenredImpl> detail::gradient(const GenredImpl& forward,

@@ -12,6 +12,7 @@
 #include "compiler/ir/context.h"
 #include "compiler/ir/reduction.h"
 #include "compiler/program/reduction_program.h"
+#include "keops/half.h"
 #include "keops/options.h"
 
 namespace keops::detail {
@@ -26,9 +27,17 @@ struct GenredImpl : program::ReductionProgram {
   Options options;
 };
 
+// The dtype kernels compute in for arrays of T (float32 for 16-bit floats), and how the
+// arrays hold it.
 template <class T>
 constexpr ir::DType dtype_of() {
-  return std::is_same_v<T, float> ? ir::DType::F32 : ir::DType::F64;
+  return std::is_same_v<T, double> ? ir::DType::F64 : ir::DType::F32;
+}
+template <class T>
+constexpr codegen::Storage storage_of() {
+  return std::is_same_v<T, half>       ? codegen::Storage::F16
+         : std::is_same_v<T, bfloat16> ? codegen::Storage::BF16
+                                       : codegen::Storage::Native;
 }
 
 // Rows of the i and j arguments of one call.

@@ -32,7 +32,8 @@ codegen::KernelSpec kernel_spec(const ReductionStage& s, ir::DType dtype, const 
 template <class T>
 void run_kernel(const ReductionStage& s, const Options& o, int gpu_device,
                 runtime::ReductionArrays<T> arrays, runtime::cuda::CUstream stream) {
-  const codegen::KernelSpec spec = kernel_spec(s, dtype_of<T>(), o, gpu_device);
+  codegen::KernelSpec spec = kernel_spec(s, dtype_of<T>(), o, gpu_device);
+  spec.storage = storage_of<T>();
   const auto sparse = sparse_axis(o, s);
   arrays.sparse = sparse_ptr(sparse);
   if (gpu_device < 0) {
@@ -55,5 +56,11 @@ template void run_kernel<float>(const ReductionStage&, const Options&, int,
                                 runtime::ReductionArrays<float>, runtime::cuda::CUstream);
 template void run_kernel<double>(const ReductionStage&, const Options&, int,
                                  runtime::ReductionArrays<double>, runtime::cuda::CUstream);
+template void run_kernel<keops::half>(const ReductionStage&, const Options&, int,
+                                      runtime::ReductionArrays<keops::half>,
+                                      runtime::cuda::CUstream);
+template void run_kernel<keops::bfloat16>(const ReductionStage&, const Options&, int,
+                                          runtime::ReductionArrays<keops::bfloat16>,
+                                          runtime::cuda::CUstream);
 
 }  // namespace keops::detail

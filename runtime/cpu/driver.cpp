@@ -50,5 +50,9 @@ void run_cpu_kernel(const jit::CpuKernel& kernel, const ReductionArrays<T>& arra
 
 template void run_cpu_kernel<float>(const jit::CpuKernel&, const ReductionArrays<float>&, int);
 template void run_cpu_kernel<double>(const jit::CpuKernel&, const ReductionArrays<double>&, int);
+template void run_cpu_kernel<keops::half>(const jit::CpuKernel&,
+                                          const ReductionArrays<keops::half>&, int);
+template void run_cpu_kernel<keops::bfloat16>(const jit::CpuKernel&,
+                                              const ReductionArrays<keops::bfloat16>&, int);
 
 }  // namespace keops::runtime

@@ -42,8 +42,8 @@ struct GpuRunRequest {
   int64_t budget = 0;             // device bytes the run may take
   std::string budget_source;      // where the budget comes from, for messages
   bool several_rows_pay = false;  // lower::several_rows_per_thread_pay
-  // A dense sum whose tail may split (gpu_plan.h): not Kahan sums nor float64 accumulators,
-  // whose slices would be rounded to T and summed without compensation.
+  // A dense sum whose tail may split (gpu_plan.h): not Kahan sums, float64 accumulators nor
+  // 16-bit outputs, whose slices would be rounded to T and summed without compensation.
   bool sum_may_split = false;
   int64_t value_cols = 0;
   int element_bytes = 4;

@@ -175,8 +175,10 @@ RunPlacement place_run(const codegen::KernelSpec& spec, const lower::GpuLayout& 
                         ? "Options::gpu_memory_limit"
                         : "the free memory of GPU " + std::to_string(device) + " less a margin";
   r.several_rows_pay = lower::several_rows_per_thread_pay(spec);
+  // A split tail's slices are outputs: 16-bit ones would round each slice's sum.
   r.sum_may_split = spec.reduction.traits().family == ir::ReductionFamily::Sum &&
-                    spec.sum_scheme != codegen::SumScheme::Kahan && !spec.float64_accumulator;
+                    spec.sum_scheme != codegen::SumScheme::Kahan && !spec.float64_accumulator &&
+                    spec.storage == codegen::Storage::Native;
   r.value_cols = values.cols;
   r.element_bytes = int(sizeof(T));
   r.arg_count = int64_t(args.size());
@@ -622,6 +624,12 @@ template void merge_gpu_states<float>(const codegen::KernelSpec&, int, int64_t,
 template void merge_gpu_states<double>(const codegen::KernelSpec&, int, int64_t,
                                        const std::vector<std::vector<char>>&, View<double>,
                                        View<int64_t>);
+template void merge_gpu_states<keops::half>(const codegen::KernelSpec&, int, int64_t,
+                                            const std::vector<std::vector<char>>&,
+                                            View<keops::half>, View<int64_t>);
+template void merge_gpu_states<keops::bfloat16>(const codegen::KernelSpec&, int, int64_t,
+                                                const std::vector<std::vector<char>>&,
+                                                View<keops::bfloat16>, View<int64_t>);
 
 template void run_gpu_reduction<float>(const codegen::KernelSpec&, int,
                                        const ReductionArrays<float>&, const GpuRunOptions&,
@@ -629,5 +637,11 @@ template void run_gpu_reduction<float>(const codegen::KernelSpec&, int,
 template void run_gpu_reduction<double>(const codegen::KernelSpec&, int,
                                         const ReductionArrays<double>&, const GpuRunOptions&,
                                         const GpuLaunchKnobs&);
+template void run_gpu_reduction<keops::half>(const codegen::KernelSpec&, int,
+                                             const ReductionArrays<keops::half>&,
+                                             const GpuRunOptions&, const GpuLaunchKnobs&);
+template void run_gpu_reduction<keops::bfloat16>(const codegen::KernelSpec&, int,
+                                                 const ReductionArrays<keops::bfloat16>&,
+                                                 const GpuRunOptions&, const GpuLaunchKnobs&);
 
 }  // namespace keops::runtime::cuda

@@ -93,5 +93,9 @@ template void launch_reduction<float>(const KernelFunction&, LaunchConfig,
                                       const ReductionArrays<float>&);
 template void launch_reduction<double>(const KernelFunction&, LaunchConfig,
                                        const ReductionArrays<double>&);
+template void launch_reduction<keops::half>(const KernelFunction&, LaunchConfig,
+                                            const ReductionArrays<keops::half>&);
+template void launch_reduction<keops::bfloat16>(const KernelFunction&, LaunchConfig,
+                                                const ReductionArrays<keops::bfloat16>&);
 
 }  // namespace keops::runtime::cuda

@@ -222,5 +222,13 @@ template void run_multi_gpu_reduction<float>(const codegen::KernelSpec&, const s
                                              const ReductionArrays<float>&, const GpuRunOptions&);
 template void run_multi_gpu_reduction<double>(const codegen::KernelSpec&, const std::vector<int>&,
                                               const ReductionArrays<double>&, const GpuRunOptions&);
+template void run_multi_gpu_reduction<keops::half>(const codegen::KernelSpec&,
+                                                   const std::vector<int>&,
+                                                   const ReductionArrays<keops::half>&,
+                                                   const GpuRunOptions&);
+template void run_multi_gpu_reduction<keops::bfloat16>(const codegen::KernelSpec&,
+                                                       const std::vector<int>&,
+                                                       const ReductionArrays<keops::bfloat16>&,
+                                                       const GpuRunOptions&);
 
 }  // namespace keops::runtime::cuda
