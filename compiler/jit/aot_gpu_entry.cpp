@@ -110,7 +110,9 @@ void build_aot_gpu_entry(llvm::Module& m, const lower::KernelPlan& plan, const s
       int64(int64_t(fnv1a(ptx))),
       string(gpu_kernel_symbol(plan.key_hash()), "kernel_name"),
       int64(spec.gpu().sm),
-      int64(spec.dtype == ir::DType::F32 ? 4 : 8),
+      int64(spec.storage != codegen::Storage::Native ? 2
+            : spec.dtype == ir::DType::F32           ? 4
+                                                     : 8),
       int64(spec.axis),
       int64(layout.block_threads),
       int64(layout.shared_bytes()),

@@ -44,7 +44,7 @@ struct keops_aot_gpu_kernel {
   uint64_t ptx_hash;       /* 64-bit FNV-1a of ptx: with the device, the module cache key */
   const char* kernel_name; /* the .entry of ptx */
   int64_t sm;              /* ptx targets sm_<sm>; it runs on GPUs of that or a later one */
-  int64_t dtype_bytes;     /* 4: float, 8: double */
+  int64_t dtype_bytes;     /* 4: float, 8: double, 2: float16 or bfloat16 (the PTX knows) */
   int64_t axis;            /* 1: nx output rows, reduced over ny; 0: ny rows over nx */
   int64_t block_threads;   /* threads per block */
   int64_t shared_bytes;    /* dynamic shared memory per block */

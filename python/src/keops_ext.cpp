@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <keops/keops.h>
@@ -47,13 +48,32 @@ keops::BatchShape batch_of(const Array& a, size_t count) {
   return batch;
 }
 
+// The DLPack dtype of arrays of T, and its name.
+template <class T>
+nb::dlpack::dtype dlpack_dtype() {
+  if constexpr (std::is_same_v<T, keops::half>)
+    return {uint8_t(nb::dlpack::dtype_code::Float), 16, 1};
+  else if constexpr (std::is_same_v<T, keops::bfloat16>)
+    return {uint8_t(nb::dlpack::dtype_code::Bfloat), 16, 1};
+  else
+    return nb::dtype<T>();
+}
+template <class T>
+const char* dtype_name() {
+  if constexpr (std::is_same_v<T, keops::half>)
+    return "float16";
+  else if constexpr (std::is_same_v<T, keops::bfloat16>)
+    return "bfloat16";
+  else
+    return sizeof(T) == 4 ? "float32" : "float64";
+}
+
 // An array of (batch..., rows, cols) values of T (a parameter: (batch..., cols), one row).
 template <class T>
 keops::View<const T> argument_view(const Array& a, const keops::ArgumentInfo& info, size_t k) {
   const std::string what = "argument " + std::to_string(k) + " (" + info.name + ")";
-  if (a.dtype() != nb::dtype<T>())
-    throw nb::type_error((what + ": expected an array of " +
-                          (sizeof(T) == 4 ? "float32" : "float64") +
+  if (a.dtype() != dlpack_dtype<T>())
+    throw nb::type_error((what + ": expected an array of " + dtype_name<T>() +
                           " like the first argument, got another dtype")
                              .c_str());
   const bool parameter = info.category == 2;
@@ -75,7 +95,7 @@ keops::View<const T> argument_view(const Array& a, const keops::ArgumentInfo& in
 template <class T>
 keops::View<T> output_view(const std::optional<Array>& a, const char* what) {
   if (!a) return {nullptr, 0, 0};
-  if (a->dtype() != nb::dtype<T>())
+  if (a->dtype() != dlpack_dtype<T>())
     throw nb::type_error((std::string(what) + ": wrong dtype").c_str());
   if (a->ndim() < 2)
     throw nb::value_error((std::string(what) + ": expected (..., rows, cols)").c_str());
@@ -98,13 +118,30 @@ std::vector<keops::View<const T>> argument_views(const std::vector<keops::Argume
   return views;
 }
 
-// Whether the arguments hold float64 values (else float32): the first argument's dtype.
-bool float64_arguments(const std::vector<Array>& args) {
-  if (args.empty() || args[0].dtype() == nb::dtype<float>()) return false;
-  if (args[0].dtype() == nb::dtype<double>()) return true;
+// Calls f(T()) for T the first argument's element type (float32 without arguments).
+template <class F>
+void with_element_type(const std::vector<Array>& args, F&& f) {
+  if (args.empty() || args[0].dtype() == nb::dtype<float>()) return f(float(0));
+  if (args[0].dtype() == nb::dtype<double>()) return f(double(0));
+  if (args[0].dtype() == dlpack_dtype<keops::half>()) return f(keops::half());
+  if (args[0].dtype() == dlpack_dtype<keops::bfloat16>()) return f(keops::bfloat16());
   throw nb::type_error(
-      "argument 0: keops computes on float32 or float64 arrays (float16 and integers are not "
-      "supported)");
+      "argument 0: keops computes on float16, bfloat16, float32 or float64 arrays (not on "
+      "integers or complex numbers)");
+}
+
+// Whether KernelSolve's arguments hold float64 values (else float32): the first argument's
+// dtype; conjugate gradients in 16 bits would not converge to float32's tolerances.
+bool float64_arguments(const std::vector<Array>& args) {
+  bool float64 = false;
+  with_element_type(args, [&](auto zero) {
+    using T = decltype(zero);
+    if (sizeof(T) == 2)
+      throw nb::type_error(
+          "KernelSolve: float16 and bfloat16 arrays are not supported (solve in float32)");
+    float64 = sizeof(T) == 8;
+  });
+  return float64;
 }
 
 // Runs op on the arrays, writing the outputs in place; the GIL is released meanwhile.
@@ -119,10 +156,7 @@ void run_genred(const keops::Genred& op, const std::vector<Array>& args,
     nb::gil_scoped_release release;
     op.run(views, value_view, index_view);
   };
-  if (float64_arguments(args))
-    run(double(0));
-  else
-    run(float(0));
+  with_element_type(args, run);
 }
 
 // What run() hands keops for each array: (address, rows, cols, device, batch dims), so that
@@ -138,10 +172,7 @@ std::vector<std::tuple<uintptr_t, int64_t, int64_t, int, std::vector<int64_t>>> 
       out.emplace_back(uintptr_t(v.data), v.rows, v.cols, v.device, batch);
     }
   };
-  if (float64_arguments(args))
-    describe(double(0));
-  else
-    describe(float(0));
+  with_element_type(args, describe);
   return out;
 }
 

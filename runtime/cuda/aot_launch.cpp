@@ -183,7 +183,10 @@ void launch_checked(const keops_aot_gpu_kernel* k, int64_t nx, int64_t ny, const
     throw Failure{KEOPS_AOT_NO_GPU, "running " + name + ": no usable GPU: " + probe.reason};
   try {
     const AotCall call{nx, ny, args, values, indices};
-    if (k->dtype_bytes == 4)
+    // (16-bit arrays: the PTX converts them; here only their size matters.)
+    if (k->dtype_bytes == 2)
+      run<half>(*k, name, call, arg_rows);
+    else if (k->dtype_bytes == 4)
       run<float>(*k, name, call, arg_rows);
     else
       run<double>(*k, name, call, arg_rows);

@@ -201,6 +201,85 @@ TEST_CASE("keopsc compile: objects linked into a C program with -fopenmp give th
   CHECK(bytes_as<int64_t>(results, kNx * 4 + kNy * 8, kNy) == nearest.indices);
 }
 
+TEST_CASE("keopsc compile --dtype float16|bfloat16: uint16_t arrays, Genred's 16-bit results") {
+  TempDir dir;
+  for (const char* dtype : {"float16", "bfloat16"}) {
+    CAPTURE(dtype);
+    const bool f16 = std::string(dtype) == "float16";
+    const std::string name = std::string("gauss_") + dtype;
+    const auto r =
+        run_shell(keopsc("compile " + quoted(kGauss) + alias_args(kGaussAliases) +
+                         " --axis 1 --dtype " + dtype + " -o " + quoted(dir / (name + ".o"))),
+                  dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    const std::string header = read_bytes(dir / (name + ".h"));
+    CHECK(header.find(std::string(dtype) + " (as uint16_t bits; computed on in float32)") !=
+          std::string::npos);
+    CHECK(header.find("const uint16_t* const* args, uint16_t* values") != std::string::npos);
+    // The same bits in, through the object and through Genred.
+    auto bits = [&](const std::vector<float>& v) {
+      std::vector<uint16_t> out;
+      for (float f : v) out.push_back(f16 ? keops::half(f).bits : keops::bfloat16(f).bits);
+      return out;
+    };
+    const auto x = bits(points<float>(kNx, 3, 7, 23, 1.0 / 16)),
+               y = bits(points<float>(kNy, 3, 11, 19, 1.0 / 8)),
+               b = bits(points<float>(kNy, 1, 3, 5, 1.0 / 4));
+    std::string input;
+    for (const auto* v : {&x, &y, &b})
+      input.append(reinterpret_cast<const char*>(v->data()), v->size() * 2);
+    keops::test::write_bytes(dir / "in.bin", input);
+    const std::string program =
+        "#include <stdio.h>\n#include \"" + name + ".h\"\n" + "enum { NX = " + std::to_string(kNx) +
+        ", NY = " + std::to_string(kNy) +
+        " };\n"
+        "int main(void) {\n"
+        "  static uint16_t x[NX * 3], y[NY * 3], b[NY], out[NX];\n"
+        "  FILE* f = fopen(\"in.bin\", \"rb\");\n"
+        "  if (fread(x, 2, NX * 3, f) + fread(y, 2, NY * 3, f) + fread(b, 2, NY, f) != 4 * NY + "
+        "3 * NX) return 9;\n"
+        "  fclose(f);\n"
+        "  const uint16_t* args[3] = {x, y, b};\n"
+        "  if (" +
+        name +
+        "(NX, NY, args, out, 0) != 0) return 10;\n"
+        "  f = fopen(\"out.bin\", \"wb\");\n"
+        "  fwrite(out, 2, NX, f);\n"
+        "  fclose(f);\n"
+        "  return 0;\n"
+        "}\n";
+    keops::test::write_bytes(dir / "prog16.c", program);
+    const auto build = run_shell("cd " + quoted(dir.path().string()) + " && " + KEOPS_C_COMPILER +
+                                     " prog16.c " + name + ".o -fopenmp -lm -o prog16",
+                                 dir);
+    INFO(build.err);
+    REQUIRE(build.status == 0);
+    REQUIRE(run_shell("cd " + quoted(dir.path().string()) + " && ./prog16", dir).status == 0);
+    const auto object_out = bytes_as<uint16_t>(read_bytes(dir / "out.bin"), 0, kNx);
+    keops::Options cpu;
+    cpu.backend = keops::Backend::CPU;
+    const keops::Genred g(kGauss, kGaussAliases, "Sum", 1, cpu);
+    std::vector<uint16_t> genred_out;
+    if (f16) {
+      auto view = [](const std::vector<uint16_t>& v, int64_t rows, int64_t cols) {
+        return keops::View<const keops::half>{reinterpret_cast<const keops::half*>(v.data()), rows,
+                                              cols};
+      };
+      for (keops::half h : g({view(x, kNx, 3), view(y, kNy, 3), view(b, kNy, 1)}).values)
+        genred_out.push_back(h.bits);
+    } else {
+      auto view = [](const std::vector<uint16_t>& v, int64_t rows, int64_t cols) {
+        return keops::View<const keops::bfloat16>{
+            reinterpret_cast<const keops::bfloat16*>(v.data()), rows, cols};
+      };
+      for (keops::bfloat16 h : g({view(x, kNx, 3), view(y, kNy, 3), view(b, kNy, 1)}).values)
+        genred_out.push_back(h.bits);
+    }
+    CHECK(object_out == genred_out);
+  }
+}
+
 TEST_CASE("keopsc run: .npy arguments in, the Genred result out") {
   TempDir dir;
   const auto x = points<double>(kNx, 3, 7, 23, 1.0 / 16),
@@ -335,6 +414,15 @@ TEST_CASE("keopsc emit: the canonical IR, the LLVM IR, the assembly of a CPU, th
   r = run_shell(keopsc("emit --emit ptx --target sm_90 --axis 1" + formula), dir);
   CHECK(r.status == 0);
   CHECK(r.out.find(".target sm_90") != std::string::npos);
+  CHECK(r.out.find("cvt.f32.f16") == std::string::npos);
+  // float16 arrays: widened as loaded, the output rounded (cvt.rn.f16.f32).
+  r = run_shell(keopsc("emit --emit ptx --target sm_90 --axis 1 --dtype float16" + formula), dir);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("cvt.f32.f16") != std::string::npos);
+  CHECK(r.out.find("cvt.rn.f16.f32") != std::string::npos);
+  r = run_shell(keopsc("emit --emit ptx --target sm_90 --dtype float8" + formula), dir);
+  CHECK(r.status == 2);
+  CHECK(r.err.find("--dtype") != std::string::npos);
 }
 
 TEST_CASE("keopsc emit: --tensor-cores and --matmul-precision choose the GPU's products") {

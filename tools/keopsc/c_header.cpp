@@ -37,7 +37,14 @@ std::string c_header(const keops::runtime::KernelRequest& request,
                      const keops::runtime::OwnedKernelSpec& owned, const std::string& symbol,
                      const std::string& library_dir) {
   const keops::codegen::KernelSpec& spec = owned.spec;
-  const std::string type = spec.dtype == keops::ir::DType::F32 ? "float" : "double";
+  // 16-bit floats cross the C ABI as their bits (keops::half and keops::bfloat16 are that).
+  const std::string type = spec.storage != keops::codegen::Storage::Native ? "uint16_t"
+                           : spec.dtype == keops::ir::DType::F32           ? "float"
+                                                                           : "double";
+  const std::string dtype = spec.storage != keops::codegen::Storage::Native
+                                ? std::string(keops::codegen::storage_name(spec.storage)) +
+                                      " (as uint16_t bits; computed on in float32)"
+                                : std::string(keops::ir::dtype_name(spec.dtype));
   const std::string macro = upper(symbol);
   const char* out_rows = spec.axis == 1 ? "nx" : "ny";
   std::string aliases;
@@ -53,7 +60,7 @@ std::string c_header(const keops::runtime::KernelRequest& request,
        ", axis " + std::to_string(spec.axis) +
        (spec.axis == 1 ? " (one output row per i, reduced over j), "
                        : " (one output row per j, reduced over i), ") +
-       std::string(keops::ir::dtype_name(spec.dtype)) + "\n";
+       dtype + "\n";
   const bool gpu = spec.on_gpu();
   if (gpu)
     h +=

@@ -135,7 +135,12 @@ keops::runtime::OwnedKernelSpec formula_spec(const FormulaArgs& args) {
                                          ? keops::MatmulPrecision::TF32
                                          : keops::MatmulPrecision::Float32;
   try {
-    return keops::runtime::make_kernel_spec(request, dtype, target);
+    keops::runtime::OwnedKernelSpec owned =
+        keops::runtime::make_kernel_spec(request, dtype, target);
+    owned.spec.storage = args.dtype == "float16"    ? keops::codegen::Storage::F16
+                         : args.dtype == "bfloat16" ? keops::codegen::Storage::BF16
+                                                    : keops::codegen::Storage::Native;
+    return owned;
   } catch (const keops::Error& e) {
     throw UsageError(e.what());
   }

@@ -35,8 +35,11 @@ void add_formula_options(CLI::App* command, FormulaArgs& f, bool with_dtype_and_
   command->add_option("--formula2", f.request.options.formula2,
                       "G of LogSumExpWeight, SumSoftMaxWeight and the other ..Weight reductions");
   if (!with_dtype_and_target) return;
-  command->add_option("--dtype", f.dtype, "float32 or float64")
-      ->check(CLI::IsMember({"float32", "float64"}))
+  command
+      ->add_option("--dtype", f.dtype,
+                   "float32, float64, float16 or bfloat16 (arrays of 16-bit floats, computed on "
+                   "in float32)")
+      ->check(CLI::IsMember({"float32", "float64", "float16", "bfloat16"}))
       ->capture_default_str();
   command
       ->add_option("--target", f.target,

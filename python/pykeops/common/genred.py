@@ -82,7 +82,7 @@ def accumulation_options(options, reduction, dtype_acc, use_double_acc, sum_sche
     if dtype_acc not in ("auto", "float32", "float64"):
         raise ValueError(
             f"invalid value {dtype_acc!r} for option dtype_acc: should be 'auto', 'float32' or "
-            "'float64' (keops computes on float32 and float64 data; float16 is not supported)"
+            "'float64' (keops accumulates in float32 or float64, float16 and bfloat16 data included)"
         )
     options.float64_accumulator = dtype_acc == "float64"
     if sum_scheme not in _SUM_SCHEMES:

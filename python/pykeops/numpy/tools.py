@@ -4,7 +4,7 @@ import numpy as np
 
 from pykeops.common.messages import NOT_CONTIGUOUS, warn
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 
 class NumpyTools:
