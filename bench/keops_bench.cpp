@@ -6,6 +6,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <keops/keops.h>
@@ -81,6 +82,8 @@ struct Settings {
   // --tensor-cores auto|on|off, --matmul-precision float32|tf32: Options' matrix units.
   std::string tensor_cores = "auto";
   std::string matmul_precision = "float32";
+  // --dtype float16|bfloat16: the float32 cases on 16-bit arrays (float64 ones stay).
+  std::string dtype = "float32";
   int64_t nx = -1, ny = -1;
   std::vector<std::string> only;
 };
@@ -227,6 +230,16 @@ std::string json_number(double v, int digits = 3) {
 }
 
 template <class T>
+const char* dtype_name() {
+  if constexpr (std::is_same_v<T, keops::half>)
+    return "float16";
+  else if constexpr (std::is_same_v<T, keops::bfloat16>)
+    return "bfloat16";
+  else
+    return sizeof(T) == 4 ? "float32" : "float64";
+}
+
+template <class T>
 void print_line(const std::string& name, int64_t nx, int64_t ny, const Settings& s,
                 const Timing<T>& t, double err) {
   std::printf(
@@ -234,15 +247,14 @@ void print_line(const std::string& name, int64_t nx, int64_t ny, const Settings&
       "\"threads\": %d, \"median_s\": %.6g, \"min_s\": %.6g, \"first_call_s\": %.6g, "
       "\"pairs_per_s\": %.4g, \"max_rel_err\": %s, \"queued_s\": %s%s%s}\n",
       name.c_str(), s.gpu || !s.devices.empty() ? (s.fast_math ? "gpu" : "gpu-accurate") : "cpu",
-      sizeof(T) == 4 ? "float32" : "float64", (long long)nx, (long long)ny, s.threads, t.median,
-      t.min, t.first, double(nx) * double(ny) / t.median, json_number(err).c_str(),
+      dtype_name<T>(), (long long)nx, (long long)ny, s.threads, t.median, t.min, t.first,
+      double(nx) * double(ny) / t.median, json_number(err).c_str(),
       json_number(t.queued, 6).c_str(),
       s.devices.empty() ? "" : (", \"devices\": " + std::to_string(s.devices.size())).c_str(),
-      s.gpu || !s.devices.empty()
-          ? (", \"tensor_cores\": \"" + s.tensor_cores + "\", \"matmul_precision\": \"" +
-             s.matmul_precision + "\"")
-                .c_str()
-          : "");
+      s.gpu || !s.devices.empty() ? (", \"tensor_cores\": \"" + s.tensor_cores +
+                                     "\", \"matmul_precision\": \"" + s.matmul_precision + "\"")
+                                        .c_str()
+                                  : "");
   std::fflush(stdout);
 }
 
@@ -306,7 +318,7 @@ void run_case(const Case& c, const Settings& s) {
   const auto t1 = std::chrono::steady_clock::now();
   const keops::Genred grad = op.grad(c.grad_var);
   data.emplace_back(forward.result.values);
-  for (T& v : data.back()) v *= 2;
+  for (T& v : data.back()) v = T(2 * float(v));
   args.push_back({"e", int(forward.result.cols), keops::ir::CatI});
   views.push_back({data.back().data(), forward.result.rows, forward.result.cols});
   to_gpu(views.back());
@@ -340,7 +352,8 @@ int usage() {
                "usage: keops_bench [--quick] [--cases a,b] [--repeat N] [--threads T]\n"
                "                   [--backend cpu|gpu] [--accurate] [--nx N] [--ny M]\n"
                "                   [--devices 0,1 | -1] [--no-check] [--list]\n"
-               "                   [--tensor-cores auto|on|off] [--matmul-precision float32|tf32]\n");
+               "                   [--tensor-cores auto|on|off] [--matmul-precision float32|tf32]\n"
+               "                   [--dtype float32|float16|bfloat16]\n");
   return 2;
 }
 
@@ -368,6 +381,9 @@ int main(int argc, char** argv) {
     } else if (a == "--matmul-precision") {
       s.matmul_precision = value();
       if (s.matmul_precision != "float32" && s.matmul_precision != "tf32") return usage();
+    } else if (a == "--dtype") {
+      s.dtype = value();
+      if (s.dtype != "float32" && s.dtype != "float16" && s.dtype != "bfloat16") return usage();
     } else if (a == "--repeat")
       s.repeat = std::atoi(value().c_str());
     else if (a == "--threads")
@@ -401,6 +417,10 @@ int main(int argc, char** argv) {
         continue;
       if (c.float64)
         run_case<double>(c, s);
+      else if (s.dtype == "float16")
+        run_case<keops::half>(c, s);
+      else if (s.dtype == "bfloat16")
+        run_case<keops::bfloat16>(c, s);
       else
         run_case<float>(c, s);
     }

@@ -5,6 +5,7 @@
 #include "runtime/api/ranges_run.h"
 #include "runtime/cpu/driver.h"
 #include "runtime/cpu/kernels.h"
+#include "runtime/cpu/widened.h"
 #include "runtime/cuda/gpu_reduce.h"
 #include "runtime/cuda/multi_gpu.h"
 #include "runtime/cuda/stream.h"
@@ -37,7 +38,10 @@ void run_kernel(const ReductionStage& s, const Options& o, int gpu_device,
   const auto sparse = sparse_axis(o, s);
   arrays.sparse = sparse_ptr(sparse);
   if (gpu_device < 0) {
-    runtime::run_cpu_kernel<T>(runtime::cpu_kernel_for(spec), arrays, o.threads);
+    if constexpr (sizeof(T) == 2)
+      runtime::run_cpu_widened<T>(spec, arrays, o.threads);
+    else
+      runtime::run_cpu_kernel<T>(runtime::cpu_kernel_for(spec), arrays, o.threads);
     return;
   }
   runtime::cuda::GpuRunOptions run_options;
