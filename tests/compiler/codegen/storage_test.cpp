@@ -195,10 +195,25 @@ TEST_CASE("16-bit arguments are part of the kernel's key, and GPU kernels widen 
       if (s == Storage::F16) CHECK(ptx.find("cvt.f32.f16") != std::string::npos);
       check_assembles(ptx);
     }
-  // A short row staged in shared memory.
+  // A short row staged in shared memory; its output rounded (cvt.rn.f16.f32); the 2-D
+  // scheme's partial kernel keeps float32 states, and its merge kernel rounds the values.
   GpuSpec s("Exp(-SqDist(x, y)) * v", "Sum", DType::F32, 0, "", 3, 2);
   s.spec.storage = Storage::F16;
   const std::string ptx = keops::jit::gpu_kernel_ptx(s.spec);
   CHECK(ptx.find("cvt.f32.f16") != std::string::npos);
+  CHECK(ptx.find("cvt.rn.f16.f32") != std::string::npos);
   check_assembles(ptx);
+  s.spec.gpu().scheme = keops::codegen::GpuScheme::Partial;
+  const std::string partial = keops::jit::gpu_kernel_ptx(s.spec);
+  CHECK(partial.find("cvt.rn.f16.f32") == std::string::npos);
+  check_assembles(partial);
+  const std::string merge = keops::jit::gpu_merge_kernel_ptx(s.spec);
+  CHECK(merge.find("cvt.rn.f16.f32") != std::string::npos);
+  CHECK(std::regex_search(merge, std::regex(R"(st(\.global)?\.[ub]16)")));  // (states: f32)
+  check_assembles(merge);
+  // bfloat16 outputs: rounded by integer operations (any sm), stored as 16 bits.
+  s.spec.storage = Storage::BF16;
+  const std::string bf16_merge = keops::jit::gpu_merge_kernel_ptx(s.spec);
+  CHECK(std::regex_search(bf16_merge, std::regex(R"(st(\.global)?\.[ub]16)")));
+  check_assembles(bf16_merge);
 }
