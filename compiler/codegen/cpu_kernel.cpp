@@ -32,10 +32,14 @@ CpuTiling choose_cpu_tiling(const KernelSpec& spec) {
       spec.dtype == ir::DType::F32 ? llvm::Type::getFloatTy(ctx) : llvm::Type::getDoubleTy(ctx);
   int live = 0;
   for (llvm::Type* t : make_reduction_emitter(spec)->state_types(
-           llvm::FixedVectorType::get(scalar, unsigned(lanes))))
+           llvm::FixedVectorType::get(scalar, unsigned(lanes)))) {
+    // A state in memory (a selection of many slots): one copy, whose output alone is
+    // K x dim stores of lanes.
+    if (t->isPointerTy()) return {lanes, 1};
     live +=
         int((t->getPrimitiveSizeInBits().getFixedValue() + unsigned(spec.cpu().vector_bits) - 1) /
             unsigned(spec.cpu().vector_bits));
+  }
   // Streamed outer rows (longer than kCpuStreamDim) live in a stack buffer.
   for (const ArgLayout& a : spec.args)
     if (a.cat == spec.outer_cat() && a.dim <= FormulaEmitter::kCpuStreamDim) live += a.dim;
@@ -406,24 +410,41 @@ void CpuKernelBuilder::finish_tile() {
   b.SetInsertPoint(tile_fin_);
   // A group's column c is the output's column first_column + c.
   const int value_cols = spec_.value_cols(), index_cols = spec_.index_cols();
-  auto column = [&](int c) { return b.CreateAdd(first_column_, b.getInt64(c)); };
+  auto column = [&](Value* c) { return b.CreateAdd(first_column_, c); };
   for (int r = 0; r < tiling_.copies; ++r) {
+    Value* rows = rows_[size_t(r)];
+    Value* live = live_[size_t(r)];
+    auto store_value = [&](Value* v, Value* c) {
+      b.CreateMaskedScatter(
+          elements_->narrow(b, match_width(b, v, llvm::PoisonValue::get(VT_))),
+          element_ptrs(b, elements_->stored(), values_, rows, value_cols, column(c)),
+          elements_->align(), live);
+    };
+    auto store_index = [&](Value* i, Value* c) {
+      b.CreateMaskedScatter(i, element_ptrs(b, i64_, indices_, rows, index_cols, column(c)),
+                            llvm::Align(8), live);
+    };
+    const Vals total = states_[size_t(r)].total(b);
+    if (reduction_->output_in_memory()) {
+      // Many columns (a selection's slots in memory): stored in loops.
+      const int group_values = group_spec_.value_cols(), group_indices = group_spec_.index_cols();
+      emit_component_loop(b, group_values, 1, [&](Value* c, int) {
+        store_value(reduction_->value_column(b, total, c), c);
+      });
+      emit_component_loop(b, group_indices, 1, [&](Value* c, int) {
+        store_index(reduction_->index_column(b, total, c), c);
+      });
+      continue;
+    }
     Vals out_values, out_indices;
-    reduction_->finalize(b, states_[size_t(r)].total(b), out_values, out_indices);
+    reduction_->finalize(b, total, out_values, out_indices);
     for (size_t c = 0; c < out_values.size(); ++c)
-      b.CreateMaskedScatter(
-          elements_->narrow(b, match_width(b, out_values[c], llvm::PoisonValue::get(VT_))),
-          element_ptrs(b, elements_->stored(), values_, rows_[size_t(r)], value_cols,
-                       column(int(c))),
-          elements_->align(), live_[size_t(r)]);
+      store_value(out_values[c], b.getInt64(int64_t(c)));
     for (size_t c = 0; c < out_indices.size(); ++c)
-      b.CreateMaskedScatter(
-          out_indices[c],
-          element_ptrs(b, i64_, indices_, rows_[size_t(r)], index_cols, column(int(c))),
-          llvm::Align(8), live_[size_t(r)]);
+      store_index(out_indices[c], b.getInt64(int64_t(c)));
   }
   ob_->addIncoming(b.CreateAdd(ob_, b.getInt64(int64_t(tiling_.lanes) * tiling_.copies)),
-                   tile_fin_);
+                   b.GetInsertBlock());
   b.CreateBr(tile_header_);
   b.SetInsertPoint(exit_);
   b.CreateRetVoid();

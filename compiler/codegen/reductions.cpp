@@ -452,10 +452,13 @@ std::unique_ptr<ReductionEmitter> make_reduction_emitter(const KernelSpec& spec)
     case ir::ReductionFamily::Sum:
       return std::make_unique<SumEmitter>(dim, spec.sum_scheme == SumScheme::Kahan,
                                           spec.float64_accumulator && spec.dtype == ir::DType::F32);
-    case ir::ReductionFamily::Select:
-      return std::make_unique<SelectEmitter>(
-          dim, t.slots == ir::ReductionSlots::K ? spec.reduction.k : 1,
-          t.best == ir::ReductionBest::Highest, t.yields_values(), t.yields_indices());
+    case ir::ReductionFamily::Select: {
+      const int k = t.slots == ir::ReductionSlots::K ? spec.reduction.k : 1;
+      const bool is_max = t.best == ir::ReductionBest::Highest;
+      if (!spec.on_gpu() && k * dim > kUnrolledSelectSlots)
+        return make_in_memory_select(dim, k, is_max, t.yields_values(), t.yields_indices());
+      return std::make_unique<SelectEmitter>(dim, k, is_max, t.yields_values(), t.yields_indices());
+    }
     case ir::ReductionFamily::ShiftedExp:
       return std::make_unique<ShiftedExpEmitter>(
           t.yields, spec.reduction.formula2 ? spec.reduction.formula2->dim : 0);

@@ -69,9 +69,9 @@ std::string_view reduction_name(ReductionKind kind);
 // SumSoftMaxWeight); keops::Error naming the unknown reduction and listing the known ones.
 ReductionKind reduction_by_name(std::string_view name);
 
-// The largest K of the KMin forms (each component's selection is unrolled: K = 1024 takes
-// 31 s to compile on a 2-core machine, 256 1.5 s), and the most values they keep per output
-// row (K x dim(F)).
+// The largest K of the KMin forms (a GPU kernel unrolls each component's selection: K = 1024
+// takes 31 s to compile on a 2-core machine, 256 1.5 s; a CPU kernel loops over its slots),
+// and the most values they keep per output row (K x dim(F)).
 inline constexpr int kMaxK = 1024;
 inline constexpr int kMaxSelected = 1 << 16;
 

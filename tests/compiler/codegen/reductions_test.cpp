@@ -1,6 +1,7 @@
 // Reduction emitters: every kind merged over blocks of 1, 7 and 256 equals its Direct run.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -19,6 +20,7 @@
 #include "compiler/frontend/aliases.h"
 #include "compiler/frontend/parser.h"
 #include "compiler/ir/context.h"
+#include "compiler/ir/evaluator.h"
 #include "compiler/jit/cpu_compile.h"
 #include "runtime/cpu/driver.h"
 #include "runtime/cpu/kernels.h"
@@ -52,6 +54,10 @@ const std::vector<Case> kCases = {
     {kVectorF, "ArgKMin", 1},
     {kVectorF, "ArgKMin", 4},
     {kVectorF, "KMin_ArgKMin", 3},
+    // More slots than kUnrolledSelectSlots (F has 2 components): in memory on the CPU.
+    {kVectorF, "KMin", 40},
+    {kVectorF, "ArgKMin", 70},
+    {kVectorF, "KMin_ArgKMin", 33},
     {kScalarF, "LogSumExp", 0, "", false},
     {kScalarF, "LogSumExpWeight", 0, "Exp(y)", false},
     {kScalarF, "Max_SumShiftExp", 0, "", false},
@@ -195,6 +201,39 @@ TEST_CASE_TEMPLATE("every reduction merged over blocks of 1, 7 and 256 equals it
   for (const Case& c : kCases) check_blocks_match_direct<T>(c);
 }
 
+// The selections of many slots (in memory, their insertions loops) against the float64
+// reference: F's values are exact in float32 here, so values and indices must be equal, ties
+// (many), NaN, infinities and slots left empty (ny < K) included.
+TEST_CASE_TEMPLATE("selections with their slots in memory equal the reference", T, float, double) {
+  const int64_t nx = 37;
+  for (const Case& c : kCases) {
+    if (c.k * 2 <= keops::codegen::kUnrolledSelectSlots) continue;
+    for (int64_t ny : {20, 300}) {
+      CAPTURE(c.reduction);
+      CAPTURE(c.k);
+      CAPTURE(ny);
+      const Data<T> data(nx, ny, /*special_columns=*/true);
+      const Outputs got = run<T>(c, {SumScheme::Direct}, data, nx, ny);
+      keops::ir::Context ctx;
+      const KernelSpec spec = spec_for(ctx, c, keops::ir::DType::F64, {SumScheme::Direct});
+      const std::vector<double> x(data.x.begin(), data.x.end()), y(data.y.begin(), data.y.end()),
+          a(data.a.begin(), data.a.end()), b(data.b.begin(), data.b.end());
+      const auto want = keops::ir::reference_reduce(
+          spec.formula, spec.reduction, 1, {x.data(), y.data(), a.data(), b.data()}, nx, ny);
+      CHECK(got.indices == want.indices);
+      CHECK(relative_difference(got.values, want.values) == 0);
+    }
+  }
+  // Compiled in well under a second at the largest K (31 s unrolled).
+  keops::ir::Context ctx;
+  const auto start = std::chrono::steady_clock::now();
+  const KernelSpec big =
+      spec_for(ctx, {"x - y", "KMin_ArgKMin", 1024}, keops::ir::DType::F32, {SumScheme::Block});
+  CHECK(!keops::jit::cpu_kernel_assembly(big).empty());
+  MESSAGE("KMin_ArgKMin, K = 1024, dim 2: compiled in ",
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), " s");
+}
+
 TEST_CASE("float64-accumulated float32 sums merge over blocks like their Direct run") {
   check_blocks_match_direct<float>(kCases[0], /*float64_accumulator=*/true);
 }
@@ -215,6 +254,8 @@ TEST_CASE_TEMPLATE("a Kahan sum (one block merged into the total) matches the Di
 
 TEST_CASE("every reduction's machine code calls no function (straight-line, GPU-ready)") {
   for (const Case& c : kCases) {
+    // (Selections of many slots, CPU only, call their init and merge loops.)
+    if (c.k * 2 > keops::codegen::kUnrolledSelectSlots) continue;
     keops::ir::Context ctx;
     const KernelSpec spec = spec_for(ctx, c, keops::ir::DType::F32, {SumScheme::Block, 256});
     CAPTURE(c.reduction);
