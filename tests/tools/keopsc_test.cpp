@@ -95,7 +95,10 @@ std::vector<T> bytes_as(const std::string& bytes, size_t offset, size_t count) {
 template <class T>
 void save_npy(const std::string& path, const std::vector<T>& data, int64_t rows, int64_t cols,
               bool one_d = false) {
-  const char* descr = sizeof(T) == 4 ? "<f4" : std::is_integral_v<T> ? "<i8" : "<f8";
+  const char* descr = sizeof(T) == 2          ? "<f2"
+                      : sizeof(T) == 4        ? "<f4"
+                      : std::is_integral_v<T> ? "<i8"
+                                              : "<f8";
   std::string header = std::string("{'descr': '") + descr +
                        "', 'fortran_order': False, 'shape': (" + std::to_string(rows) +
                        (one_d ? "," : ", " + std::to_string(cols)) + "), }";
@@ -298,6 +301,25 @@ TEST_CASE("keopsc run: .npy arguments in, the Genred result out") {
   const auto gauss = keops::Genred(kGauss, kGaussAliases, "Sum",
                                    1)({{x.data(), kNx, 3}, {y.data(), kNy, 3}, {b.data(), kNy, 1}});
   CHECK(load_npy<double>(dir / "gauss.npy", kNx, 1, "<f8") == gauss.values);
+  // float16 files: computed in float32, written as float16, Genred's bits.
+  std::vector<keops::half> x16, y16, b16;
+  for (double v : x) x16.push_back(keops::half(float(v)));
+  for (double v : y) y16.push_back(keops::half(float(v)));
+  for (double v : b) b16.push_back(keops::half(float(v)));
+  save_npy(dir / "x16.npy", x16, kNx, 3);
+  save_npy(dir / "y16.npy", y16, kNy, 3);
+  save_npy(dir / "b16.npy", b16, kNy, 1);
+  r = run_shell(keopsc("run " + quoted(kGauss) + alias_args(kGaussAliases) + " --axis 1 --arg " +
+                       quoted(dir / "x16.npy") + " --arg " + quoted(dir / "y16.npy") + " --arg " +
+                       quoted(dir / "b16.npy") + " -o " + quoted(dir / "gauss16.npy")),
+                dir);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const auto gauss16 = keops::Genred(kGauss, kGaussAliases, "Sum", 1)(
+      {{x16.data(), kNx, 3}, {y16.data(), kNy, 3}, {b16.data(), kNy, 1}});
+  std::vector<uint16_t> want16;
+  for (keops::half h : gauss16.values) want16.push_back(h.bits);
+  CHECK(load_npy<uint16_t>(dir / "gauss16.npy", kNx, 1, "<f2") == want16);
 
   const std::vector<std::string> aliases = {"x = Vi(3)", "y = Vj(3)"};
   const auto nearest = keops::Genred("SqDist(x, y)", aliases, "Min_ArgMin",
@@ -586,7 +608,7 @@ TEST_CASE("keopsc: bad input is a message on stderr and exit status 2") {
        "garbage.npy: not a .npy"},
       {run + quoted(dir / "x.npy") + " --arg " + quoted(dir / "missing.npy"), "missing.npy"},
       {run + quoted(dir / "x.npy") + " --arg " + quoted(dir / "long_string.npy"),
-       "long_string.npy: dtype 'aaaaaaaaaaaaaaaa...' is not float32"},
+       "long_string.npy: dtype 'aaaaaaaaaaaaaaaa...' is not float16 ('<f2'), float32"},
       {run + quoted(dir / "x.npy") + " --arg " + quoted(dir / "huge_header.npy"),
        "huge_header.npy: a .npy header of 131072 bytes: at most 65535 are read"},
       {run + quoted(dir / "x.npy") + " --arg " + quoted(dir / "fifo.npy"),

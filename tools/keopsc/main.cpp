@@ -153,7 +153,8 @@ int main(int argc, char** argv) {
   keopsc::RunArgs run;
   CLI::App* run_cmd = app.add_subcommand("run", "Runs a reduction on .npy files");
   run_cmd->footer(
-      "Arguments: float32 or float64 (all of one dtype), little-endian, C order, 2-D, or 1-D:\n"
+      "Arguments: float16, float32 or float64 (all of one dtype; float16 computed in float32),\n"
+      "little-endian, C order, 2-D, or 1-D:\n"
       "the values of a parameter, or a column for an i or j argument of dim 1. A formula\n"
       "without i (or j) arguments takes the number of i (j) rows from --nx (--ny). The\n"
       "values go to -o. The int64 indices of reductions yielding values too (Min_ArgMin,\n"

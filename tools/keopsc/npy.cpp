@@ -22,7 +22,7 @@ constexpr size_t kMagicSize = 6;
 // The longest header read: version 1.0's limit (NumPy writes far shorter ones).
 constexpr size_t kMaxHeaderBytes = 65535;
 
-size_t item_size(NpyType t) { return t == NpyType::F32 ? 4 : 8; }
+size_t item_size(NpyType t) { return t == NpyType::F16 ? 2 : t == NpyType::F32 ? 4 : 8; }
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw keops::Error(path + ": " + what);
@@ -86,9 +86,10 @@ NpyType parse_descr(const std::string& path, const HeaderScanner& h) {
   const std::string shown = abbreviated(descr, 16);
   if (!descr.empty() && descr[0] == '>')
     fail(path, "big-endian data ('" + shown + "') is not supported: save it little-endian");
+  if (descr == "<f2") return NpyType::F16;
   if (descr == "<f4") return NpyType::F32;
   if (descr == "<f8") return NpyType::F64;
-  fail(path, "dtype '" + shown + "' is not float32 ('<f4') or float64 ('<f8')");
+  fail(path, "dtype '" + shown + "' is not float16 ('<f2'), float32 ('<f4') or float64 ('<f8')");
 }
 
 std::vector<int64_t> parse_shape(const std::string& path, const HeaderScanner& h) {
@@ -159,7 +160,10 @@ std::string read_regular_file(const std::string& path) {
 }  // namespace
 
 const char* npy_type_name(NpyType type) {
-  return type == NpyType::F32 ? "float32" : type == NpyType::F64 ? "float64" : "int64";
+  return type == NpyType::F16   ? "float16"
+         : type == NpyType::F32 ? "float32"
+         : type == NpyType::F64 ? "float64"
+                                : "int64";
 }
 
 NpyArray read_npy(const std::string& path) {
@@ -205,7 +209,10 @@ NpyArray read_npy(const std::string& path) {
 
 void write_npy(const std::string& path, NpyType type, int64_t rows, int64_t cols,
                const void* data) {
-  const char* descr = type == NpyType::F32 ? "<f4" : type == NpyType::F64 ? "<f8" : "<i8";
+  const char* descr = type == NpyType::F16   ? "<f2"
+                      : type == NpyType::F32 ? "<f4"
+                      : type == NpyType::F64 ? "<f8"
+                                             : "<i8";
   std::string header = std::string("{'descr': '") + descr +
                        "', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
                        std::to_string(cols) + "), }";

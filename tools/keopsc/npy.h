@@ -1,4 +1,5 @@
-// .npy files (NumPy format 1.0 to 3.0): little-endian, C-order float32, float64 and int64 arrays.
+// .npy files (NumPy format 1.0 to 3.0): little-endian, C-order float16, float32, float64 and
+// int64 arrays.
 #pragma once
 
 #include <cstddef>
@@ -8,7 +9,7 @@
 
 namespace keopsc {
 
-enum class NpyType { F32, F64, I64 };
+enum class NpyType { F16, F32, F64, I64 };
 
 struct NpyArray {
   NpyType type = NpyType::F64;
@@ -23,7 +24,7 @@ struct NpyArray {
   }
 };
 
-// Reads a float32 or float64 array, 1-D or 2-D. keops::Error naming the file when it is
+// Reads a float16, float32 or float64 array, 1-D or 2-D. keops::Error naming the file when it is
 // missing, not a .npy file, truncated, Fortran-ordered, big-endian, of another dtype or rank.
 NpyArray read_npy(const std::string& path);
 

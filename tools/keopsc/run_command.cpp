@@ -176,6 +176,8 @@ void run_command(const RunArgs& args) {
   const Outputs outputs = outputs_of(args, owned);
   if (type == NpyType::F64)
     run_and_write<double>(args, arrays, shapes, outputs, type, ms_since(start));
+  else if (type == NpyType::F16)
+    run_and_write<keops::half>(args, arrays, shapes, outputs, type, ms_since(start));
   else
     run_and_write<float>(args, arrays, shapes, outputs, type, ms_since(start));
 }
