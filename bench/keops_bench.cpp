@@ -230,16 +230,6 @@ std::string json_number(double v, int digits = 3) {
 }
 
 template <class T>
-const char* dtype_name() {
-  if constexpr (std::is_same_v<T, keops::half>)
-    return "float16";
-  else if constexpr (std::is_same_v<T, keops::bfloat16>)
-    return "bfloat16";
-  else
-    return sizeof(T) == 4 ? "float32" : "float64";
-}
-
-template <class T>
 void print_line(const std::string& name, int64_t nx, int64_t ny, const Settings& s,
                 const Timing<T>& t, double err) {
   std::printf(
@@ -247,7 +237,7 @@ void print_line(const std::string& name, int64_t nx, int64_t ny, const Settings&
       "\"threads\": %d, \"median_s\": %.6g, \"min_s\": %.6g, \"first_call_s\": %.6g, "
       "\"pairs_per_s\": %.4g, \"max_rel_err\": %s, \"queued_s\": %s%s%s}\n",
       name.c_str(), s.gpu || !s.devices.empty() ? (s.fast_math ? "gpu" : "gpu-accurate") : "cpu",
-      dtype_name<T>(), (long long)nx, (long long)ny, s.threads, t.median, t.min, t.first,
+      keops::dtype_name<T>(), (long long)nx, (long long)ny, s.threads, t.median, t.min, t.first,
       double(nx) * double(ny) / t.median, json_number(err).c_str(),
       json_number(t.queued, 6).c_str(),
       s.devices.empty() ? "" : (", \"devices\": " + std::to_string(s.devices.size())).c_str(),

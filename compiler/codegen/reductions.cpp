@@ -444,6 +444,10 @@ void ReductionEmitter::emit_fold(llvm::IRBuilderBase& b, const Vals& state, cons
   b.SetInsertPoint(done);
 }
 
+bool select_in_memory(const KernelSpec& spec, int k, int dim) {
+  return !spec.on_gpu() && (k > kUnrolledSelectK || int64_t(k) * dim > kUnrolledSelectSlots);
+}
+
 std::unique_ptr<ReductionEmitter> make_reduction_emitter(const KernelSpec& spec) {
   const int dim = spec.formula->dim;
   spec.reduction.check(dim);
@@ -455,7 +459,7 @@ std::unique_ptr<ReductionEmitter> make_reduction_emitter(const KernelSpec& spec)
     case ir::ReductionFamily::Select: {
       const int k = t.slots == ir::ReductionSlots::K ? spec.reduction.k : 1;
       const bool is_max = t.best == ir::ReductionBest::Highest;
-      if (!spec.on_gpu() && k * dim > kUnrolledSelectSlots)
+      if (select_in_memory(spec, k, dim))
         return make_in_memory_select(dim, k, is_max, t.yields_values(), t.yields_indices());
       return std::make_unique<SelectEmitter>(dim, k, is_max, t.yields_values(), t.yields_indices());
     }

@@ -112,11 +112,14 @@ Vals load_state(llvm::IRBuilderBase& b, const std::vector<llvm::Type*>& types,
                 const StateSlots& slots);
 void store_state(llvm::IRBuilderBase& b, const Vals& state, const StateSlots& slots);
 
-// The largest K x dim(F) a CPU kernel's selection keeps unrolled in registers; more are kept
-// in memory (make_in_memory_select), whose loops compile in constant time and ran faster from
-// K = 16 on (ArgKMin, 2e4 points of dimension 3, AVX-512: K = 16 33 ms against 43, 64 162
-// against 438; K = 10 21 against 22, within noise, stays unrolled). GPU kernels unroll all.
-inline constexpr int kUnrolledSelectSlots = 12;
+// The largest K, and K x dim(F), of a CPU kernel's selection kept unrolled in registers;
+// larger ones are kept in memory (make_in_memory_select), whose loops compile in constant
+// time and ran faster from K = 16 on (ArgKMin, 2e4 points of dimension 3, AVX-512: K = 16
+// 33 ms against 43, 64 162 against 438; K = 10 21 against 22, within noise, stays unrolled).
+// Max and Min of long vectors (K = 1, in column groups) stay unrolled. GPU kernels unroll all.
+inline constexpr int kUnrolledSelectK = 12;
+inline constexpr int kUnrolledSelectSlots = 1024;
+bool select_in_memory(const KernelSpec& spec, int k, int dim);
 
 // Max, Min, KMin and their Arg forms (as SelectEmitter) with their slots in memory and each
 // insertion a loop over them: for CPU kernels only (a GPU's states are registers).

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace keops {
 
@@ -89,5 +90,16 @@ struct bfloat16 {
 };
 
 static_assert(sizeof(half) == 2 && sizeof(bfloat16) == 2, "16-bit floats are 2 bytes");
+
+// The name of an element type of Views: "float16", "bfloat16", "float32" or "float64".
+template <class T>
+constexpr const char* dtype_name() {
+  if constexpr (std::is_same_v<T, half>)
+    return "float16";
+  else if constexpr (std::is_same_v<T, bfloat16>)
+    return "bfloat16";
+  else
+    return sizeof(T) == 4 ? "float32" : "float64";
+}
 
 }  // namespace keops

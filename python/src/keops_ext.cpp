@@ -48,7 +48,7 @@ keops::BatchShape batch_of(const Array& a, size_t count) {
   return batch;
 }
 
-// The DLPack dtype of arrays of T, and its name.
+// The DLPack dtype of arrays of T.
 template <class T>
 nb::dlpack::dtype dlpack_dtype() {
   if constexpr (std::is_same_v<T, keops::half>)
@@ -58,22 +58,13 @@ nb::dlpack::dtype dlpack_dtype() {
   else
     return nb::dtype<T>();
 }
-template <class T>
-const char* dtype_name() {
-  if constexpr (std::is_same_v<T, keops::half>)
-    return "float16";
-  else if constexpr (std::is_same_v<T, keops::bfloat16>)
-    return "bfloat16";
-  else
-    return sizeof(T) == 4 ? "float32" : "float64";
-}
 
 // An array of (batch..., rows, cols) values of T (a parameter: (batch..., cols), one row).
 template <class T>
 keops::View<const T> argument_view(const Array& a, const keops::ArgumentInfo& info, size_t k) {
   const std::string what = "argument " + std::to_string(k) + " (" + info.name + ")";
   if (a.dtype() != dlpack_dtype<T>())
-    throw nb::type_error((what + ": expected an array of " + dtype_name<T>() +
+    throw nb::type_error((what + ": expected an array of " + keops::dtype_name<T>() +
                           " like the first argument, got another dtype")
                              .c_str());
   const bool parameter = info.category == 2;

@@ -54,7 +54,7 @@ const std::vector<Case> kCases = {
     {kVectorF, "ArgKMin", 1},
     {kVectorF, "ArgKMin", 4},
     {kVectorF, "KMin_ArgKMin", 3},
-    // More slots than kUnrolledSelectSlots (F has 2 components): in memory on the CPU.
+    // K over kUnrolledSelectK: in memory on the CPU.
     {kVectorF, "KMin", 40},
     {kVectorF, "ArgKMin", 70},
     {kVectorF, "KMin_ArgKMin", 33},
@@ -207,7 +207,7 @@ TEST_CASE_TEMPLATE("every reduction merged over blocks of 1, 7 and 256 equals it
 TEST_CASE_TEMPLATE("selections with their slots in memory equal the reference", T, float, double) {
   const int64_t nx = 37;
   for (const Case& c : kCases) {
-    if (c.k * 2 <= keops::codegen::kUnrolledSelectSlots) continue;
+    if (c.k <= keops::codegen::kUnrolledSelectK) continue;
     for (int64_t ny : {20, 300}) {
       CAPTURE(c.reduction);
       CAPTURE(c.k);
@@ -255,7 +255,7 @@ TEST_CASE_TEMPLATE("a Kahan sum (one block merged into the total) matches the Di
 TEST_CASE("every reduction's machine code calls no function (straight-line, GPU-ready)") {
   for (const Case& c : kCases) {
     // (Selections of many slots, CPU only, call their init and merge loops.)
-    if (c.k * 2 > keops::codegen::kUnrolledSelectSlots) continue;
+    if (c.k > keops::codegen::kUnrolledSelectK) continue;
     keops::ir::Context ctx;
     const KernelSpec spec = spec_for(ctx, c, keops::ir::DType::F32, {SumScheme::Block, 256});
     CAPTURE(c.reduction);

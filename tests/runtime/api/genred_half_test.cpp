@@ -12,6 +12,7 @@
 #include <keops/keops.h>
 
 #include "tests/support/backends.h"
+#include "tests/support/rounded_once.h"
 
 namespace {
 
@@ -39,30 +40,6 @@ struct Array {
   View<const H> view() const { return {stored.data(), rows, cols}; }
   View<const double> wide_view() const { return {wide.data(), rows, cols}; }
 };
-
-// Unit roundoff of the output format.
-template <class H>
-constexpr double roundoff() {
-  return std::is_same_v<H, half> ? 0x1p-11 : 0x1p-8;
-}
-
-// The 16-bit output is the float64 one rounded once, up to float32's accumulation: each
-// value within 1.01 units of roundoff of it (plus a float32 margin of the output's scale).
-template <class H>
-void check_close(const std::vector<H>& got, const std::vector<double>& want) {
-  REQUIRE(got.size() == want.size());
-  double scale = 0;
-  for (double w : want) scale = std::max(scale, std::isfinite(w) ? std::fabs(w) : 0.0);
-  int wrong = 0;
-  for (size_t q = 0; q < got.size(); ++q) {
-    const double g = double(float(got[q])), w = want[q];
-    if (std::isinf(w) && g == w) continue;
-    const double bound = 1.01 * roundoff<H>() * std::fabs(w) + 1e-5 * scale;
-    if (!(std::fabs(g - w) <= bound) && ++wrong <= 3)
-      CHECK_MESSAGE(false, "value ", q, ": ", g, " where float64 gives ", w);
-  }
-  CHECK(wrong == 0);
-}
 
 struct Case {
   const char* formula;
@@ -99,7 +76,7 @@ void check_reduction(const Genred& g, const std::vector<Array<H>>& arrays) {
   CHECK(r.rows == w.rows);
   CHECK(r.cols == w.cols);
   CHECK(r.index_cols == w.index_cols);
-  check_close(r.values, w.values);
+  keops::test::check_rounded_once(r.values, w.values);
 }
 
 template <class H>
@@ -223,7 +200,7 @@ TEST_CASE("16-bit arrays with batch dims, block-sparse ranges, and float16 overf
     };
     const keops::Result<bfloat16> r = g({batched(x, 9), batched(y, 7), batched(b, 7)});
     const keops::Result<double> w = g({wide_batched(x, 9), wide_batched(y, 7), wide_batched(b, 7)});
-    check_close(r.values, w.values);
+    keops::test::check_rounded_once(r.values, w.values);
     // Block-sparse ranges: rows 0-4 meet j 0-2, rows 5-8 meet j 3-6.
     keops::Ranges ranges;
     ranges.ranges_i = {{0, 5}, {5, 9}};
@@ -236,8 +213,8 @@ TEST_CASE("16-bit arrays with batch dims, block-sparse ranges, and float16 overf
     sparse.ranges = ranges;
     const Genred s = g.with_options(sparse);
     const Array<half> hx(9, 2, rng), hy(7, 2, rng), hb(7, 1, rng);
-    check_close(s({hx.view(), hy.view(), hb.view()}).values,
-                s({hx.wide_view(), hy.wide_view(), hb.wide_view()}).values);
+    keops::test::check_rounded_once(s({hx.view(), hy.view(), hb.view()}).values,
+                                    s({hx.wide_view(), hy.wide_view(), hb.wide_view()}).values);
     // A float16 sum past 65504 is infinite; bfloat16 holds it.
     const Genred total("b", {"b = Vj(1)"}, "Sum", 1, [&] {
       Options n = o;

@@ -15,6 +15,7 @@
 #include "runtime/cuda/gpu_reduce.h"
 #include "runtime/cuda/memory.h"
 #include "tests/support/backends.h"
+#include "tests/support/rounded_once.h"
 
 namespace {
 
@@ -53,27 +54,6 @@ struct Data {
   }
 };
 
-template <class H>
-constexpr double roundoff() {
-  return std::is_same_v<H, half> ? 0x1p-11 : 0x1p-8;
-}
-
-// Values of the 16-bit run within rounding (plus float32's accumulation) of float64's.
-template <class H>
-void check_close(const std::vector<H>& got, const std::vector<double>& want) {
-  REQUIRE(got.size() == want.size());
-  double scale = 0;
-  for (double w : want) scale = std::max(scale, std::fabs(w));
-  int wrong = 0;
-  for (size_t q = 0; q < got.size(); ++q) {
-    const double g = double(float(got[q]));
-    if (!(std::fabs(g - want[q]) <= 1.01 * roundoff<H>() * std::fabs(want[q]) + 2e-5 * scale) &&
-        ++wrong <= 3)
-      CHECK_MESSAGE(false, "value ", q, ": ", g, " where float64 gives ", want[q]);
-  }
-  CHECK(wrong == 0);
-}
-
 // The reduction of `formula` on data, 16-bit on the GPU with `o`, against float64 on the CPU.
 template <class H>
 void check_run(const Data<H>& data, const char* formula, const char* reduction, int k, Options o) {
@@ -92,7 +72,7 @@ void check_run(const Data<H>& data, const char* formula, const char* reduction, 
                                                           {wide[2].data(), data.ny, data.e},
                                                           {wide[3].data(), 1, 1}});
   const keops::Result<H> got = g(data.views());
-  check_close(got.values, want.values);
+  keops::test::check_rounded_once(got.values, want.values, 2e-5);
 }
 
 template <class H>
