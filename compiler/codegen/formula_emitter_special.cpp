@@ -100,11 +100,10 @@ Value* soft_dtw_looped(Arith& a, const Vals& x, const Vals& y, Value* gamma, Val
   const int64_t n = int64_t(x.size()), m = int64_t(y.size());
   llvm::Instruction* resume = split_block_at(b, "dtw.after");
   auto* row_type = llvm::ArrayType::get(lanes, uint64_t(n));
-  auto* xs = entry_alloca(b, row_type);
-  auto* column = entry_alloca(b, row_type);
-  auto slot = [&](llvm::AllocaInst* row, Value* i) {
-    return b.CreateGEP(row_type, row, {b.getInt64(0), i});
-  };
+  // (On the heap past kMaxStackBufferBytes: a series may have 2^20 values.)
+  Value* xs = entry_buffer(b, row_type);
+  Value* column = entry_buffer(b, row_type);
+  auto slot = [&](Value* row, Value* i) { return b.CreateGEP(row_type, row, {b.getInt64(0), i}); };
   auto square = [&](Value* u, Value* v) {
     Value* diff = a.sub(u, v);
     return match_width(b, a.mul(diff, diff), like);
@@ -118,7 +117,7 @@ Value* soft_dtw_looped(Arith& a, const Vals& x, const Vals& y, Value* gamma, Val
     b.CreateStore(up, slot(column, b.getInt64(i)));
   }
   auto* y_type = llvm::ArrayType::get(lanes, uint64_t(m));
-  auto* ys = entry_alloca(b, y_type);
+  Value* ys = entry_buffer(b, y_type);
   for (int64_t j = 0; j < m; ++j)
     b.CreateStore(match_width(b, y[size_t(j)], like),
                   b.CreateGEP(y_type, ys, {b.getInt64(0), b.getInt64(j)}));
@@ -151,6 +150,157 @@ Value* soft_dtw_looped(Arith& a, const Vals& x, const Vals& y, Value* gamma, Val
   return value;
 }
 
+// SoftDTW_SqDist_Grad(x, y, gamma) (evaluator_special.cpp's recursion): the table r by loops
+// into a buffer, then backwards the adjoints e(i, j), one column of them kept, each cell
+// adding its share to the derivatives of x_i, y_j and gamma. Cells outside the table (the
+// successors of the last row and column, the neighbours of the first) are read clamped and
+// masked, so that one loop body serves every cell.
+class SoftDtwGradient {
+ public:
+  SoftDtwGradient(Arith& a, const Vals& x, const Vals& y, Value* gamma)
+      : a_(a), b_(a.b), n_(int64_t(x.size())), m_(int64_t(y.size())), gamma_(gamma) {
+    like_ = gamma;  // the widest of the operands' types: every cell has it
+    for (Value* v : {x[0], y[0]})
+      if (v->getType()->isVectorTy()) like_ = v;
+    lanes_ = like_->getType();
+    inv_gamma_ = a.div(a.cst(gamma, 1.0), gamma);
+    xs_ = stored(x);
+    ys_ = stored(y);
+  }
+
+  Vals emit() {
+    llvm::Instruction* resume = split_block_at(b_, "dtw.grad.after");
+    table_ = buffer(n_ * m_);
+    fill_table();
+    adjoints_ = buffer(n_);
+    gradient_ = buffer(n_ + m_ + 1);
+    for (int64_t k = 0; k < n_ + m_ + 1; ++k) b_.CreateStore(a_.cst(like_, 0.0), at(gradient_, k));
+    backward();
+    Vals out;
+    for (int64_t k = 0; k < n_ + m_ + 1; ++k)
+      out.push_back(b_.CreateLoad(lanes_, at(gradient_, k)));
+    if (resume) {
+      b_.CreateBr(resume->getParent());
+      b_.SetInsertPoint(resume);
+    }
+    return out;
+  }
+
+ private:
+  Value* buffer(int64_t size) {
+    return entry_buffer(b_, llvm::ArrayType::get(lanes_, uint64_t(size)));
+  }
+  Value* at(Value* base, Value* k) { return b_.CreateGEP(lanes_, base, k); }
+  Value* at(Value* base, int64_t k) { return at(base, b_.getInt64(k)); }
+  Value* load(Value* base, Value* k) { return b_.CreateLoad(lanes_, at(base, k)); }
+  Value* stored(const Vals& v) {
+    Value* out = buffer(int64_t(v.size()));
+    for (size_t k = 0; k < v.size(); ++k)
+      b_.CreateStore(match_width(b_, v[k], like_), at(out, int64_t(k)));
+    return out;
+  }
+  Value* cell(Value* i, Value* j) { return b_.CreateAdd(b_.CreateMul(j, b_.getInt64(n_)), i); }
+  Value* d(Value* i, Value* j) {
+    Value* diff = a_.sub(load(xs_, i), load(ys_, j));
+    return a_.mul(diff, diff);
+  }
+  Value* r(Value* i, Value* j) { return load(table_, cell(i, j)); }
+  Value* clamp(Value* k, int64_t size) {
+    Value* low = b_.CreateSelect(b_.CreateICmpSLT(k, b_.getInt64(0)), b_.getInt64(0), k);
+    return b_.CreateSelect(b_.CreateICmpSGE(low, b_.getInt64(size)), b_.getInt64(size - 1), low);
+  }
+
+  // r(i, j) for every cell, column by column (as soft_dtw_looped, the whole table kept).
+  void fill_table() {
+    const CountedLoop columns = open_loop(b_, 0, m_, "dtw.grad.j");
+    const CountedLoop rows = open_loop(b_, 0, n_, "dtw.grad.i");
+    Value *i = rows.k, *j = columns.k;
+    Value* im = clamp(b_.CreateSub(i, b_.getInt64(1)), n_);
+    Value* jm = clamp(b_.CreateSub(j, b_.getInt64(1)), m_);
+    Value* first_row = b_.CreateICmpEQ(i, b_.getInt64(0));
+    Value* first_column = b_.CreateICmpEQ(j, b_.getInt64(0));
+    Value* const neighbours[3] = {r(im, jm), r(im, j), r(i, jm)};
+    Value* dij = d(i, j);
+    Value* inner = soft_dtw_cell(a_, dij, neighbours, gamma_, inv_gamma_);
+    // The first row sums along j, the first column along i, and r(0, 0) = d.
+    Value* edge = a_.add(dij, b_.CreateSelect(first_row, neighbours[2], neighbours[1]));
+    Value* value = b_.CreateSelect(b_.CreateOr(first_row, first_column), edge, inner);
+    value = b_.CreateSelect(b_.CreateAnd(first_row, first_column), dij, value);
+    b_.CreateStore(value, at(table_, cell(i, j)));
+    close_loop(b_, rows);
+    close_loop(b_, columns);
+  }
+
+  // e(i, j) from the last cell back: adjoints_ holds column j + 1's until row i of column j
+  // replaces it; e(i + 1, j) and e(i + 1, j + 1) (read before it was replaced) are carried.
+  // Each cell then adds its shares to gradient_.
+  void backward() {
+    for (int64_t k = 0; k < n_; ++k) b_.CreateStore(a_.cst(like_, 0.0), at(adjoints_, k));
+    const CountedLoop columns = open_loop(b_, 0, m_, "dtw.adj.j");
+    Value* j = b_.CreateSub(b_.getInt64(m_ - 1), columns.k);
+    llvm::BasicBlock* before_rows = b_.GetInsertBlock();
+    const CountedLoop rows = open_loop(b_, 0, n_, "dtw.adj.i");
+    Value* zero = a_.cst(like_, 0.0);
+    auto* below = llvm::PHINode::Create(lanes_, 2, "below", rows.header->getFirstNonPHI());
+    auto* diagonal = llvm::PHINode::Create(lanes_, 2, "diagonal", rows.header->getFirstNonPHI());
+    below->addIncoming(zero, before_rows);
+    diagonal->addIncoming(zero, before_rows);
+    Value* i = b_.CreateSub(b_.getInt64(n_ - 1), rows.k);
+    Value* here = r(i, j);
+    // A successor's share: e(s) exp((r(s) - d(s) - r(i, j)) / gamma), 0 outside the table.
+    auto share = [&](Value* inside, Value* si, Value* sj, Value* e) {
+      Value *ci = clamp(si, n_), *cj = clamp(sj, m_);
+      Value* w = emit_exp(b_, a_.mul(a_.sub(a_.sub(r(ci, cj), d(ci, cj)), here), inv_gamma_));
+      return b_.CreateSelect(inside, a_.mul(e, w), zero);
+    };
+    Value *i1 = b_.CreateAdd(i, b_.getInt64(1)), *j1 = b_.CreateAdd(j, b_.getInt64(1));
+    Value* has_i1 = b_.CreateICmpSLT(i1, b_.getInt64(n_));
+    Value* has_j1 = b_.CreateICmpSLT(j1, b_.getInt64(m_));
+    Value* right = load(adjoints_, i);  // e(i, j + 1)
+    Value* e = b_.CreateSelect(b_.CreateOr(has_i1, has_j1), zero, a_.cst(like_, 1.0));
+    e = a_.add(e, share(has_i1, i1, j, below));
+    e = a_.add(e, share(has_j1, i, j1, right));
+    e = a_.add(e, share(b_.CreateAnd(has_i1, has_j1), i1, j1, diagonal));
+    b_.CreateStore(e, at(adjoints_, i));
+    add_shares(i, j, e, here);
+    below->addIncoming(e, b_.GetInsertBlock());
+    diagonal->addIncoming(right, b_.GetInsertBlock());
+    close_loop(b_, rows);
+    close_loop(b_, columns);
+  }
+
+  void add_shares(Value* i, Value* j, Value* e, Value* here) {
+    Value* g = a_.mul(e, a_.mul(a_.cst(like_, 2.0), a_.sub(load(xs_, i), load(ys_, j))));
+    Value* dx = at(gradient_, i);
+    b_.CreateStore(a_.add(b_.CreateLoad(lanes_, dx), g), dx);
+    Value* dy = at(gradient_, b_.CreateAdd(j, b_.getInt64(n_)));
+    b_.CreateStore(a_.sub(b_.CreateLoad(lanes_, dy), g), dy);
+    // gamma: e (s - sum_k p_k u_k) / gamma at cells with three neighbours.
+    Value* im = clamp(b_.CreateSub(i, b_.getInt64(1)), n_);
+    Value* jm = clamp(b_.CreateSub(j, b_.getInt64(1)), m_);
+    Value* soft = a_.sub(here, d(i, j));
+    Value* weighted = nullptr;
+    for (Value* u : {r(im, jm), r(im, j), r(i, jm)}) {
+      Value* term = a_.mul(emit_exp(b_, a_.mul(a_.sub(soft, u), inv_gamma_)), u);
+      weighted = weighted ? a_.add(weighted, term) : term;
+    }
+    Value* inner =
+        b_.CreateAnd(b_.CreateICmpSGT(i, b_.getInt64(0)), b_.CreateICmpSGT(j, b_.getInt64(0)));
+    Value* dgamma = at(gradient_, n_ + m_);
+    Value* share = a_.mul(e, a_.mul(a_.sub(soft, weighted), inv_gamma_));
+    b_.CreateStore(
+        a_.add(b_.CreateLoad(lanes_, dgamma), b_.CreateSelect(inner, share, a_.cst(like_, 0.0))),
+        dgamma);
+  }
+
+  Arith& a_;
+  llvm::IRBuilderBase& b_;
+  const int64_t n_, m_;
+  Value *gamma_, *inv_gamma_, *like_;
+  llvm::Type* lanes_;
+  Value *xs_, *ys_, *table_ = nullptr, *adjoints_ = nullptr, *gradient_ = nullptr;
+};
+
 Value* soft_dtw(Arith& a, const Vals& x, const Vals& y, Value* gamma) {
   Value* inv_gamma = a.div(a.cst(gamma, 1.0), gamma);
   const size_t n = x.size(), m = y.size();
@@ -180,6 +330,8 @@ Vals emit_special(Arith& a, ir::Expr e, const ArgVals& args) {
       return bspline(a, *args[0], (*args[1])[0], e->ints[0], size_t(e->dim));
     case Op::SoftDTW_SqDist:
       return {soft_dtw(a, *args[0], *args[1], (*args[2])[0])};
+    case Op::SoftDTW_SqDist_Grad:
+      return SoftDtwGradient(a, *args[0], *args[1], (*args[2])[0]).emit();
     default:
       KEOPS_CHECK(false, "not a special function");
       return {};

@@ -57,5 +57,8 @@ int64_t infer_dim(Op op, const std::vector<Expr>& args, const std::vector<int64_
 
 // The most components a formula's value may have: node dims, Var dims and constants.
 inline constexpr int64_t kMaxDim = int64_t(1) << 20;
+// The most cells of SoftDTW_SqDist_Grad's table (n x m), which a kernel keeps whole (a GPU
+// thread in its local memory), and so of a SoftDTW_SqDist that is differentiated.
+inline constexpr int64_t kMaxSoftDtwGradCells = 1024;
 
 }  // namespace keops::ir

@@ -246,8 +246,13 @@ int64_t custom_dim(Op op, const std::vector<Expr>& a, const std::vector<int64_t>
       require_range(op, "the order", ints[0], 0, a[0]->dim - 2);
       return int(a[0]->dim - ints[0] - 1);
     case Op::SoftDTW_SqDist:
+    case Op::SoftDTW_SqDist_Grad:
       if (a[2]->dim != 1) fail(op, "gamma must have dim 1, not " + std::to_string(a[2]->dim));
-      return 1;
+      if (op == Op::SoftDTW_SqDist) return 1;
+      if (int64_t(a[0]->dim) * a[1]->dim > kMaxSoftDtwGradCells)
+        fail(op, "series of " + std::to_string(a[0]->dim) + " x " + std::to_string(a[1]->dim) +
+                     " cells: at most " + std::to_string(kMaxSoftDtwGradCells));
+      return int(a[0]->dim + a[1]->dim + 1);
     default:
       fail(op, "no custom shape rule");
   }

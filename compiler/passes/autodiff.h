@@ -36,10 +36,13 @@ namespace keops::passes {
 //   Complex ops are differentiated as real maps on the interleaved (re, im) components.
 //   BSpline (beyond; keopscore has no derivative): d/dx through the order - 1 splines, with
 //   0 where a knot span is empty; the derivative with respect to the knots is not supported.
-//   SoftDTW_SqDist (beyond: every argument, gamma included): the derivative of the
-//   recursion unrolled into ordinary ops, so the formula grows with n*m; at most
-//   kMaxSoftDtwCells cells, a keops::Error beyond.
-inline constexpr int kMaxSoftDtwCells = 1024;
+//   SoftDTW_SqDist (beyond: every argument, gamma included): up to kUnrolledSoftDtwCells
+//   cells, the derivative of the recursion unrolled into ordinary ops (differentiable again);
+//   beyond, SoftDTW_SqDist_Grad, the recursion run backwards by loops (whose own derivative is
+//   a keops::Error); at most kMaxSoftDtwCells cells (a GPU thread keeps the whole table),
+//   a keops::Error beyond.
+inline constexpr int kUnrolledSoftDtwCells = 64;
+inline constexpr int kMaxSoftDtwCells = int(ir::kMaxSoftDtwGradCells);
 // GradMatrix, Divergence, Laplacian and TraceOperator take one reverse pass per component
 // (of f, or of v): at most kMaxJacobianPasses, a keops::Error beyond (the Laplacian of a
 // Gaussian of dimension 48 compiles in 0.9 s on the CPU, of dimension 52 in 46 s; of

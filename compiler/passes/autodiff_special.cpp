@@ -1,5 +1,5 @@
 // Derivative rules of the special functions: BSpline in its point, SoftDTW_SqDist through its
-// recursion unrolled into ordinary ops.
+// recursion unrolled into ordinary ops, or through SoftDTW_SqDist_Grad for long series.
 #include <string>
 
 #include "compiler/passes/autodiff.h"
@@ -61,13 +61,33 @@ Expr unrolled_soft_dtw(const Step& s, Expr x, Expr y, Expr gamma) {
   return at(n - 1, m - 1);
 }
 
+// Long series: the three derivatives from one SoftDTW_SqDist_Grad node, scaled by the adjoint.
+void rule_soft_dtw_looped(Step& s) {
+  const Expr x = s.arg(0), y = s.arg(1);
+  const Expr gradient = s.make(Op::SoftDTW_SqDist_Grad, {x, y, s.arg(2)});
+  const int64_t starts[3] = {0, x->dim, x->dim + y->dim}, dims[3] = {x->dim, y->dim, 1};
+  for (size_t k = 0; k < 3; ++k) {
+    bool repeated = false;  // SoftDTW_SqDist(x, x, g) sends x both shares
+    for (size_t j = 0; j < k; ++j) repeated = repeated || s.arg(j) == s.arg(k);
+    if (repeated) continue;
+    s.send(k, [&] {
+      Expr share = s.mul(s.adjoint(), s.make(Op::Extract, {gradient}, {starts[k], dims[k]}));
+      for (size_t j = k + 1; j < 3; ++j)
+        if (s.arg(j) == s.arg(k))
+          share = s.add(share,
+                        s.mul(s.adjoint(), s.make(Op::Extract, {gradient}, {starts[j], dims[j]})));
+      return share;
+    });
+  }
+}
+
 void rule_soft_dtw(Step& s) {
   const Expr x = s.arg(0), y = s.arg(1), gamma = s.arg(2);
   if (int64_t(x->dim) * y->dim > kMaxSoftDtwCells)
     throw Error("in SoftDTW_SqDist: the derivative is not supported yet for series of " +
-                std::to_string(x->dim) + " x " + std::to_string(y->dim) +
-                " cells (it unrolls the recursion; at most " + std::to_string(kMaxSoftDtwCells) +
-                " cells)");
+                std::to_string(x->dim) + " x " + std::to_string(y->dim) + " cells (at most " +
+                std::to_string(kMaxSoftDtwCells) + " cells)");
+  if (int64_t(x->dim) * y->dim > kUnrolledSoftDtwCells) return rule_soft_dtw_looped(s);
   std::vector<Expr> targets, constants;
   for (size_t k = 0; k < 3; ++k) (s.needs(k) ? targets : constants).push_back(s.arg(k));
   const auto adjoint =
@@ -89,6 +109,12 @@ void rule_special(Step& s) {
       return rule_bspline(s);
     case Op::SoftDTW_SqDist:
       return rule_soft_dtw(s);
+    case Op::SoftDTW_SqDist_Grad:
+      throw Error(
+          "in SoftDTW_SqDist_Grad: derivatives of SoftDTW_SqDist of order 2 and more "
+          "are supported for series of at most " +
+          std::to_string(kUnrolledSoftDtwCells) + " cells, not " + std::to_string(s.arg(0)->dim) +
+          " x " + std::to_string(s.arg(1)->dim));
     default:
       KEOPS_CHECK(false, "not a special function");
   }

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <random>
 #include <string>
@@ -113,6 +114,111 @@ TEST_CASE("SoftDTW_SqDist of long series: loops over the table, the recursion's 
       CHECK(got32.values[size_t(i)] == doctest::Approx(double(want)).epsilon(1e-5));
     }
   }
+}
+
+// d/dx_k (k < n), d/dy_k (k >= n) or d/dgamma (k = n + m) of the reference, by central
+// differences.
+double soft_dtw_slope(std::vector<double> x, std::vector<double> y, double gamma, size_t k) {
+  const double h = 1e-5;
+  const size_t n = x.size(), m = y.size();
+  double& v = k < n ? x[k] : k < n + m ? y[k - n] : gamma;
+  const double at = v;
+  v = at + h;
+  const long double up = soft_dtw(x.data(), int(n), y.data(), int(m), gamma);
+  v = at - h;
+  const long double down = soft_dtw(x.data(), int(n), y.data(), int(m), gamma);
+  return double((up - down) / (2 * h));
+}
+
+TEST_CASE("SoftDTW_SqDist's gradient of long series: loops, the recursion's slopes") {
+  // Over 64 cells the derivative is SoftDTW_SqDist_Grad, the recursion run backwards by loops
+  // (the unrolled derivative of 16 x 16 cells took 3.3 s to compile, 32 x 32 was refused).
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> u(0, 1);
+  const int n = 12, m = 9;
+  const std::vector<std::string> aliases = {"x = Vi(12)", "y = Vj(9)", "g = Pm(1)"};
+  std::vector<double> x(2 * n), y(3 * m), g = {0.3}, e = {1.5, -0.5};
+  for (double& v : x) v = u(rng);
+  for (double& v : y) v = u(rng);
+  const Genred op("SoftDTW_SqDist(x, y, g)", aliases, "Sum", 1);
+  const std::vector<keops::View<const double>> args = {
+      {x.data(), 2, n}, {y.data(), 3, m}, {g.data(), 1, 1}, {e.data(), 2, 1}};
+  const auto dx = op.grad("x")(args), dy = op.grad("y")(args), dg = op.grad("g")(args);
+  CHECK(op.grad("x").formula().find("SoftDTW_SqDist_Grad") != std::string::npos);
+  // Each against the slopes of the reference, summed over the pairs with their weights e_i.
+  double want_g = 0;
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j) {
+      const std::vector<double> xi(x.begin() + i * n, x.begin() + (i + 1) * n),
+          yj(y.begin() + j * m, y.begin() + (j + 1) * m);
+      want_g += e[size_t(i)] * soft_dtw_slope(xi, yj, g[0], size_t(n + m));
+    }
+  CHECK(dg.values[0] == doctest::Approx(want_g).epsilon(1e-7));
+  for (int i = 0; i < 2; ++i)
+    for (int k = 0; k < n; ++k) {
+      double want = 0;
+      for (int j = 0; j < 3; ++j)
+        want += e[size_t(i)] * soft_dtw_slope({x.begin() + i * n, x.begin() + (i + 1) * n},
+                                              {y.begin() + j * m, y.begin() + (j + 1) * m}, g[0],
+                                              size_t(k));
+      CHECK(dx.values[size_t(i * n + k)] == doctest::Approx(want).epsilon(1e-7));
+    }
+  for (int j = 0; j < 3; ++j)
+    for (int k = 0; k < m; ++k) {
+      double want = 0;
+      for (int i = 0; i < 2; ++i)
+        want += e[size_t(i)] * soft_dtw_slope({x.begin() + i * n, x.begin() + (i + 1) * n},
+                                              {y.begin() + j * m, y.begin() + (j + 1) * m}, g[0],
+                                              size_t(n + k));
+      CHECK(dy.values[size_t(j * m + k)] == doctest::Approx(want).epsilon(1e-7));
+    }
+  // float32: the same, within float32's rounding.
+  const std::vector<float> xf(x.begin(), x.end()), yf(y.begin(), y.end()), gf(g.begin(), g.end()),
+      ef(e.begin(), e.end());
+  const auto dx32 =
+      op.grad("x")({{xf.data(), 2, n}, {yf.data(), 3, m}, {gf.data(), 1, 1}, {ef.data(), 2, 1}});
+  for (size_t q = 0; q < dx.values.size(); ++q)
+    CHECK(dx32.values[q] == doctest::Approx(dx.values[q]).epsilon(1e-4).scale(1));
+  // A second derivative of a long series is refused, naming the limit.
+  CHECK_THROWS_WITH_AS(op.grad("x").grad("x"),
+                       doctest::Contains("derivatives of SoftDTW_SqDist of order 2 and more are "
+                                         "supported for series of at most 64 cells, not 12 x 9"),
+                       keops::Error);
+}
+
+TEST_CASE("SoftDTW_SqDist_Grad equals the unrolled derivative, and compiles fast at 32 x 32") {
+  // 8 x 8 cells: the unrolled derivative (Genred::grad), against the looped op written out.
+  std::mt19937_64 rng(13);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<double> x(8), y(8), g = {0.25}, e = {1.0};
+  for (double& v : x) v = u(rng);
+  for (double& v : y) v = u(rng);
+  const std::vector<std::string> aliases = {"x = Vi(8)", "y = Vj(8)", "g = Pm(1)"};
+  const std::vector<keops::View<const double>> args = {
+      {x.data(), 1, 8}, {y.data(), 1, 8}, {g.data(), 1, 1}, {e.data(), 1, 1}};
+  const Genred op("SoftDTW_SqDist(x, y, g)", aliases, "Sum", 1);
+  const auto unrolled_x = op.grad("x")(args), unrolled_g = op.grad("g")(args);
+  const auto looped = Genred("SoftDTW_SqDist_Grad(x, y, g)", aliases, "Sum",
+                             1)({{x.data(), 1, 8}, {y.data(), 1, 8}, {g.data(), 1, 1}});
+  for (int k = 0; k < 8; ++k)
+    CHECK(looped.values[size_t(k)] == doctest::Approx(unrolled_x.values[size_t(k)]).epsilon(1e-12));
+  CHECK(looped.values[16] == doctest::Approx(unrolled_g.values[0]).epsilon(1e-12));
+  // 32 x 32 cells (refused before): compiled and run in about a second on the CPU.
+  const std::vector<std::string> long_aliases = {"x = Vi(32)", "y = Vj(32)", "g = Pm(1)"};
+  std::vector<float> lx(32), ly(32), lg = {0.5f}, le = {1.0f};
+  for (float& v : lx) v = float(u(rng));
+  for (float& v : ly) v = float(u(rng));
+  keops::Options cpu;
+  cpu.backend = keops::Backend::CPU;
+  const auto start = std::chrono::steady_clock::now();
+  const auto d =
+      Genred("SoftDTW_SqDist(x, y, g)", long_aliases, "Sum", 1, cpu)
+          .grad("x")(
+              {{lx.data(), 1, 32}, {ly.data(), 1, 32}, {lg.data(), 1, 1}, {le.data(), 1, 1}});
+  MESSAGE("SoftDTW_SqDist's gradient, 32 x 32 cells: compiled and run in ",
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), " s");
+  CHECK(d.values.size() == 32);
+  CHECK(std::all_of(d.values.begin(), d.values.end(), [](float v) { return std::isfinite(v); }));
 }
 
 TEST_CASE("keops differences: Grad of Clamp with the lower bound above the upper") {

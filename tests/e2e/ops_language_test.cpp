@@ -92,6 +92,7 @@ const std::vector<Case> kCases = {
      &kSpline, 0, 1, true},
     {"BSpline(k, t, 2)", &kSpline, 0, 1},  // unsorted knots: empty spans give 0
     {"SoftDTW_SqDist(x, v, p)", &kDtw, 0.1, 1},
+    {"SoftDTW_SqDist_Grad(x, v, p)", &kDtw, 0.1, 1},
 };
 
 template <class T>

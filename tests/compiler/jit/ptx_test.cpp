@@ -192,3 +192,13 @@ TEST_CASE("LogSumExp with a G emits LogSumExpWeight's PTX, but for the kernel's 
   CHECK(body("LogSumExp") == weighted);
   CHECK(body("LogSumExp", "") != weighted);  // without G: one sum, not four
 }
+
+TEST_CASE("SoftDTW_SqDist's looped gradient assembles for the GPU, its tables in local memory") {
+  const std::string ptxas = find_ptxas();
+  for (keops::ir::DType dtype : {keops::ir::DType::F32, keops::ir::DType::F64}) {
+    GpuSpec g("SoftDTW_SqDist_Grad(x, y, p)", "Sum", dtype, 0, "", 12);
+    const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
+    CHECK(ptx.find(".local") != std::string::npos);
+    if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 90) == "");
+  }
+}

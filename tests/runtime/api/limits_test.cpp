@@ -140,6 +140,30 @@ TEST_CASE("rows of 100,000 components run on the CPU: their buffers are not on t
   }
 }
 
+TEST_CASE("SoftDTW_SqDist of a series of 1,100 values: its buffers are not on the stack") {
+  // Its loops' column of the table and copies of the series (64 bytes a value on AVX-512)
+  // were on the stack: 211 KB here, 192 MB at the longest series (2^20 values). y has 1
+  // value: the table is cumulative sums of (x_i - y)^2.
+  const int64_t n = 1100;
+  Options o;
+  o.backend = keops::Backend::CPU;
+  const Genred op("SoftDTW_SqDist(x, y, g)",
+                  {"x = Vi(" + std::to_string(n) + ")", "y = Vj(1)", "g = Pm(1)"}, "Sum", 1, o);
+  std::vector<double> x(static_cast<size_t>(n)), y = {0.5}, g = {0.1};
+  double expected = 0;
+  for (int64_t q = 0; q < n; ++q) {
+    x[size_t(q)] = double(q % 3) * 0.25;
+    expected += (x[size_t(q)] - 0.5) * (x[size_t(q)] - 0.5);
+  }
+  const auto r = op({View<const double>{x.data(), 1, n}, View<const double>{y.data(), 1, 1},
+                     View<const double>{g.data(), 1, 1}});
+  CHECK(r.values[0] == doctest::Approx(expected).epsilon(1e-12));
+  // Its derivative keeps the whole table: refused past 1,024 cells, naming the sizes.
+  CHECK_THROWS_WITH_AS(
+      Genred("SoftDTW_SqDist_Grad(x, y, g)", {"x = Vi(100)", "y = Vj(11)", "g = Pm(1)"}, "Sum", 1),
+      doctest::Contains("series of 100 x 11 cells: at most 1024"), Error);
+}
+
 TEST_CASE("a long OneHot is streamed: compiled at once, and equal to the whole op's rule") {
   // OneHot(b, 20000) took 44 s to compile, every component unrolled.
   const int64_t d = 20000;
