@@ -112,7 +112,8 @@ inline void npy_harness(const uint8_t* data, size_t size) {
   std::fclose(f);
   try {
     const keopsc::NpyArray a = keopsc::read_npy(path);
-    if (a.bytes.size() != size_t(a.rows * a.cols) * (a.type == keopsc::NpyType::F32 ? 4 : 8))
+    const size_t item = a.type == keopsc::NpyType::F16 ? 2 : a.type == keopsc::NpyType::F32 ? 4 : 8;
+    if (a.bytes.size() != size_t(a.rows * a.cols) * item)
       __builtin_trap();  // a reader that returned the wrong amount of data
   } catch (const Error&) {
   }
