@@ -137,7 +137,6 @@ class CpuKernelBuilder {
   llvm::Function* fn_;
 
   // Built by the phases, in this order.
-  llvm::Align align_t_{1};
   llvm::IRBuilder<> b_{ctx_};
   BasicBlock *entry_, *tile_header_, *tile_body_, *range_header_, *range_body_, *block_header_,
       *block_pre_, *inner_header_, *inner_load_, *inner_pair_, *block_post_, *range_next_,
@@ -182,7 +181,6 @@ Value* CpuKernelBuilder::element_ptrs(llvm::IRBuilderBase& b, llvm::Type* elem, 
 }
 
 llvm::Function* CpuKernelBuilder::build() {
-  align_t_ = llvm::Align(T_->getPrimitiveSizeInBits() / 8);
   create_blocks();
   enter();
   open_tile();

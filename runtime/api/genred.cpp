@@ -238,7 +238,8 @@ void run_impl(const GenredImpl& g, const std::vector<View<const T>>& args, View<
   // One kernel on the GPU: arrays in its memory are used in place, host arrays copied in and
   // out, and the run orders itself on the stream (and may be queued there).
   // (16-bit arrays: on the CPU too, where a single kernel is all that reads them.)
-  if ((device >= 0 || is_16_bit<T>)&&g.single_kernel()) {
+  const bool one_kernel_run = g.single_kernel() && (device >= 0 || is_16_bit<T>);
+  if (one_kernel_run) {
     detail::run_kernel<T>(g.main, g.options, device,
                           {out_rows, rows.of(g.main.inner_cat()), args, values, indices}, stream);
     return;
