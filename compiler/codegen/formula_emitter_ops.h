@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -61,5 +62,14 @@ Vals emit_tensor(Arith& a, ir::Expr e, const ArgVals& args);
 Vals emit_complex(Arith& a, ir::Expr e, const ArgVals& args);
 // BSpline and SoftDTW_SqDist.
 Vals emit_special(Arith& a, ir::Expr e, const ArgVals& args);
+
+// A series of `size` values read by index (an i64), each a T or lanes of T.
+struct Series {
+  int64_t size;
+  std::function<Value*(Value* index)> at;
+};
+// SoftDTW_SqDist(x, y, gamma) by loops over its table, the series read by index (streamed:
+// none of them unrolled); `like` has the type every cell takes (the widest operand's).
+Value* soft_dtw_series(Arith& a, const Series& x, const Series& y, Value* gamma, Value* like);
 
 }  // namespace keops::codegen::detail

@@ -89,65 +89,84 @@ void close_loop(llvm::IRBuilderBase& b, const CountedLoop& loop) {
   b.SetInsertPoint(loop.exit);
 }
 
+}  // namespace
+
 // The table column by column, i within j, as the unrolled form: `column` holds r(., j - 1)
-// until row i of column j replaces it; the cell above, r(i - 1, j), is carried.
-Value* soft_dtw_looped(Arith& a, const Vals& x, const Vals& y, Value* gamma, Value* inv_gamma) {
+// until row i of column j replaces it; the cell above, r(i - 1, j), is carried. The series
+// are read through x_at and y_at, so that neither is unrolled.
+Value* soft_dtw_series(Arith& a, const Series& x, const Series& y, Value* gamma, Value* like) {
   llvm::IRBuilderBase& b = a.b;
-  Value* like = gamma;  // the widest of the operands' types: every cell has it
-  for (Value* v : {x[0], y[0]})
-    if (v->getType()->isVectorTy()) like = v;
+  Value* inv_gamma = a.div(a.cst(gamma, 1.0), gamma);
   llvm::Type* lanes = like->getType();
-  const int64_t n = int64_t(x.size()), m = int64_t(y.size());
+  const int64_t n = x.size, m = y.size;
   llvm::Instruction* resume = split_block_at(b, "dtw.after");
-  auto* row_type = llvm::ArrayType::get(lanes, uint64_t(n));
   // (On the heap past kMaxStackBufferBytes: a series may have 2^20 values.)
-  Value* xs = entry_buffer(b, row_type);
+  auto* row_type = llvm::ArrayType::get(lanes, uint64_t(n));
   Value* column = entry_buffer(b, row_type);
-  auto slot = [&](Value* row, Value* i) { return b.CreateGEP(row_type, row, {b.getInt64(0), i}); };
+  auto slot = [&](Value* i) { return b.CreateGEP(row_type, column, {b.getInt64(0), i}); };
   auto square = [&](Value* u, Value* v) {
-    Value* diff = a.sub(u, v);
-    return match_width(b, a.mul(diff, diff), like);
+    Value* diff = a.sub(match_width(b, u, like), match_width(b, v, like));
+    return a.mul(diff, diff);
   };
-  // The series, and column 0: cumulative sums.
-  Value* up = nullptr;
-  for (int64_t i = 0; i < n; ++i) {
-    b.CreateStore(match_width(b, x[size_t(i)], like), slot(xs, b.getInt64(i)));
-    Value* d = square(x[size_t(i)], y[0]);
-    up = up ? a.add(d, up) : d;
-    b.CreateStore(up, slot(column, b.getInt64(i)));
-  }
-  auto* y_type = llvm::ArrayType::get(lanes, uint64_t(m));
-  Value* ys = entry_buffer(b, y_type);
-  for (int64_t j = 0; j < m; ++j)
-    b.CreateStore(match_width(b, y[size_t(j)], like),
-                  b.CreateGEP(y_type, ys, {b.getInt64(0), b.getInt64(j)}));
+  // Column 0: cumulative sums, the one above carried.
+  Value* y0 = y.at(b.getInt64(0));
+  llvm::BasicBlock* before_first = b.GetInsertBlock();
+  const CountedLoop first_column = open_loop(b, 0, n, "dtw.i0");
+  auto* sum = llvm::PHINode::Create(lanes, 2, "sum", first_column.header->getFirstNonPHI());
+  sum->addIncoming(a.cst(like, 0.0), before_first);
+  Value* up = a.add(square(x.at(first_column.k), y0), sum);
+  b.CreateStore(up, slot(first_column.k));
+  sum->addIncoming(up, b.GetInsertBlock());
+  close_loop(b, first_column);
   const CountedLoop columns = open_loop(b, 1, m, "dtw.j");
-  Value* yj = b.CreateLoad(lanes, b.CreateGEP(y_type, ys, {b.getInt64(0), columns.k}));
+  Value* yj = y.at(columns.k);
   // Row 0 of column j: r(0, j - 1) + d.
-  Value* corner = b.CreateLoad(lanes, slot(column, b.getInt64(0)));
-  Value* first = a.add(square(b.CreateLoad(lanes, slot(xs, b.getInt64(0))), yj), corner);
-  b.CreateStore(first, slot(column, b.getInt64(0)));
+  Value* corner = b.CreateLoad(lanes, slot(b.getInt64(0)));
+  Value* first = a.add(square(x.at(b.getInt64(0)), yj), corner);
+  b.CreateStore(first, slot(b.getInt64(0)));
   llvm::BasicBlock* before_rows = b.GetInsertBlock();
   const CountedLoop rows = open_loop(b, 1, n, "dtw.i");
   auto* above = llvm::PHINode::Create(lanes, 2, "above", rows.header->getFirstNonPHI());
   auto* diagonal = llvm::PHINode::Create(lanes, 2, "diagonal", rows.header->getFirstNonPHI());
   above->addIncoming(first, before_rows);
   diagonal->addIncoming(corner, before_rows);
-  Value* left = b.CreateLoad(lanes, slot(column, rows.k));
-  Value* d = square(b.CreateLoad(lanes, slot(xs, rows.k)), yj);
+  Value* left = b.CreateLoad(lanes, slot(rows.k));
+  Value* d = square(x.at(rows.k), yj);
   Value* const neighbours[3] = {diagonal, above, left};
   Value* cell = soft_dtw_cell(a, d, neighbours, gamma, inv_gamma);
-  b.CreateStore(cell, slot(column, rows.k));
+  b.CreateStore(cell, slot(rows.k));
   above->addIncoming(cell, b.GetInsertBlock());
   diagonal->addIncoming(left, b.GetInsertBlock());
   close_loop(b, rows);
   close_loop(b, columns);
-  Value* value = b.CreateLoad(lanes, slot(column, b.getInt64(n - 1)));
+  Value* value = b.CreateLoad(lanes, slot(b.getInt64(n - 1)));
   if (resume) {
     b.CreateBr(resume->getParent());
     b.SetInsertPoint(resume);
   }
   return value;
+}
+
+namespace {
+
+// soft_dtw_series on series given as values: stored once into buffers, then read by index.
+Value* soft_dtw_looped(Arith& a, const Vals& x, const Vals& y, Value* gamma) {
+  llvm::IRBuilderBase& b = a.b;
+  Value* like = gamma;  // the widest of the operands' types: every cell has it
+  for (Value* v : {x[0], y[0]})
+    if (v->getType()->isVectorTy()) like = v;
+  llvm::Type* lanes = like->getType();
+  auto stored = [&](const Vals& v) {
+    auto* type = llvm::ArrayType::get(lanes, uint64_t(v.size()));
+    Value* buffer = entry_buffer(b, type);
+    for (size_t k = 0; k < v.size(); ++k)
+      b.CreateStore(match_width(b, v[k], like),
+                    b.CreateGEP(type, buffer, {b.getInt64(0), b.getInt64(int64_t(k))}));
+    return Series{int64_t(v.size()), [&b, type, buffer, lanes](Value* i) {
+                    return b.CreateLoad(lanes, b.CreateGEP(type, buffer, {b.getInt64(0), i}));
+                  }};
+  };
+  return soft_dtw_series(a, stored(x), stored(y), gamma, like);
 }
 
 // SoftDTW_SqDist_Grad(x, y, gamma) (evaluator_special.cpp's recursion): the table r by loops
@@ -304,7 +323,7 @@ class SoftDtwGradient {
 Value* soft_dtw(Arith& a, const Vals& x, const Vals& y, Value* gamma) {
   Value* inv_gamma = a.div(a.cst(gamma, 1.0), gamma);
   const size_t n = x.size(), m = y.size();
-  if (n * m > kUnrolledSoftDtwCells) return soft_dtw_looped(a, x, y, gamma, inv_gamma);
+  if (n * m > kUnrolledSoftDtwCells) return soft_dtw_looped(a, x, y, gamma);
   std::vector<Vals> r(n, Vals(m));
   for (size_t j = 0; j < m; ++j)
     for (size_t i = 0; i < n; ++i) {

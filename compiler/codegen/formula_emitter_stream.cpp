@@ -171,6 +171,8 @@ bool FormulaEmitter::streams_arguments(Expr e) const {
     case Op::WeightedSqDist:
       // The diagonal and scalar weights; a full d x d weight matrix stays unrolled.
       return is_large(e->args[1]) && (e->args[0]->dim == 1 || e->args[0]->dim == e->args[1]->dim);
+    case Op::SoftDTW_SqDist:  // a long series, read by index from its row
+      return is_large(e->args[0]) || is_large(e->args[1]);
     default:
       return false;
   }
@@ -278,6 +280,15 @@ Vals FormulaEmitter::emit_streamed(Expr e) {
   for (Expr arg : e->args) elem = wider(elem, prepare_chunks(arg));
   detail::Arith a{b_};
   if (e->op == Op::Elem) return {chunk(e->args[0], b_.getInt64(e->ints[0]), 1)[0]};
+  if (e->op == Op::SoftDTW_SqDist) {
+    auto series = [&](Expr v) {
+      const Row& r = row(v);
+      return detail::Series{v->dim, [this, r](Value* i) { return r.load(b_, i); }};
+    };
+    Value* gamma = emit(e->args[2])[0];
+    return {detail::soft_dtw_series(a, series(e->args[0]), series(e->args[1]), gamma,
+                                    llvm::Constant::getNullValue(wider(elem, gamma->getType())))};
+  }
   if (e->op == Op::Extract) return chunk(e->args[0], b_.getInt64(e->ints[0]), int(e->ints[1]));
 
   const bool weighted = e->op == Op::WeightedSqNorm || e->op == Op::WeightedSqDist;

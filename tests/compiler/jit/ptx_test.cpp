@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <utility>
 
 #include "compiler/codegen/kernel_spec.h"
 #include "compiler/codegen/nvptx_kernel.h"
@@ -193,12 +194,18 @@ TEST_CASE("LogSumExp with a G emits LogSumExpWeight's PTX, but for the kernel's 
   CHECK(body("LogSumExp", "") != weighted);  // without G: one sum, not four
 }
 
-TEST_CASE("SoftDTW_SqDist's looped gradient assembles for the GPU, its tables in local memory") {
+TEST_CASE("SoftDTW_SqDist's loops assemble for the GPU: the gradient's, and long streamed series") {
   const std::string ptxas = find_ptxas();
   for (keops::ir::DType dtype : {keops::ir::DType::F32, keops::ir::DType::F64}) {
-    GpuSpec g("SoftDTW_SqDist_Grad(x, y, p)", "Sum", dtype, 0, "", 12);
-    const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
-    CHECK(ptx.find(".local") != std::string::npos);
-    if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 90) == "");
+    // The gradient's tables in local memory; series of 300 values (past kGpuStreamDim) read
+    // from their rows.
+    const std::pair<const char*, int> cases[] = {{"SoftDTW_SqDist_Grad(x, y, p)", 12},
+                                                 {"SoftDTW_SqDist(x, y, p)", 300}};
+    for (const auto& c : cases) {
+      GpuSpec g(c.first, "Sum", dtype, 0, "", c.second);
+      const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
+      CHECK(ptx.find(".local") != std::string::npos);
+      if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 90) == "");
+    }
   }
 }
