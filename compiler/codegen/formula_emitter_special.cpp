@@ -149,24 +149,25 @@ Value* soft_dtw_series(Arith& a, const Series& x, const Series& y, Value* gamma,
 
 namespace {
 
-// soft_dtw_series on series given as values: stored once into buffers, then read by index.
-Value* soft_dtw_looped(Arith& a, const Vals& x, const Vals& y, Value* gamma) {
-  llvm::IRBuilderBase& b = a.b;
-  Value* like = gamma;  // the widest of the operands' types: every cell has it
+// The widest of the operands' types, which every cell of a DTW table takes.
+Value* widest(const Vals& x, const Vals& y, Value* gamma) {
+  Value* like = gamma;
   for (Value* v : {x[0], y[0]})
     if (v->getType()->isVectorTy()) like = v;
+  return like;
+}
+
+// A series given as values, stored once into a buffer of like's type and read by index.
+Series stored_series(llvm::IRBuilderBase& b, const Vals& v, Value* like) {
   llvm::Type* lanes = like->getType();
-  auto stored = [&](const Vals& v) {
-    auto* type = llvm::ArrayType::get(lanes, uint64_t(v.size()));
-    Value* buffer = entry_buffer(b, type);
-    for (size_t k = 0; k < v.size(); ++k)
-      b.CreateStore(match_width(b, v[k], like),
-                    b.CreateGEP(type, buffer, {b.getInt64(0), b.getInt64(int64_t(k))}));
-    return Series{int64_t(v.size()), [&b, type, buffer, lanes](Value* i) {
-                    return b.CreateLoad(lanes, b.CreateGEP(type, buffer, {b.getInt64(0), i}));
-                  }};
-  };
-  return soft_dtw_series(a, stored(x), stored(y), gamma, like);
+  auto* type = llvm::ArrayType::get(lanes, uint64_t(v.size()));
+  Value* buffer = entry_buffer(b, type);
+  for (size_t k = 0; k < v.size(); ++k)
+    b.CreateStore(match_width(b, v[k], like),
+                  b.CreateGEP(type, buffer, {b.getInt64(0), b.getInt64(int64_t(k))}));
+  return Series{int64_t(v.size()), [&b, type, buffer, lanes](Value* i) {
+                  return b.CreateLoad(lanes, b.CreateGEP(type, buffer, {b.getInt64(0), i}));
+                }};
 }
 
 // SoftDTW_SqDist_Grad(x, y, gamma) (evaluator_special.cpp's recursion): the table r by loops
@@ -177,15 +178,16 @@ Value* soft_dtw_looped(Arith& a, const Vals& x, const Vals& y, Value* gamma) {
 class SoftDtwGradient {
  public:
   SoftDtwGradient(Arith& a, const Vals& x, const Vals& y, Value* gamma)
-      : a_(a), b_(a.b), n_(int64_t(x.size())), m_(int64_t(y.size())), gamma_(gamma) {
-    like_ = gamma;  // the widest of the operands' types: every cell has it
-    for (Value* v : {x[0], y[0]})
-      if (v->getType()->isVectorTy()) like_ = v;
-    lanes_ = like_->getType();
-    inv_gamma_ = a.div(a.cst(gamma, 1.0), gamma);
-    xs_ = stored(x);
-    ys_ = stored(y);
-  }
+      : a_(a),
+        b_(a.b),
+        n_(int64_t(x.size())),
+        m_(int64_t(y.size())),
+        gamma_(gamma),
+        inv_gamma_(a.div(a.cst(gamma, 1.0), gamma)),
+        like_(widest(x, y, gamma)),
+        lanes_(like_->getType()),
+        x_(stored_series(b_, x, like_)),
+        y_(stored_series(b_, y, like_)) {}
 
   Vals emit() {
     llvm::Instruction* resume = split_block_at(b_, "dtw.grad.after");
@@ -212,15 +214,9 @@ class SoftDtwGradient {
   Value* at(Value* base, Value* k) { return b_.CreateGEP(lanes_, base, k); }
   Value* at(Value* base, int64_t k) { return at(base, b_.getInt64(k)); }
   Value* load(Value* base, Value* k) { return b_.CreateLoad(lanes_, at(base, k)); }
-  Value* stored(const Vals& v) {
-    Value* out = buffer(int64_t(v.size()));
-    for (size_t k = 0; k < v.size(); ++k)
-      b_.CreateStore(match_width(b_, v[k], like_), at(out, int64_t(k)));
-    return out;
-  }
   Value* cell(Value* i, Value* j) { return b_.CreateAdd(b_.CreateMul(j, b_.getInt64(n_)), i); }
   Value* d(Value* i, Value* j) {
-    Value* diff = a_.sub(load(xs_, i), load(ys_, j));
+    Value* diff = a_.sub(x_.at(i), y_.at(j));
     return a_.mul(diff, diff);
   }
   Value* r(Value* i, Value* j) { return load(table_, cell(i, j)); }
@@ -229,7 +225,7 @@ class SoftDtwGradient {
     return b_.CreateSelect(b_.CreateICmpSGE(low, b_.getInt64(size)), b_.getInt64(size - 1), low);
   }
 
-  // r(i, j) for every cell, column by column (as soft_dtw_looped, the whole table kept).
+  // r(i, j) for every cell, column by column (as soft_dtw_series, the whole table kept).
   void fill_table() {
     const CountedLoop columns = open_loop(b_, 0, m_, "dtw.grad.j");
     const CountedLoop rows = open_loop(b_, 0, n_, "dtw.grad.i");
@@ -289,7 +285,7 @@ class SoftDtwGradient {
   }
 
   void add_shares(Value* i, Value* j, Value* e, Value* here) {
-    Value* g = a_.mul(e, a_.mul(a_.cst(like_, 2.0), a_.sub(load(xs_, i), load(ys_, j))));
+    Value* g = a_.mul(e, a_.mul(a_.cst(like_, 2.0), a_.sub(x_.at(i), y_.at(j))));
     Value* dx = at(gradient_, i);
     b_.CreateStore(a_.add(b_.CreateLoad(lanes_, dx), g), dx);
     Value* dy = at(gradient_, b_.CreateAdd(j, b_.getInt64(n_)));
@@ -317,13 +313,18 @@ class SoftDtwGradient {
   const int64_t n_, m_;
   Value *gamma_, *inv_gamma_, *like_;
   llvm::Type* lanes_;
-  Value *xs_, *ys_, *table_ = nullptr, *adjoints_ = nullptr, *gradient_ = nullptr;
+  Series x_, y_;
+  Value *table_ = nullptr, *adjoints_ = nullptr, *gradient_ = nullptr;
 };
 
 Value* soft_dtw(Arith& a, const Vals& x, const Vals& y, Value* gamma) {
-  Value* inv_gamma = a.div(a.cst(gamma, 1.0), gamma);
   const size_t n = x.size(), m = y.size();
-  if (n * m > kUnrolledSoftDtwCells) return soft_dtw_looped(a, x, y, gamma);
+  if (n * m > kUnrolledSoftDtwCells) {
+    Value* like = widest(x, y, gamma);
+    return soft_dtw_series(a, stored_series(a.b, x, like), stored_series(a.b, y, like), gamma,
+                           like);
+  }
+  Value* inv_gamma = a.div(a.cst(gamma, 1.0), gamma);
   std::vector<Vals> r(n, Vals(m));
   for (size_t j = 0; j < m; ++j)
     for (size_t i = 0; i < n; ++i) {

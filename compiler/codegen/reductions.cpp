@@ -7,6 +7,7 @@
 #include <llvm/IR/MDBuilder.h>
 
 #include "compiler/codegen/math.h"
+#include "compiler/codegen/select_rules.h"
 #include "compiler/support/check.h"
 
 namespace keops::codegen {
@@ -109,21 +110,19 @@ class SelectEmitter final : public ReductionEmitter {
   SelectEmitter(int dim, int k, bool is_max, bool values_out, bool indices_out)
       : dim_(size_t(dim)),
         k_(size_t(k)),
-        is_max_(is_max),
+        rules_{is_max},
         values_out_(values_out),
         indices_out_(indices_out) {}
 
   std::vector<llvm::Type*> state_types(llvm::Type* lanes) const override {
     std::vector<llvm::Type*> types(k_ * dim_, lanes);
-    if (indices_out_)
-      types.resize(2 * k_ * dim_, lanes_of(lanes, llvm::Type::getInt64Ty(lanes->getContext())));
+    if (indices_out_) types.resize(2 * k_ * dim_, index_lanes_of(lanes));
     return types;
   }
   Vals init(llvm::IRBuilderBase&, llvm::Type* lanes) const override {
     Vals state;
     for (llvm::Type* t : state_types(lanes))
-      state.push_back(t->isFPOrFPVectorTy() ? llvm::ConstantFP::get(t, is_max_ ? -kInf : kInf)
-                                            : llvm::ConstantInt::get(t, uint64_t(-1), true));
+      state.push_back(t->isFPOrFPVectorTy() ? rules_.empty_value(t) : empty_index(t));
     return state;
   }
   Vals combine(llvm::IRBuilderBase& b, const Vals& state, const Vals& f,
@@ -139,11 +138,7 @@ class SelectEmitter final : public ReductionEmitter {
     Value* any = nullptr;
     for (size_t c = 0; c < dim_; ++c) {
       const Entry last = slot(state, k_ - 1, c);
-      Value* candidate = match_width(b, f[c], last.value);
-      // A superset of the lanes where candidate beats the last slot, in one compare: an
-      // empty slot holds the worst infinity, which every non-NaN candidate reaches.
-      Value* wins =
-          is_max_ ? b.CreateFCmpOGE(candidate, last.value) : b.CreateFCmpOLE(candidate, last.value);
+      Value* wins = rules_.may_beat(b, match_width(b, f[c], last.value), last.value);
       any = any ? b.CreateOr(any, wins) : wins;
     }
     return any;
@@ -155,8 +150,7 @@ class SelectEmitter final : public ReductionEmitter {
     if (!indices_out_) return nullptr;
     Value* any = nullptr;
     for (size_t c = 0; c < dim_; ++c) {
-      Value* index = slot(state, k_ - 1, c).index;
-      Value* empty = b.CreateICmpSLT(index, llvm::ConstantInt::get(index->getType(), 0));
+      Value* empty = is_empty(b, slot(state, k_ - 1, c).index);
       any = any ? b.CreateOr(any, empty) : empty;
     }
     return any;
@@ -197,14 +191,6 @@ class SelectEmitter final : public ReductionEmitter {
     return {state[rank * dim_ + c], indices_out_ ? state[index_slot(rank, c)] : nullptr};
   }
 
-  // full: the slot is known not to be empty.
-  Value* beats(llvm::IRBuilderBase& b, const Entry& x, const Entry& s, bool full = false) const {
-    Value* better = is_max_ ? b.CreateFCmpOGT(x.value, s.value) : b.CreateFCmpOLT(x.value, s.value);
-    if (!x.index || full) return better;
-    Value* empty = b.CreateICmpSLT(s.index, llvm::ConstantInt::get(s.index->getType(), 0));
-    return b.CreateOr(better, b.CreateAnd(empty, b.CreateFCmpORD(x.value, x.value)));
-  }
-
   // A branch-free insertion into component c's sorted slots: slot r takes slot r-1's entry
   // where x beats both, x where it beats slot r only, and keeps its own entry elsewhere.
   // full: no slot of component c is empty.
@@ -214,7 +200,7 @@ class SelectEmitter final : public ReductionEmitter {
     std::vector<Value*> wins(k_);
     for (size_t r = 0; r < k_; ++r) {
       old[r] = slot(state, r, c);
-      wins[r] = beats(b, x, old[r], full);
+      wins[r] = rules_.beats(b, x.value, x.index, old[r].value, old[r].index, full);
     }
     for (size_t r = 0; r < k_; ++r) {
       Entry incoming = x;
@@ -227,7 +213,8 @@ class SelectEmitter final : public ReductionEmitter {
   }
 
   size_t dim_, k_;
-  bool is_max_, values_out_, indices_out_;
+  SelectRules rules_;
+  bool values_out_, indices_out_;
 };
 
 // The shifted-exponential forms, F scalar. State (m, s_1..s_n): m = max_j F_j and

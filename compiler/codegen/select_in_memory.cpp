@@ -1,7 +1,5 @@
 // KMin and its forms with many slots on the CPU: sorted slots in memory, insertions as loops.
 #include <functional>
-#include <limits>
-
 #include <string>
 #include <vector>
 
@@ -11,6 +9,7 @@
 
 #include "compiler/codegen/formula_emitter.h"
 #include "compiler/codegen/reductions.h"
+#include "compiler/codegen/select_rules.h"
 #include "compiler/support/check.h"
 
 namespace keops::codegen {
@@ -18,8 +17,6 @@ namespace {
 
 using llvm::BasicBlock;
 using llvm::Value;
-
-constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // Emits for (r = 0; r < n; ++r) body(r) at b's position (r an i64), b left after the loop.
 void emit_loop(llvm::IRBuilderBase& b, int64_t n, const std::function<void(Value* r)>& body) {
@@ -56,11 +53,11 @@ void call_helper(llvm::IRBuilderBase& b, const std::string& name, const Vals& ar
 // 31 s to compile unrolled). The state is the addresses of two buffers of the kernel's entry
 // (values, then indices when kept: the slots rank-major, the output's layout), each holding
 // lane groups; a state's init fills them, and every other function reads and writes them in
-// place. The same rules as SelectEmitter's decide which entry beats which.
+// place. SelectEmitter's rules (select_rules.h) decide which entry beats which.
 class InMemorySelectEmitter final : public ReductionEmitter {
  public:
   InMemorySelectEmitter(int dim, int k, bool is_max, bool values_out, bool indices_out)
-      : dim_(dim), k_(k), is_max_(is_max), values_out_(values_out), indices_out_(indices_out) {}
+      : dim_(dim), k_(k), rules_{is_max}, values_out_(values_out), indices_out_(indices_out) {}
 
   std::vector<llvm::Type*> state_types(llvm::Type* lanes) const override {
     set_lanes(lanes);
@@ -68,17 +65,15 @@ class InMemorySelectEmitter final : public ReductionEmitter {
                                     llvm::PointerType::get(lanes->getContext(), 0));
   }
   Vals init(llvm::IRBuilderBase& b, llvm::Type* lanes) const override {
-    llvm::Type* index_lanes = index_type(lanes);
+    llvm::Type* index_lanes = index_lanes_of(lanes);
     Vals state{entry_buffer(b, llvm::ArrayType::get(lanes, slots()))};
     if (indices_out_) state.push_back(entry_buffer(b, llvm::ArrayType::get(index_lanes, slots())));
     set_lanes(lanes);
     call_helper(b, helper_name("init"), state, [&](llvm::IRBuilderBase& hb, const Vals& at) {
       emit_loop(hb, slots(), [&](Value* s) {
-        hb.CreateStore(llvm::ConstantFP::get(lanes, is_max_ ? -kInf : kInf),
-                       hb.CreateGEP(lanes, at[0], s));
+        hb.CreateStore(rules_.empty_value(lanes), hb.CreateGEP(lanes, at[0], s));
         if (indices_out_)
-          hb.CreateStore(llvm::ConstantInt::get(index_lanes, uint64_t(-1), true),
-                         hb.CreateGEP(index_lanes, at[1], s));
+          hb.CreateStore(empty_index(index_lanes), hb.CreateGEP(index_lanes, at[1], s));
       });
     });
     return state;
@@ -93,8 +88,7 @@ class InMemorySelectEmitter final : public ReductionEmitter {
     Value* any = nullptr;
     for (int c = 0; c < dim_; ++c) {
       Value* last = load_slot(b, state, b.getInt64(k_ - 1), c).value;
-      Value* candidate = match_width(b, f[size_t(c)], last);
-      Value* wins = is_max_ ? b.CreateFCmpOGE(candidate, last) : b.CreateFCmpOLE(candidate, last);
+      Value* wins = rules_.may_beat(b, match_width(b, f[size_t(c)], last), last);
       any = any ? b.CreateOr(any, wins) : wins;
     }
     return any;
@@ -103,8 +97,7 @@ class InMemorySelectEmitter final : public ReductionEmitter {
     if (!indices_out_) return nullptr;
     Value* any = nullptr;
     for (int c = 0; c < dim_; ++c) {
-      Value* last = load_slot(b, state, b.getInt64(k_ - 1), c).index;
-      Value* empty = b.CreateICmpSLT(last, llvm::ConstantInt::get(last->getType(), 0));
+      Value* empty = is_empty(b, load_slot(b, state, b.getInt64(k_ - 1), c).index);
       any = any ? b.CreateOr(any, empty) : empty;
     }
     return any;
@@ -156,8 +149,8 @@ class InMemorySelectEmitter final : public ReductionEmitter {
     std::string lanes;
     llvm::raw_string_ostream(lanes) << *lanes_;
     return std::string("keops.select.") + what + "." + std::to_string(k_) + "x" +
-           std::to_string(dim_) + (is_max_ ? ".max" : ".min") + (indices_out_ ? ".indexed." : ".") +
-           lanes;
+           std::to_string(dim_) + (rules_.is_max ? ".max" : ".min") +
+           (indices_out_ ? ".indexed." : ".") + lanes;
   }
   // The lane type (T or <W x T>) of the kernel's states, given by state_types and init,
   // which a kernel calls first; every state of one emitter has the same.
@@ -165,21 +158,15 @@ class InMemorySelectEmitter final : public ReductionEmitter {
     KEOPS_CHECK(!lanes_ || lanes_ == lanes, "one in-memory selection emitter, two lane types");
     lanes_ = lanes;
   }
-  llvm::Type* index_type(llvm::Type* lanes) const {
-    auto* i64 = llvm::Type::getInt64Ty(lanes->getContext());
-    if (auto* vt = llvm::dyn_cast<llvm::FixedVectorType>(lanes))
-      return llvm::FixedVectorType::get(i64, vt->getNumElements());
-    return i64;
-  }
   // A value of the state's lane type, for match_width.
   Value* zero() const { return llvm::Constant::getNullValue(lanes_); }
 
   // The entry in slot s (rank-major: rank r of component c is r * dim + c).
   Entry load_at(llvm::IRBuilderBase& b, const Vals& state, Value* s) const {
     return {b.CreateLoad(lanes_, b.CreateGEP(lanes_, state[0], s)),
-            indices_out_
-                ? b.CreateLoad(index_type(lanes_), b.CreateGEP(index_type(lanes_), state[1], s))
-                : nullptr};
+            indices_out_ ? b.CreateLoad(index_lanes_of(lanes_),
+                                        b.CreateGEP(index_lanes_of(lanes_), state[1], s))
+                         : nullptr};
   }
   Entry load_slot(llvm::IRBuilderBase& b, const Vals& state, Value* rank, int c) const {
     return load_at(b, state, b.CreateAdd(b.CreateMul(rank, b.getInt64(dim_)), b.getInt64(c)));
@@ -188,15 +175,7 @@ class InMemorySelectEmitter final : public ReductionEmitter {
                   const Entry& e) const {
     Value* s = b.CreateAdd(b.CreateMul(rank, b.getInt64(dim_)), b.getInt64(c));
     b.CreateStore(e.value, b.CreateGEP(lanes_, state[0], s));
-    if (indices_out_) b.CreateStore(e.index, b.CreateGEP(index_type(lanes_), state[1], s));
-  }
-
-  // SelectEmitter::beats: x < s (x > s for Max), or s empty and x not NaN (with indices).
-  Value* beats(llvm::IRBuilderBase& b, const Entry& x, const Entry& s, bool full) const {
-    Value* better = is_max_ ? b.CreateFCmpOGT(x.value, s.value) : b.CreateFCmpOLT(x.value, s.value);
-    if (!x.index || full) return better;
-    Value* empty = b.CreateICmpSLT(s.index, llvm::ConstantInt::get(s.index->getType(), 0));
-    return b.CreateOr(better, b.CreateAnd(empty, b.CreateFCmpORD(x.value, x.value)));
+    if (indices_out_) b.CreateStore(e.index, b.CreateGEP(index_lanes_of(lanes_), state[1], s));
   }
 
   // SelectEmitter::insert as a loop over ranks: slot r takes slot r-1's old entry where x
@@ -208,17 +187,17 @@ class InMemorySelectEmitter final : public ReductionEmitter {
     llvm::Type* mask_type = x.value->getType()->getWithNewType(b.getInt1Ty());
     Value* beat_previous = entry_alloca(b, mask_type);
     Value* previous_value = entry_alloca(b, lanes_);
-    Value* previous_index = x.index ? entry_alloca(b, index_type(lanes_)) : nullptr;
+    Value* previous_index = x.index ? entry_alloca(b, index_lanes_of(lanes_)) : nullptr;
     b.CreateStore(llvm::Constant::getNullValue(mask_type), beat_previous);
     emit_loop(b, k_, [&](Value* r) {
       const Entry old = load_slot(b, state, r, c);
-      Value* wins = beats(b, x, old, full);
+      Value* wins = rules_.beats(b, x.value, x.index, old.value, old.index, full);
       Value* shifted = b.CreateLoad(mask_type, beat_previous);
       Entry incoming{
           b.CreateSelect(shifted, b.CreateLoad(lanes_, previous_value), x.value),
-          x.index
-              ? b.CreateSelect(shifted, b.CreateLoad(index_type(lanes_), previous_index), x.index)
-              : nullptr};
+          x.index ? b.CreateSelect(shifted, b.CreateLoad(index_lanes_of(lanes_), previous_index),
+                                   x.index)
+                  : nullptr};
       store_slot(b, state, r, c,
                  {b.CreateSelect(wins, incoming.value, old.value),
                   x.index ? b.CreateSelect(wins, incoming.index, old.index) : nullptr});
@@ -229,7 +208,8 @@ class InMemorySelectEmitter final : public ReductionEmitter {
   }
 
   int dim_, k_;
-  bool is_max_, values_out_, indices_out_;
+  SelectRules rules_;
+  bool values_out_, indices_out_;
   mutable llvm::Type* lanes_ = nullptr;  // set_lanes
 };
 
