@@ -25,6 +25,12 @@ MatrixUnitProducts::MatrixUnitProducts(llvm::IRBuilderBase& b, const DimTileLoop
               "matrix-unit products need one float32 product, k8 chunks and a shared tile");
 }
 
+// float16 and bfloat16 values are TF32 values (10 and 7 fraction bits, TF32 has 10 and
+// float32's exponents): their products need no split. SqDist's centered differences are not.
+bool MatrixUnitProducts::one_pass() const {
+  return loop_.tf32 || (!loop_.elements.native() && !product_.squared_distance);
+}
+
 size_t MatrixUnitProducts::accumulators() const {
   // The squared distance adds partial squared norms: of the 2 x 2 output rows a thread
   // holds fragments of, and of its reduced row of each n8 tile.
@@ -72,7 +78,7 @@ void MatrixUnitProducts::prepare() {
 void MatrixUnitProducts::split(Value* v, Value*& high, Value*& low) {
   high = b_.CreateIntrinsic(llvm::Intrinsic::nvvm_f2tf32_rna, {}, {v});
   low = nullptr;
-  if (loop_.tf32) return;
+  if (one_pass()) return;
   Value* rest = b_.CreateFSub(v, b_.CreateBitCast(high, b_.getFloatTy()));
   low = b_.CreateIntrinsic(llvm::Intrinsic::nvvm_f2tf32_rna, {}, {rest});
 }
@@ -137,7 +143,7 @@ Vals MatrixUnitProducts::multiply(const Vals& acc, Value* c0, Value* staged) {
       const auto first = next.begin() + (a * kNTiles + n) * 4;
       Vals c(first, first + 4);
       // The small cross terms first, then the high parts' product.
-      if (!loop_.tf32) {
+      if (!one_pass()) {
         c = mma(a_low[a], b_high, c);
         c = mma(a_high[a], b_low, c);
       }

@@ -13,8 +13,8 @@ namespace keops::codegen {
 // tiles. Each chunk of kTileDims components is one k8 step: a thread loads its fragments of
 // the output rows from global memory (the rows' starts are shuffled from their threads once)
 // and of the reduced rows from the staged chunk, and runs the 8 tiles' mma (x3 with the
-// high/low split). SqDist(u, v) is |u|^2 + |v|^2 - 2 <u, v> with u and v centered on the
-// tile's first reduced row, the squared norms summed in float32 from the same fragments,
+// high/low split of float32 values). SqDist(u, v) is |u|^2 + |v|^2 - 2 <u, v> with u and v centered
+// on the tile's first reduced row, the squared norms summed in float32 from the same fragments,
 // clamped at 0 (a NaN stays NaN). The accumulators are
 // the caller's loop-carried values: accumulators() of them, starting at 0.
 class MatrixUnitProducts {
@@ -34,6 +34,7 @@ class MatrixUnitProducts {
   llvm::Value* product(llvm::Value* r);
 
  private:
+  bool one_pass() const;  // whether one TF32 product is exact or asked for
   llvm::Value* shuffle(llvm::Value* v, llvm::Value* lane);
   llvm::Value* quad_sum(llvm::Value* v);
   void split(llvm::Value* v, llvm::Value*& high, llvm::Value*& low);

@@ -54,6 +54,28 @@ TEST_CASE("matrix units: mma.sync TF32 tiles, split in three by default, and ptx
   if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
 }
 
+TEST_CASE("matrix units: 16-bit data take one TF32 product, exact, but SqDist's split stays") {
+  const std::string ptxas = find_ptxas();
+  const char* mma = "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32";
+  for (auto storage : {keops::codegen::Storage::F16, keops::codegen::Storage::BF16}) {
+    // float16 and bfloat16 values are TF32 values: the low parts would all be 0.
+    GpuSpec product("(x | y) * v", "Sum", keops::ir::DType::F32, 0, "", 64, 16);
+    product.spec.storage = storage;
+    product.spec.gpu().matrix_units = MatrixUnits::On;
+    const std::string one_pass = keops::jit::gpu_kernel_ptx(product.spec);
+    CHECK(count(one_pass, mma) == 8);
+    // SqDist multiplies differences from the tile's first row, which are not.
+    GpuSpec distance("Exp(-SqDist(x, y)) * v", "Sum", keops::ir::DType::F32, 0, "", 64, 16);
+    distance.spec.storage = storage;
+    distance.spec.gpu().matrix_units = MatrixUnits::On;
+    const std::string split = keops::jit::gpu_kernel_ptx(distance.spec);
+    CHECK(count(split, mma) == 24);
+    if (ptxas.empty()) continue;
+    CHECK(assemble_ptx(ptxas, one_pass, 90) == "");
+    CHECK(assemble_ptx(ptxas, split, 90) == "");
+  }
+}
+
 TEST_CASE("matrix units: Auto takes long float32 products on sm_80 and later, nothing else") {
   auto takes = [](const char* formula, int dim, MatrixUnits units, int sm = 90,
                   keops::ir::DType dtype = keops::ir::DType::F32) {
