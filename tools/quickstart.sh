@@ -12,7 +12,7 @@ fi
 
 packages=(cmake make g++ llvm-19-dev zlib1g-dev doctest-dev libcli11-dev ccache)
 if [[ $mode == test ]]; then
-  packages+=(python3 python3-venv python3-dev clang libomp-dev)
+  packages+=(python3 python3-venv python3-dev clang libomp-dev libopenmpi-dev openmpi-bin)
 fi
 missing=()
 for p in "${packages[@]}"; do

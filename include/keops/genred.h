@@ -59,6 +59,8 @@ class Genred {
   Genred grad(const std::string& var) const;
 
   std::string formula() const;  // canonical text of the compiled formula
+  // The reduction its output step runs ("Sum", "ArgKMin", ...; "Sum" for most gradients).
+  std::string reduction() const;
 
   // This reduction with other options (backend, device, threads, sum scheme, nx/ny, ranges,
   // devices, stream, ...), sharing the parsed formula and the compiled kernels: cheap,
@@ -73,6 +75,10 @@ class Genred {
   int value_cols() const;  // values per output row
   int index_cols() const;  // indices per output row (0 for value-only reductions)
   int arg_count() const;   // arguments expected, in position order
+  // The category (0: i, 1: j) that every reduction of a run reduces over, the output
+  // step's and those of the steps some gradients run before it, or -1 when they reduce over
+  // both. Then the output rows of a reduction over j (i) read no other row of i (j).
+  int reduced_category() const;
   std::vector<ArgumentInfo> arguments() const;  // each argument, in position order
 
  private:

@@ -359,6 +359,25 @@ std::string Genred::formula() const {
       impl_->main.is_zero() && !impl_->selections.empty() ? impl_->selections[0].pair : impl_->main;
   return ir::print(shown.f.f64);
 }
+std::string Genred::reduction() const {
+  return std::string(ir::reduction_name(impl_->main.reduction.kind));
+}
+int Genred::reduced_category() const {
+  int category = -2;  // none yet
+  auto reduces = [&](const detail::ReductionStage& s) {
+    if (s.is_zero() || s.single_pair) return;  // no reduction, or a map of outer rows
+    const int over = s.axis == 1 ? 1 : 0;
+    category = category == -2 || category == over ? over : -1;
+  };
+  auto steps = [&](const detail::Step& step) {
+    reduces(step.main);
+    for (const detail::ReductionStage& s : step.more) reduces(s);
+    for (const detail::SelectionTerm& s : step.selections) reduces(s.arg_reduction);
+  };
+  for (const detail::Step& step : impl_->hidden) steps(step);
+  steps(*impl_);
+  return category != -2 ? category : impl_->main.axis == 1 ? 1 : 0;
+}
 int Genred::axis() const { return impl_->main.sum_rows ? -1 : impl_->main.axis; }
 int Genred::value_cols() const { return impl_->main.value_cols(); }
 int Genred::index_cols() const { return impl_->main.index_cols(); }

@@ -1,0 +1,55 @@
+// keops::mpi: reductions over arrays whose rows are sharded across the ranks of an MPI
+// communicator.
+#pragma once
+
+#include <mpi.h>
+
+#include <vector>
+
+#include "keops/genred.h"
+#include "keops/half.h"
+#include "keops/result.h"
+#include "keops/view.h"
+
+namespace keops::mpi {
+
+// Runs `reduction` over the rows of every rank put end to end in rank order, as one process
+// would over those arrays, and writes this rank's rows of the output. Collective: every rank
+// of comm calls it, with
+// - the same reduction: formula, reduction, axis, arguments' dims, K and formula2, ranges
+//   and the reduced axis's row count where no argument gives it (Options::nx / ny);
+// - the same array type, and parameters (Pm arguments, one row) of the same values;
+// - its own rows of every i- and j-argument: any number of rows, zero included, the same
+//   for the arguments of one category on one rank; values (and indices for the reductions
+//   that yield them) with as many rows as this rank's arguments of the output axis (for a
+//   reduction over both axes, a parameter's gradient: one row, the same on every rank).
+// Indices are global row numbers; Options::ranges are in global row numbers too. Each rank
+// runs on the backend its Options choose (CPU threads or its GPU). The reduced axis's rows
+// are gathered on every rank (MPI_Allgatherv), so the output rows are those one process
+// computes, bit for bit; a reduction over both axes adds the ranks' sums in rank order, in
+// float64, rounded once.
+//
+// Arrays must be in host memory and without batch dims. A rank's bad input, a mismatch
+// between ranks, or a failure of the run on any rank (a kernel's error, GPU memory) throws
+// the same keops::Error on every rank, naming the rank and the reason, never a deadlock
+// (provided every rank makes the call).
+void run(const Genred& reduction, MPI_Comm comm, const std::vector<View<const float>>& args,
+         View<float> values, View<int64_t> indices = {});
+void run(const Genred& reduction, MPI_Comm comm, const std::vector<View<const double>>& args,
+         View<double> values, View<int64_t> indices = {});
+void run(const Genred& reduction, MPI_Comm comm, const std::vector<View<const half>>& args,
+         View<half> values, View<int64_t> indices = {});
+void run(const Genred& reduction, MPI_Comm comm, const std::vector<View<const bfloat16>>& args,
+         View<bfloat16> values, View<int64_t> indices = {});
+
+// The same, into this rank's rows of a new output.
+Result<float> reduce(const Genred& reduction, MPI_Comm comm,
+                     const std::vector<View<const float>>& args);
+Result<double> reduce(const Genred& reduction, MPI_Comm comm,
+                      const std::vector<View<const double>>& args);
+Result<half> reduce(const Genred& reduction, MPI_Comm comm,
+                    const std::vector<View<const half>>& args);
+Result<bfloat16> reduce(const Genred& reduction, MPI_Comm comm,
+                        const std::vector<View<const bfloat16>>& args);
+
+}  // namespace keops::mpi

@@ -1,0 +1,312 @@
+// keops::mpi::run and reduce: a Genred over rows sharded across ranks (see keops/mpi.h).
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <type_traits>
+
+#include "keops/error.h"
+#include "keops/mpi.h"
+#include "mpi/collective.h"
+#include "mpi/shards.h"
+
+namespace keops::mpi {
+
+namespace {
+
+using detail::Announcement;
+using detail::Axes;
+using detail::Shards;
+
+template <class T>
+constexpr bool is_16_bit = std::is_same_v<T, half> || std::is_same_v<T, bfloat16>;
+// What a 16-bit array's sums over both axes add in before they are rounded once.
+template <class T>
+using Widened = std::conditional_t<is_16_bit<T>, float, T>;
+
+// How one call runs: which categories each rank keeps and gathers, and whether it gathers
+// both (a gradient whose steps reduce over the output's own axis: each rank then computes
+// every output row and keeps its own).
+struct Scheme {
+  Axes axes;
+  bool whole = false;
+};
+
+Scheme scheme_of(const Genred& g) {
+  const int reduced = g.reduced_category();
+  if (g.axis() == -1 && reduced >= 0) return {{1 - reduced, reduced}, false};
+  const Axes axes = detail::axes_of(g);
+  return {axes, reduced != axes.gathered};
+}
+
+std::string argument_text(const ArgumentInfo& a) {
+  return a.name + ":" + std::to_string(a.dim) + ":" + "ijp"[a.category];
+}
+
+// This rank's rows of each category (-1 where no argument has the category), after the
+// checks Genred::run makes too late or not at all for sharded arrays.
+template <class T>
+std::array<int64_t, 2> argument_rows(const Genred& g, const std::vector<View<const T>>& args) {
+  const std::vector<ArgumentInfo> infos = g.arguments();
+  if (args.size() != infos.size())
+    throw Error("expected " + std::to_string(infos.size()) + " argument(s), got " +
+                std::to_string(args.size()));
+  std::array<int64_t, 2> rows = {-1, -1};
+  std::array<const ArgumentInfo*, 2> first = {nullptr, nullptr};
+  for (size_t k = 0; k < args.size(); ++k) {
+    const View<const T>& v = args[k];
+    const ArgumentInfo& a = infos[k];
+    const std::string what = "argument " + a.name;
+    if (v.device != -1) throw Error(what + " is in GPU memory: keops::mpi takes host arrays");
+    if (v.batch.count != 0) throw Error(what + " has batch dims, which keops::mpi does not take");
+    if (v.rows < 0 || v.cols != a.dim)
+      throw Error(what + " is " + std::to_string(v.rows) + " x " + std::to_string(v.cols) +
+                  ", expected " + std::to_string(a.dim) + " cols");
+    if (v.data == nullptr && v.rows > 0) throw Error(what + " has null data");
+    if (a.category == 2) {
+      if (v.rows != 1)
+        throw Error(what + ", a parameter, has " + std::to_string(v.rows) + " rows, not 1");
+      continue;
+    }
+    int64_t& r = rows[size_t(a.category)];
+    if (first[size_t(a.category)] && r != v.rows)
+      throw Error(what + " has " + std::to_string(v.rows) + " rows, but argument " +
+                  first[size_t(a.category)]->name + ", of the same category, has " +
+                  std::to_string(r));
+    first[size_t(a.category)] = &a;
+    r = v.rows;
+  }
+  return rows;
+}
+
+template <class V>
+void check_output(const char* what, const V& view, int64_t rows, int64_t cols) {
+  if (view.device != -1)
+    throw Error(std::string(what) + " is in GPU memory: keops::mpi takes host arrays");
+  if (view.batch.count != 0) throw Error(std::string(what) + " has batch dims");
+  if (view.rows != rows || view.cols != cols)
+    throw Error(std::string(what) + " is " + std::to_string(view.rows) + " x " +
+                std::to_string(view.cols) + ", expected " + std::to_string(rows) + " x " +
+                std::to_string(cols) + " (this rank's rows)");
+  if (view.data == nullptr && rows * cols > 0) throw Error(std::string(what) + " has null data");
+}
+
+// The option that gives a category's rows when no argument has it: nx for i, ny for j.
+int64_t option_rows(const Options& o, int category) { return category == 0 ? o.nx : o.ny; }
+void set_option_rows(Options& o, int category, int64_t rows) {
+  (category == 0 ? o.nx : o.ny) = rows;
+}
+
+// This rank's announcement: its checks' error, the fields every rank must share, and its
+// rows of the own and gathered categories.
+template <class T>
+Announcement announcement(const Genred& g, MPI_Comm comm, const Scheme& s,
+                          const std::vector<View<const T>>& args, View<T> values,
+                          View<int64_t> indices) {
+  Announcement a;
+  const Options& o = g.options();
+  std::string arguments;
+  for (const ArgumentInfo& info : g.arguments()) arguments += argument_text(info) + " ";
+  a.fields = {{"formula", g.formula()},
+              {"reduction", g.reduction()},
+              {"axis", std::to_string(g.axis())},
+              {"arguments", arguments},
+              {"K", std::to_string(o.k)},
+              {"formula2", o.formula2},
+              {"array type", dtype_name<T>()},
+              {"reduced axis's rows option", std::to_string(option_rows(o, s.axes.gathered))},
+              {"ranges", o.ranges ? detail::digest(*o.ranges) : "none"}};
+  const std::vector<ArgumentInfo> infos = g.arguments();
+  for (size_t k = 0; k < infos.size(); ++k)
+    if (infos[k].category == 2)
+      a.fields.emplace_back("parameter " + infos[k].name,
+                            k < args.size() && args[k].data
+                                ? detail::digest(args[k].data, size_t(args[k].cols) * sizeof(T))
+                                : "none");
+  try {
+    std::array<int64_t, 2> rows = argument_rows(g, args);
+    const int own = s.axes.own, gathered = s.axes.gathered;
+    const bool first_rank = detail::rank_of(comm) == 0;
+    // No argument of a category: the option's rows, global, counted once (by rank 0), but
+    // for the outputs' rows of a reduction over one axis, this rank's.
+    if (rows[size_t(own)] < 0)
+      rows[size_t(own)] = g.axis() != -1 ? values.rows : first_rank ? option_rows(o, own) : 0;
+    if (rows[size_t(gathered)] < 0)
+      rows[size_t(gathered)] = first_rank ? option_rows(o, gathered) : 0;
+    const int64_t out_rows = g.axis() == -1 ? 1 : rows[size_t(own)];
+    check_output("values", values, out_rows, g.value_cols());
+    if (g.index_cols() > 0)
+      check_output("indices", indices, out_rows, g.index_cols());
+    else if (indices.data != nullptr)
+      throw Error("indices given, but " + g.reduction() + " yields none");
+    a.counts = {rows[size_t(own)], rows[size_t(gathered)]};
+  } catch (const Error& e) {
+    a.error = e.what();
+  }
+  return a;
+}
+
+// The arguments as this rank's run takes them: of the gathered categories, every rank's
+// rows (held by `gathered`); of the others, this rank's.
+template <class T>
+std::vector<View<const T>> run_arguments(const Genred& g, MPI_Comm comm, const Scheme& s,
+                                         const Shards& shards,
+                                         const std::vector<View<const T>>& args,
+                                         std::vector<std::vector<T>>& gathered) {
+  const std::vector<ArgumentInfo> infos = g.arguments();
+  std::vector<View<const T>> out = args;
+  gathered.resize(args.size());
+  for (size_t k = 0; k < args.size(); ++k) {
+    const int c = infos[k].category;
+    if (c == 2 || (c != s.axes.gathered && !s.whole)) continue;
+    const std::vector<int64_t>& rows_of = c == s.axes.gathered ? shards.gathered : shards.own;
+    int64_t total = 0;
+    for (int64_t r : rows_of) total += r;
+    gathered[k].resize(size_t(total * args[k].cols));
+    detail::allgather_rows(comm, args[k].data, rows_of, args[k].cols * int64_t(sizeof(T)),
+                           gathered[k].data());
+    out[k] = {gathered[k].data(), total, args[k].cols};
+  }
+  return out;
+}
+
+// The options of this rank's run: its own category's ranges and row count local, unless
+// every row is computed here.
+Genred local_genred(const Genred& g, const Scheme& s, const Shards& shards) {
+  Options o = g.options();
+  if (!s.whole && o.ranges) o.ranges = detail::local_ranges(*o.ranges, s.axes, shards);
+  const int own = s.axes.own;
+  if (option_rows(o, own) >= 0)
+    set_option_rows(o, own, s.whole ? shards.own_total() : shards.own[size_t(shards.rank)]);
+  return g.with_options(o);
+}
+
+// A reduction over both axes: each rank's sum over its own rows, then the ranks' sums added
+// in rank order (float64), identical on every rank.
+template <class T>
+void run_both_axes(const Genred& local, MPI_Comm comm, const std::vector<View<const T>>& args,
+                   View<T> values) {
+  using W = Widened<T>;
+  std::vector<W> sum(size_t(values.cols));
+  detail::collectively(comm, [&] {
+    if constexpr (is_16_bit<T>) {
+      std::vector<std::vector<float>> widened(args.size());
+      std::vector<View<const float>> views;
+      for (size_t k = 0; k < args.size(); ++k) {
+        const View<const T>& v = args[k];
+        widened[k].assign(v.data, v.data + v.rows * v.cols);
+        views.push_back({widened[k].data(), v.rows, v.cols});
+      }
+      local.run(views, View<float>{sum.data(), 1, values.cols});
+    } else {
+      local.run(args, View<T>{sum.data(), 1, values.cols});
+    }
+  });
+  std::vector<double> mine(sum.begin(), sum.end());
+  std::vector<double> all(mine.size() * size_t(detail::size_of(comm)));
+  MPI_Allgather(mine.data(), int(mine.size()), MPI_DOUBLE, all.data(), int(mine.size()), MPI_DOUBLE,
+                comm);
+  for (size_t c = 0; c < mine.size(); ++c) {
+    double total = 0;
+    for (size_t r = 0; r * mine.size() < all.size(); ++r) total += all[r * mine.size() + c];
+    if constexpr (std::is_same_v<T, double>)
+      values.data[c] = total;
+    else
+      values.data[c] = T(float(total));
+  }
+}
+
+// Every output row computed here, this rank's copied out.
+template <class T>
+void run_whole(const Genred& local, MPI_Comm comm, const Shards& shards,
+               const std::vector<View<const T>>& args, View<T> values, View<int64_t> indices) {
+  const bool both = local.axis() == -1;
+  const int64_t rows = both ? 1 : shards.own_total(), first = both ? 0 : shards.own_offset();
+  std::vector<T> all_values(size_t(rows * values.cols));
+  std::vector<int64_t> all_indices(size_t(rows * indices.cols));
+  detail::collectively(comm, [&] {
+    local.run(args, View<T>{all_values.data(), rows, values.cols},
+              View<int64_t>{indices.cols ? all_indices.data() : nullptr, indices.cols ? rows : 0,
+                            indices.cols});
+    std::copy_n(all_values.begin() + first * values.cols, values.rows * values.cols, values.data);
+    std::copy_n(all_indices.begin() + first * indices.cols, indices.rows * indices.cols,
+                indices.data);
+  });
+}
+
+template <class T>
+void run_sharded(const Genred& g, MPI_Comm comm, const std::vector<View<const T>>& args,
+                 View<T> values, View<int64_t> indices) {
+  const Scheme s = scheme_of(g);
+  const std::vector<Announcement> all =
+      detail::announce(comm, announcement(g, comm, s, args, values, indices));
+  Shards shards;
+  shards.rank = detail::rank_of(comm);
+  for (const Announcement& a : all) {
+    shards.own.push_back(a.counts.at(0));
+    shards.gathered.push_back(a.counts.at(1));
+  }
+  std::optional<Genred> local;
+  detail::collectively(comm, [&] { local = local_genred(g, s, shards); });
+  std::vector<std::vector<T>> gathered;
+  const std::vector<View<const T>> run_args = run_arguments(g, comm, s, shards, args, gathered);
+  if (s.whole) return run_whole(*local, comm, shards, run_args, values, indices);
+  if (g.axis() == -1) return run_both_axes(*local, comm, run_args, values);
+  detail::collectively(comm, [&] { local->run(run_args, values, indices); });
+}
+
+template <class T>
+Result<T> reduce_sharded(const Genred& g, MPI_Comm comm, const std::vector<View<const T>>& args) {
+  // The output's rows: this rank's rows of an own-category argument (checked by the run).
+  const Scheme s = scheme_of(g);
+  const std::vector<ArgumentInfo> infos = g.arguments();
+  int64_t rows = g.axis() == -1 ? 1 : std::max<int64_t>(0, option_rows(g.options(), s.axes.own));
+  for (size_t k = 0; k < infos.size() && k < args.size() && g.axis() != -1; ++k)
+    if (infos[k].category == s.axes.own) rows = args[k].rows;
+  Result<T> out;
+  out.rows = rows;
+  out.cols = g.value_cols();
+  out.index_cols = g.index_cols();
+  out.values.resize(size_t(std::max<int64_t>(rows, 0) * out.cols));
+  out.indices.resize(size_t(std::max<int64_t>(rows, 0) * out.index_cols));
+  run_sharded<T>(
+      g, comm, args, {out.values.data(), rows, out.cols},
+      {out.index_cols ? out.indices.data() : nullptr, out.index_cols ? rows : 0, out.index_cols});
+  return out;
+}
+
+}  // namespace
+
+void run(const Genred& g, MPI_Comm comm, const std::vector<View<const float>>& args,
+         View<float> values, View<int64_t> indices) {
+  run_sharded(g, comm, args, values, indices);
+}
+void run(const Genred& g, MPI_Comm comm, const std::vector<View<const double>>& args,
+         View<double> values, View<int64_t> indices) {
+  run_sharded(g, comm, args, values, indices);
+}
+void run(const Genred& g, MPI_Comm comm, const std::vector<View<const half>>& args,
+         View<half> values, View<int64_t> indices) {
+  run_sharded(g, comm, args, values, indices);
+}
+void run(const Genred& g, MPI_Comm comm, const std::vector<View<const bfloat16>>& args,
+         View<bfloat16> values, View<int64_t> indices) {
+  run_sharded(g, comm, args, values, indices);
+}
+
+Result<float> reduce(const Genred& g, MPI_Comm comm, const std::vector<View<const float>>& args) {
+  return reduce_sharded(g, comm, args);
+}
+Result<double> reduce(const Genred& g, MPI_Comm comm, const std::vector<View<const double>>& args) {
+  return reduce_sharded(g, comm, args);
+}
+Result<half> reduce(const Genred& g, MPI_Comm comm, const std::vector<View<const half>>& args) {
+  return reduce_sharded(g, comm, args);
+}
+Result<bfloat16> reduce(const Genred& g, MPI_Comm comm,
+                        const std::vector<View<const bfloat16>>& args) {
+  return reduce_sharded(g, comm, args);
+}
+
+}  // namespace keops::mpi
