@@ -8,6 +8,7 @@
 
 #include "keops/genred.h"
 #include "keops/half.h"
+#include "keops/kernel_solve.h"
 #include "keops/result.h"
 #include "keops/view.h"
 
@@ -51,5 +52,21 @@ Result<half> reduce(const Genred& reduction, MPI_Comm comm,
                     const std::vector<View<const half>>& args);
 Result<bfloat16> reduce(const Genred& reduction, MPI_Comm comm,
                         const std::vector<View<const bfloat16>>& args);
+
+// Solves (alpha I + K) a = b (KernelSolve) over rows sharded across the ranks of comm:
+// collective, each rank passing its rows of b (at the solve's var position) and of every
+// other i and j argument, the same rows of the points as i and of the points as j (K maps
+// b onto as many rows as it has). Conjugate gradient runs on each rank's rows, its products
+// with K through run() (so every rank's backend), its dot products added across ranks in
+// rank order (float64); every rank takes the same steps and stops together. alpha,
+// tolerance and max_iterations (0: b's global rows) must be the same on every rank. Returns
+// this rank's rows of a; `info` (each rank's the same) what the solve did. Errors as run()'s,
+// and KernelSolve's (alpha < 0, a non-finite b, a breakdown), on every rank.
+Result<float> solve(const KernelSolve& solve, MPI_Comm comm,
+                    const std::vector<View<const float>>& args, double alpha,
+                    double tolerance = 1e-6, int max_iterations = 0, SolveInfo* info = nullptr);
+Result<double> solve(const KernelSolve& solve, MPI_Comm comm,
+                     const std::vector<View<const double>>& args, double alpha,
+                     double tolerance = 1e-6, int max_iterations = 0, SolveInfo* info = nullptr);
 
 }  // namespace keops::mpi
