@@ -153,7 +153,7 @@ template <class T>
 std::vector<View<const T>> run_arguments(const Genred& g, MPI_Comm comm, const Scheme& s,
                                          const Shards& shards,
                                          const std::vector<View<const T>>& args,
-                                         std::vector<std::vector<T>>& gathered) {
+                                         std::vector<std::vector<T>>& gathered, Stats& stats) {
   const std::vector<ArgumentInfo> infos = g.arguments();
   std::vector<View<const T>> out = args;
   gathered.resize(args.size());
@@ -163,9 +163,12 @@ std::vector<View<const T>> run_arguments(const Genred& g, MPI_Comm comm, const S
     const std::vector<int64_t>& rows_of = c == s.axes.gathered ? shards.gathered : shards.own;
     int64_t total = 0;
     for (int64_t r : rows_of) total += r;
+    const int64_t row_bytes = args[k].cols * int64_t(sizeof(T));
+    const int64_t mine = rows_of[size_t(shards.rank)];
+    stats.bytes_sent += mine * row_bytes * int64_t(rows_of.size() - 1);
+    stats.bytes_received += (total - mine) * row_bytes;
     gathered[k].resize(size_t(total * args[k].cols));
-    detail::allgather_rows(comm, args[k].data, rows_of, args[k].cols * int64_t(sizeof(T)),
-                           gathered[k].data());
+    detail::allgather_rows(comm, args[k].data, rows_of, row_bytes, gathered[k].data());
     out[k] = {gathered[k].data(), total, args[k].cols};
   }
   return out;
@@ -182,14 +185,24 @@ Genred local_genred(const Genred& g, const Scheme& s, const Shards& shards) {
   return g.with_options(o);
 }
 
+// Runs compute() on this rank and agrees on its outcome (collectively), timing compute().
+template <class Compute>
+void compute_collectively(MPI_Comm comm, Stats& stats, Compute&& compute) {
+  detail::collectively(comm, [&] {
+    const double start = MPI_Wtime();
+    compute();
+    stats.compute_s = MPI_Wtime() - start;
+  });
+}
+
 // A reduction over both axes: each rank's sum over its own rows, then the ranks' sums added
 // in rank order (float64), identical on every rank.
 template <class T>
 void run_both_axes(const Genred& local, MPI_Comm comm, const std::vector<View<const T>>& args,
-                   View<T> values) {
+                   View<T> values, Stats& stats) {
   using W = Widened<T>;
   std::vector<W> sum(size_t(values.cols));
-  detail::collectively(comm, [&] {
+  compute_collectively(comm, stats, [&] {
     if constexpr (is_16_bit<T>) {
       std::vector<std::vector<float>> widened(args.size());
       std::vector<View<const float>> views;
@@ -220,12 +233,13 @@ void run_both_axes(const Genred& local, MPI_Comm comm, const std::vector<View<co
 // Every output row computed here, this rank's copied out.
 template <class T>
 void run_whole(const Genred& local, MPI_Comm comm, const Shards& shards,
-               const std::vector<View<const T>>& args, View<T> values, View<int64_t> indices) {
+               const std::vector<View<const T>>& args, View<T> values, View<int64_t> indices,
+               Stats& stats) {
   const bool both = local.axis() == -1;
   const int64_t rows = both ? 1 : shards.own_total(), first = both ? 0 : shards.own_offset();
   std::vector<T> all_values(size_t(rows * values.cols));
   std::vector<int64_t> all_indices(size_t(rows * indices.cols));
-  detail::collectively(comm, [&] {
+  compute_collectively(comm, stats, [&] {
     local.run(args, View<T>{all_values.data(), rows, values.cols},
               View<int64_t>{indices.cols ? all_indices.data() : nullptr, indices.cols ? rows : 0,
                             indices.cols});
@@ -237,7 +251,9 @@ void run_whole(const Genred& local, MPI_Comm comm, const Shards& shards,
 
 template <class T>
 void run_sharded(const Genred& g, MPI_Comm comm, const std::vector<View<const T>>& args,
-                 View<T> values, View<int64_t> indices) {
+                 View<T> values, View<int64_t> indices, Stats& stats) {
+  stats = {};
+  const double start = MPI_Wtime();
   const Scheme s = scheme_of(g);
   const std::vector<Announcement> all =
       detail::announce(comm, announcement(g, comm, s, args, values, indices));
@@ -249,15 +265,32 @@ void run_sharded(const Genred& g, MPI_Comm comm, const std::vector<View<const T>
   }
   std::optional<Genred> local;
   detail::collectively(comm, [&] { local = local_genred(g, s, shards); });
+  const double checked = MPI_Wtime();
+  stats.check_s = checked - start;
   std::vector<std::vector<T>> gathered;
-  const std::vector<View<const T>> run_args = run_arguments(g, comm, s, shards, args, gathered);
-  if (s.whole) return run_whole(*local, comm, shards, run_args, values, indices);
-  if (g.axis() == -1) return run_both_axes(*local, comm, run_args, values);
-  detail::collectively(comm, [&] { local->run(run_args, values, indices); });
+  const std::vector<View<const T>> run_args =
+      run_arguments(g, comm, s, shards, args, gathered, stats);
+  stats.gather_s = MPI_Wtime() - checked;
+  if (s.whole)
+    run_whole(*local, comm, shards, run_args, values, indices, stats);
+  else if (g.axis() == -1)
+    run_both_axes(*local, comm, run_args, values, stats);
+  else
+    compute_collectively(comm, stats, [&] { local->run(run_args, values, indices); });
+  stats.finish_s = MPI_Wtime() - start - stats.check_s - stats.gather_s - stats.compute_s;
+}
+
+// run() with somewhere for the statistics when the caller wants none.
+template <class T>
+void run_sharded(const Genred& g, MPI_Comm comm, const std::vector<View<const T>>& args,
+                 View<T> values, View<int64_t> indices, Stats* stats) {
+  Stats ignored;
+  run_sharded(g, comm, args, values, indices, stats ? *stats : ignored);
 }
 
 template <class T>
-Result<T> reduce_sharded(const Genred& g, MPI_Comm comm, const std::vector<View<const T>>& args) {
+Result<T> reduce_sharded(const Genred& g, MPI_Comm comm, const std::vector<View<const T>>& args,
+                         Stats* stats) {
   // The output's rows: this rank's rows of an own-category argument (checked by the run).
   const Scheme s = scheme_of(g);
   const std::vector<ArgumentInfo> infos = g.arguments();
@@ -272,41 +305,45 @@ Result<T> reduce_sharded(const Genred& g, MPI_Comm comm, const std::vector<View<
   out.indices.resize(size_t(std::max<int64_t>(rows, 0) * out.index_cols));
   run_sharded<T>(
       g, comm, args, {out.values.data(), rows, out.cols},
-      {out.index_cols ? out.indices.data() : nullptr, out.index_cols ? rows : 0, out.index_cols});
+      {out.index_cols ? out.indices.data() : nullptr, out.index_cols ? rows : 0, out.index_cols},
+      stats);
   return out;
 }
 
 }  // namespace
 
 void run(const Genred& g, MPI_Comm comm, const std::vector<View<const float>>& args,
-         View<float> values, View<int64_t> indices) {
-  run_sharded(g, comm, args, values, indices);
+         View<float> values, View<int64_t> indices, Stats* stats) {
+  run_sharded(g, comm, args, values, indices, stats);
 }
 void run(const Genred& g, MPI_Comm comm, const std::vector<View<const double>>& args,
-         View<double> values, View<int64_t> indices) {
-  run_sharded(g, comm, args, values, indices);
+         View<double> values, View<int64_t> indices, Stats* stats) {
+  run_sharded(g, comm, args, values, indices, stats);
 }
 void run(const Genred& g, MPI_Comm comm, const std::vector<View<const half>>& args,
-         View<half> values, View<int64_t> indices) {
-  run_sharded(g, comm, args, values, indices);
+         View<half> values, View<int64_t> indices, Stats* stats) {
+  run_sharded(g, comm, args, values, indices, stats);
 }
 void run(const Genred& g, MPI_Comm comm, const std::vector<View<const bfloat16>>& args,
-         View<bfloat16> values, View<int64_t> indices) {
-  run_sharded(g, comm, args, values, indices);
+         View<bfloat16> values, View<int64_t> indices, Stats* stats) {
+  run_sharded(g, comm, args, values, indices, stats);
 }
 
-Result<float> reduce(const Genred& g, MPI_Comm comm, const std::vector<View<const float>>& args) {
-  return reduce_sharded(g, comm, args);
+Result<float> reduce(const Genred& g, MPI_Comm comm, const std::vector<View<const float>>& args,
+                     Stats* stats) {
+  return reduce_sharded(g, comm, args, stats);
 }
-Result<double> reduce(const Genred& g, MPI_Comm comm, const std::vector<View<const double>>& args) {
-  return reduce_sharded(g, comm, args);
+Result<double> reduce(const Genred& g, MPI_Comm comm, const std::vector<View<const double>>& args,
+                      Stats* stats) {
+  return reduce_sharded(g, comm, args, stats);
 }
-Result<half> reduce(const Genred& g, MPI_Comm comm, const std::vector<View<const half>>& args) {
-  return reduce_sharded(g, comm, args);
+Result<half> reduce(const Genred& g, MPI_Comm comm, const std::vector<View<const half>>& args,
+                    Stats* stats) {
+  return reduce_sharded(g, comm, args, stats);
 }
 Result<bfloat16> reduce(const Genred& g, MPI_Comm comm,
-                        const std::vector<View<const bfloat16>>& args) {
-  return reduce_sharded(g, comm, args);
+                        const std::vector<View<const bfloat16>>& args, Stats* stats) {
+  return reduce_sharded(g, comm, args, stats);
 }
 
 }  // namespace keops::mpi

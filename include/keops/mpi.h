@@ -34,24 +34,34 @@ namespace keops::mpi {
 // between ranks, or a failure of the run on any rank (a kernel's error, GPU memory) throws
 // the same keops::Error on every rank, naming the rank and the reason, never a deadlock
 // (provided every rank makes the call).
+// Where one call's time went on this rank, and what it sent (optional: benchmarks, tuning).
+struct Stats {
+  double check_s = 0;      // the checks, and agreeing on them with every rank
+  double gather_s = 0;     // gathering the reduced axis's rows (waiting for the last rank to come)
+  double compute_s = 0;    // this rank's reduction
+  double finish_s = 0;     // agreeing on the outcome (waiting for the slowest rank), and the rest
+  int64_t bytes_sent = 0;  // this rank's gathered rows, once to each other rank
+  int64_t bytes_received = 0;  // the other ranks' gathered rows
+};
+
 void run(const Genred& reduction, MPI_Comm comm, const std::vector<View<const float>>& args,
-         View<float> values, View<int64_t> indices = {});
+         View<float> values, View<int64_t> indices = {}, Stats* stats = nullptr);
 void run(const Genred& reduction, MPI_Comm comm, const std::vector<View<const double>>& args,
-         View<double> values, View<int64_t> indices = {});
+         View<double> values, View<int64_t> indices = {}, Stats* stats = nullptr);
 void run(const Genred& reduction, MPI_Comm comm, const std::vector<View<const half>>& args,
-         View<half> values, View<int64_t> indices = {});
+         View<half> values, View<int64_t> indices = {}, Stats* stats = nullptr);
 void run(const Genred& reduction, MPI_Comm comm, const std::vector<View<const bfloat16>>& args,
-         View<bfloat16> values, View<int64_t> indices = {});
+         View<bfloat16> values, View<int64_t> indices = {}, Stats* stats = nullptr);
 
 // The same, into this rank's rows of a new output.
 Result<float> reduce(const Genred& reduction, MPI_Comm comm,
-                     const std::vector<View<const float>>& args);
+                     const std::vector<View<const float>>& args, Stats* stats = nullptr);
 Result<double> reduce(const Genred& reduction, MPI_Comm comm,
-                      const std::vector<View<const double>>& args);
+                      const std::vector<View<const double>>& args, Stats* stats = nullptr);
 Result<half> reduce(const Genred& reduction, MPI_Comm comm,
-                    const std::vector<View<const half>>& args);
+                    const std::vector<View<const half>>& args, Stats* stats = nullptr);
 Result<bfloat16> reduce(const Genred& reduction, MPI_Comm comm,
-                        const std::vector<View<const bfloat16>>& args);
+                        const std::vector<View<const bfloat16>>& args, Stats* stats = nullptr);
 
 // Solves (alpha I + K) a = b (KernelSolve) over rows sharded across the ranks of comm:
 // collective, each rank passing its rows of b (at the solve's var position) and of every

@@ -245,9 +245,16 @@ TEST_CASE("run writes this rank's rows into the caller's arrays") {
   mine.index_cols = g.index_cols();
   mine.values.assign(size_t(mine.rows * mine.cols), -7.0f);
   mine.indices.assign(size_t(mine.rows * mine.index_cols), -7);
+  keops::mpi::Stats stats;
   keops::mpi::run(g, MPI_COMM_WORLD, a.mine, {mine.values.data(), mine.rows, mine.cols},
-                  {mine.indices.data(), mine.rows, mine.index_cols});
+                  {mine.indices.data(), mine.rows, mine.index_cols}, &stats);
   check_equal_rows(g, whole, mine);
+  // The gathered rows: y and b (3 + 2 floats), this rank's to every other rank.
+  const auto j = shard(kM);
+  CHECK(stats.bytes_sent == (j[1] - j[0]) * 20 * (ranks() - 1));
+  CHECK(stats.bytes_received == (kM - (j[1] - j[0])) * 20);
+  CHECK(stats.compute_s > 0);
+  CHECK((stats.check_s >= 0 && stats.gather_s >= 0 && stats.finish_s >= 0));
 }
 
 TEST_CASE("errors: the same keops::Error on every rank, naming the rank, never a hang") {
