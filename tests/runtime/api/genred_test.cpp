@@ -166,6 +166,33 @@ TEST_CASE("Genred::arguments lists each argument's name, dim and category by pos
   CHECK(grad_args[4].category == 0);
 }
 
+TEST_CASE("Genred::reduction names the output step's reduction; reduced_category its steps' axis") {
+  const std::vector<std::string> aliases = {"x = Vi(3)", "y = Vj(3)", "s = Pm(1)"};
+  auto make = [&](const char* reduction, int axis, int k = 0) {
+    Options o;
+    o.k = k;
+    return Genred("-s * SqDist(x, y)", aliases, reduction, axis, o);
+  };
+  CHECK(make("Sum", 1).reduction() == "Sum");
+  CHECK(make("ArgKMin", 0, 3).reduction() == "ArgKMin");
+  CHECK(make("LogSumExp", 1).reduction() == "LogSumExp");
+  // Forward reductions reduce over their axis's category: j for axis 1, i for axis 0.
+  CHECK(make("Sum", 1).reduced_category() == 1);
+  CHECK(make("KMin", 0, 2).reduced_category() == 0);
+  // One step: over the same category as the forward; a parameter's too (its rows then added).
+  CHECK(make("Sum", 1).grad("y").reduced_category() == 0);
+  CHECK(make("LogSumExp", 1).grad("x").reduced_category() == 1);
+  const Genred parameter = make("Sum", 1).grad("s");
+  CHECK(parameter.axis() == -1);
+  CHECK(parameter.reduced_category() == 1);
+  // A LogSumExp over j differentiated in y: its values over j first, then a sum over i.
+  CHECK(make("LogSumExp", 1).grad("y").reduced_category() == -1);
+  // Min over j in y: the picks over j, each added into its y row: over j, yet one row per j.
+  const Genred picks = make("Min", 1).grad("y");
+  CHECK(picks.axis() == 0);
+  CHECK(picks.reduced_category() == 1);
+}
+
 TEST_CASE("Genred::with_options changes how a reduction runs, not what it computes") {
   Genred op(kGaussFormula, kGauss, "Sum", 1);
   GaussData d;
