@@ -9,6 +9,7 @@
 #include "keops/error.h"
 #include "keops/mpi.h"
 #include "keops/ranges.h"
+#include "tests/mpi/mpi_support.h"
 
 namespace {
 
@@ -16,31 +17,10 @@ using keops::Genred;
 using keops::Options;
 using keops::Result;
 using keops::View;
-
-doctest::Contains contains(const std::string& text) { return doctest::Contains(text.c_str()); }
-
-int rank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
-int ranks() {
-  int n = 0;
-  MPI_Comm_size(MPI_COMM_WORLD, &n);
-  return n;
-}
-
-// Rank r's rows [begin, end) of n: ragged shares, none for rank 1 of 3 or more ranks, or,
-// with `last_only`, all on the last rank.
-std::array<int64_t, 2> shard(int64_t n, bool last_only = false) {
-  std::vector<int64_t> weight;
-  for (int r = 0; r < ranks(); ++r)
-    weight.push_back(last_only ? (r == ranks() - 1) : (r == 1 && ranks() > 2) ? 0 : r + 1);
-  int64_t total = 0, before = 0;
-  for (int r = 0; r < ranks(); ++r) total += weight[size_t(r)];
-  for (int r = 0; r < rank(); ++r) before += weight[size_t(r)];
-  return {n * before / total, n * (before + weight[size_t(rank())]) / total};
-}
+using keops::test::contains;
+using keops::test::rank;
+using keops::test::ranks;
+using keops::test::shard;
 
 // The same pseudo-random arrays on every rank.
 template <class T>

@@ -8,31 +8,16 @@
 
 #include "keops/error.h"
 #include "keops/mpi.h"
+#include "tests/mpi/mpi_support.h"
 
 namespace {
 
 using keops::KernelSolve;
 using keops::View;
-
-int rank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
-int ranks() {
-  int n = 0;
-  MPI_Comm_size(MPI_COMM_WORLD, &n);
-  return n;
-}
-
-// Rank r's rows [begin, end) of n: ragged, none for rank 1 of 3 or more.
-std::array<int64_t, 2> shard(int64_t n) {
-  auto weight = [](int r) { return (r == 1 && ranks() > 2) ? 0 : r + 1; };
-  int64_t total = 0, before = 0;
-  for (int r = 0; r < ranks(); ++r) total += weight(r);
-  for (int r = 0; r < rank(); ++r) before += weight(r);
-  return {n * before / total, n * (before + weight(rank())) / total};
-}
+using keops::test::contains;
+using keops::test::rank;
+using keops::test::ranks;
+using keops::test::shard;
 
 std::vector<double> uniform(size_t count, unsigned seed) {
   std::mt19937 rng(seed);
@@ -68,8 +53,6 @@ struct Problem {
             {g.data(), 1, 1}};
   }
 };
-
-doctest::Contains contains(const std::string& text) { return doctest::Contains(text.c_str()); }
 
 }  // namespace
 
