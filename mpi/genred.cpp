@@ -147,28 +147,38 @@ Announcement announcement(const Genred& g, MPI_Comm comm, const Scheme& s,
   return a;
 }
 
+// One call, once the ranks agreed on it: the reduction, its scheme and shards, and where
+// its time goes.
+struct Call {
+  const Genred& reduction;
+  MPI_Comm comm;
+  Scheme scheme;
+  Shards shards;
+  Stats& stats;
+};
+
 // The arguments as this rank's run takes them: of the gathered categories, every rank's
 // rows (held by `gathered`); of the others, this rank's.
 template <class T>
-std::vector<View<const T>> run_arguments(const Genred& g, MPI_Comm comm, const Scheme& s,
-                                         const Shards& shards,
-                                         const std::vector<View<const T>>& args,
-                                         std::vector<std::vector<T>>& gathered, Stats& stats) {
-  const std::vector<ArgumentInfo> infos = g.arguments();
+std::vector<View<const T>> run_arguments(const Call& call, const std::vector<View<const T>>& args,
+                                         std::vector<std::vector<T>>& gathered) {
+  const std::vector<ArgumentInfo> infos = call.reduction.arguments();
+  const Shards& shards = call.shards;
   std::vector<View<const T>> out = args;
   gathered.resize(args.size());
   for (size_t k = 0; k < args.size(); ++k) {
     const int c = infos[k].category;
-    if (c == 2 || (c != s.axes.gathered && !s.whole)) continue;
-    const std::vector<int64_t>& rows_of = c == s.axes.gathered ? shards.gathered : shards.own;
+    if (c == 2 || (c != call.scheme.axes.gathered && !call.scheme.whole)) continue;
+    const std::vector<int64_t>& rows_of =
+        c == call.scheme.axes.gathered ? shards.gathered : shards.own;
     int64_t total = 0;
     for (int64_t r : rows_of) total += r;
     const int64_t row_bytes = args[k].cols * int64_t(sizeof(T));
     const int64_t mine = rows_of[size_t(shards.rank)];
-    stats.bytes_sent += mine * row_bytes * int64_t(rows_of.size() - 1);
-    stats.bytes_received += (total - mine) * row_bytes;
+    call.stats.bytes_sent += mine * row_bytes * int64_t(rows_of.size() - 1);
+    call.stats.bytes_received += (total - mine) * row_bytes;
     gathered[k].resize(size_t(total * args[k].cols));
-    detail::allgather_rows(comm, args[k].data, rows_of, row_bytes, gathered[k].data());
+    detail::allgather_rows(call.comm, args[k].data, rows_of, row_bytes, gathered[k].data());
     out[k] = {gathered[k].data(), total, args[k].cols};
   }
   return out;
@@ -176,33 +186,35 @@ std::vector<View<const T>> run_arguments(const Genred& g, MPI_Comm comm, const S
 
 // The options of this rank's run: its own category's ranges and row count local, unless
 // every row is computed here.
-Genred local_genred(const Genred& g, const Scheme& s, const Shards& shards) {
-  Options o = g.options();
+Genred local_genred(const Call& call) {
+  const Scheme& s = call.scheme;
+  const Shards& shards = call.shards;
+  Options o = call.reduction.options();
   if (!s.whole && o.ranges) o.ranges = detail::local_ranges(*o.ranges, s.axes, shards);
   const int own = s.axes.own;
   if (option_rows(o, own) >= 0)
     set_option_rows(o, own, s.whole ? shards.own_total() : shards.own[size_t(shards.rank)]);
-  return g.with_options(o);
+  return call.reduction.with_options(o);
 }
 
 // Runs compute() on this rank and agrees on its outcome (collectively), timing compute().
 template <class Compute>
-void compute_collectively(MPI_Comm comm, Stats& stats, Compute&& compute) {
-  detail::collectively(comm, [&] {
+void compute_collectively(const Call& call, Compute&& compute) {
+  detail::collectively(call.comm, [&] {
     const double start = MPI_Wtime();
     compute();
-    stats.compute_s = MPI_Wtime() - start;
+    call.stats.compute_s = MPI_Wtime() - start;
   });
 }
 
 // A reduction over both axes: each rank's sum over its own rows, then the ranks' sums added
 // in rank order (float64), identical on every rank.
 template <class T>
-void run_both_axes(const Genred& local, MPI_Comm comm, const std::vector<View<const T>>& args,
-                   View<T> values, Stats& stats) {
+void run_both_axes(const Call& call, const Genred& local, const std::vector<View<const T>>& args,
+                   View<T> values) {
   using W = Widened<T>;
   std::vector<W> sum(size_t(values.cols));
-  compute_collectively(comm, stats, [&] {
+  compute_collectively(call, [&] {
     if constexpr (is_16_bit<T>) {
       std::vector<std::vector<float>> widened(args.size());
       std::vector<View<const float>> views;
@@ -217,9 +229,9 @@ void run_both_axes(const Genred& local, MPI_Comm comm, const std::vector<View<co
     }
   });
   std::vector<double> mine(sum.begin(), sum.end());
-  std::vector<double> all(mine.size() * size_t(detail::size_of(comm)));
+  std::vector<double> all(mine.size() * size_t(detail::size_of(call.comm)));
   MPI_Allgather(mine.data(), int(mine.size()), MPI_DOUBLE, all.data(), int(mine.size()), MPI_DOUBLE,
-                comm);
+                call.comm);
   for (size_t c = 0; c < mine.size(); ++c) {
     double total = 0;
     for (size_t r = 0; r * mine.size() < all.size(); ++r) total += all[r * mine.size() + c];
@@ -232,14 +244,14 @@ void run_both_axes(const Genred& local, MPI_Comm comm, const std::vector<View<co
 
 // Every output row computed here, this rank's copied out.
 template <class T>
-void run_whole(const Genred& local, MPI_Comm comm, const Shards& shards,
-               const std::vector<View<const T>>& args, View<T> values, View<int64_t> indices,
-               Stats& stats) {
+void run_whole(const Call& call, const Genred& local, const std::vector<View<const T>>& args,
+               View<T> values, View<int64_t> indices) {
   const bool both = local.axis() == -1;
-  const int64_t rows = both ? 1 : shards.own_total(), first = both ? 0 : shards.own_offset();
+  const int64_t rows = both ? 1 : call.shards.own_total();
+  const int64_t first = both ? 0 : call.shards.own_offset();
   std::vector<T> all_values(size_t(rows * values.cols));
   std::vector<int64_t> all_indices(size_t(rows * indices.cols));
-  compute_collectively(comm, stats, [&] {
+  compute_collectively(call, [&] {
     local.run(args, View<T>{all_values.data(), rows, values.cols},
               View<int64_t>{indices.cols ? all_indices.data() : nullptr, indices.cols ? rows : 0,
                             indices.cols});
@@ -254,29 +266,27 @@ void run_sharded(const Genred& g, MPI_Comm comm, const std::vector<View<const T>
                  View<T> values, View<int64_t> indices, Stats& stats) {
   stats = {};
   const double start = MPI_Wtime();
-  const Scheme s = scheme_of(g);
+  Call call{g, comm, scheme_of(g), {}, stats};
   const std::vector<Announcement> all =
-      detail::announce(comm, announcement(g, comm, s, args, values, indices));
-  Shards shards;
-  shards.rank = detail::rank_of(comm);
+      detail::announce(comm, announcement(g, comm, call.scheme, args, values, indices));
+  call.shards.rank = detail::rank_of(comm);
   for (const Announcement& a : all) {
-    shards.own.push_back(a.counts.at(0));
-    shards.gathered.push_back(a.counts.at(1));
+    call.shards.own.push_back(a.counts.at(0));
+    call.shards.gathered.push_back(a.counts.at(1));
   }
   std::optional<Genred> local;
-  detail::collectively(comm, [&] { local = local_genred(g, s, shards); });
+  detail::collectively(comm, [&] { local = local_genred(call); });
   const double checked = MPI_Wtime();
   stats.check_s = checked - start;
   std::vector<std::vector<T>> gathered;
-  const std::vector<View<const T>> run_args =
-      run_arguments(g, comm, s, shards, args, gathered, stats);
+  const std::vector<View<const T>> run_args = run_arguments(call, args, gathered);
   stats.gather_s = MPI_Wtime() - checked;
-  if (s.whole)
-    run_whole(*local, comm, shards, run_args, values, indices, stats);
+  if (call.scheme.whole)
+    run_whole(call, *local, run_args, values, indices);
   else if (g.axis() == -1)
-    run_both_axes(*local, comm, run_args, values, stats);
+    run_both_axes(call, *local, run_args, values);
   else
-    compute_collectively(comm, stats, [&] { local->run(run_args, values, indices); });
+    compute_collectively(call, [&] { local->run(run_args, values, indices); });
   stats.finish_s = MPI_Wtime() - start - stats.check_s - stats.gather_s - stats.compute_s;
 }
 

@@ -1,4 +1,5 @@
 // keops::mpi::solve: conjugate gradient over rows sharded across ranks (see keops/mpi.h).
+#include <climits>
 #include <cmath>
 #include <sstream>
 #include <string>
@@ -18,10 +19,20 @@ std::string number(double v) {
   return s.str();
 }
 
+// One solve's settings (keops::mpi::solve's arguments).
+struct Settings {
+  double alpha;
+  double tolerance;
+  int max_iterations;
+  SolveInfo* info;
+};
+
 // This rank's b as float64, after the checks of KernelSolve's call on its rows.
 template <class T>
 std::vector<double> checked_b(const KernelSolve& s, const std::vector<View<const T>>& args,
-                              double alpha, double tolerance, int max_iterations) {
+                              const Settings& settings) {
+  const double alpha = settings.alpha, tolerance = settings.tolerance;
+  const int max_iterations = settings.max_iterations;
   const Genred& k = s.kernel();
   if (args.size() != size_t(k.arg_count()))
     throw Error("solve: expected " + std::to_string(k.arg_count()) + " argument(s), got " +
@@ -68,47 +79,26 @@ double global_dot(MPI_Comm comm, const std::vector<double>& u, const std::vector
   return total;
 }
 
-template <class T>
-Result<T> solve_sharded(const KernelSolve& s, MPI_Comm comm, const std::vector<View<const T>>& args,
-                        double alpha, double tolerance, int max_iterations, SolveInfo* info) {
-  detail::Announcement mine;
-  mine.fields = {{"alpha", number(alpha)},
-                 {"tolerance", number(tolerance)},
-                 {"max_iterations", std::to_string(max_iterations)}};
-  std::vector<double> b;
-  try {
-    b = checked_b(s, args, alpha, tolerance, max_iterations);
-  } catch (const Error& e) {
-    mine.error = e.what();
-  }
-  const size_t var = size_t(s.var_position());
-  mine.counts = {mine.error.empty() ? args[var].rows : 0};
-  int64_t total_rows = 0;
-  for (const detail::Announcement& a : detail::announce(comm, mine)) total_rows += a.counts.at(0);
+// Conjugate gradient on (alpha I + K) a = b from a = 0, each product apply(p, kp), each dot
+// product global: the same steps on every rank. Returns a; `done` says what it did.
+// When CG stops: after `limit` steps, or once ||r|| <= threshold.
+struct Stopping {
+  int limit;
+  double threshold;
+};
 
-  const int64_t rows = args[var].rows, cols = args[var].cols;
-  std::vector<View<const T>> with_p = args;
-  std::vector<T> p_values(b.size()), kp_values(b.size());
-  with_p[var] = {p_values.data(), rows, cols};
-  auto apply = [&](const std::vector<double>& p, std::vector<double>& kp) {
-    for (size_t q = 0; q < p.size(); ++q) p_values[q] = T(p[q]);
-    run(s.kernel(), comm, with_p, {kp_values.data(), rows, cols});
-    kp.assign(kp_values.begin(), kp_values.end());
-  };
-
+template <class Apply>
+std::vector<double> conjugate_gradient(MPI_Comm comm, const std::vector<double>& b, double alpha,
+                                       Stopping stop, Apply&& apply, SolveInfo& done) {
   const size_t n = b.size();
-  const int limit =
-      max_iterations > 0 ? max_iterations : int(std::min<int64_t>(total_rows, INT32_MAX));
-  const double b_norm = std::sqrt(global_dot(comm, b, b)), threshold = tolerance * b_norm;
-  SolveInfo done;
   std::vector<double> a(n, 0.0), r = b, p = r, kp(n), mp(n);
   double rr = global_dot(comm, r, r);
   while (true) {
-    if (std::sqrt(rr) <= threshold) {
+    if (std::sqrt(rr) <= stop.threshold) {
       done.converged = true;
-      break;
+      return a;
     }
-    if (done.iterations == limit) break;
+    if (done.iterations == stop.limit) return a;
     apply(p, kp);
     for (size_t q = 0; q < n; ++q) mp[q] = alpha * p[q] + kp[q];
     const double p_mp = global_dot(comm, p, mp);
@@ -126,13 +116,54 @@ Result<T> solve_sharded(const KernelSolve& s, MPI_Comm comm, const std::vector<V
     rr = rr_next;
     ++done.iterations;
   }
+}
+
+// The ranks' rows of b in total, once every rank's checks and settings agree.
+template <class T>
+int64_t agreed_rows(const KernelSolve& s, MPI_Comm comm, const std::vector<View<const T>>& args,
+                    const Settings& settings, std::vector<double>& b) {
+  detail::Announcement mine;
+  mine.fields = {{"alpha", number(settings.alpha)},
+                 {"tolerance", number(settings.tolerance)},
+                 {"max_iterations", std::to_string(settings.max_iterations)}};
+  try {
+    b = checked_b(s, args, settings);
+  } catch (const Error& e) {
+    mine.error = e.what();
+  }
+  mine.counts = {mine.error.empty() ? args[size_t(s.var_position())].rows : 0};
+  int64_t total = 0;
+  for (const detail::Announcement& a : detail::announce(comm, mine)) total += a.counts.at(0);
+  return total;
+}
+
+template <class T>
+Result<T> solve_sharded(const KernelSolve& s, MPI_Comm comm, const std::vector<View<const T>>& args,
+                        const Settings& settings) {
+  std::vector<double> b;
+  const int64_t total_rows = agreed_rows(s, comm, args, settings, b);
+  const size_t var = size_t(s.var_position());
+  const int64_t rows = args[var].rows, cols = args[var].cols;
+  std::vector<View<const T>> with_p = args;
+  std::vector<T> p_values(b.size()), kp_values(b.size());
+  with_p[var] = {p_values.data(), rows, cols};
+  auto apply = [&](const std::vector<double>& p, std::vector<double>& kp) {
+    for (size_t q = 0; q < p.size(); ++q) p_values[q] = T(p[q]);
+    run(s.kernel(), comm, with_p, {kp_values.data(), rows, cols});
+    kp.assign(kp_values.begin(), kp_values.end());
+  };
+  const int limit = settings.max_iterations > 0 ? settings.max_iterations
+                                                : int(std::min<int64_t>(total_rows, INT32_MAX));
+  const double b_norm = std::sqrt(global_dot(comm, b, b));
+  SolveInfo done;
+  const std::vector<double> a = conjugate_gradient(
+      comm, b, settings.alpha, {limit, settings.tolerance * b_norm}, apply, done);
   // The true residual of the returned a.
+  std::vector<double> kp(b.size()), residual(b.size());
   apply(a, kp);
-  std::vector<double> residual(n);
-  for (size_t q = 0; q < n; ++q) residual[q] = b[q] - alpha * a[q] - kp[q];
-  const double res2 = global_dot(comm, residual, residual);
-  done.residual = b_norm > 0 ? std::sqrt(res2) / b_norm : 0.0;
-  if (info) *info = done;
+  for (size_t q = 0; q < b.size(); ++q) residual[q] = b[q] - settings.alpha * a[q] - kp[q];
+  done.residual = b_norm > 0 ? std::sqrt(global_dot(comm, residual, residual)) / b_norm : 0.0;
+  if (settings.info) *settings.info = done;
   Result<T> out;
   out.rows = rows;
   out.cols = cols;
@@ -144,12 +175,12 @@ Result<T> solve_sharded(const KernelSolve& s, MPI_Comm comm, const std::vector<V
 
 Result<float> solve(const KernelSolve& s, MPI_Comm comm, const std::vector<View<const float>>& args,
                     double alpha, double tolerance, int max_iterations, SolveInfo* info) {
-  return solve_sharded(s, comm, args, alpha, tolerance, max_iterations, info);
+  return solve_sharded(s, comm, args, Settings{alpha, tolerance, max_iterations, info});
 }
 Result<double> solve(const KernelSolve& s, MPI_Comm comm,
                      const std::vector<View<const double>>& args, double alpha, double tolerance,
                      int max_iterations, SolveInfo* info) {
-  return solve_sharded(s, comm, args, alpha, tolerance, max_iterations, info);
+  return solve_sharded(s, comm, args, Settings{alpha, tolerance, max_iterations, info});
 }
 
 }  // namespace keops::mpi
