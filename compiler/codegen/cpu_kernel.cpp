@@ -14,6 +14,7 @@
 #include "compiler/ir/context.h"
 #include "compiler/lower/kernel_plan.h"
 #include "compiler/passes/dim_tiles.h"
+#include "compiler/support/check.h"
 
 namespace keops::codegen {
 
@@ -88,6 +89,9 @@ class CpuKernelBuilder {
     VT_ = llvm::FixedVectorType::get(T_, unsigned(tiling_.lanes));
     IVT_ = llvm::FixedVectorType::get(i64_, unsigned(tiling_.lanes));
     std::vector<llvm::Type*> params{i64_, i64_, ptr_, i64_, ptr_, ptr_, ptr_};
+    resumable_ = spec.cpu().resumable;
+    KEOPS_CHECK(!resumable_ || group_width_ == 0, "a resumable kernel computes its output whole");
+    if (resumable_) params.insert(params.end(), {ptr_, i64_, i64_});
     if (group_width_ > 0) params.push_back(i64_);
     auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx_), params, false);
     fn_ = llvm::Function::Create(
@@ -110,6 +114,9 @@ class CpuKernelBuilder {
   void close_block();
   void finish_tile();
   Vals scalar_row(llvm::IRBuilderBase& ib, ir::Expr var, Value* row) const;
+  Value* cell_ptrs(llvm::IRBuilderBase& b, Value* rows, size_t k);
+  Vals load_cells(llvm::IRBuilderBase& b, Value* rows, const std::vector<llvm::Type*>& types);
+  void store_cells(llvm::IRBuilderBase& b, const Vals& state, Value* rows, Value* mask);
   FormulaEmitter::Row row_start(llvm::IRBuilderBase& ib, ir::Expr var, Value* row) const;
   Value* splat(Value* v) {
     return llvm::ConstantVector::getSplat(llvm::ElementCount::getFixed(unsigned(tiling_.lanes)),
@@ -143,6 +150,8 @@ class CpuKernelBuilder {
       *tile_fin_, *exit_;
   Value *out_begin_, *out_end_, *ranges_, *n_ranges_, *args_, *values_, *indices_;
   Value* first_column_ = nullptr;  // the first output column this kernel computes
+  bool resumable_ = false;
+  Value *states_ptr_ = nullptr, *load_ = nullptr, *finalize_ = nullptr;  // (i1 flags)
   std::unique_ptr<ReductionEmitter> reduction_;
   bool blocked_ = false;
   std::vector<BlockedState> states_;  // per copy
@@ -169,6 +178,7 @@ void CpuKernelBuilder::set_attributes() {
   fn_->addFnAttr("min-legal-vector-width", width);
   fn_->addFnAttr(llvm::Attribute::NoUnwind);
   for (unsigned k : {2u, 4u, 5u, 6u}) fn_->addParamAttr(k, llvm::Attribute::NoAlias);
+  if (resumable_) fn_->addParamAttr(7, llvm::Attribute::NoAlias);
   fn_->addParamAttr(2, llvm::Attribute::ReadOnly);
 }
 
@@ -226,6 +236,11 @@ void CpuKernelBuilder::enter() {
       group_width_ > 0 ? static_cast<Value*>(fn_->getArg(7)) : llvm::ConstantInt::get(i64_, 0);
   reduction_ = make_reduction_emitter(group_spec_);
   b_.SetInsertPoint(entry_);
+  if (resumable_) {
+    states_ptr_ = fn_->getArg(7);
+    load_ = b_.CreateICmpNE(fn_->getArg(8), b_.getInt64(0), "load");
+    finalize_ = b_.CreateICmpNE(fn_->getArg(9), b_.getInt64(0), "finalize");
+  }
   // Without blocks, terms fold into the total directly, across all the reduced ranges.
   blocked_ = keeps_blocks(spec_, *reduction_);
   for (int r = 0; r < tiling_.copies; ++r) states_.emplace_back(b_, *reduction_, VT_, blocked_);
@@ -267,7 +282,13 @@ void CpuKernelBuilder::open_tile() {
     live_[size_t(r)] = b.CreateICmpSLT(rows_[size_t(r)], end_v);
     clamped_[size_t(r)] = b.CreateSelect(live_[size_t(r)], rows_[size_t(r)], last);
   }
-  for (const BlockedState& state : states_) state.start(b);
+  for (int r = 0; r < copies; ++r) {
+    const BlockedState& state = states_[size_t(r)];
+    if (resumable_)
+      state.start_from(b, load_, load_cells(b, clamped_[size_t(r)], state.types()));
+    else
+      state.start(b);
+  }
   b.CreateBr(range_header_);
 }
 
@@ -412,6 +433,12 @@ void CpuKernelBuilder::finish_tile() {
   for (int r = 0; r < tiling_.copies; ++r) {
     Value* rows = rows_[size_t(r)];
     Value* live = live_[size_t(r)];
+    if (resumable_) {
+      // The state back to its cells, or (finalize) the outputs.
+      Value* to_outputs = b.CreateVectorSplat(unsigned(tiling_.lanes), finalize_);
+      store_cells(b, states_[size_t(r)].total(b), rows, b.CreateAnd(live, b.CreateNot(to_outputs)));
+      live = b.CreateAnd(live, to_outputs);
+    }
     auto store_value = [&](Value* v, Value* c) {
       b.CreateMaskedScatter(
           elements_->narrow(b, match_width(b, v, llvm::PoisonValue::get(VT_))),
@@ -448,6 +475,28 @@ void CpuKernelBuilder::finish_tile() {
   b.CreateRetVoid();
 }
 
+// The lanes' pointers to cell k of rows' states (8 bytes a cell, cpu_state_cells a row).
+Value* CpuKernelBuilder::cell_ptrs(llvm::IRBuilderBase& b, Value* rows, size_t k) {
+  const int64_t cells = cpu_state_cells(spec_);
+  return element_ptrs(b, i64_, states_ptr_, rows, cells, b.getInt64(int64_t(k)));
+}
+
+Vals CpuKernelBuilder::load_cells(llvm::IRBuilderBase& b, Value* rows,
+                                  const std::vector<llvm::Type*>& types) {
+  Value* all = llvm::ConstantInt::getTrue(
+      llvm::FixedVectorType::get(b.getInt1Ty(), unsigned(tiling_.lanes)));
+  Vals state;
+  for (size_t k = 0; k < types.size(); ++k)
+    state.push_back(b.CreateMaskedGather(types[k], cell_ptrs(b, rows, k), llvm::Align(4), all));
+  return state;
+}
+
+void CpuKernelBuilder::store_cells(llvm::IRBuilderBase& b, const Vals& state, Value* rows,
+                                   Value* mask) {
+  for (size_t k = 0; k < state.size(); ++k)
+    b.CreateMaskedScatter(state[k], cell_ptrs(b, rows, k), llvm::Align(4), mask);
+}
+
 // Scalar loads of one row of an argument (parameters, and the reduced index's data).
 Vals CpuKernelBuilder::scalar_row(llvm::IRBuilderBase& ib, ir::Expr var, Value* row) const {
   return load_argument_row(ib, *elements_, arg_ptrs_[size_t(var->var_index())], row, var->dim);
@@ -467,6 +516,18 @@ int cpu_column_group(const KernelSpec& spec) {
   const passes::DimTiles products = passes::find_dim_tiles(
       roots, spec.outer_cat(), spec.inner_cat(), FormulaEmitter::kCpuStreamDim + 1);
   return products.dim > 0 ? 4 * kColumnGroup : kColumnGroup;
+}
+
+bool cpu_resumable(const KernelSpec& spec) {
+  return !spec.on_gpu() && grouped_dim(spec) == 0 &&
+         !make_reduction_emitter(spec)->output_in_memory();
+}
+
+int cpu_state_cells(const KernelSpec& spec) {
+  llvm::LLVMContext ctx;
+  llvm::Type* T =
+      spec.dtype == ir::DType::F32 ? llvm::Type::getFloatTy(ctx) : llvm::Type::getDoubleTy(ctx);
+  return int(make_reduction_emitter(spec)->state_types(T).size());
 }
 
 void build_cpu_kernel(llvm::Module& m, const lower::KernelPlan& plan, const std::string& name) {

@@ -27,6 +27,24 @@ template <class T>
 using CpuKernelFn = void (*)(int64_t, int64_t, const int64_t*, int64_t, const T* const*, T*,
                              int64_t*);
 
+// A resumable kernel (CpuTarget::resumable) takes three more parameters, after indices:
+//   void* states, int64_t load, int64_t finalize
+// states holds cpu_state_cells(spec) cells of 8 bytes per output row, row-major (a state's
+// values, each in the low bytes of its cell). Each row's state starts from its cells where
+// load != 0, else from the reduction's identity; after the ranges, the kernel writes the
+// outputs where finalize != 0, else the state back to its cells. Reducing the reduced rows
+// a part at a time, in increasing order, then gives what one call over them all gives
+// (but for the rounding of sums, whose blocks then end with each part).
+template <class T>
+using CpuResumableFn = void (*)(int64_t, int64_t, const int64_t*, int64_t, const T* const*, T*,
+                                int64_t*, void*, int64_t, int64_t);
+
+// Whether spec's kernel can be resumable: outputs computed whole (not in groups of columns)
+// and a state of values (not a selection's slots kept in memory).
+bool cpu_resumable(const KernelSpec& spec);
+// The cells of one output row's state in a resumable kernel's states.
+int cpu_state_cells(const KernelSpec& spec);
+
 // How the kernel maps rows to registers: `lanes` output rows per vector, `copies`
 // vectors evaluated per reduced index (a register tile of lanes * copies rows).
 struct CpuTiling {

@@ -116,6 +116,7 @@ std::string KernelSpec::key() const {
     const CpuTarget& c = cpu();
     k += "|" + c.triple + "|" + c.cpu + "|" + c.features;
     k += "|vb=" + std::to_string(c.vector_bits);
+    if (c.resumable) k += "|resumable";
   }
   k += sum_scheme == SumScheme::Direct  ? "|direct"
        : sum_scheme == SumScheme::Kahan ? "|kahan"

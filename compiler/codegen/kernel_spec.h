@@ -24,6 +24,9 @@ struct CpuTarget {
   std::string cpu;        // LLVM CPU name: znver5, skylake-avx512, haswell, x86-64, ...
   std::string features;   // LLVM feature string, "+avx2,+fma,..."
   int vector_bits = 128;  // widest vector register the kernel uses
+  // A kernel that resumes reductions from saved states and can save them instead of
+  // finalizing (cpu_kernel.h): a reduction over the reduced rows a part at a time.
+  bool resumable = false;
 
   static CpuTarget host();
   // A named LLVM CPU with its default features; keops::Error for an unknown name.

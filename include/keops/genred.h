@@ -23,6 +23,15 @@ struct ArgumentInfo {
   int category = 0;  // 0: indexed by i (Vi), 1: by j (Vj), 2: a parameter (Pm, one row)
 };
 
+// The states of a reduction's output rows partway through its reduced rows
+// (Genred::accumulate): what a reduction keeps for each row, in the kernel's layout.
+struct ReductionStates {
+  bool started = false;          // false: the next part starts from the reduction's identity
+  int64_t rows = 0;              // output rows
+  int64_t next_reduced_row = 0;  // where the reduced rows folded so far end
+  std::vector<uint64_t> cells;   // rows x the kernel's cells per row (opaque)
+};
+
 class Genred {
  public:
   // Throws keops::Error for a bad formula, alias, reduction or option: nothing is run.
@@ -47,6 +56,27 @@ class Genred {
            View<int64_t> indices = {}) const;
   void run(const std::vector<View<const bfloat16>>& args, View<bfloat16> values,
            View<int64_t> indices = {}) const;
+
+  // Partial reductions (keops::mpi's pipelined scheme): the reduced rows a part at a time.
+  // args are as run's, but the reduced axis's arrays hold the part: rows [first_reduced_row,
+  // first_reduced_row + their rows) of the whole axis, whose row numbers the indices give.
+  // accumulate folds the part into `states` (an unstarted ReductionStates starts them, for
+  // this call's output rows); finish folds a last part (of any rows, none included),
+  // writes the outputs as run does, and leaves the states unstarted. Parts must come in increasing order of rows: the
+  // outputs are then run's over all of them, bit for bit for selections (ties go to the
+  // lowest index), within rounding for sums (each part's terms are added apart). For the
+  // reductions accumulates() allows (one kernel on the CPU: not gradients of several steps
+  // nor a parameter's, an output computed whole, at most 64 values of F for most
+  // reductions, K <= 12, no ranges; float32 and float64 arrays); else keops::Error.
+  bool accumulates() const;
+  void accumulate(const std::vector<View<const float>>& args, int64_t first_reduced_row,
+                  ReductionStates& states) const;
+  void accumulate(const std::vector<View<const double>>& args, int64_t first_reduced_row,
+                  ReductionStates& states) const;
+  void finish(const std::vector<View<const float>>& args, int64_t first_reduced_row,
+              ReductionStates& states, View<float> values, View<int64_t> indices = {}) const;
+  void finish(const std::vector<View<const double>>& args, int64_t first_reduced_row,
+              ReductionStates& states, View<double> values, View<int64_t> indices = {}) const;
 
   // The gradient of <this(args), e> with respect to the argument named `var` (an alias,
   // or its Var(position,dim,cat) text): a Genred whose arguments are this one's followed

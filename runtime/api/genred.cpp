@@ -28,10 +28,7 @@ namespace {
 
 using detail::GenredImpl;
 
-// Auto runs on the GPU whenever one is usable.
-bool uses_gpu(const Options& o) {
-  return o.backend == Backend::GPU || (o.backend == Backend::Auto && gpu_available());
-}
+using detail::uses_gpu;
 
 // The GPU of a call: Options::device, else the device of the arrays already on one, else 0.
 template <class T>
@@ -87,74 +84,6 @@ void check_options(const GenredImpl& g) {
   } catch (const Error& e) {
     throw Error(std::string("Genred: ") + e.what());
   }
-}
-
-// The rows of the i and j arguments, checked against each other and the aliases; a
-// category without arguments takes its size from Options::nx / ny.
-template <class T>
-detail::RowCounts check_arguments(const GenredImpl& g, const std::vector<View<const T>>& args) {
-  const size_t n = g.args.size();
-  if (args.size() != n)
-    throw Error("Genred: expected " + std::to_string(n) + " argument(s), got " +
-                std::to_string(args.size()));
-  int64_t rows_of[2] = {-1, -1};
-  size_t first_of[2] = {0, 0};
-  for (size_t k = 0; k < n; ++k) {
-    const frontend::ArgInfo& a = g.args[k];
-    const View<const T>& v = args[k];
-    const std::string which = "argument " + std::to_string(k) + " (" + a.name + ")";
-    if (v.device != -1 && !uses_gpu(g.options))
-      throw Error(
-          "Genred: " + which + " is in GPU memory, but this Genred runs on the CPU" +
-          (gpu_available() ? std::string(" (Options::backend)") : ": " + gpu_unavailable_reason()));
-    if (v.rows < 0 || v.cols < 0) throw Error("Genred: " + which + " has a negative shape");
-    if (v.cols != a.dim)
-      throw Error("Genred: " + which + " has " + std::to_string(v.cols) + " cols, but its dim is " +
-                  std::to_string(a.dim));
-    // A dim-0 argument (the cotangent of an index-only reduction) holds no values.
-    if (v.data == nullptr && v.rows > 0 && a.dim > 0)
-      throw Error("Genred: " + which + " has null data and " + std::to_string(v.rows) + " rows");
-    if (a.cat == ir::CatP) {
-      if (v.rows != 1)
-        throw Error("Genred: " + which + " is a parameter and must have 1 row, not " +
-                    std::to_string(v.rows));
-      continue;
-    }
-    int64_t& rows = rows_of[a.cat];
-    if (rows < 0) {
-      rows = v.rows;
-      first_of[a.cat] = k;
-    } else if (rows != v.rows) {
-      throw Error("Genred: " + which + " has " + std::to_string(v.rows) + " rows, but argument " +
-                  std::to_string(first_of[a.cat]) + " (" + g.args[first_of[a.cat]].name +
-                  ") of the same " + (a.cat == ir::CatI ? "i" : "j") + " category has " +
-                  std::to_string(rows));
-    }
-  }
-  const int64_t option_rows[2] = {g.options.nx, g.options.ny};
-  for (int c = 0; c < 2; ++c)
-    if (rows_of[c] < 0) {
-      if (option_rows[c] < 0)
-        throw Error(std::string("Genred: the formula has no ") + (c == 0 ? "i" : "j") +
-                    " argument, so its size must be given in Options::" + (c == 0 ? "nx" : "ny"));
-      rows_of[c] = option_rows[c];
-    }
-  return {rows_of[0], rows_of[1]};
-}
-
-template <class V>
-void check_output(const char* what, const V& view, int64_t rows, int64_t cols,
-                  const Options& options) {
-  if (cols == 0) return;
-  if (view.device != -1 && !uses_gpu(options))
-    throw Error(std::string("Genred::run: ") + what +
-                " is in GPU memory, but this Genred runs on the CPU");
-  if (view.rows != rows || view.cols != cols)
-    throw Error(std::string("Genred::run: ") + what + " is " + std::to_string(view.rows) + " x " +
-                std::to_string(view.cols) + ", expected " + std::to_string(rows) + " x " +
-                std::to_string(cols));
-  if (view.data == nullptr && rows > 0)
-    throw Error(std::string("Genred::run: ") + what + " has null data");
 }
 
 template <class T>
@@ -228,10 +157,10 @@ template <class T>
 void run_impl(const GenredImpl& g, const std::vector<View<const T>>& args, View<T> values,
               View<int64_t> indices) {
   if (detail::has_batch(args, values, indices)) return run_batched(g, args, values, indices);
-  const detail::RowCounts rows = check_arguments(g, args);
+  const detail::RowCounts rows = detail::check_arguments(g, args);
   const int64_t out_rows = rows.of(g.main.output_cat());
-  check_output("values", values, out_rows, g.main.value_cols(), g.options);
-  check_output("indices", indices, out_rows, g.main.index_cols(), g.options);
+  detail::check_output("values", values, out_rows, g.main.value_cols(), g.options);
+  detail::check_output("indices", indices, out_rows, g.main.index_cols(), g.options);
   if (g.options.ranges) detail::check_ranges(*g.options.ranges, rows.i, rows.j);
   const int device = uses_gpu(g.options) ? gpu_device(g.options, args, values, indices) : -1;
   const auto stream = static_cast<runtime::cuda::CUstream>(g.options.stream);
@@ -261,7 +190,7 @@ void run_impl(const GenredImpl& g, const std::vector<View<const T>>& args, View<
 template <class T>
 Result<T> call_impl(const GenredImpl& g, const std::vector<View<const T>>& args) {
   const BatchShape batch = detail::broadcast_batch(args, g.args, "Genred");
-  const detail::RowCounts rows = check_arguments(g, detail::batch_element(args, batch, 0));
+  const detail::RowCounts rows = detail::check_arguments(g, detail::batch_element(args, batch, 0));
   Result<T> r;
   r.batch = batch;
   r.rows = rows.of(g.main.output_cat());
@@ -283,6 +212,90 @@ Result<T> call_impl(const GenredImpl& g, const std::vector<View<const T>>& args)
 }
 
 }  // namespace
+
+// The rows of the i and j arguments, checked against each other and the aliases; a
+// category without arguments takes its size from Options::nx / ny.
+template <class T>
+detail::RowCounts detail::check_arguments(const GenredImpl& g,
+                                          const std::vector<View<const T>>& args) {
+  const size_t n = g.args.size();
+  if (args.size() != n)
+    throw Error("Genred: expected " + std::to_string(n) + " argument(s), got " +
+                std::to_string(args.size()));
+  int64_t rows_of[2] = {-1, -1};
+  size_t first_of[2] = {0, 0};
+  for (size_t k = 0; k < n; ++k) {
+    const frontend::ArgInfo& a = g.args[k];
+    const View<const T>& v = args[k];
+    const std::string which = "argument " + std::to_string(k) + " (" + a.name + ")";
+    if (v.device != -1 && !uses_gpu(g.options))
+      throw Error(
+          "Genred: " + which + " is in GPU memory, but this Genred runs on the CPU" +
+          (gpu_available() ? std::string(" (Options::backend)") : ": " + gpu_unavailable_reason()));
+    if (v.rows < 0 || v.cols < 0) throw Error("Genred: " + which + " has a negative shape");
+    if (v.cols != a.dim)
+      throw Error("Genred: " + which + " has " + std::to_string(v.cols) + " cols, but its dim is " +
+                  std::to_string(a.dim));
+    // A dim-0 argument (the cotangent of an index-only reduction) holds no values.
+    if (v.data == nullptr && v.rows > 0 && a.dim > 0)
+      throw Error("Genred: " + which + " has null data and " + std::to_string(v.rows) + " rows");
+    if (a.cat == ir::CatP) {
+      if (v.rows != 1)
+        throw Error("Genred: " + which + " is a parameter and must have 1 row, not " +
+                    std::to_string(v.rows));
+      continue;
+    }
+    int64_t& rows = rows_of[a.cat];
+    if (rows < 0) {
+      rows = v.rows;
+      first_of[a.cat] = k;
+    } else if (rows != v.rows) {
+      throw Error("Genred: " + which + " has " + std::to_string(v.rows) + " rows, but argument " +
+                  std::to_string(first_of[a.cat]) + " (" + g.args[first_of[a.cat]].name +
+                  ") of the same " + (a.cat == ir::CatI ? "i" : "j") + " category has " +
+                  std::to_string(rows));
+    }
+  }
+  const int64_t option_rows[2] = {g.options.nx, g.options.ny};
+  for (int c = 0; c < 2; ++c)
+    if (rows_of[c] < 0) {
+      if (option_rows[c] < 0)
+        throw Error(std::string("Genred: the formula has no ") + (c == 0 ? "i" : "j") +
+                    " argument, so its size must be given in Options::" + (c == 0 ? "nx" : "ny"));
+      rows_of[c] = option_rows[c];
+    }
+  return {rows_of[0], rows_of[1]};
+}
+
+template <class V>
+void detail::check_output(const char* what, const V& view, int64_t rows, int64_t cols,
+                          const Options& options) {
+  if (cols == 0) return;
+  if (view.device != -1 && !uses_gpu(options))
+    throw Error(std::string("Genred::run: ") + what +
+                " is in GPU memory, but this Genred runs on the CPU");
+  if (view.rows != rows || view.cols != cols)
+    throw Error(std::string("Genred::run: ") + what + " is " + std::to_string(view.rows) + " x " +
+                std::to_string(view.cols) + ", expected " + std::to_string(rows) + " x " +
+                std::to_string(cols));
+  if (view.data == nullptr && rows > 0)
+    throw Error(std::string("Genred::run: ") + what + " has null data");
+}
+
+template detail::RowCounts detail::check_arguments(const GenredImpl&,
+                                                   const std::vector<View<const float>>&);
+template detail::RowCounts detail::check_arguments(const GenredImpl&,
+                                                   const std::vector<View<const double>>&);
+template void detail::check_output(const char*, const View<float>&, int64_t, int64_t,
+                                   const Options&);
+template void detail::check_output(const char*, const View<double>&, int64_t, int64_t,
+                                   const Options&);
+template void detail::check_output(const char*, const View<int64_t>&, int64_t, int64_t,
+                                   const Options&);
+
+bool detail::uses_gpu(const Options& o) {
+  return o.backend == Backend::GPU || (o.backend == Backend::Auto && gpu_available());
+}
 
 std::shared_ptr<const GenredImpl> detail::make_genred_impl(const std::string& formula,
                                                            const std::vector<std::string>& aliases,

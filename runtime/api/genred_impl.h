@@ -14,6 +14,7 @@
 #include "compiler/program/reduction_program.h"
 #include "keops/half.h"
 #include "keops/options.h"
+#include "keops/view.h"
 
 namespace keops::detail {
 
@@ -45,6 +46,17 @@ struct RowCounts {
   int64_t i = 0, j = 0;
   int64_t of(ir::Cat c) const { return c == ir::CatI ? i : c == ir::CatJ ? j : 1; }
 };
+
+// The rows of the i and j arguments of a call, checked against each other and the aliases;
+// a category without arguments takes its size from Options::nx / ny.
+template <class T>
+RowCounts check_arguments(const GenredImpl& g, const std::vector<View<const T>>& args);
+// Checks an output of `rows` x `cols` (none to check when cols == 0).
+template <class V>
+void check_output(const char* what, const V& view, int64_t rows, int64_t cols,
+                  const Options& options);
+// Whether calls with these options run on the GPU (Auto: whenever one is usable).
+bool uses_gpu(const Options& o);
 
 // Runs g on checked host arguments into host outputs of the shapes g.main yields, on the
 // CPU (gpu_device < 0) or on that GPU (genred_stages.cpp).

@@ -13,6 +13,7 @@
 #include "compiler/program/linearity.h"
 #include "keops/error.h"
 #include "keops/gpu.h"
+#include "runtime/api/genred_impl.h"
 #include "runtime/api/host_copies.h"
 #include "runtime/cuda/memory.h"
 #include "runtime/cuda/stream.h"
@@ -64,10 +65,6 @@ std::string number(double v) {
 
 std::string describe(const Impl& s, size_t k) {
   return "argument " + std::to_string(k) + " (" + s.args[k].name + ")";
-}
-
-bool uses_gpu(const Options& o) {
-  return o.backend == Backend::GPU || (o.backend == Backend::Auto && gpu_available());
 }
 
 // A view's values on the host (copied from GPU memory when they are there).
@@ -141,7 +138,7 @@ double dot(const std::vector<double>& a, const std::vector<double>& b) {
 // on a GPU, else 0; arrays on other GPUs are left for the Genred to reject.
 template <class T>
 int solve_device(const Impl& s, const std::vector<View<const T>>& args, const std::string& who) {
-  if (!uses_gpu(s.options)) {
+  if (!detail::uses_gpu(s.options)) {
     for (size_t k = 0; k < args.size(); ++k)
       if (args[k].device >= 0)
         throw Error(who + ": " + describe(s, k) +

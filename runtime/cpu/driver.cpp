@@ -6,7 +6,29 @@
 #include <algorithm>
 #include <vector>
 
+#include "compiler/codegen/cpu_kernel.h"
+
 namespace keops::runtime {
+
+namespace {
+
+// run(begin, end) over [0, out_rows) in tile-aligned chunks, a few per thread (which
+// balances the load), by `team` threads.
+template <class Run>
+void run_chunks(int64_t out_rows, int64_t tile, int team, const Run& run) {
+  const int64_t tiles = (out_rows + tile - 1) / tile;
+  const int64_t chunk_tiles = std::max<int64_t>(1, tiles / (int64_t(team) * 4));
+  const int64_t chunk = chunk_tiles * tile;
+  const int64_t chunks = (out_rows + chunk - 1) / chunk;
+  if (team == 1 || chunks == 1) {
+    run(int64_t(0), out_rows);
+    return;
+  }
+#pragma omp parallel for num_threads(team) schedule(dynamic, 1)
+  for (int64_t c = 0; c < chunks; ++c) run(c * chunk, std::min(out_rows, (c + 1) * chunk));
+}
+
+}  // namespace
 
 template <class T>
 void run_cpu_kernel(const jit::CpuKernel& kernel, const ReductionArrays<T>& arrays, int threads) {
@@ -34,19 +56,29 @@ void run_cpu_kernel(const jit::CpuKernel& kernel, const ReductionArrays<T>& arra
     return;
   }
   const int64_t all[2] = {0, arrays.n_reduced};
-  // A few chunks per thread balance the load; chunks of whole tiles keep lanes full.
-  const int64_t tiles = (out_rows + tile - 1) / tile;
-  const int64_t chunk_tiles = std::max<int64_t>(1, tiles / (int64_t(team) * 4));
-  const int64_t chunk = chunk_tiles * tile;
-  const int64_t chunks = (out_rows + chunk - 1) / chunk;
-  if (team == 1 || chunks == 1) {
-    fn(0, out_rows, all, 1, args, values, indices);
-    return;
-  }
-#pragma omp parallel for num_threads(team) schedule(dynamic, 1)
-  for (int64_t c = 0; c < chunks; ++c)
-    fn(c * chunk, std::min(out_rows, (c + 1) * chunk), all, 1, args, values, indices);
+  run_chunks(out_rows, tile, team,
+             [&](int64_t begin, int64_t end) { fn(begin, end, all, 1, args, values, indices); });
 }
+
+template <class T>
+void run_cpu_resumable(const jit::CpuKernel& kernel, const ReductionArrays<T>& arrays,
+                       const ResumeStep& step, int threads) {
+  if (arrays.out_rows <= 0) return;
+  std::vector<const T*> arg_rows;
+  for (const View<const T>& a : arrays.args) arg_rows.push_back(a.data);
+  auto fn = reinterpret_cast<codegen::CpuResumableFn<T>>(kernel.entry);
+  const int64_t part[2] = {step.first_reduced, step.first_reduced + arrays.n_reduced};
+  run_chunks(arrays.out_rows, kernel.tiling.rows_per_tile(),
+             threads > 0 ? threads : omp_get_max_threads(), [&](int64_t begin, int64_t end) {
+               fn(begin, end, part, 1, arg_rows.data(), arrays.values.data, arrays.indices.data,
+                  step.states, step.load, step.finalize);
+             });
+}
+
+template void run_cpu_resumable<float>(const jit::CpuKernel&, const ReductionArrays<float>&,
+                                       const ResumeStep&, int);
+template void run_cpu_resumable<double>(const jit::CpuKernel&, const ReductionArrays<double>&,
+                                        const ResumeStep&, int);
 
 template void run_cpu_kernel<float>(const jit::CpuKernel&, const ReductionArrays<float>&, int);
 template void run_cpu_kernel<double>(const jit::CpuKernel&, const ReductionArrays<double>&, int);

@@ -15,4 +15,17 @@ namespace keops::runtime {
 template <class T>
 void run_cpu_kernel(const jit::CpuKernel& kernel, const ReductionArrays<T>& arrays, int threads);
 
+// Runs a resumable kernel (codegen/cpu_kernel.h) over `arrays`, dense, reducing over the
+// reduced rows [first_reduced, first_reduced + arrays.n_reduced): the reduced axis's
+// arguments must point at their row first_reduced (the caller offsets them back from the
+// part's first row). states: the rows' cells; load and finalize as the kernel takes them.
+struct ResumeStep {
+  int64_t first_reduced = 0;
+  void* states = nullptr;
+  bool load = false, finalize = false;
+};
+template <class T>
+void run_cpu_resumable(const jit::CpuKernel& kernel, const ReductionArrays<T>& arrays,
+                       const ResumeStep& step, int threads);
+
 }  // namespace keops::runtime
