@@ -17,6 +17,7 @@ struct Args {
   std::vector<std::string> cases = {"gauss_sum_D3", "knn_D3"};
   int64_t n = 200000, m = 200000;
   int repeat = 5, threads = 0;
+  keops::mpi::Scheme scheme = keops::mpi::Scheme::Auto;
 };
 
 Args parse(int argc, char** argv) {
@@ -38,10 +39,13 @@ Args parse(int argc, char** argv) {
       a.repeat = std::atoi(value.c_str());
     } else if (flag == "--threads") {
       a.threads = std::atoi(value.c_str());
+    } else if (flag == "--scheme" && (value == "allgather" || value == "pipeline")) {
+      a.scheme =
+          value == "allgather" ? keops::mpi::Scheme::AllGather : keops::mpi::Scheme::Pipeline;
     } else {
       std::fprintf(stderr,
                    "usage: mpi_bench [--cases gauss_sum_D3,knn_D3] [--nx N] [--ny M] "
-                   "[--repeat R] [--threads T]\n");
+                   "[--repeat R] [--threads T] [--scheme allgather|pipeline]\n");
       std::exit(2);
     }
   }
@@ -85,13 +89,13 @@ void bench(const std::string& name, const Args& a, int rank, int ranks) {
   const std::vector<float> x = rows(i0, i1, 3, 1), y = rows(j0, j1, 3, 2), b = rows(j0, j1, 1, 3);
   std::vector<keops::View<const float>> args = {{x.data(), i1 - i0, 3}, {y.data(), j1 - j0, 3}};
   if (!knn) args.push_back({b.data(), j1 - j0, 1});
-  keops::mpi::reduce(g, MPI_COMM_WORLD, args);  // compiles (or loads) the kernel
+  keops::mpi::reduce(g, MPI_COMM_WORLD, args, {a.scheme, nullptr});  // compiles the kernel
   std::vector<double> times;
   std::vector<keops::mpi::Stats> stats(size_t(a.repeat));
   for (int r = 0; r < a.repeat; ++r) {
     MPI_Barrier(MPI_COMM_WORLD);
     const double start = MPI_Wtime();
-    keops::mpi::reduce(g, MPI_COMM_WORLD, args, &stats[size_t(r)]);
+    keops::mpi::reduce(g, MPI_COMM_WORLD, args, {a.scheme, &stats[size_t(r)]});
     times.push_back(max_over_ranks(MPI_Wtime() - start));
   }
   const size_t median = times.size() / 2;
@@ -104,11 +108,13 @@ void bench(const std::string& name, const Args& a, int rank, int ranks) {
                sent = max_over_ranks(double(s.bytes_sent));
   if (rank == 0)
     std::printf(
-        "{\"case\": \"%s\", \"ranks\": %d, \"threads\": %d, \"nx\": %lld, \"ny\": %lld, "
+        "{\"case\": \"%s\", \"scheme\": \"%s\", \"ranks\": %d, \"threads\": %d, "
+        "\"nx\": %lld, \"ny\": %lld, "
         "\"median_s\": %.6g, \"compute_s\": %.6g, \"gather_s\": %.6g, \"not_computing_s\": %.6g, "
         "\"bytes_sent_per_rank\": %.0f}\n",
-        name.c_str(), ranks, a.threads, static_cast<long long>(a.n), static_cast<long long>(a.m),
-        times[order[median]], compute, gather, wait, sent);
+        name.c_str(), s.scheme == keops::mpi::Scheme::Pipeline ? "pipeline" : "allgather", ranks,
+        a.threads, static_cast<long long>(a.n), static_cast<long long>(a.m), times[order[median]],
+        compute, gather, wait, sent);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "keops/error.h"
 #include "keops/mpi.h"
 #include "mpi/collective.h"
+#include "mpi/pipeline.h"
 #include "mpi/shards.h"
 
 namespace keops::mpi {
@@ -103,7 +104,7 @@ void set_option_rows(Options& o, int category, int64_t rows) {
 template <class T>
 Announcement announcement(const Genred& g, MPI_Comm comm, const Scheme& s,
                           const std::vector<View<const T>>& args, View<T> values,
-                          View<int64_t> indices) {
+                          View<int64_t> indices, mpi::Scheme asked) {
   Announcement a;
   const Options& o = g.options();
   std::string arguments;
@@ -116,7 +117,8 @@ Announcement announcement(const Genred& g, MPI_Comm comm, const Scheme& s,
               {"formula2", o.formula2},
               {"array type", dtype_name<T>()},
               {"reduced axis's rows option", std::to_string(option_rows(o, s.axes.gathered))},
-              {"ranges", o.ranges ? detail::digest(*o.ranges) : "none"}};
+              {"ranges", o.ranges ? detail::digest(*o.ranges) : "none"},
+              {"scheme", std::to_string(int(asked))}};
   const std::vector<ArgumentInfo> infos = g.arguments();
   for (size_t k = 0; k < infos.size(); ++k)
     if (infos[k].category == 2)
@@ -140,7 +142,7 @@ Announcement announcement(const Genred& g, MPI_Comm comm, const Scheme& s,
       check_output("indices", indices, out_rows, g.index_cols());
     else if (indices.data != nullptr)
       throw Error("indices given, but " + g.reduction() + " yields none");
-    a.counts = {rows[size_t(own)], rows[size_t(gathered)]};
+    a.counts = {rows[size_t(own)], rows[size_t(gathered)], g.accumulates() ? 1 : 0};
   } catch (const Error& e) {
     a.error = e.what();
   }
@@ -156,6 +158,16 @@ struct Call {
   Shards shards;
   Stats& stats;
 };
+
+// The bytes of one array of the reduced axis this rank sends (its rows, once to each other
+// rank) and receives (the other ranks' rows).
+void count_bytes(const Call& call, const std::vector<int64_t>& rows_of, int64_t row_bytes) {
+  int64_t total = 0;
+  for (int64_t r : rows_of) total += r;
+  const int64_t mine = rows_of[size_t(call.shards.rank)];
+  call.stats.bytes_sent += mine * row_bytes * int64_t(rows_of.size() - 1);
+  call.stats.bytes_received += (total - mine) * row_bytes;
+}
 
 // The arguments as this rank's run takes them: of the gathered categories, every rank's
 // rows (held by `gathered`); of the others, this rank's.
@@ -174,9 +186,7 @@ std::vector<View<const T>> run_arguments(const Call& call, const std::vector<Vie
     int64_t total = 0;
     for (int64_t r : rows_of) total += r;
     const int64_t row_bytes = args[k].cols * int64_t(sizeof(T));
-    const int64_t mine = rows_of[size_t(shards.rank)];
-    call.stats.bytes_sent += mine * row_bytes * int64_t(rows_of.size() - 1);
-    call.stats.bytes_received += (total - mine) * row_bytes;
+    count_bytes(call, rows_of, row_bytes);
     gathered[k].resize(size_t(total * args[k].cols));
     detail::allgather_rows(call.comm, args[k].data, rows_of, row_bytes, gathered[k].data());
     out[k] = {gathered[k].data(), total, args[k].cols};
@@ -261,14 +271,30 @@ void run_whole(const Call& call, const Genred& local, const std::vector<View<con
   });
 }
 
+// Whether the call runs Scheme::Pipeline: asked for or, with Auto, for a reduced axis of
+// more than kPipelineBytes, where every rank's reduction accumulates.
+template <class T>
+bool pipelined(const Call& call, const std::vector<Announcement>& all, mpi::Scheme asked) {
+  if (asked == mpi::Scheme::AllGather || call.scheme.whole || call.reduction.axis() == -1 ||
+      is_16_bit<T>)
+    return false;
+  for (const Announcement& a : all)
+    if (a.counts.at(2) == 0) return false;
+  int64_t row_bytes = 0;
+  for (const ArgumentInfo& a : call.reduction.arguments())
+    if (a.category == call.scheme.axes.gathered) row_bytes += a.dim * int64_t(sizeof(T));
+  return asked == mpi::Scheme::Pipeline ||
+         call.shards.gathered_total() * row_bytes > kPipelineBytes;
+}
+
 template <class T>
 void run_sharded(const Genred& g, MPI_Comm comm, const std::vector<View<const T>>& args,
-                 View<T> values, View<int64_t> indices, Stats& stats) {
+                 View<T> values, View<int64_t> indices, const Settings& settings, Stats& stats) {
   stats = {};
   const double start = MPI_Wtime();
   Call call{g, comm, scheme_of(g), {}, stats};
-  const std::vector<Announcement> all =
-      detail::announce(comm, announcement(g, comm, call.scheme, args, values, indices));
+  const std::vector<Announcement> all = detail::announce(
+      comm, announcement(g, comm, call.scheme, args, values, indices, settings.scheme));
   call.shards.rank = detail::rank_of(comm);
   for (const Announcement& a : all) {
     call.shards.own.push_back(a.counts.at(0));
@@ -278,6 +304,19 @@ void run_sharded(const Genred& g, MPI_Comm comm, const std::vector<View<const T>
   detail::collectively(comm, [&] { local = local_genred(call); });
   const double checked = MPI_Wtime();
   stats.check_s = checked - start;
+  if constexpr (!is_16_bit<T>) {
+    if (pipelined<T>(call, all, settings.scheme)) {
+      stats.scheme = mpi::Scheme::Pipeline;
+      for (const ArgumentInfo& a : g.arguments())
+        if (a.category == call.scheme.axes.gathered)
+          count_bytes(call, call.shards.gathered, a.dim * int64_t(sizeof(T)));
+      const detail::Pipe pipe{comm, call.shards.gathered, call.scheme.axes.gathered, stats};
+      detail::run_pipeline<T>(pipe, *local, args, values, indices);
+      stats.finish_s = MPI_Wtime() - start - stats.check_s - stats.gather_s - stats.compute_s;
+      return;
+    }
+  }
+  stats.scheme = mpi::Scheme::AllGather;
   std::vector<std::vector<T>> gathered;
   const std::vector<View<const T>> run_args = run_arguments(call, args, gathered);
   stats.gather_s = MPI_Wtime() - checked;
@@ -293,14 +332,14 @@ void run_sharded(const Genred& g, MPI_Comm comm, const std::vector<View<const T>
 // run() with somewhere for the statistics when the caller wants none.
 template <class T>
 void run_sharded(const Genred& g, MPI_Comm comm, const std::vector<View<const T>>& args,
-                 View<T> values, View<int64_t> indices, Stats* stats) {
+                 View<T> values, View<int64_t> indices, const Settings& settings) {
   Stats ignored;
-  run_sharded(g, comm, args, values, indices, stats ? *stats : ignored);
+  run_sharded(g, comm, args, values, indices, settings, settings.stats ? *settings.stats : ignored);
 }
 
 template <class T>
 Result<T> reduce_sharded(const Genred& g, MPI_Comm comm, const std::vector<View<const T>>& args,
-                         Stats* stats) {
+                         const Settings& settings) {
   // The output's rows: this rank's rows of an own-category argument (checked by the run).
   const Scheme s = scheme_of(g);
   const std::vector<ArgumentInfo> infos = g.arguments();
@@ -316,44 +355,44 @@ Result<T> reduce_sharded(const Genred& g, MPI_Comm comm, const std::vector<View<
   run_sharded<T>(
       g, comm, args, {out.values.data(), rows, out.cols},
       {out.index_cols ? out.indices.data() : nullptr, out.index_cols ? rows : 0, out.index_cols},
-      stats);
+      settings);
   return out;
 }
 
 }  // namespace
 
 void run(const Genred& g, MPI_Comm comm, const std::vector<View<const float>>& args,
-         View<float> values, View<int64_t> indices, Stats* stats) {
-  run_sharded(g, comm, args, values, indices, stats);
+         View<float> values, View<int64_t> indices, const Settings& settings) {
+  run_sharded(g, comm, args, values, indices, settings);
 }
 void run(const Genred& g, MPI_Comm comm, const std::vector<View<const double>>& args,
-         View<double> values, View<int64_t> indices, Stats* stats) {
-  run_sharded(g, comm, args, values, indices, stats);
+         View<double> values, View<int64_t> indices, const Settings& settings) {
+  run_sharded(g, comm, args, values, indices, settings);
 }
 void run(const Genred& g, MPI_Comm comm, const std::vector<View<const half>>& args,
-         View<half> values, View<int64_t> indices, Stats* stats) {
-  run_sharded(g, comm, args, values, indices, stats);
+         View<half> values, View<int64_t> indices, const Settings& settings) {
+  run_sharded(g, comm, args, values, indices, settings);
 }
 void run(const Genred& g, MPI_Comm comm, const std::vector<View<const bfloat16>>& args,
-         View<bfloat16> values, View<int64_t> indices, Stats* stats) {
-  run_sharded(g, comm, args, values, indices, stats);
+         View<bfloat16> values, View<int64_t> indices, const Settings& settings) {
+  run_sharded(g, comm, args, values, indices, settings);
 }
 
 Result<float> reduce(const Genred& g, MPI_Comm comm, const std::vector<View<const float>>& args,
-                     Stats* stats) {
-  return reduce_sharded(g, comm, args, stats);
+                     const Settings& settings) {
+  return reduce_sharded(g, comm, args, settings);
 }
 Result<double> reduce(const Genred& g, MPI_Comm comm, const std::vector<View<const double>>& args,
-                      Stats* stats) {
-  return reduce_sharded(g, comm, args, stats);
+                      const Settings& settings) {
+  return reduce_sharded(g, comm, args, settings);
 }
 Result<half> reduce(const Genred& g, MPI_Comm comm, const std::vector<View<const half>>& args,
-                    Stats* stats) {
-  return reduce_sharded(g, comm, args, stats);
+                    const Settings& settings) {
+  return reduce_sharded(g, comm, args, settings);
 }
 Result<bfloat16> reduce(const Genred& g, MPI_Comm comm,
-                        const std::vector<View<const bfloat16>>& args, Stats* stats) {
-  return reduce_sharded(g, comm, args, stats);
+                        const std::vector<View<const bfloat16>>& args, const Settings& settings) {
+  return reduce_sharded(g, comm, args, settings);
 }
 
 }  // namespace keops::mpi

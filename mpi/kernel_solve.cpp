@@ -20,7 +20,7 @@ std::string number(double v) {
 }
 
 // One solve's settings (keops::mpi::solve's arguments).
-struct Settings {
+struct SolveSettings {
   double alpha;
   double tolerance;
   int max_iterations;
@@ -30,7 +30,7 @@ struct Settings {
 // This rank's b as float64, after the checks of KernelSolve's call on its rows.
 template <class T>
 std::vector<double> checked_b(const KernelSolve& s, const std::vector<View<const T>>& args,
-                              const Settings& settings) {
+                              const SolveSettings& settings) {
   const double alpha = settings.alpha, tolerance = settings.tolerance;
   const int max_iterations = settings.max_iterations;
   const Genred& k = s.kernel();
@@ -121,7 +121,7 @@ std::vector<double> conjugate_gradient(MPI_Comm comm, const std::vector<double>&
 // The ranks' rows of b in total, once every rank's checks and settings agree.
 template <class T>
 int64_t agreed_rows(const KernelSolve& s, MPI_Comm comm, const std::vector<View<const T>>& args,
-                    const Settings& settings, std::vector<double>& b) {
+                    const SolveSettings& settings, std::vector<double>& b) {
   detail::Announcement mine;
   mine.fields = {{"alpha", number(settings.alpha)},
                  {"tolerance", number(settings.tolerance)},
@@ -139,7 +139,7 @@ int64_t agreed_rows(const KernelSolve& s, MPI_Comm comm, const std::vector<View<
 
 template <class T>
 Result<T> solve_sharded(const KernelSolve& s, MPI_Comm comm, const std::vector<View<const T>>& args,
-                        const Settings& settings) {
+                        const SolveSettings& settings) {
   std::vector<double> b;
   const int64_t total_rows = agreed_rows(s, comm, args, settings, b);
   const size_t var = size_t(s.var_position());
@@ -175,12 +175,12 @@ Result<T> solve_sharded(const KernelSolve& s, MPI_Comm comm, const std::vector<V
 
 Result<float> solve(const KernelSolve& s, MPI_Comm comm, const std::vector<View<const float>>& args,
                     double alpha, double tolerance, int max_iterations, SolveInfo* info) {
-  return solve_sharded(s, comm, args, Settings{alpha, tolerance, max_iterations, info});
+  return solve_sharded(s, comm, args, SolveSettings{alpha, tolerance, max_iterations, info});
 }
 Result<double> solve(const KernelSolve& s, MPI_Comm comm,
                      const std::vector<View<const double>>& args, double alpha, double tolerance,
                      int max_iterations, SolveInfo* info) {
-  return solve_sharded(s, comm, args, Settings{alpha, tolerance, max_iterations, info});
+  return solve_sharded(s, comm, args, SolveSettings{alpha, tolerance, max_iterations, info});
 }
 
 }  // namespace keops::mpi

@@ -14,54 +14,79 @@
 
 namespace keops::mpi {
 
+// How a call brings every rank's rows of the reduced axis to the others.
+enum class Scheme {
+  // Pipeline where the reduced axis's arrays pass kPipelineBytes and the reduction allows
+  // it on every rank (Genred::accumulates), else AllGather.
+  Auto,
+  // Every rank gathers them all (MPI_Allgatherv), then reduces: memory for the whole axis.
+  AllGather,
+  // One rank's rows at a time (a broadcast by their rank), reduced in rank order while the
+  // next rank's arrive (Genred::accumulate): memory for two ranks' rows. Where a
+  // reduction does not allow it, AllGather.
+  Pipeline,
+};
+inline constexpr int64_t kPipelineBytes = int64_t(64) << 20;
+
+// Where one call's time went on this rank, and what it sent (optional: benchmarks, tuning).
+struct Stats {
+  Scheme scheme = Scheme::Auto;  // the scheme it ran: AllGather or Pipeline
+  double check_s = 0;            // the checks, and agreeing on them with every rank
+  double gather_s = 0;     // receiving the reduced axis's rows (waiting for them, with Pipeline)
+  double compute_s = 0;    // this rank's reduction
+  double finish_s = 0;     // agreeing on the outcome (waiting for the slowest rank), and the rest
+  int64_t bytes_sent = 0;  // this rank's rows of the reduced axis, once to each other rank
+  int64_t bytes_received = 0;  // the other ranks' rows of it
+};
+
+// How a call runs (optional).
+struct Settings {
+  Scheme scheme = Scheme::Auto;  // the same on every rank
+  Stats* stats = nullptr;        // when not null, receives the call's statistics
+};
+
 // Runs `reduction` over the rows of every rank put end to end in rank order, as one process
 // would over those arrays, and writes this rank's rows of the output. Collective: every rank
 // of comm calls it, with
 // - the same reduction: formula, reduction, axis, arguments' dims, K and formula2, ranges
 //   and the reduced axis's row count where no argument gives it (Options::nx / ny);
-// - the same array type, and parameters (Pm arguments, one row) of the same values;
+// - the same array type, parameters (Pm arguments, one row) of the same values, and the
+//   same Settings::scheme;
 // - its own rows of every i- and j-argument: any number of rows, zero included, the same
 //   for the arguments of one category on one rank; values (and indices for the reductions
 //   that yield them) with as many rows as this rank's arguments of the output axis (for a
 //   reduction over both axes, a parameter's gradient: one row, the same on every rank).
 // Indices are global row numbers; Options::ranges are in global row numbers too. Each rank
-// runs on the backend its Options choose (CPU threads or its GPU). The reduced axis's rows
-// are gathered on every rank (MPI_Allgatherv), so the output rows are those one process
-// computes, bit for bit; a reduction over both axes adds the ranks' sums in rank order, in
-// float64, rounded once.
+// runs on the backend its Options choose (CPU threads or its GPU; Pipeline: the CPU). The
+// output rows are those one process computes: bit for bit with AllGather, and with
+// Pipeline for selections (ties to the lowest index), within rounding for its sums (each
+// rank's terms added apart). Gradients with a step that reduces over the output's own axis
+// gather both axes, each rank computing every row (correct, not faster); a reduction over
+// both axes adds the ranks' sums in rank order, in float64, rounded once.
 //
 // Arrays must be in host memory and without batch dims. A rank's bad input, a mismatch
 // between ranks, or a failure of the run on any rank (a kernel's error, GPU memory) throws
 // the same keops::Error on every rank, naming the rank and the reason, never a deadlock
 // (provided every rank makes the call).
-// Where one call's time went on this rank, and what it sent (optional: benchmarks, tuning).
-struct Stats {
-  double check_s = 0;      // the checks, and agreeing on them with every rank
-  double gather_s = 0;     // gathering the reduced axis's rows (waiting for the last rank to come)
-  double compute_s = 0;    // this rank's reduction
-  double finish_s = 0;     // agreeing on the outcome (waiting for the slowest rank), and the rest
-  int64_t bytes_sent = 0;  // this rank's gathered rows, once to each other rank
-  int64_t bytes_received = 0;  // the other ranks' gathered rows
-};
-
 void run(const Genred& reduction, MPI_Comm comm, const std::vector<View<const float>>& args,
-         View<float> values, View<int64_t> indices = {}, Stats* stats = nullptr);
+         View<float> values, View<int64_t> indices = {}, const Settings& settings = {});
 void run(const Genred& reduction, MPI_Comm comm, const std::vector<View<const double>>& args,
-         View<double> values, View<int64_t> indices = {}, Stats* stats = nullptr);
+         View<double> values, View<int64_t> indices = {}, const Settings& settings = {});
 void run(const Genred& reduction, MPI_Comm comm, const std::vector<View<const half>>& args,
-         View<half> values, View<int64_t> indices = {}, Stats* stats = nullptr);
+         View<half> values, View<int64_t> indices = {}, const Settings& settings = {});
 void run(const Genred& reduction, MPI_Comm comm, const std::vector<View<const bfloat16>>& args,
-         View<bfloat16> values, View<int64_t> indices = {}, Stats* stats = nullptr);
+         View<bfloat16> values, View<int64_t> indices = {}, const Settings& settings = {});
 
 // The same, into this rank's rows of a new output.
 Result<float> reduce(const Genred& reduction, MPI_Comm comm,
-                     const std::vector<View<const float>>& args, Stats* stats = nullptr);
+                     const std::vector<View<const float>>& args, const Settings& settings = {});
 Result<double> reduce(const Genred& reduction, MPI_Comm comm,
-                      const std::vector<View<const double>>& args, Stats* stats = nullptr);
+                      const std::vector<View<const double>>& args, const Settings& settings = {});
 Result<half> reduce(const Genred& reduction, MPI_Comm comm,
-                    const std::vector<View<const half>>& args, Stats* stats = nullptr);
+                    const std::vector<View<const half>>& args, const Settings& settings = {});
 Result<bfloat16> reduce(const Genred& reduction, MPI_Comm comm,
-                        const std::vector<View<const bfloat16>>& args, Stats* stats = nullptr);
+                        const std::vector<View<const bfloat16>>& args,
+                        const Settings& settings = {});
 
 // Solves (alpha I + K) a = b (KernelSolve) over rows sharded across the ranks of comm:
 // collective, each rank passing its rows of b (at the solve's var position) and of every

@@ -155,6 +155,57 @@ TEST_CASE("every reduction, both axes, ragged shards: one process's rows, bit fo
   check_every_reduction<double>();
 }
 
+namespace {
+
+bool is_selection(const std::string& reduction) {
+  return reduction.find("Min") != std::string::npos || reduction == "Max" ||
+         reduction == "ArgMax" || reduction == "Max_ArgMax";
+}
+
+// Scheme::Pipeline against one process: selections bit for bit, sums within rounding.
+template <class T>
+void check_pipeline(double tolerance) {
+  unsigned seed = 900;
+  const keops::mpi::Settings pipeline{keops::mpi::Scheme::Pipeline, nullptr};
+  for (const Case& c : kCases)
+    for (int axis : {0, 1}) {
+      CAPTURE(c.reduction);
+      CAPTURE(axis);
+      const Genred g = make(c, axis);
+      Arrays<T> a(g, seed += 10);
+      keops::mpi::Stats stats;
+      const Result<T> whole = g(a.all),
+                      mine = keops::mpi::reduce(g, MPI_COMM_WORLD, a.mine,
+                                                {keops::mpi::Scheme::Pipeline, &stats});
+      CHECK(stats.scheme == keops::mpi::Scheme::Pipeline);
+      if (is_selection(c.reduction)) {
+        check_equal_rows(g, whole, mine);
+        continue;
+      }
+      const auto rows = own_rows<T>(g);
+      Result<T> expected = whole;
+      expected.values.assign(whole.values.begin() + rows[0] * whole.cols,
+                             whole.values.begin() + rows[1] * whole.cols);
+      check_close(expected, mine, tolerance);
+    }
+  // A gradient of several steps, and 16-bit arrays: gathered whole instead.
+  const Genred lse_y = make(kCases[10], 1).grad("y");
+  Arrays<T> d(lse_y, 77);
+  keops::mpi::Stats stats;
+  check_equal_rows(lse_y, lse_y(d.all),
+                   keops::mpi::reduce(lse_y, MPI_COMM_WORLD, d.mine, {pipeline.scheme, &stats}));
+  CHECK(stats.scheme == keops::mpi::Scheme::AllGather);
+}
+
+}  // namespace
+
+TEST_CASE("Scheme::Pipeline: selections bit for bit, sums within rounding<float>") {
+  check_pipeline<float>(2e-6);
+}
+TEST_CASE("Scheme::Pipeline: selections bit for bit, sums within rounding<double>") {
+  check_pipeline<double>(1e-14);
+}
+
 TEST_CASE("gradients of one and several steps, parameters' summed over both axes") {
   unsigned seed = 500;
   for (const std::string name : {"Sum", "LogSumExp", "Min", "SumSoftMaxWeight", "KMin"})
@@ -227,13 +278,15 @@ TEST_CASE("run writes this rank's rows into the caller's arrays") {
   mine.indices.assign(size_t(mine.rows * mine.index_cols), -7);
   keops::mpi::Stats stats;
   keops::mpi::run(g, MPI_COMM_WORLD, a.mine, {mine.values.data(), mine.rows, mine.cols},
-                  {mine.indices.data(), mine.rows, mine.index_cols}, &stats);
+                  {mine.indices.data(), mine.rows, mine.index_cols},
+                  {keops::mpi::Scheme::AllGather, &stats});
   check_equal_rows(g, whole, mine);
   // The gathered rows: y and b (3 + 2 floats), this rank's to every other rank.
   const auto j = shard(kM);
   CHECK(stats.bytes_sent == (j[1] - j[0]) * 20 * (ranks() - 1));
   CHECK(stats.bytes_received == (kM - (j[1] - j[0])) * 20);
   CHECK(stats.compute_s > 0);
+  CHECK(stats.scheme == keops::mpi::Scheme::AllGather);
   CHECK((stats.check_s >= 0 && stats.gather_s >= 0 && stats.finish_s >= 0));
 }
 
@@ -267,10 +320,12 @@ TEST_CASE("errors: the same keops::Error on every rank, naming the rank, never a
     std::vector<float> out(8);
     const std::vector<View<const float>> args = {{y.data() + 3 * j[0], j[1] - j[0], 3},
                                                  {b.data() + 2 * j[0], j[1] - j[0], 2}};
-    CHECK_THROWS_WITH_AS(keops::mpi::run(g, MPI_COMM_WORLD, args, {out.data(), 4, 2}),
-                         contains(who + ": Genred: the formula has no i argument, so its size "
-                                        "must be given in Options::nx"),
-                         keops::Error);
+    for (auto scheme : {keops::mpi::Scheme::AllGather, keops::mpi::Scheme::Pipeline})
+      CHECK_THROWS_WITH_AS(
+          keops::mpi::run(g, MPI_COMM_WORLD, args, {out.data(), 4, 2}, {}, {scheme, nullptr}),
+          contains(who + ": Genred: the formula has no i argument, so its size must be given in "
+                         "Options::nx"),
+          keops::Error);
     // With nx everywhere: every rank's 4 rows are the sum over every rank's j.
     const Genred everywhere = g.with_options([] {
       Options all;
@@ -295,6 +350,14 @@ TEST_CASE("errors: the same keops::Error on every rank, naming the rank, never a
     if (rank() == last) a.whole[4][0] = 2.5f;
     CHECK_THROWS_WITH_AS(keops::mpi::reduce(g, MPI_COMM_WORLD, a.mine),
                          contains(who + "'s parameter s differs from rank 0's"), keops::Error);
+  }
+  {
+    const Genred g = make(kCases[0], 1);
+    Arrays<float> a(g, 105);
+    const auto scheme = rank() == last ? keops::mpi::Scheme::Pipeline : keops::mpi::Scheme::Auto;
+    CHECK_THROWS_WITH_AS(keops::mpi::reduce(g, MPI_COMM_WORLD, a.mine, {scheme, nullptr}),
+                         contains(who + "'s scheme differs from rank 0's: '2' against '0'"),
+                         keops::Error);
   }
   {
     const Genred g = make(kCases[0], 1);
