@@ -123,7 +123,7 @@ Announcement announcement(const Genred& g, MPI_Comm comm, const Scheme& s,
   for (size_t k = 0; k < infos.size(); ++k)
     if (infos[k].category == 2)
       a.fields.emplace_back("parameter " + infos[k].name,
-                            k < args.size() && args[k].data
+                            k < args.size() && args[k].data && args[k].cols == infos[k].dim
                                 ? detail::digest(args[k].data, size_t(args[k].cols) * sizeof(T))
                                 : "none");
   try {
@@ -283,8 +283,9 @@ bool pipelined(const Call& call, const std::vector<Announcement>& all, mpi::Sche
   int64_t row_bytes = 0;
   for (const ArgumentInfo& a : call.reduction.arguments())
     if (a.category == call.scheme.axes.gathered) row_bytes += a.dim * int64_t(sizeof(T));
-  return asked == mpi::Scheme::Pipeline ||
-         call.shards.gathered_total() * row_bytes > kPipelineBytes;
+  // (No array of the reduced axis: nothing to pass around.)
+  return row_bytes > 0 && (asked == mpi::Scheme::Pipeline ||
+                           call.shards.gathered_total() * row_bytes > kPipelineBytes);
 }
 
 template <class T>

@@ -20,13 +20,6 @@ void BlockedState::start(llvm::IRBuilderBase& b) const {
   store_state(b, reduction_.init(b, lanes_), total_);
 }
 
-void BlockedState::start_from(llvm::IRBuilderBase& b, llvm::Value* load, const Vals& saved) const {
-  const Vals init = reduction_.init(b, lanes_);
-  Vals state;
-  for (size_t k = 0; k < init.size(); ++k) state.push_back(b.CreateSelect(load, saved[k], init[k]));
-  store_state(b, state, total_);
-}
-
 void BlockedState::open_block(llvm::IRBuilderBase& b) const {
   if (blocked_) store_state(b, reduction_.block_init(b, lanes_, total(b)), block_);
 }

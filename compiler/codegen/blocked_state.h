@@ -29,8 +29,6 @@ class BlockedState {
                bool blocked);
 
   void start(llvm::IRBuilderBase& b) const;  // total = init
-  // total = (load != 0 ? saved : init), saved a state of types() (a resumed reduction).
-  void start_from(llvm::IRBuilderBase& b, llvm::Value* load, const Vals& saved) const;
   const std::vector<llvm::Type*>& types() const { return types_; }
   void open_block(llvm::IRBuilderBase& b) const;  // block = block_init(total)
   // block = block folded with one term (ReductionEmitter::emit_fold).

@@ -282,13 +282,7 @@ void CpuKernelBuilder::open_tile() {
     live_[size_t(r)] = b.CreateICmpSLT(rows_[size_t(r)], end_v);
     clamped_[size_t(r)] = b.CreateSelect(live_[size_t(r)], rows_[size_t(r)], last);
   }
-  for (int r = 0; r < copies; ++r) {
-    const BlockedState& state = states_[size_t(r)];
-    if (resumable_)
-      state.start_from(b, load_, load_cells(b, clamped_[size_t(r)], state.types()));
-    else
-      state.start(b);
-  }
+  for (const BlockedState& state : states_) state.start(b);
   b.CreateBr(range_header_);
 }
 
@@ -433,10 +427,16 @@ void CpuKernelBuilder::finish_tile() {
   for (int r = 0; r < tiling_.copies; ++r) {
     Value* rows = rows_[size_t(r)];
     Value* live = live_[size_t(r)];
+    Vals total = states_[size_t(r)].total(b);
     if (resumable_) {
-      // The state back to its cells, or (finalize) the outputs.
+      // The saved state (of lower reduced rows) merged with this call's, then stored back
+      // to its cells, or (finalize) the outputs.
+      const Vals saved = load_cells(b, clamped_[size_t(r)], states_[size_t(r)].types());
+      const Vals merged = reduction_->merge(b, saved, total);
+      for (size_t k = 0; k < total.size(); ++k)
+        total[k] = b.CreateSelect(load_, merged[k], total[k]);
       Value* to_outputs = b.CreateVectorSplat(unsigned(tiling_.lanes), finalize_);
-      store_cells(b, states_[size_t(r)].total(b), rows, b.CreateAnd(live, b.CreateNot(to_outputs)));
+      store_cells(b, total, rows, b.CreateAnd(live, b.CreateNot(to_outputs)));
       live = b.CreateAnd(live, to_outputs);
     }
     auto store_value = [&](Value* v, Value* c) {
@@ -449,7 +449,6 @@ void CpuKernelBuilder::finish_tile() {
       b.CreateMaskedScatter(i, element_ptrs(b, i64_, indices_, rows, index_cols, column(c)),
                             llvm::Align(8), live);
     };
-    const Vals total = states_[size_t(r)].total(b);
     if (reduction_->output_in_memory()) {
       // Many columns (a selection's slots in memory): stored in loops.
       const int group_values = group_spec_.value_cols(), group_indices = group_spec_.index_cols();

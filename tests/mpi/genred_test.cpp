@@ -206,6 +206,22 @@ TEST_CASE("Scheme::Pipeline: selections bit for bit, sums within rounding<double
   check_pipeline<double>(1e-14);
 }
 
+TEST_CASE("no argument of the reduced axis: its rows from Options::ny, under either scheme") {
+  Options o;
+  o.ny = 7;
+  o.backend = keops::Backend::CPU;
+  const Genred g("Exp(-SqNorm2(x))", {"x = Vi(3)"}, "Sum", 1, o);
+  const std::vector<float> x = values<float>(3 * kN, 5);
+  const auto i = shard(kN);
+  const std::vector<View<const float>> mine = {{x.data() + 3 * i[0], i[1] - i[0], 3}};
+  const Result<float> whole = g({{x.data(), kN, 3}});
+  for (auto scheme : {keops::mpi::Scheme::AllGather, keops::mpi::Scheme::Pipeline}) {
+    keops::mpi::Stats stats;
+    check_equal_rows(g, whole, keops::mpi::reduce(g, MPI_COMM_WORLD, mine, {scheme, &stats}));
+    CHECK(stats.scheme == keops::mpi::Scheme::AllGather);  // nothing to pass around
+  }
+}
+
 TEST_CASE("gradients of one and several steps, parameters' summed over both axes") {
   unsigned seed = 500;
   for (const std::string name : {"Sum", "LogSumExp", "Min", "SumSoftMaxWeight", "KMin"})
