@@ -99,33 +99,49 @@ void set_option_rows(Options& o, int category, int64_t rows) {
   (category == 0 ? o.nx : o.ny) = rows;
 }
 
-// This rank's announcement: its checks' error, the fields every rank must share, and its
-// rows of the own and gathered categories.
+// A call's outputs: this rank's rows.
 template <class T>
-Announcement announcement(const Genred& g, MPI_Comm comm, const Scheme& s,
-                          const std::vector<View<const T>>& args, View<T> values,
-                          View<int64_t> indices, mpi::Scheme asked) {
-  Announcement a;
+struct Outputs {
+  View<T> values;
+  View<int64_t> indices;
+};
+
+// The fields of a call that every rank must share.
+template <class T>
+std::vector<std::pair<std::string, std::string>> shared_fields(
+    const Genred& g, const Scheme& s, const std::vector<View<const T>>& args, mpi::Scheme asked) {
   const Options& o = g.options();
-  std::string arguments;
-  for (const ArgumentInfo& info : g.arguments()) arguments += argument_text(info) + " ";
-  a.fields = {{"formula", g.formula()},
-              {"reduction", g.reduction()},
-              {"axis", std::to_string(g.axis())},
-              {"arguments", arguments},
-              {"K", std::to_string(o.k)},
-              {"formula2", o.formula2},
-              {"array type", dtype_name<T>()},
-              {"reduced axis's rows option", std::to_string(option_rows(o, s.axes.gathered))},
-              {"ranges", o.ranges ? detail::digest(*o.ranges) : "none"},
-              {"scheme", std::to_string(int(asked))}};
   const std::vector<ArgumentInfo> infos = g.arguments();
+  std::string arguments;
+  for (const ArgumentInfo& info : infos) arguments += argument_text(info) + " ";
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"formula", g.formula()},
+      {"reduction", g.reduction()},
+      {"axis", std::to_string(g.axis())},
+      {"arguments", arguments},
+      {"K", std::to_string(o.k)},
+      {"formula2", o.formula2},
+      {"array type", dtype_name<T>()},
+      {"reduced axis's rows option", std::to_string(option_rows(o, s.axes.gathered))},
+      {"ranges", o.ranges ? detail::digest(*o.ranges) : "none"},
+      {"scheme", std::to_string(int(asked))}};
   for (size_t k = 0; k < infos.size(); ++k)
     if (infos[k].category == 2)
-      a.fields.emplace_back("parameter " + infos[k].name,
-                            k < args.size() && args[k].data && args[k].cols == infos[k].dim
-                                ? detail::digest(args[k].data, size_t(args[k].cols) * sizeof(T))
-                                : "none");
+      fields.emplace_back("parameter " + infos[k].name,
+                          k < args.size() && args[k].data && args[k].cols == infos[k].dim
+                              ? detail::digest(args[k].data, size_t(args[k].cols) * sizeof(T))
+                              : "none");
+  return fields;
+}
+
+// This rank's announcement: its checks' error, the fields every rank must share, and its
+// rows of the own and gathered categories, and whether its reduction accumulates.
+template <class T>
+Announcement announcement(const Genred& g, MPI_Comm comm, const Scheme& s,
+                          const std::vector<View<const T>>& args, const Outputs<T>& out,
+                          mpi::Scheme asked) {
+  Announcement a;
+  a.fields = shared_fields(g, s, args, asked);
   try {
     std::array<int64_t, 2> rows = argument_rows(g, args);
     const int own = s.axes.own, gathered = s.axes.gathered;
@@ -133,14 +149,16 @@ Announcement announcement(const Genred& g, MPI_Comm comm, const Scheme& s,
     // No argument of a category: the option's rows, global, counted once (by rank 0), but
     // for the outputs' rows of a reduction over one axis, this rank's.
     if (rows[size_t(own)] < 0)
-      rows[size_t(own)] = g.axis() != -1 ? values.rows : first_rank ? option_rows(o, own) : 0;
+      rows[size_t(own)] = g.axis() != -1 ? out.values.rows
+                          : first_rank   ? option_rows(g.options(), own)
+                                         : 0;
     if (rows[size_t(gathered)] < 0)
-      rows[size_t(gathered)] = first_rank ? option_rows(o, gathered) : 0;
+      rows[size_t(gathered)] = first_rank ? option_rows(g.options(), gathered) : 0;
     const int64_t out_rows = g.axis() == -1 ? 1 : rows[size_t(own)];
-    check_output("values", values, out_rows, g.value_cols());
+    check_output("values", out.values, out_rows, g.value_cols());
     if (g.index_cols() > 0)
-      check_output("indices", indices, out_rows, g.index_cols());
-    else if (indices.data != nullptr)
+      check_output("indices", out.indices, out_rows, g.index_cols());
+    else if (out.indices.data != nullptr)
       throw Error("indices given, but " + g.reduction() + " yields none");
     a.counts = {rows[size_t(own)], rows[size_t(gathered)], g.accumulates() ? 1 : 0};
   } catch (const Error& e) {
@@ -290,12 +308,14 @@ bool pipelined(const Call& call, const std::vector<Announcement>& all, mpi::Sche
 
 template <class T>
 void run_sharded(const Genred& g, MPI_Comm comm, const std::vector<View<const T>>& args,
-                 View<T> values, View<int64_t> indices, const Settings& settings, Stats& stats) {
+                 const Outputs<T>& out, const Settings& settings, Stats& stats) {
+  const View<T> values = out.values;
+  const View<int64_t> indices = out.indices;
   stats = {};
   const double start = MPI_Wtime();
   Call call{g, comm, scheme_of(g), {}, stats};
-  const std::vector<Announcement> all = detail::announce(
-      comm, announcement(g, comm, call.scheme, args, values, indices, settings.scheme));
+  const std::vector<Announcement> all =
+      detail::announce(comm, announcement(g, comm, call.scheme, args, out, settings.scheme));
   call.shards.rank = detail::rank_of(comm);
   for (const Announcement& a : all) {
     call.shards.own.push_back(a.counts.at(0));
@@ -335,7 +355,8 @@ template <class T>
 void run_sharded(const Genred& g, MPI_Comm comm, const std::vector<View<const T>>& args,
                  View<T> values, View<int64_t> indices, const Settings& settings) {
   Stats ignored;
-  run_sharded(g, comm, args, values, indices, settings, settings.stats ? *settings.stats : ignored);
+  run_sharded(g, comm, args, Outputs<T>{values, indices}, settings,
+              settings.stats ? *settings.stats : ignored);
 }
 
 template <class T>

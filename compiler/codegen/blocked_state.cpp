@@ -20,6 +20,14 @@ void BlockedState::start(llvm::IRBuilderBase& b) const {
   store_state(b, reduction_.init(b, lanes_), total_);
 }
 
+void BlockedState::resume(llvm::IRBuilderBase& b, llvm::Value* load, const Vals& saved) const {
+  const Vals current = total(b);
+  Vals state;
+  for (size_t k = 0; k < current.size(); ++k)
+    state.push_back(b.CreateSelect(load, saved[k], current[k]));
+  store_state(b, state, total_);
+}
+
 void BlockedState::open_block(llvm::IRBuilderBase& b) const {
   if (blocked_) store_state(b, reduction_.block_init(b, lanes_, total(b)), block_);
 }

@@ -29,6 +29,8 @@ class BlockedState {
                bool blocked);
 
   void start(llvm::IRBuilderBase& b) const;  // total = init
+  // total = (load ? saved : total), saved a state of types() (a resumed reduction).
+  void resume(llvm::IRBuilderBase& b, llvm::Value* load, const Vals& saved) const;
   const std::vector<llvm::Type*>& types() const { return types_; }
   void open_block(llvm::IRBuilderBase& b) const;  // block = block_init(total)
   // block = block folded with one term (ReductionEmitter::emit_fold).

@@ -282,7 +282,13 @@ void CpuKernelBuilder::open_tile() {
     live_[size_t(r)] = b.CreateICmpSLT(rows_[size_t(r)], end_v);
     clamped_[size_t(r)] = b.CreateSelect(live_[size_t(r)], rows_[size_t(r)], last);
   }
-  for (const BlockedState& state : states_) state.start(b);
+  for (int r = 0; r < copies; ++r) {
+    const BlockedState& state = states_[size_t(r)];
+    state.start(b);
+    // A selection continues from the saved slots, which keeps its rejections fast.
+    if (resumable_ && reduction_->exact())
+      state.resume(b, load_, load_cells(b, clamped_[size_t(r)], state.types()));
+  }
   b.CreateBr(range_header_);
 }
 
@@ -429,12 +435,15 @@ void CpuKernelBuilder::finish_tile() {
     Value* live = live_[size_t(r)];
     Vals total = states_[size_t(r)].total(b);
     if (resumable_) {
-      // The saved state (of lower reduced rows) merged with this call's, then stored back
-      // to its cells, or (finalize) the outputs.
-      const Vals saved = load_cells(b, clamped_[size_t(r)], states_[size_t(r)].types());
-      const Vals merged = reduction_->merge(b, saved, total);
-      for (size_t k = 0; k < total.size(); ++k)
-        total[k] = b.CreateSelect(load_, merged[k], total[k]);
+      // A sum's saved state (of lower reduced rows) merged with this call's (starting the
+      // loop from it instead had the inner loop spill); then the state back to its cells,
+      // or (finalize) the outputs.
+      if (!reduction_->exact()) {
+        const Vals saved = load_cells(b, clamped_[size_t(r)], states_[size_t(r)].types());
+        const Vals merged = reduction_->merge(b, saved, total);
+        for (size_t k = 0; k < total.size(); ++k)
+          total[k] = b.CreateSelect(load_, merged[k], total[k]);
+      }
       Value* to_outputs = b.CreateVectorSplat(unsigned(tiling_.lanes), finalize_);
       store_cells(b, total, rows, b.CreateAnd(live, b.CreateNot(to_outputs)));
       live = b.CreateAnd(live, to_outputs);

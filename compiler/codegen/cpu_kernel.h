@@ -30,10 +30,10 @@ using CpuKernelFn = void (*)(int64_t, int64_t, const int64_t*, int64_t, const T*
 // A resumable kernel (CpuTarget::resumable) takes three more parameters, after indices:
 //   void* states, int64_t load, int64_t finalize
 // states holds cpu_state_cells(spec) cells of 8 bytes per output row, row-major (a state's
-// values, each in the low bytes of its cell). Each row's state over the ranges is merged
-// after the state in its cells where load != 0 (the reduction's merge, the cells' rows
-// taken as the lower ones), then written as the outputs where finalize != 0, else back to
-// its cells; the ranges' loop is the plain kernel's, from the identity. Reducing the reduced rows
+// values, each in the low bytes of its cell). Where load != 0, a selection's state starts
+// from its cells, and any other reduction's state over the ranges is merged after them (the
+// reduction's merge, the cells' rows taken as the lower ones); then the state is written as
+// the outputs where finalize != 0, else back to its cells. Reducing the reduced rows
 // a part at a time, in increasing order, then gives what one call over them all gives
 // (but for the rounding of sums, whose blocks then end with each part).
 template <class T>

@@ -133,17 +133,24 @@ Genred make(const Case& c, int axis, Options o = {}) {
   return Genred(c.formula, kAliases, c.reduction, axis, o);
 }
 
-template <class T>
-void check_every_reduction() {
-  unsigned seed = 1;
+// check(c, g, arrays) for every case of kCases on both axes, arrays of T drawn from `seed`.
+template <class T, class Check>
+void for_every_case(unsigned seed, const Check& check) {
   for (const Case& c : kCases)
     for (int axis : {0, 1}) {
       CAPTURE(c.reduction);
       CAPTURE(axis);
       const Genred g = make(c, axis);
-      Arrays<T> a(g, seed += 10);
-      check_equal_rows(g, g(a.all), keops::mpi::reduce(g, MPI_COMM_WORLD, a.mine));
+      const Arrays<T> a(g, seed += 10);
+      check(c, g, a);
     }
+}
+
+template <class T>
+void check_every_reduction() {
+  for_every_case<T>(1, [](const Case&, const Genred& g, const Arrays<T>& a) {
+    check_equal_rows(g, g(a.all), keops::mpi::reduce(g, MPI_COMM_WORLD, a.mine));
+  });
 }
 
 }  // namespace
@@ -165,29 +172,22 @@ bool is_selection(const std::string& reduction) {
 // Scheme::Pipeline against one process: selections bit for bit, sums within rounding.
 template <class T>
 void check_pipeline(double tolerance) {
-  unsigned seed = 900;
   const keops::mpi::Settings pipeline{keops::mpi::Scheme::Pipeline, nullptr};
-  for (const Case& c : kCases)
-    for (int axis : {0, 1}) {
-      CAPTURE(c.reduction);
-      CAPTURE(axis);
-      const Genred g = make(c, axis);
-      Arrays<T> a(g, seed += 10);
-      keops::mpi::Stats stats;
-      const Result<T> whole = g(a.all),
-                      mine = keops::mpi::reduce(g, MPI_COMM_WORLD, a.mine,
-                                                {keops::mpi::Scheme::Pipeline, &stats});
-      CHECK(stats.scheme == keops::mpi::Scheme::Pipeline);
-      if (is_selection(c.reduction)) {
-        check_equal_rows(g, whole, mine);
-        continue;
-      }
-      const auto rows = own_rows<T>(g);
-      Result<T> expected = whole;
-      expected.values.assign(whole.values.begin() + rows[0] * whole.cols,
-                             whole.values.begin() + rows[1] * whole.cols);
-      check_close(expected, mine, tolerance);
+  for_every_case<T>(900, [&](const Case& c, const Genred& g, const Arrays<T>& a) {
+    keops::mpi::Stats stats;
+    const Result<T> whole = g(a.all),
+                    mine = keops::mpi::reduce(g, MPI_COMM_WORLD, a.mine, {pipeline.scheme, &stats});
+    CHECK(stats.scheme == keops::mpi::Scheme::Pipeline);
+    if (is_selection(c.reduction)) {
+      check_equal_rows(g, whole, mine);
+      return;
     }
+    const auto rows = own_rows<T>(g);
+    Result<T> expected = whole;
+    expected.values.assign(whole.values.begin() + rows[0] * whole.cols,
+                           whole.values.begin() + rows[1] * whole.cols);
+    check_close(expected, mine, tolerance);
+  });
   // A gradient of several steps, and 16-bit arrays: gathered whole instead.
   const Genred lse_y = make(kCases[10], 1).grad("y");
   Arrays<T> d(lse_y, 77);
