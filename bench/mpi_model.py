@@ -47,7 +47,8 @@ def check(args):
             used = min(r["ranks"] * max(r["threads"], 1), args.cores) / r["ranks"]
             p = predict(r["nx"], r["ny"], r["ranks"], used, per_core, ROW_BYTES[case],
                         args.latency, args.bandwidth)
-            print(f"  {r['ranks']} rank(s) x {r['threads']} thread(s): predicted "
+            print(f"  {r.get('scheme', 'allgather')}, {r['ranks']} rank(s) x {r['threads']} "
+                  f"thread(s): predicted "
                   f"{p['total_s']:.3f} s, measured {r['median_s']:.3f} s "
                   f"({r['median_s'] / p['total_s'] - 1:+.1%})")
 
