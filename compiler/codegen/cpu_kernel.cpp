@@ -483,9 +483,10 @@ void CpuKernelBuilder::finish_tile() {
   b.CreateRetVoid();
 }
 
-// The lanes' pointers to cell k of rows' states (8 bytes a cell, cpu_state_cells a row).
+// The lanes' pointers to cell k of rows' states (8 bytes a cell, a state value a cell: as
+// many cells a row as cpu_state_cells says).
 Value* CpuKernelBuilder::cell_ptrs(llvm::IRBuilderBase& b, Value* rows, size_t k) {
-  const int64_t cells = cpu_state_cells(spec_);
+  const int64_t cells = int64_t(states_.front().types().size());
   return element_ptrs(b, i64_, states_ptr_, rows, cells, b.getInt64(int64_t(k)));
 }
 

@@ -61,13 +61,13 @@ class Genred {
   // args are as run's, but the reduced axis's arrays hold the part: rows [first_reduced_row,
   // first_reduced_row + their rows) of the whole axis, whose row numbers the indices give.
   // accumulate folds the part into `states` (an unstarted ReductionStates starts them, for
-  // this call's output rows); finish folds a last part (of any rows, none included),
-  // writes the outputs as run does, and leaves the states unstarted. Parts must come in increasing order of rows: the
-  // outputs are then run's over all of them, bit for bit for selections (ties go to the
-  // lowest index), within rounding for sums (each part's terms are added apart). For the
-  // reductions accumulates() allows (one kernel on the CPU: not gradients of several steps
-  // nor a parameter's, an output computed whole, at most 64 values of F for most
-  // reductions, K <= 12, no ranges; float32 and float64 arrays); else keops::Error.
+  // this call's output rows); finish folds a last part (of any rows, none included), writes
+  // the outputs as run does, and leaves the states unstarted. Parts must come in increasing
+  // order of rows: the outputs are then run's over all of them, bit for bit for selections
+  // (ties go to the lowest index), within rounding for sums (each part's terms are added
+  // apart). For the reductions accumulates() allows (one kernel on the CPU: not gradients of
+  // several steps nor a parameter's, an output computed whole, at most 64 values of F for
+  // most reductions, K <= 12, no ranges; float32 and float64 arrays); else keops::Error.
   bool accumulates() const;
   void accumulate(const std::vector<View<const float>>& args, int64_t first_reduced_row,
                   ReductionStates& states) const;
