@@ -361,6 +361,15 @@ TEST_CASE("errors: the same keops::Error on every rank, naming the rank, never a
                          contains(who + "'s formula differs from rank 0's"), keops::Error);
   }
   {
+    // Another dim of y on the last rank: its arguments differ (and so its formula's text).
+    std::vector<std::string> aliases = kAliases;
+    if (rank() == last) aliases[1] = "y = Vj(4)";
+    const Genred g("Exp(-s * SqNorm2(y)) * (a - b)", aliases, "Sum", 1);
+    Arrays<float> a(g, 95);
+    CHECK_THROWS_WITH_AS(keops::mpi::reduce(g, MPI_COMM_WORLD, a.mine),
+                         contains(who + "'s formula differs from rank 0's"), keops::Error);
+  }
+  {
     const Genred g = make(kCases[0], 1);
     Arrays<float> a(g, 101);
     if (rank() == last) a.whole[4][0] = 2.5f;
