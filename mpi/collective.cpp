@@ -23,11 +23,19 @@ std::vector<std::string> split(const std::string& text, char separator) {
   return parts;
 }
 
+// text without the separators (a message could hold them).
+std::string plain(std::string text) {
+  for (char& c : text)
+    if (c == kEntry || c == kPart) c = '?';
+  return text;
+}
+
 std::string serialize(const Announcement& a) {
-  std::string text = a.error;
+  std::string text = plain(a.error);
   text += kEntry;
   text += std::to_string(a.fields.size());
-  for (const auto& field : a.fields) ((text += kEntry) += field.first) += kPart + field.second;
+  for (const auto& field : a.fields)
+    ((text += kEntry) += plain(field.first)) += kPart + plain(field.second);
   text += kEntry;
   for (size_t k = 0; k < a.counts.size(); ++k)
     (text += k ? std::string(1, kPart) : std::string()) += std::to_string(a.counts[k]);

@@ -2,8 +2,10 @@
 #include "mpi/pipeline.h"
 
 #include <algorithm>
+#include <climits>
 #include <string>
 
+#include "keops/error.h"
 #include "mpi/collective.h"
 
 namespace keops::mpi::detail {
@@ -122,6 +124,10 @@ void run_pipeline(const Pipe& pipe, const Genred& reduction, const std::vector<V
   const std::vector<ArgumentInfo> infos = reduction.arguments();
   for (size_t k = 0; k < infos.size(); ++k)
     if (infos[k].category == pipe.reduced) positions.push_back(int(k));
+  for (int64_t rows : pipe.rows_of)  // (the same on every rank: all throw, before any transfer)
+    if (rows > INT_MAX)
+      throw Error("keops::mpi: a rank's " + std::to_string(rows) +
+                  " rows, more than MPI's counts hold (2^31 - 1)");
   Broadcasts<T> broadcasts(pipe, positions, args);
   Folding<T> folding{reduction, positions, broadcasts, values, indices, {}};
   const int ranks = int(pipe.rows_of.size());
