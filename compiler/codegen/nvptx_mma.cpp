@@ -141,14 +141,16 @@ Vals MatrixUnitProducts::multiply(const Vals& acc, Value* c0, Value* staged) {
     }
     for (int a = 0; a < kMTiles; ++a) {
       const auto first = next.begin() + (a * kNTiles + n) * 4;
-      Vals c(first, first + 4);
-      // The small cross terms first, then the high parts' product.
+      // This chunk's products from 0 (the small cross terms first, then the high parts'),
+      // added to the running sums on the CUDA cores: the matrix units' accumulation rounds
+      // less accurately than a float32 add, which showed over hundreds of chunks.
+      Vals c(4, llvm::ConstantFP::get(T, 0.0));
       if (!one_pass()) {
         c = mma(a_low[a], b_high, c);
         c = mma(a_high[a], b_low, c);
       }
       c = mma(a_high[a], b_high, c);
-      std::copy(c.begin(), c.end(), first);
+      for (size_t k = 0; k < 4; ++k) *(first + k) = b.CreateFAdd(*(first + k), c[k]);
     }
   }
   return next;
