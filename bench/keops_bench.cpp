@@ -221,9 +221,11 @@ Timing<T> time_calls(const keops::Genred& op, const std::vector<keops::View<cons
   return t;
 }
 
-// JSON has no NaN: an unchecked error (--no-check) is null.
+// JSON has no NaN or infinity: an unchecked error (--no-check) is null, and so is an infinite
+// one (a float16 output past 65504), with "overflow" beside it.
 std::string json_number(double v, int digits = 3) {
   if (std::isnan(v)) return "null";
+  if (std::isinf(v)) return "null, \"overflow\": true";
   char text[32];
   std::snprintf(text, sizeof text, "%.*g", digits, v);
   return text;
