@@ -177,11 +177,10 @@ struct Call {
   Stats& stats;
 };
 
-// The bytes of one array of the reduced axis this rank sends (its rows, once to each other
-// rank) and receives (the other ranks' rows).
-void count_bytes(const Call& call, const std::vector<int64_t>& rows_of, int64_t row_bytes) {
-  int64_t total = 0;
-  for (int64_t r : rows_of) total += r;
+// The bytes of arrays of rows of row_bytes (all ranks' rows: rows_of, total rows) this rank
+// sends (its rows, once to each other rank) and receives (the other ranks' rows).
+void count_bytes(const Call& call, const std::vector<int64_t>& rows_of, int64_t total,
+                 int64_t row_bytes) {
   const int64_t mine = rows_of[size_t(call.shards.rank)];
   call.stats.bytes_sent += mine * row_bytes * int64_t(rows_of.size() - 1);
   call.stats.bytes_received += (total - mine) * row_bytes;
@@ -199,12 +198,11 @@ std::vector<View<const T>> run_arguments(const Call& call, const std::vector<Vie
   for (size_t k = 0; k < args.size(); ++k) {
     const int c = infos[k].category;
     if (c == 2 || (c != call.scheme.axes.gathered && !call.scheme.whole)) continue;
-    const std::vector<int64_t>& rows_of =
-        c == call.scheme.axes.gathered ? shards.gathered : shards.own;
-    int64_t total = 0;
-    for (int64_t r : rows_of) total += r;
+    const bool reduced = c == call.scheme.axes.gathered;
+    const std::vector<int64_t>& rows_of = reduced ? shards.gathered : shards.own;
+    const int64_t total = reduced ? shards.gathered_total() : shards.own_total();
     const int64_t row_bytes = args[k].cols * int64_t(sizeof(T));
-    count_bytes(call, rows_of, row_bytes);
+    count_bytes(call, rows_of, total, row_bytes);
     gathered[k].resize(size_t(total * args[k].cols));
     detail::allgather_rows(call.comm, args[k].data, rows_of, row_bytes, gathered[k].data());
     out[k] = {gathered[k].data(), total, args[k].cols};
@@ -289,6 +287,15 @@ void run_whole(const Call& call, const Genred& local, const std::vector<View<con
   });
 }
 
+// The bytes of one row of every array of the reduced axis.
+template <class T>
+int64_t reduced_row_bytes(const Call& call) {
+  int64_t row_bytes = 0;
+  for (const ArgumentInfo& a : call.reduction.arguments())
+    if (a.category == call.scheme.axes.gathered) row_bytes += a.dim * int64_t(sizeof(T));
+  return row_bytes;
+}
+
 // Whether the call runs Scheme::Pipeline: asked for or, with Auto, for a reduced axis of
 // more than kPipelineBytes, where every rank's reduction accumulates.
 template <class T>
@@ -298,9 +305,7 @@ bool pipelined(const Call& call, const std::vector<Announcement>& all, mpi::Sche
     return false;
   for (const Announcement& a : all)
     if (a.counts.at(2) == 0) return false;
-  int64_t row_bytes = 0;
-  for (const ArgumentInfo& a : call.reduction.arguments())
-    if (a.category == call.scheme.axes.gathered) row_bytes += a.dim * int64_t(sizeof(T));
+  const int64_t row_bytes = reduced_row_bytes<T>(call);
   // (No array of the reduced axis: nothing to pass around.)
   return row_bytes > 0 && (asked == mpi::Scheme::Pipeline ||
                            call.shards.gathered_total() * row_bytes > kPipelineBytes);
@@ -325,28 +330,27 @@ void run_sharded(const Genred& g, MPI_Comm comm, const std::vector<View<const T>
   detail::collectively(comm, [&] { local = local_genred(call); });
   const double checked = MPI_Wtime();
   stats.check_s = checked - start;
-  if constexpr (!is_16_bit<T>) {
+  stats.scheme = mpi::Scheme::AllGather;
+  if constexpr (!is_16_bit<T>) {  // (partial reductions take float32 and float64 arrays)
     if (pipelined<T>(call, all, settings.scheme)) {
       stats.scheme = mpi::Scheme::Pipeline;
-      for (const ArgumentInfo& a : g.arguments())
-        if (a.category == call.scheme.axes.gathered)
-          count_bytes(call, call.shards.gathered, a.dim * int64_t(sizeof(T)));
+      count_bytes(call, call.shards.gathered, call.shards.gathered_total(),
+                  reduced_row_bytes<T>(call));
       const detail::Pipe pipe{comm, call.shards.gathered, call.scheme.axes.gathered, stats};
       detail::run_pipeline<T>(pipe, *local, args, values, indices);
-      stats.finish_s = MPI_Wtime() - start - stats.check_s - stats.gather_s - stats.compute_s;
-      return;
     }
   }
-  stats.scheme = mpi::Scheme::AllGather;
-  std::vector<std::vector<T>> gathered;
-  const std::vector<View<const T>> run_args = run_arguments(call, args, gathered);
-  stats.gather_s = MPI_Wtime() - checked;
-  if (call.scheme.whole)
-    run_whole(call, *local, run_args, values, indices);
-  else if (g.axis() == -1)
-    run_both_axes(call, *local, run_args, values);
-  else
-    compute_collectively(call, [&] { local->run(run_args, values, indices); });
+  if (stats.scheme == mpi::Scheme::AllGather) {
+    std::vector<std::vector<T>> gathered;
+    const std::vector<View<const T>> run_args = run_arguments(call, args, gathered);
+    stats.gather_s = MPI_Wtime() - checked;
+    if (call.scheme.whole)
+      run_whole(call, *local, run_args, values, indices);
+    else if (g.axis() == -1)
+      run_both_axes(call, *local, run_args, values);
+    else
+      compute_collectively(call, [&] { local->run(run_args, values, indices); });
+  }
   stats.finish_s = MPI_Wtime() - start - stats.check_s - stats.gather_s - stats.compute_s;
 }
 
