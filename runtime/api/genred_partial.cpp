@@ -23,14 +23,15 @@ codegen::KernelSpec resumable_spec(const GenredImpl& g, ir::DType dtype) {
   return spec;
 }
 
-// Why g cannot be reduced a part at a time ("" when it can).
-std::string not_accumulable(const GenredImpl& g) {
+// Why g, whose resumable kernel would be `spec`, cannot be reduced a part at a time ("" when
+// it can).
+std::string not_accumulable(const GenredImpl& g, const codegen::KernelSpec& spec) {
   if (!g.single_kernel())
     return "it runs several kernels (a gradient of several steps, or a "
            "parameter's, summed over both axes)";
   if (detail::uses_gpu(g.options)) return "it runs on the GPU (partial reductions run on the CPU)";
   if (g.options.ranges) return "it has block-sparse ranges";
-  if (!codegen::cpu_resumable(resumable_spec(g, ir::DType::F32)))
+  if (!codegen::cpu_resumable(spec))
     return "its output is computed a group of columns at a time, or its K slots kept in memory";
   return "";
 }
@@ -40,7 +41,8 @@ void accumulate_impl(const GenredImpl& g, const std::vector<View<const T>>& args
                      int64_t first_reduced_row, ReductionStates& states, View<T>* values,
                      View<int64_t>* indices) {
   const std::string who = values ? "Genred::finish" : "Genred::accumulate";
-  const std::string why = not_accumulable(g);
+  const codegen::KernelSpec spec = resumable_spec(g, detail::dtype_of<T>());
+  const std::string why = not_accumulable(g, spec);
   if (!why.empty())
     throw Error(who + ": this reduction cannot be reduced a part at a time: " + why);
   const detail::RowCounts rows = detail::check_arguments(g, args);
@@ -58,7 +60,6 @@ void accumulate_impl(const GenredImpl& g, const std::vector<View<const T>>& args
     detail::check_output("values", *values, out_rows, g.main.value_cols(), g.options);
     detail::check_output("indices", *indices, out_rows, g.main.index_cols(), g.options);
   }
-  const codegen::KernelSpec spec = resumable_spec(g, detail::dtype_of<T>());
   const int64_t cells = codegen::cpu_state_cells(spec);
   if (!states.started)
     states.cells.assign(size_t(out_rows * cells), 0);
@@ -88,7 +89,9 @@ void accumulate_impl(const GenredImpl& g, const std::vector<View<const T>>& args
 
 }  // namespace
 
-bool Genred::accumulates() const { return not_accumulable(*impl_).empty(); }
+bool Genred::accumulates() const {
+  return not_accumulable(*impl_, resumable_spec(*impl_, ir::DType::F32)).empty();
+}
 
 void Genred::accumulate(const std::vector<View<const float>>& args, int64_t first_reduced_row,
                         ReductionStates& states) const {
