@@ -17,6 +17,7 @@ enum AotStatus : int {
   kAotNullArgument = 2,  // args, or args[k] with rows > 0, is NULL
   kAotNullValues = 3,    // values is NULL, the reduction yields values and rows > 0
   kAotNullIndices = 4,   // indices is NULL, the reduction yields indices and rows > 0
+  kAotOutOfMemory = 5,   // a 16-bit object's float32 copies of its arrays could not be allocated
 };
 
 // Adds to m, which holds the kernel `kernel_symbol` of spec (made internal here), the entry
@@ -25,8 +26,12 @@ enum AotStatus : int {
 // through the GOMP ABI that libgomp and LLVM's libomp both provide: GOMP_parallel starts
 // the team, omp_get_num_threads sizes the chunks, an atomic counter hands them out. Every
 // output row is computed by one kernel call, so results do not depend on the thread count.
-// The only external symbols are GOMP_parallel and omp_get_num_threads.
+// The only external symbols are GOMP_parallel and omp_get_num_threads, and for 16-bit arrays
+// (`storage`, the kernel of plan being float32) malloc and free: such an entry widens the
+// arguments once into float32 copies, runs the kernel on them and rounds its values once,
+// as Genred does (the same bits).
 void build_aot_entry(llvm::Module& m, const lower::KernelPlan& plan,
-                     const std::string& kernel_symbol, const std::string& symbol);
+                     const std::string& kernel_symbol, const std::string& symbol,
+                     codegen::Storage storage);
 
 }  // namespace keops::jit

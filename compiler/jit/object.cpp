@@ -13,8 +13,15 @@
 
 namespace keops::jit {
 
+codegen::KernelSpec aot_kernel_spec(const codegen::KernelSpec& spec) {
+  codegen::KernelSpec kernel_spec = spec;
+  if (!spec.on_gpu()) kernel_spec.storage = codegen::Storage::Native;
+  return kernel_spec;
+}
+
 std::string compile_aot_object(const codegen::KernelSpec& spec, const std::string& symbol) {
-  const lower::KernelPlan plan = lower::lower(spec);
+  const codegen::KernelSpec kernel_spec = aot_kernel_spec(spec);
+  const lower::KernelPlan plan = lower::lower(kernel_spec);
   const std::string ptx = spec.on_gpu() ? gpu_kernel_ptx(plan) : "";
   // The C entry of a GPU object is one call: any x86-64 runs it.
   const codegen::CpuTarget host = spec.on_gpu() ? codegen::CpuTarget::named("x86-64") : spec.cpu();
@@ -27,9 +34,9 @@ std::string compile_aot_object(const codegen::KernelSpec& spec, const std::strin
       module.setTargetTriple(host.triple);
       build_aot_gpu_entry(module, plan, ptx, symbol);  // one call: nothing to optimize
     } else {
-      const std::string kernel_symbol = cpu_kernel_symbol(spec);
+      const std::string kernel_symbol = cpu_kernel_symbol(kernel_spec);
       codegen::build_cpu_kernel(module, plan, kernel_symbol);
-      build_aot_entry(module, plan, kernel_symbol, symbol);
+      build_aot_entry(module, plan, kernel_symbol, symbol, spec.storage);
       optimize_module(module, host);
     }
     object = emit_object(module, host);

@@ -13,4 +13,8 @@ namespace keops::jit {
 // runs it through libkeops's keops_aot_gpu_launch (see aot_gpu_entry.h).
 std::string compile_aot_object(const codegen::KernelSpec& spec, const std::string& symbol);
 
+// The spec of the kernel that spec's object holds: a CPU object's computes on float32 arrays
+// where spec's are 16-bit (its entry widens them once), a GPU object's is spec's.
+codegen::KernelSpec aot_kernel_spec(const codegen::KernelSpec& spec);
+
 }  // namespace keops::jit

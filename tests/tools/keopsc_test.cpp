@@ -204,82 +204,117 @@ TEST_CASE("keopsc compile: objects linked into a C program with -fopenmp give th
   CHECK(bytes_as<int64_t>(results, kNx * 4 + kNy * 8, kNy) == nearest.indices);
 }
 
+namespace {
+
+// The 16-bit bits of v's values, and Genred's 16-bit result on such bits, in either format.
+std::vector<uint16_t> bits16(const std::vector<float>& v, bool f16) {
+  std::vector<uint16_t> out;
+  for (float f : v) out.push_back(f16 ? keops::half(f).bits : keops::bfloat16(f).bits);
+  return out;
+}
+template <class H>
+keops::Result<H> genred16(const keops::Genred& g, const std::vector<std::vector<uint16_t>*>& args,
+                          const std::vector<int64_t>& rows) {
+  std::vector<keops::View<const H>> views;
+  const std::vector<keops::ArgumentInfo> infos = g.arguments();
+  for (size_t k = 0; k < args.size(); ++k)
+    views.push_back({reinterpret_cast<const H*>(args[k]->data()), rows[k], infos[k].dim});
+  return g(views);
+}
+
+}  // namespace
+
 TEST_CASE("keopsc compile --dtype float16|bfloat16: uint16_t arrays, Genred's 16-bit results") {
   TempDir dir;
   for (const char* dtype : {"float16", "bfloat16"}) {
     CAPTURE(dtype);
     const bool f16 = std::string(dtype) == "float16";
-    const std::string name = std::string("gauss_") + dtype;
-    const auto r =
-        run_shell(keopsc("compile " + quoted(kGauss) + alias_args(kGaussAliases) +
-                         " --axis 1 --dtype " + dtype + " -o " + quoted(dir / (name + ".o"))),
-                  dir);
-    INFO(r.err);
-    REQUIRE(r.status == 0);
-    const std::string header = read_bytes(dir / (name + ".h"));
+    const std::string gauss = std::string("gauss_") + dtype, nearest = std::string("near_") + dtype;
+    for (const auto& [name, options] :
+         {std::pair{gauss, quoted(kGauss) + alias_args(kGaussAliases) + " --axis 1"},
+          std::pair{nearest, std::string("'SqDist(x, y)' -a 'x = Vi(3)' -a 'y = Vj(3)' "
+                                         "-r Min_ArgMin --axis 0")}}) {
+      const auto r = run_shell(
+          keopsc("compile " + options + " --dtype " + dtype + " -o " + quoted(dir / (name + ".o"))),
+          dir);
+      INFO(r.err);
+      REQUIRE(r.status == 0);
+      // The entry widens the arrays into copies it allocates: malloc and free besides OpenMP.
+      CHECK(undefined_symbols(dir / (name + ".o"), dir) <=
+            std::set<std::string>{"GOMP_parallel", "omp_get_num_threads", "malloc", "free"});
+    }
+    const std::string header = read_bytes(dir / (gauss + ".h"));
     CHECK(header.find(std::string(dtype) + " (as uint16_t bits; computed on in float32)") !=
           std::string::npos);
     CHECK(header.find("const uint16_t* const* args, uint16_t* values") != std::string::npos);
-    // The same bits in, through the object and through Genred.
-    auto bits = [&](const std::vector<float>& v) {
-      std::vector<uint16_t> out;
-      for (float f : v) out.push_back(f16 ? keops::half(f).bits : keops::bfloat16(f).bits);
-      return out;
-    };
-    const auto x = bits(points<float>(kNx, 3, 7, 23, 1.0 / 16)),
-               y = bits(points<float>(kNy, 3, 11, 19, 1.0 / 8)),
-               b = bits(points<float>(kNy, 1, 3, 5, 1.0 / 4));
+    CHECK(header.find("5: the float32 copies of the arrays could not be allocated") !=
+          std::string::npos);
+    // The same bits in, through the objects and through Genred.
+    auto x = bits16(points<float>(kNx, 3, 7, 23, 1.0 / 16), f16),
+         y = bits16(points<float>(kNy, 3, 11, 19, 1.0 / 8), f16),
+         b = bits16(points<float>(kNy, 1, 3, 5, 1.0 / 4), f16);
     std::string input;
     for (const auto* v : {&x, &y, &b})
       input.append(reinterpret_cast<const char*>(v->data()), v->size() * 2);
     keops::test::write_bytes(dir / "in.bin", input);
     const std::string program =
-        "#include <stdio.h>\n#include \"" + name + ".h\"\n" + "enum { NX = " + std::to_string(kNx) +
-        ", NY = " + std::to_string(kNy) +
+        "#include <stdio.h>\n#include \"" + gauss + ".h\"\n#include \"" + nearest +
+        ".h\"\nenum { NX = " + std::to_string(kNx) + ", NY = " + std::to_string(kNy) +
         " };\n"
         "int main(void) {\n"
-        "  static uint16_t x[NX * 3], y[NY * 3], b[NY], out[NX];\n"
+        "  static uint16_t x[NX * 3], y[NY * 3], b[NY], out[NX], near[NY];\n"
+        "  static int64_t near_index[NY];\n"
         "  FILE* f = fopen(\"in.bin\", \"rb\");\n"
         "  if (fread(x, 2, NX * 3, f) + fread(y, 2, NY * 3, f) + fread(b, 2, NY, f) != 4 * NY + "
         "3 * NX) return 9;\n"
         "  fclose(f);\n"
         "  const uint16_t* args[3] = {x, y, b};\n"
         "  if (" +
-        name +
-        "(NX, NY, args, out, 0) != 0) return 10;\n"
+        gauss + "(NX, NY, args, out, 0) != 0) return 10;\n  if (" + nearest +
+        "(NX, NY, args, near, near_index) != 0) return 11;\n"
         "  f = fopen(\"out.bin\", \"wb\");\n"
         "  fwrite(out, 2, NX, f);\n"
+        "  fwrite(near, 2, NY, f);\n"
+        "  fwrite(near_index, 8, NY, f);\n"
         "  fclose(f);\n"
+        // Copies whose size overflows, before any array is read; nothing to do, args NULL.
+        "  printf(\"%d %d\\n\", " +
+        gauss + "(INT64_MAX / 2, NY, args, out, 0), " + gauss +
+        "(0, 0, 0, 0, 0));\n"
         "  return 0;\n"
         "}\n";
     keops::test::write_bytes(dir / "prog16.c", program);
-    const auto build = run_shell("cd " + quoted(dir.path().string()) + " && " + KEOPS_C_COMPILER +
-                                     " prog16.c " + name + ".o -fopenmp -lm -o prog16",
-                                 dir);
+    const auto build =
+        run_shell("cd " + quoted(dir.path().string()) + " && " + KEOPS_C_COMPILER + " prog16.c " +
+                      gauss + ".o " + nearest + ".o -fopenmp -lm -o prog16",
+                  dir);
     INFO(build.err);
     REQUIRE(build.status == 0);
-    REQUIRE(run_shell("cd " + quoted(dir.path().string()) + " && ./prog16", dir).status == 0);
-    const auto object_out = bytes_as<uint16_t>(read_bytes(dir / "out.bin"), 0, kNx);
+    const auto ran =
+        run_shell("cd " + quoted(dir.path().string()) + " && OMP_NUM_THREADS=2 ./prog16", dir);
+    REQUIRE(ran.status == 0);
+    CHECK(ran.out == "5 0\n");
+    const std::string out = read_bytes(dir / "out.bin");
     keops::Options cpu;
     cpu.backend = keops::Backend::CPU;
     const keops::Genred g(kGauss, kGaussAliases, "Sum", 1, cpu);
-    std::vector<uint16_t> genred_out;
-    if (f16) {
-      auto view = [](const std::vector<uint16_t>& v, int64_t rows, int64_t cols) {
-        return keops::View<const keops::half>{reinterpret_cast<const keops::half*>(v.data()), rows,
-                                              cols};
-      };
-      for (keops::half h : g({view(x, kNx, 3), view(y, kNy, 3), view(b, kNy, 1)}).values)
-        genred_out.push_back(h.bits);
-    } else {
-      auto view = [](const std::vector<uint16_t>& v, int64_t rows, int64_t cols) {
-        return keops::View<const keops::bfloat16>{
-            reinterpret_cast<const keops::bfloat16*>(v.data()), rows, cols};
-      };
-      for (keops::bfloat16 h : g({view(x, kNx, 3), view(y, kNy, 3), view(b, kNy, 1)}).values)
-        genred_out.push_back(h.bits);
-    }
-    CHECK(object_out == genred_out);
+    const keops::Genred near("SqDist(x, y)", {"x = Vi(3)", "y = Vj(3)"}, "Min_ArgMin", 0, cpu);
+    std::vector<uint16_t> gauss_bits, near_bits;
+    std::vector<int64_t> near_indices;
+    auto collect = [&](const auto& gauss_result, const auto& near_result) {
+      for (auto h : gauss_result.values) gauss_bits.push_back(h.bits);
+      for (auto h : near_result.values) near_bits.push_back(h.bits);
+      near_indices = near_result.indices;
+    };
+    if (f16)
+      collect(genred16<keops::half>(g, {&x, &y, &b}, {kNx, kNy, kNy}),
+              genred16<keops::half>(near, {&x, &y}, {kNx, kNy}));
+    else
+      collect(genred16<keops::bfloat16>(g, {&x, &y, &b}, {kNx, kNy, kNy}),
+              genred16<keops::bfloat16>(near, {&x, &y}, {kNx, kNy}));
+    CHECK(bytes_as<uint16_t>(out, 0, kNx) == gauss_bits);
+    CHECK(bytes_as<uint16_t>(out, kNx * 2, kNy) == near_bits);
+    CHECK(bytes_as<int64_t>(out, (kNx + kNy) * 2, kNy) == near_indices);
   }
 }
 
@@ -433,6 +468,12 @@ TEST_CASE("keopsc emit: the canonical IR, the LLVM IR, the assembly of a CPU, th
   r = run_shell(keopsc("emit --emit asm --target cpu:skylake-avx512 --axis 1" + formula), dir);
   CHECK(r.status == 0);
   CHECK(r.out.find("zmm") != std::string::npos);
+  // A 16-bit CPU object's kernel is the float32 one (its entry widens the arrays once).
+  const std::string float32_llvm =
+      run_shell(keopsc("emit --emit llvm --axis 1" + formula), dir).out;
+  r = run_shell(keopsc("emit --emit llvm --axis 1 --dtype bfloat16" + formula), dir);
+  CHECK(r.status == 0);
+  CHECK(r.out == float32_llvm);
   r = run_shell(keopsc("emit --emit ptx --target sm_90 --axis 1" + formula), dir);
   CHECK(r.status == 0);
   CHECK(r.out.find(".target sm_90") != std::string::npos);

@@ -101,7 +101,13 @@ std::string c_header(const keops::runtime::KernelRequest& request,
          " on success, else:\n   " + code(keops::jit::kAotNegativeSize) + ": nx or ny < 0; " +
          code(keops::jit::kAotNullArgument) + ": args, or args[k] with rows > 0, is NULL; " +
          code(keops::jit::kAotNullValues) + ": values is NULL\n   with output rows > 0; " +
-         code(keops::jit::kAotNullIndices) + ": indices is NULL with output rows > 0. */\n";
+         code(keops::jit::kAotNullIndices) + ": indices is NULL with output rows > 0" +
+         (spec.storage != keops::codegen::Storage::Native
+              ? ";\n   " + code(keops::jit::kAotOutOfMemory) +
+                    ": the float32 copies of the arrays could not be allocated (the\n   arguments "
+                    "are widened once into them, the values rounded once from them)"
+              : std::string()) +
+         ". */\n";
   h += "#ifndef " + macro + "_H\n#define " + macro + "_H\n\n#include <stdint.h>\n\n";
   h += "#define " + macro + "_ARGS " + std::to_string(owned.args.size()) + "\n";
   h += "#define " + macro + "_VALUE_COLS " + std::to_string(spec.value_cols()) + "\n";

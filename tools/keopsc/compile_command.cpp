@@ -187,9 +187,9 @@ void emit_command(const EmitArgs& args) {
     if (owned.spec.reduction.formula2)
       std::cout << keops::ir::print(owned.spec.reduction.formula2) << "\n";
   } else if (args.what == "llvm") {
-    std::cout << keops::jit::cpu_kernel_llvm_ir(owned.spec);
+    std::cout << keops::jit::cpu_kernel_llvm_ir(keops::jit::aot_kernel_spec(owned.spec));
   } else if (args.what == "asm") {
-    std::cout << keops::jit::cpu_kernel_assembly(owned.spec);
+    std::cout << keops::jit::cpu_kernel_assembly(keops::jit::aot_kernel_spec(owned.spec));
   } else {
     std::cout << keops::jit::gpu_kernel_ptx(owned.spec);
   }

@@ -143,7 +143,8 @@ int main(int argc, char** argv) {
   CLI::App* emit_cmd = app.add_subcommand("emit", "Prints a reduction's code to stdout");
   emit_cmd->footer(
       "ir: the formula's canonical IR (a second line for --formula2); llvm: the kernel's\n"
-      "optimized LLVM IR; asm: its assembly (CPU targets); ptx: the GPU kernel's PTX\n"
+      "optimized LLVM IR; asm: its assembly (CPU targets; for float16/bfloat16, the float32\n"
+      "kernel that the object runs on widened copies); ptx: the GPU kernel's PTX\n"
       "(--target sm_XX).");
   add_formula_options(emit_cmd, emit.formula, true);
   emit_cmd->add_option("--emit", emit.what, "ir, llvm, asm or ptx")
