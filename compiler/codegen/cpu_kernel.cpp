@@ -114,9 +114,7 @@ class CpuKernelBuilder {
   void close_block();
   void finish_tile();
   Vals scalar_row(llvm::IRBuilderBase& ib, ir::Expr var, Value* row) const;
-  Value* cell_ptrs(llvm::IRBuilderBase& b, Value* rows, size_t k);
-  Vals load_cells(llvm::IRBuilderBase& b, Value* rows, const std::vector<llvm::Type*>& types);
-  void store_cells(llvm::IRBuilderBase& b, const Vals& state, Value* rows, Value* mask);
+  StateCellsAt cells_of(llvm::IRBuilderBase& b, Value* rows, Value* mask);
   FormulaEmitter::Row row_start(llvm::IRBuilderBase& ib, ir::Expr var, Value* row) const;
   Value* splat(Value* v) {
     return llvm::ConstantVector::getSplat(llvm::ElementCount::getFixed(unsigned(tiling_.lanes)),
@@ -282,12 +280,14 @@ void CpuKernelBuilder::open_tile() {
     live_[size_t(r)] = b.CreateICmpSLT(rows_[size_t(r)], end_v);
     clamped_[size_t(r)] = b.CreateSelect(live_[size_t(r)], rows_[size_t(r)], last);
   }
+  Value* all =
+      llvm::ConstantInt::getTrue(llvm::FixedVectorType::get(b.getInt1Ty(), unsigned(lanes)));
   for (int r = 0; r < copies; ++r) {
     const BlockedState& state = states_[size_t(r)];
     state.start(b);
     // A selection continues from the saved slots, which keeps its rejections fast.
     if (resumable_ && reduction_->exact())
-      state.resume(b, load_, load_cells(b, clamped_[size_t(r)], state.types()));
+      state.resume(b, load_, reduction_->load_cells(b, VT_, cells_of(b, clamped_[size_t(r)], all)));
   }
   b.CreateBr(range_header_);
 }
@@ -439,13 +439,15 @@ void CpuKernelBuilder::finish_tile() {
       // loop from it instead had the inner loop spill); then the state back to its cells,
       // or (finalize) the outputs.
       if (!reduction_->exact()) {
-        const Vals saved = load_cells(b, clamped_[size_t(r)], states_[size_t(r)].types());
+        const Vals saved = reduction_->load_cells(
+            b, VT_, cells_of(b, clamped_[size_t(r)], llvm::ConstantInt::getTrue(live->getType())));
         const Vals merged = reduction_->merge(b, saved, total);
         for (size_t k = 0; k < total.size(); ++k)
           total[k] = b.CreateSelect(load_, merged[k], total[k]);
       }
       Value* to_outputs = b.CreateVectorSplat(unsigned(tiling_.lanes), finalize_);
-      store_cells(b, total, rows, b.CreateAnd(live, b.CreateNot(to_outputs)));
+      reduction_->store_cells(b, total,
+                              cells_of(b, rows, b.CreateAnd(live, b.CreateNot(to_outputs))));
       live = b.CreateAnd(live, to_outputs);
     }
     auto store_value = [&](Value* v, Value* c) {
@@ -483,27 +485,11 @@ void CpuKernelBuilder::finish_tile() {
   b.CreateRetVoid();
 }
 
-// The lanes' pointers to cell k of rows' states (8 bytes a cell, a state value a cell: as
-// many cells a row as cpu_state_cells says).
-Value* CpuKernelBuilder::cell_ptrs(llvm::IRBuilderBase& b, Value* rows, size_t k) {
-  const int64_t cells = int64_t(states_.front().types().size());
-  return element_ptrs(b, i64_, states_ptr_, rows, cells, b.getInt64(int64_t(k)));
-}
-
-Vals CpuKernelBuilder::load_cells(llvm::IRBuilderBase& b, Value* rows,
-                                  const std::vector<llvm::Type*>& types) {
-  Value* all = llvm::ConstantInt::getTrue(
-      llvm::FixedVectorType::get(b.getInt1Ty(), unsigned(tiling_.lanes)));
-  Vals state;
-  for (size_t k = 0; k < types.size(); ++k)
-    state.push_back(b.CreateMaskedGather(types[k], cell_ptrs(b, rows, k), llvm::Align(4), all));
-  return state;
-}
-
-void CpuKernelBuilder::store_cells(llvm::IRBuilderBase& b, const Vals& state, Value* rows,
-                                   Value* mask) {
-  for (size_t k = 0; k < state.size(); ++k)
-    b.CreateMaskedScatter(state[k], cell_ptrs(b, rows, k), llvm::Align(4), mask);
+// The cells of rows' states (8 bytes a cell, as many a row as cpu_state_cells says), each
+// lane's read and written where mask is.
+StateCellsAt CpuKernelBuilder::cells_of(llvm::IRBuilderBase& b, Value* rows, Value* mask) {
+  const int64_t cells = reduction_->state_cells(VT_);
+  return {element_ptrs(b, i64_, states_ptr_, rows, cells, b.getInt64(0)), mask, llvm::Align(4)};
 }
 
 // Scalar loads of one row of an argument (parameters, and the reduced index's data).
@@ -527,16 +513,13 @@ int cpu_column_group(const KernelSpec& spec) {
   return products.dim > 0 ? 4 * kColumnGroup : kColumnGroup;
 }
 
-bool cpu_resumable(const KernelSpec& spec) {
-  return !spec.on_gpu() && grouped_dim(spec) == 0 &&
-         !make_reduction_emitter(spec)->output_in_memory();
-}
+bool cpu_resumable(const KernelSpec& spec) { return !spec.on_gpu() && grouped_dim(spec) == 0; }
 
 int cpu_state_cells(const KernelSpec& spec) {
   llvm::LLVMContext ctx;
   llvm::Type* T =
       spec.dtype == ir::DType::F32 ? llvm::Type::getFloatTy(ctx) : llvm::Type::getDoubleTy(ctx);
-  return int(make_reduction_emitter(spec)->state_types(T).size());
+  return int(make_reduction_emitter(spec)->state_cells(T));
 }
 
 void build_cpu_kernel(llvm::Module& m, const lower::KernelPlan& plan, const std::string& name) {

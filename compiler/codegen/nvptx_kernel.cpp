@@ -589,17 +589,14 @@ void NvptxKernelBuilder::finish_rows() {
     if (partial_) {
       // The state, not finalized, to slot first_slot + split.
       const StateCells cells{param(lower::Param::States), out_rows_, groups_.groups,
-                             int64_t(state_types_.size())};
+                             reduction_->state_cells(T_)};
       Value* state_slot = b.CreateAdd(param(lower::Param::FirstSlot), split_);
-      const Vals state = tr.state->total(b);
-      for (size_t k = 0; k < state.size(); ++k)
-        b.CreateAlignedStore(state[k],
-                             cells.at(b, grouped_ ? static_cast<Value*>(group_) : b.getInt64(0), k,
-                                      state_slot, tr.row),
-                             llvm::Align(8));
+      reduction_->store_cells(b, tr.state->total(b),
+                              {cells.at(b, grouped_ ? static_cast<Value*>(group_) : b.getInt64(0),
+                                        size_t(0), state_slot, tr.row)});
     } else {
       store_output(b, *reduction_, tr.state->total(b), spec_, elements_,
-                   {values_, indices_, tr.row, c0_});
+                   {values_, indices_, tr.row, c0_, &groups_.spec});
     }
     b.CreateBr(next);
     if (next != after_rows) b.SetInsertPoint(next);

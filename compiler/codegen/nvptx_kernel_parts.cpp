@@ -53,22 +53,36 @@ void store_output(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, con
   Value* const indices = out.indices;
   Value* const row = out.row;
   Value* const c0 = out.c0;
-  Vals out_values, out_indices;
-  reduction.finalize(b, state, out_values, out_indices);
   const int value_cols = full.value_cols(), index_cols = full.index_cols();
-  auto column = [&](size_t c) {
-    return c0 ? b.CreateAdd(c0, b.getInt64(int64_t(c))) : b.getInt64(int64_t(c));
-  };
-  for (size_t c = 0; c < out_values.size(); ++c)
-    elements.store(b, out_values[c],
+  auto column = [&](Value* c) { return c0 ? b.CreateAdd(c0, c) : c; };
+  auto store_value = [&](Value* v, Value* c) {
+    elements.store(b, v,
                    b.CreateGEP(elements.stored(), values,
                                b.CreateAdd(b.CreateMul(row, b.getInt64(value_cols)), column(c))));
-  for (size_t c = 0; c < out_indices.size(); ++c)
+  };
+  auto store_index = [&](Value* i, Value* c) {
     b.CreateAlignedStore(
-        out_indices[c],
+        i,
         b.CreateGEP(b.getInt64Ty(), indices,
                     b.CreateAdd(b.CreateMul(row, b.getInt64(index_cols)), column(c))),
         llvm::Align(8));
+  };
+  if (reduction.output_in_memory()) {
+    // Many columns (a selection's slots in memory): stored in loops.
+    const KernelSpec& columns = out.group ? *out.group : full;
+    emit_component_loop(b, columns.value_cols(), 1, [&](Value* c, int) {
+      store_value(reduction.value_column(b, state, c), c);
+    });
+    emit_component_loop(b, columns.index_cols(), 1, [&](Value* c, int) {
+      store_index(reduction.index_column(b, state, c), c);
+    });
+    return;
+  }
+  Vals out_values, out_indices;
+  reduction.finalize(b, state, out_values, out_indices);
+  for (size_t c = 0; c < out_values.size(); ++c) store_value(out_values[c], b.getInt64(int64_t(c)));
+  for (size_t c = 0; c < out_indices.size(); ++c)
+    store_index(out_indices[c], b.getInt64(int64_t(c)));
 }
 
 }  // namespace keops::codegen

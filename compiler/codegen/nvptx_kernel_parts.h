@@ -61,9 +61,11 @@ struct OutputRow {
   llvm::Value* indices;  // int64*: their indices, index_cols per row
   llvm::Value* row;
   llvm::Value* c0;  // the first column (nullptr: 0)
+  // The spec whose columns the reduction yields (a group's), where not the full one.
+  const KernelSpec* group = nullptr;
 };
 // Stores a finalized output row, its columns at c0 + c of rows value_cols (index_cols) long,
-// its values as `elements`.
+// its values as `elements`; a state that keeps its output in memory, by loops.
 void store_output(llvm::IRBuilderBase& b, const ReductionEmitter& reduction, const Vals& state,
                   const KernelSpec& full, const StoredElements& elements, const OutputRow& out);
 

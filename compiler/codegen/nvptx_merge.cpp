@@ -83,7 +83,7 @@ MergeKernelBuilder::MergeKernelBuilder(llvm::Module& m, const KernelSpec& full,
       fn_(nullptr),
       b_(ctx_) {
   auto whole = make_reduction_emitter(groups.spec);
-  state_values_ = int64_t(whole->state_types(T_).size());
+  state_values_ = whole->state_cells(T_);
   split_ = whole->column_cells();
   chunked_ = split_ && split_->columns > 2 * kMergeChunk;
   header_ = chunked_ ? split_->header : 0;
@@ -170,6 +170,7 @@ Value* MergeKernelBuilder::cell(size_t k) {
 }
 
 Vals MergeKernelBuilder::load_slot(Value* slot) {
+  if (!chunked_) return reduction_->load_cells(b_, T_, {cells_->at(b_, g_, size_t(0), slot, row_)});
   Vals state;
   for (size_t k = 0; k < state_types_.size(); ++k)
     state.push_back(b_.CreateAlignedLoad(state_types_[k], cells_->at(b_, g_, cell(k), slot, row_),
@@ -194,7 +195,7 @@ void MergeKernelBuilder::fold_slots() {
   b.CreateCondBr(b.CreateICmpSLT(slot, param(lower::Param::NSlots)), slot_body_, slots_done_);
   b.SetInsertPoint(slot_body_);
   store_slots(reduction_->merge(b, load_slots(), load_slot(slot)));
-  slot->addIncoming(b.CreateAdd(slot, b.getInt64(1)), slot_body_);
+  slot->addIncoming(b.CreateAdd(slot, b.getInt64(1)), b.GetInsertBlock());
   b.CreateBr(slot_header_);
 }
 
@@ -210,10 +211,16 @@ void MergeKernelBuilder::write_results() {
   b.SetInsertPoint(write_output_);
   Value* out_c0 = !chunked_ ? c0_ : c0_ ? b.CreateAdd(c0_, first_) : first_;
   store_output(b, *reduction_, load_slots(), full_, StoredElements(T_, full_.storage),
-               {param(lower::Param::Values), param(lower::Param::Indices), row_, out_c0});
+               {param(lower::Param::Values), param(lower::Param::Indices), row_, out_c0,
+                chunked_ ? nullptr : &groups_.spec});
   b.CreateBr(after_rows);
   b.SetInsertPoint(write_state_);
   const Vals state = load_slots();
+  if (!chunked_) {
+    reduction_->store_cells(b, state, {cells_->at(b, g_, size_t(0), b.getInt64(0), row_)});
+    b.CreateBr(after_rows);
+    return;
+  }
   for (size_t k = size_t(header_); k < state.size(); ++k) {
     Value* v = state[k];
     if (chunked_) {

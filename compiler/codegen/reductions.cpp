@@ -9,6 +9,7 @@
 #include "compiler/codegen/math.h"
 #include "compiler/codegen/select_rules.h"
 #include "compiler/support/check.h"
+#include "keops/error.h"
 
 namespace keops::codegen {
 namespace {
@@ -387,6 +388,44 @@ void store_state(llvm::IRBuilderBase& b, const Vals& state, const StateSlots& sl
   for (size_t k = 0; k < state.size(); ++k) b.CreateStore(state[k], slots[k]);
 }
 
+namespace {
+
+// Cell k of `cells`: its address (or each lane's), and a value of `type` stored or loaded there.
+llvm::Value* cell_address(llvm::IRBuilderBase& b, const StateCellsAt& cells, llvm::Value* k) {
+  return b.CreateGEP(b.getInt64Ty(), cells.first, k);
+}
+
+}  // namespace
+
+void store_cell(llvm::IRBuilderBase& b, const StateCellsAt& cells, llvm::Value* k, llvm::Value* v) {
+  llvm::Value* at = cell_address(b, cells, k);
+  if (cells.mask)
+    b.CreateMaskedScatter(v, at, cells.align, cells.mask);
+  else
+    b.CreateAlignedStore(v, at, cells.align);
+}
+
+llvm::Value* load_cell(llvm::IRBuilderBase& b, const StateCellsAt& cells, llvm::Value* k,
+                       llvm::Type* type) {
+  llvm::Value* at = cell_address(b, cells, k);
+  if (cells.mask) return b.CreateMaskedGather(type, at, cells.align, cells.mask);
+  return b.CreateAlignedLoad(type, at, cells.align);
+}
+
+void ReductionEmitter::store_cells(llvm::IRBuilderBase& b, const Vals& state,
+                                   const StateCellsAt& cells) const {
+  for (size_t k = 0; k < state.size(); ++k) store_cell(b, cells, b.getInt64(int64_t(k)), state[k]);
+}
+
+Vals ReductionEmitter::load_cells(llvm::IRBuilderBase& b, llvm::Type* lanes,
+                                  const StateCellsAt& cells) const {
+  Vals state;
+  const std::vector<llvm::Type*> types = state_types(lanes);
+  for (size_t k = 0; k < types.size(); ++k)
+    state.push_back(load_cell(b, cells, b.getInt64(int64_t(k)), types[k]));
+  return state;
+}
+
 void ReductionEmitter::emit_fold(llvm::IRBuilderBase& b, const Vals& state, const Vals& f,
                                  llvm::Value* index, const std::function<void(const Vals&)>& store,
                                  bool fast_when_rare) const {
@@ -432,8 +471,28 @@ void ReductionEmitter::emit_fold(llvm::IRBuilderBase& b, const Vals& state, cons
 }
 
 bool select_in_memory(const KernelSpec& spec, int k, int dim) {
-  return !spec.on_gpu() && (k > kUnrolledSelectK || int64_t(k) * dim > kUnrolledSelectSlots);
+  const int64_t slots = int64_t(k) * dim;
+  if (spec.on_gpu()) return k > 1 && slots > kGpuUnrolledSelectSlots;
+  return k > kUnrolledSelectK || slots > kUnrolledSelectSlots;
 }
+
+namespace {
+
+// keops::Error where a GPU thread could not keep a selection's slots in its local memory.
+void check_gpu_slots(const KernelSpec& spec, int k, int dim, bool indices) {
+  if (!select_in_memory(spec, k, dim) || !spec.on_gpu()) return;
+  const int64_t bytes =
+      int64_t(k) * dim * ((spec.dtype == ir::DType::F32 ? 4 : 8) + (indices ? 8 : 0));
+  if (bytes <= kGpuMaxSelectBytes) return;
+  throw Error("the reduction " + std::string(ir::reduction_name(spec.reduction.kind)) +
+              " keeps K x dim(F) = " + std::to_string(k) + " x " + std::to_string(dim) +
+              " values per row, " + std::to_string(bytes / 1024) +
+              " KB; on the GPU, where a thread keeps them in its local memory, at most " +
+              std::to_string(kGpuMaxSelectBytes / 1024) +
+              " KB are supported: run it on the CPU (Options::backend = Backend::CPU)");
+}
+
+}  // namespace
 
 std::unique_ptr<ReductionEmitter> make_reduction_emitter(const KernelSpec& spec) {
   const int dim = spec.formula->dim;
@@ -446,6 +505,7 @@ std::unique_ptr<ReductionEmitter> make_reduction_emitter(const KernelSpec& spec)
     case ir::ReductionFamily::Select: {
       const int k = t.slots == ir::ReductionSlots::K ? spec.reduction.k : 1;
       const bool is_max = t.best == ir::ReductionBest::Highest;
+      check_gpu_slots(spec, k, dim, t.yields_indices());
       if (select_in_memory(spec, k, dim))
         return make_in_memory_select(dim, k, is_max, t.yields_values(), t.yields_indices());
       return std::make_unique<SelectEmitter>(dim, k, is_max, t.yields_values(), t.yields_indices());

@@ -23,6 +23,16 @@ struct ColumnCells {
   bool of_g = false;
 };
 
+// Where a kernel keeps a state in memory between its runs (a GPU partial kernel's state for
+// its merge kernel, a CPU resumable kernel's): 8-byte cells from `first` (a pointer, or one
+// per lane: <W x ptr>), cell k at first + 8 k; CPU lanes are read and written under `mask`
+// (null on the GPU, whose cells are a thread's own).
+struct StateCellsAt {
+  llvm::Value* first;
+  llvm::Value* mask = nullptr;
+  llvm::Align align = llvm::Align(8);
+};
+
 // Every kernel builder (CPU now, GPU later; 1-D, block, split) drives a reduction only
 // through these four functions, so the schemes cannot disagree. The state is a list of
 // values, each of a type from state_types(): lanes of output rows side by side.
@@ -91,6 +101,15 @@ class ReductionEmitter {
     return nullptr;
   }
   virtual bool output_in_memory() const { return false; }
+  // A state kept in memory (StateCellsAt): state_cells() cells of 8 bytes, a state value
+  // each by default; a selection whose slots are in memory keeps their values and indices.
+  virtual int64_t state_cells(llvm::Type* lanes) const {
+    return int64_t(state_types(lanes).size());
+  }
+  virtual void store_cells(llvm::IRBuilderBase& b, const Vals& state,
+                           const StateCellsAt& cells) const;
+  virtual Vals load_cells(llvm::IRBuilderBase& b, llvm::Type* lanes,
+                          const StateCellsAt& cells) const;
   // How the state splits by output column, where it does (see ColumnCells).
   virtual std::optional<ColumnCells> column_cells() const { return std::nullopt; }
 
@@ -116,15 +135,28 @@ void store_state(llvm::IRBuilderBase& b, const Vals& state, const StateSlots& sl
 // larger ones are kept in memory (make_in_memory_select), whose loops compile in constant
 // time and ran faster from K = 16 on (ArgKMin, 2e4 points of dimension 3, AVX-512: K = 16
 // 33 ms against 43, 64 162 against 438; K = 10 21 against 22, within noise, stays unrolled).
-// Max and Min of long vectors (K = 1, in column groups) stay unrolled. GPU kernels unroll all.
+// Max and Min of long vectors (K = 1, in column groups) stay unrolled. A GPU kernel unrolls
+// Max and Min of any length (a register per column), and KMin's forms up to
+// kGpuUnrolledSelectSlots slots K x dim(F), in registers (ArgKMin K = 32: 175 registers, no
+// spill; 48 spills to local memory anyway); the unrolled PTX and ptxas grow as the square
+// (K = 256: 6.4 s, 1024: 86 s and 3.4 GB). Past it, the slots are in the thread's local
+// memory, at most kGpuMaxSelectBytes of them (the driver reserves a thread's local memory for
+// every thread the GPU can hold: 16 KB a thread are 4.4 GB on an H100).
 inline constexpr int kUnrolledSelectK = 12;
 inline constexpr int kUnrolledSelectSlots = 1024;
+inline constexpr int kGpuUnrolledSelectSlots = 32;
+inline constexpr int64_t kGpuMaxSelectBytes = 16 << 10;
 bool select_in_memory(const KernelSpec& spec, int k, int dim);
 
 // Max, Min, KMin and their Arg forms (as SelectEmitter) with their slots in memory and each
-// insertion a loop over them: for CPU kernels only (a GPU's states are registers).
+// insertion a loop over them.
 std::unique_ptr<ReductionEmitter> make_in_memory_select(int dim, int k, bool is_max,
                                                         bool values_out, bool indices_out);
+
+// A state value stored to, or loaded from, cell k (an i64) of `cells`.
+void store_cell(llvm::IRBuilderBase& b, const StateCellsAt& cells, llvm::Value* k, llvm::Value* v);
+llvm::Value* load_cell(llvm::IRBuilderBase& b, const StateCellsAt& cells, llvm::Value* k,
+                       llvm::Type* type);
 
 // The emitter of spec.reduction for spec.formula (and spec.reduction.formula2), with the
 // sum scheme and accumulator of the spec. keops::Error when the reduction does not fit F

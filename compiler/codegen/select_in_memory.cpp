@@ -1,4 +1,4 @@
-// KMin and its forms with many slots on the CPU: sorted slots in memory, insertions as loops.
+// KMin and its forms with many slots: sorted slots in memory, insertions as loops.
 #include <functional>
 #include <string>
 #include <vector>
@@ -66,9 +66,8 @@ class InMemorySelectEmitter final : public ReductionEmitter {
   }
   Vals init(llvm::IRBuilderBase& b, llvm::Type* lanes) const override {
     llvm::Type* index_lanes = index_lanes_of(lanes);
-    Vals state{entry_buffer(b, llvm::ArrayType::get(lanes, slots()))};
-    if (indices_out_) state.push_back(entry_buffer(b, llvm::ArrayType::get(index_lanes, slots())));
     set_lanes(lanes);
+    const Vals state = buffers(b);
     call_helper(b, helper_name("init"), state, [&](llvm::IRBuilderBase& hb, const Vals& at) {
       emit_loop(hb, slots(), [&](Value* s) {
         hb.CreateStore(rules_.empty_value(lanes), hb.CreateGEP(lanes, at[0], s));
@@ -121,6 +120,44 @@ class InMemorySelectEmitter final : public ReductionEmitter {
     });
     return first;
   }
+  // The slots' values, then their indices where kept, a cell each (slot s's value in cell s).
+  int64_t state_cells(llvm::Type*) const override { return slots() * (indices_out_ ? 2 : 1); }
+  void store_cells(llvm::IRBuilderBase& b, const Vals& state,
+                   const StateCellsAt& cells) const override {
+    Vals args = state;
+    args.push_back(cells.first);
+    if (cells.mask) args.push_back(cells.mask);
+    call_helper(
+        b, helper_name("store_cells", cells), args, [&](llvm::IRBuilderBase& hb, const Vals& at) {
+          const StateCellsAt to{at[state.size()], cells.mask ? at.back() : nullptr, cells.align};
+          emit_loop(hb, slots(), [&](Value* s) {
+            const Entry e = load_at(hb, at, s);
+            store_cell(hb, to, s, e.value);
+            if (indices_out_) store_cell(hb, to, hb.CreateAdd(s, hb.getInt64(slots())), e.index);
+          });
+        });
+  }
+  Vals load_cells(llvm::IRBuilderBase& b, llvm::Type* lanes,
+                  const StateCellsAt& cells) const override {
+    set_lanes(lanes);
+    Vals state = buffers(b);
+    Vals args = state;
+    args.push_back(cells.first);
+    if (cells.mask) args.push_back(cells.mask);
+    call_helper(
+        b, helper_name("load_cells", cells), args, [&](llvm::IRBuilderBase& hb, const Vals& at) {
+          const StateCellsAt from{at[state.size()], cells.mask ? at.back() : nullptr, cells.align};
+          llvm::Type* index_lanes = index_lanes_of(lanes_);
+          emit_loop(hb, slots(), [&](Value* s) {
+            hb.CreateStore(load_cell(hb, from, s, lanes_), hb.CreateGEP(lanes_, at[0], s));
+            if (indices_out_)
+              hb.CreateStore(
+                  load_cell(hb, from, hb.CreateAdd(s, hb.getInt64(slots())), index_lanes),
+                  hb.CreateGEP(index_lanes, at[1], s));
+          });
+        });
+    return state;
+  }
   bool output_in_memory() const override { return true; }
   Value* value_column(llvm::IRBuilderBase& b, const Vals& state, Value* c) const override {
     return values_out_ ? load_at(b, state, c).value : nullptr;
@@ -144,6 +181,13 @@ class InMemorySelectEmitter final : public ReductionEmitter {
   };
 
   int slots() const { return k_ * dim_; }
+  // A state's buffers, of the kernel's entry: the values', then the indices' where kept.
+  Vals buffers(llvm::IRBuilderBase& b) const {
+    Vals state{entry_buffer(b, llvm::ArrayType::get(lanes_, slots()))};
+    if (indices_out_)
+      state.push_back(entry_buffer(b, llvm::ArrayType::get(index_lanes_of(lanes_), slots())));
+    return state;
+  }
   // A name for a helper of this emitter's shape: slots, order, indices and lanes.
   std::string helper_name(const char* what) const {
     std::string lanes;
@@ -151,6 +195,11 @@ class InMemorySelectEmitter final : public ReductionEmitter {
     return std::string("keops.select.") + what + "." + std::to_string(k_) + "x" +
            std::to_string(dim_) + (rules_.is_max ? ".max" : ".min") +
            (indices_out_ ? ".indexed." : ".") + lanes;
+  }
+  // The same for a helper reading or writing `cells` (masked lanes or not, their alignment).
+  std::string helper_name(const char* what, const StateCellsAt& cells) const {
+    return helper_name(what) + (cells.mask ? ".masked" : "") + ".align" +
+           std::to_string(cells.align.value());
   }
   // The lane type (T or <W x T>) of the kernel's states, given by state_types and init,
   // which a kernel calls first; every state of one emitter has the same.

@@ -75,7 +75,7 @@ void ReductionSpec::check(int f_dim) const {
   if (needs_k() && k > kMaxK)
     throw Error("the reduction " + name + " takes K <= " + std::to_string(kMaxK) + ", not " +
                 std::to_string(k) +
-                " (its selection is unrolled: the compile time grows as K squared)");
+                " (each accepted term is inserted among the K best by a loop over them)");
   if (needs_k() && int64_t(k) * f_dim > kMaxSelected)
     throw Error("the reduction " + name + " keeps K x dim(F) = " + std::to_string(k) + " x " +
                 std::to_string(f_dim) + " values per row; at most " + std::to_string(kMaxSelected) +

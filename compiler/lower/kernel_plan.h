@@ -43,7 +43,7 @@ struct GpuLayout {
   int staged_values;      // T values each reduced row leaves in shared memory
   int element_bytes;
   int column_groups = 1;  // column groups of a long output (grid.z); 1 when computed whole
-  int state_values = 0;   // values in the state of one row and column group
+  int state_values = 0;   // 8-byte cells in the state of one row and column group
   // Larger blocks, whose tiles of reduced rows take fewer barriers and stagings a pair, pay
   // more than more resident warps: pair bodies of more than 32 argument values, staged whole
   // (dimension tiles are kTileRows rows whatever the block: gauss_D1000 at 1e5 on an H100

@@ -124,7 +124,8 @@ void plan_gpu(KernelPlan& plan) {
   layout.rows_per_thread = spec.gpu().rows_per_thread;
   layout.element_bytes = element_bytes(spec);
   layout.column_groups = plan.groups->groups;
-  layout.state_values = int(state_types(ctx, plan.groups->spec, spec).size());
+  layout.state_values = int(codegen::make_reduction_emitter(plan.groups->spec)
+                                ->state_cells(codegen::element_type(ctx, spec)));
   layout.wide_tiles_pay = !short_pair_body(spec) && !plan.dim_tiled() && layout.column_groups == 1;
   plan.abi = reduction_kernel_abi(spec.gpu().scheme);
 }

@@ -32,7 +32,7 @@ std::string not_accumulable(const GenredImpl& g, const codegen::KernelSpec& spec
   if (detail::uses_gpu(g.options)) return "it runs on the GPU (partial reductions run on the CPU)";
   if (g.options.ranges) return "it has block-sparse ranges";
   if (!codegen::cpu_resumable(spec))
-    return "its output is computed a group of columns at a time, or its K slots kept in memory";
+    return "its output is computed a group of columns at a time";
   return "";
 }
 

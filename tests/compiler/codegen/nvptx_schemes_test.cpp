@@ -1,6 +1,7 @@
 // The GPU kernel's schemes as PTX: 2-D partial and merge kernels, long outputs, prefetched tiles.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
 #include <utility>
 
@@ -9,7 +10,9 @@
 
 #include "compiler/codegen/kernel_spec.h"
 #include "compiler/codegen/nvptx_kernel.h"
+#include "compiler/codegen/reductions.h"
 #include "compiler/jit/ptx.h"
+#include "keops/error.h"
 #include "tests/support/gpu_spec.h"
 #include "tests/support/ptxas.h"
 
@@ -39,6 +42,10 @@ TEST_CASE("the 2-D scheme: a partial kernel and its merge kernel, every reductio
                            {"SqDist(x, y)", "KMin", 3, ""},
                            {"SqDist(x, y)", "ArgKMin", 5, ""},
                            {"SqDist(x, y)", "KMin_ArgKMin", 2, ""},
+                           // Slots in local memory (K x dim > 32), cells their values and indices.
+                           {"SqDist(x, y)", "KMin", 100, ""},
+                           {"SqDist(x, y)", "ArgKMin", 300, ""},
+                           {"x - y", "KMin_ArgKMin", 40, ""},
                            {"-SqDist(x, y)", "LogSumExp", 0, ""},
                            {"-SqDist(x, y)", "LogSumExpWeight", 0, "y"},
                            {"(x | y)", "SumSoftMaxWeight", 0, "y"},
@@ -132,6 +139,11 @@ TEST_CASE("partial states: one 8-byte cell per state value, per column group") {
   CHECK(keops::lower::lower(sum.spec).gpu.state_values == 2);
   GpuSpec knn("SqDist(x, y)", "KMin_ArgKMin", DType::F32, 4);
   CHECK(keops::lower::lower(knn.spec).gpu.state_values == 8);  // 4 values, 4 indices
+  // Slots in memory: a cell per slot's value, and per index where kept.
+  GpuSpec many("SqDist(x, y)", "KMin_ArgKMin", DType::F32, 100);
+  CHECK(keops::lower::lower(many.spec).gpu.state_values == 200);
+  GpuSpec values_only("x - y", "KMin", DType::F64, 40);
+  CHECK(keops::lower::lower(values_only.spec).gpu.state_values == 120);
   GpuSpec wide("Exp(-SqDist(x, y)) * v", "Sum", DType::F64, 0, "", 3, 1000);
   const auto layout = keops::lower::lower(wide.spec).gpu;
   CHECK(layout.column_groups == 32);
@@ -315,4 +327,37 @@ TEST_CASE("registers are capped at 128 where the pair loop holds few values acro
   CHECK(keops::jit::gpu_kernel_ptx(one.spec).find(".maxnreg") != std::string::npos);
   one.spec.gpu().rows_per_thread = 4;
   CHECK(keops::jit::gpu_kernel_ptx(one.spec).find(".maxnreg") == std::string::npos);
+}
+
+TEST_CASE(
+    "selections of many slots on the GPU: loops over local memory, PTX made in constant time") {
+  const std::string ptxas = find_ptxas();
+  // ArgKMin with K = 1024 took 24 s to emit unrolled (3.8 MB of PTX) and ptxas 62 s.
+  for (int k : {32, 33, 1024}) {
+    CAPTURE(k);
+    GpuSpec g("SqDist(x, y)", "ArgKMin", DType::F32, k);
+    const auto start = std::chrono::steady_clock::now();
+    const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    CHECK(seconds < 2.0);
+    // Unrolled up to 32 slots (registers); past it, one local buffer of values and indices.
+    const bool in_memory = k > keops::codegen::kGpuUnrolledSelectSlots;
+    CHECK((ptx.find(".local .align 8 .b8") != std::string::npos) == in_memory);
+    if (in_memory) CHECK(ptx.size() < 40000);
+    if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 90, /*no_spills=*/true) == "");
+  }
+  // Max and Min of long vectors stay unrolled (a register a column).
+  GpuSpec max("v - SqDist(x, y)", "Max_ArgMax", DType::F32, 0, "", 3, 40);
+  CHECK(keops::jit::gpu_kernel_ptx(max.spec).find(".local") == std::string::npos);
+  // A thread keeps at most kGpuMaxSelectBytes: 1,365 float32 values and indices, 4,096 values.
+  GpuSpec values_only("x - y", "KMin", DType::F32, 1000);
+  CHECK(keops::jit::gpu_kernel_ptx(values_only.spec).find(".local") != std::string::npos);
+  GpuSpec too_many("x - y", "KMin_ArgKMin", DType::F32, 500);
+  CHECK_THROWS_WITH_AS(keops::jit::gpu_kernel_ptx(too_many.spec),
+                       "the reduction KMin_ArgKMin keeps K x dim(F) = 500 x 3 values per row, 17 "
+                       "KB; on the GPU, where a thread keeps them in its local memory, at most 16 "
+                       "KB are supported: run it on the CPU (Options::backend = Backend::CPU)",
+                       keops::Error);
+  if (ptxas.empty()) MESSAGE("ptxas not found: PTX checked by content only");
 }

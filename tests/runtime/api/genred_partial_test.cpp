@@ -75,6 +75,10 @@ void check_every_reduction(double tolerance) {
                         {"Max", "SqDist(x, y) + a - b", 0, "", true},
                         {"ArgKMin", "SqDist(x, y)", 5, "", true},
                         {"KMin_ArgKMin", "SqDist(x, y) + a - b", 3, "", true},
+                        // Slots in memory (K > 12), their cells the slots' values and indices.
+                        {"ArgKMin", "SqDist(x, y)", 20, "", true},
+                        {"KMin_ArgKMin", "SqDist(x, y) + a - b", 16, "", true},
+                        {"KMin", "a - b", 13, "", true},
                         {"LogSumExp", "-SqDist(x, y) + (a | b)", 0, "", false},
                         {"Max_SumShiftExp", "-SqDist(x, y)", 0, "", false},
                         {"SumSoftMaxWeight", "-SqDist(x, y)", 0, "a - b", false}};
@@ -118,15 +122,18 @@ TEST_CASE("accumulate and finish over parts of the reduced rows: run's outputs<d
 
 TEST_CASE("accumulate: ties go to the lowest index, whichever part holds it") {
   // y's rows repeat in every part: ArgMin and ArgKMin pick the first of equals, as run does.
-  Options o;
-  o.k = 4;
-  o.backend = keops::Backend::CPU;
-  const Genred g("SqDist(x, y)", {"x = Vi(3)", "y = Vj(3)"}, "ArgKMin", 1, o);
-  std::vector<float> x = uniform<float>(3 * kN, 1), y(3 * kM);
-  for (int64_t j = 0; j < kM; ++j)
-    for (int c = 0; c < 3; ++c) y[size_t(3 * j + c)] = float((j % 5) * 0.25 + c);
-  const std::vector<View<const float>> args = {{x.data(), kN, 3}, {y.data(), kM, 3}};
-  CHECK(by_parts(g, args).indices == g(args).indices);
+  for (int k : {4, 20}) {  // slots unrolled, and in memory
+    CAPTURE(k);
+    Options o;
+    o.k = k;
+    o.backend = keops::Backend::CPU;
+    const Genred g("SqDist(x, y)", {"x = Vi(3)", "y = Vj(3)"}, "ArgKMin", 1, o);
+    std::vector<float> x = uniform<float>(3 * kN, 1), y(3 * kM);
+    for (int64_t j = 0; j < kM; ++j)
+      for (int c = 0; c < 3; ++c) y[size_t(3 * j + c)] = float((j % 5) * 0.25 + c);
+    const std::vector<View<const float>> args = {{x.data(), kN, 3}, {y.data(), kM, 3}};
+    CHECK(by_parts(g, args).indices == g(args).indices);
+  }
 }
 
 TEST_CASE("accumulate's errors") {

@@ -227,6 +227,21 @@ TEST_CASE_TEMPLATE("the 2-D scheme matches the 1-D scheme and the reference, eve
   }
 }
 
+TEST_CASE_TEMPLATE("selections of many slots (in local memory): both schemes, the reference's bits",
+                   T, float, double) {
+  if (!keops::test::gpu_usable()) return;
+  // Past 32 slots a thread's selection is in its local memory, its partial states a cell per
+  // slot's value and index: the 2-D scheme and the 1-D scheme against the float64 reference.
+  const Case many[] = {{"SqDist(x, y)", "KMin", 100, ""},
+                       {"b + x", "ArgKMin", 300, ""},
+                       {"x - y", "KMin_ArgKMin", 40, ""}};
+  for (const Case& c : many) {
+    check_2d<T>(c, 1, 100, 3000, 7);
+    check_2d<T>(c, 0, 3000, 300, 2);
+    check_2d<T>(c, 1, 10, 20'000, 0);  // chosen automatically
+  }
+}
+
 TEST_CASE_TEMPLATE("several rows per thread and other block sizes: the same results", T, float,
                    double) {
   if (!keops::test::gpu_usable()) return;
