@@ -66,8 +66,8 @@ class Genred {
   // order of rows: the outputs are then run's over all of them, bit for bit for selections
   // (ties go to the lowest index), within rounding for sums (each part's terms are added
   // apart). For the reductions accumulates() allows (one kernel on the CPU: not gradients of
-  // several steps nor a parameter's, an output computed whole, at most 64 values of F for
-  // most reductions, K <= 12, no ranges; float32 and float64 arrays); else keops::Error.
+  // several steps nor a parameter's, an output computed whole: at most 64 values of F for
+  // most reductions; no ranges; float32 and float64 arrays); else keops::Error.
   bool accumulates() const;
   void accumulate(const std::vector<View<const float>>& args, int64_t first_reduced_row,
                   ReductionStates& states) const;
