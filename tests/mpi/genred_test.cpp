@@ -124,6 +124,8 @@ const Case kCases[] = {
     {"Max_SumShiftExp", "-s * SqDist(x, y) + (a | b)", 0, ""},
     {"Max_SumShiftExpWeight", "-s * SqDist(x, y)", 0, "a - b"},
     {"SumSoftMaxWeight", "-s * SqDist(x, y)", 0, "a - b"},
+    // K over 12: the slots in memory (a resumable kernel saves them to its cells).
+    {"KMin_ArgKMin", "SqDist(x, y) * s + a - b", 20, ""},
 };
 
 Genred make(const Case& c, int axis, Options o = {}) {
