@@ -65,9 +65,11 @@ class Genred {
   // the outputs as run does, and leaves the states unstarted. Parts must come in increasing
   // order of rows: the outputs are then run's over all of them, bit for bit for selections
   // (ties go to the lowest index), within rounding for sums (each part's terms are added
-  // apart). For the reductions accumulates() allows (one kernel on the CPU: not gradients of
-  // several steps nor a parameter's, an output computed whole: at most 64 values of F for
-  // most reductions; no ranges; float32 and float64 arrays); else keops::Error.
+  // apart). For the reductions accumulates() allows (one kernel: not gradients of several
+  // steps nor a parameter's; no ranges; float32 and float64 arrays; on the CPU an output
+  // computed whole, at most 64 values of F for most reductions; on one GPU, not
+  // Options::devices, where each part's partial states are merged after the saved ones by the
+  // reduction's merge kernel, the states kept in host memory); else keops::Error.
   bool accumulates() const;
   void accumulate(const std::vector<View<const float>>& args, int64_t first_reduced_row,
                   ReductionStates& states) const;

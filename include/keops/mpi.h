@@ -57,7 +57,7 @@ struct Settings {
 //   that yield them) with as many rows as this rank's arguments of the output axis (for a
 //   reduction over both axes, a parameter's gradient: one row, the same on every rank).
 // Indices are global row numbers; Options::ranges are in global row numbers too. Each rank
-// runs on the backend its Options choose (CPU threads or its GPU; Pipeline: the CPU). The
+// runs on the backend its Options choose (CPU threads or its GPU, under either scheme). The
 // output rows are those one process computes: bit for bit with AllGather, and with
 // Pipeline for selections (ties to the lowest index), within rounding for its sums (each
 // rank's terms added apart). Gradients with a step that reduces over the output's own axis

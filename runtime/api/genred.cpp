@@ -28,29 +28,8 @@ namespace {
 
 using detail::GenredImpl;
 
+using detail::gpu_device;
 using detail::uses_gpu;
-
-// The GPU of a call: Options::device, else the device of the arrays already on one, else 0.
-template <class T>
-int gpu_device(const Options& o, const std::vector<View<const T>>& args, const View<T>& values,
-               const View<int64_t>& indices) {
-  int device = o.device;
-  auto claim = [&](int d, const char* what) {
-    if (d < 0) return;
-    if (device >= 0 && d != device)
-      throw Error(std::string("Genred: ") + what + " is on GPU " + std::to_string(d) +
-                  ", but the call runs on GPU " + std::to_string(device));
-    device = d;
-  };
-  for (const auto& v : args) claim(v.device, "an argument");
-  claim(values.device, "values");
-  claim(indices.device, "indices");
-  device = std::max(device, 0);
-  if (device >= runtime::cuda::device_count())
-    throw Error("Genred: there is no GPU " + std::to_string(device) + " (" +
-                std::to_string(runtime::cuda::device_count()) + " found)");
-  return device;
-}
 
 void check_options(const GenredImpl& g) {
   const Options& o = g.options;
@@ -296,6 +275,36 @@ template void detail::check_output(const char*, const View<int64_t>&, int64_t, i
 bool detail::uses_gpu(const Options& o) {
   return o.backend == Backend::GPU || (o.backend == Backend::Auto && gpu_available());
 }
+
+template <class T>
+int detail::gpu_device(const Options& o, const std::vector<View<const T>>& args,
+                       const View<T>& values, const View<int64_t>& indices) {
+  int device = o.device;
+  auto claim = [&](int d, const char* what) {
+    if (d < 0) return;
+    if (device >= 0 && d != device)
+      throw Error(std::string("Genred: ") + what + " is on GPU " + std::to_string(d) +
+                  ", but the call runs on GPU " + std::to_string(device));
+    device = d;
+  };
+  for (const auto& v : args) claim(v.device, "an argument");
+  claim(values.device, "values");
+  claim(indices.device, "indices");
+  device = std::max(device, 0);
+  if (device >= runtime::cuda::device_count())
+    throw Error("Genred: there is no GPU " + std::to_string(device) + " (" +
+                std::to_string(runtime::cuda::device_count()) + " found)");
+  return device;
+}
+
+template int detail::gpu_device(const Options&, const std::vector<View<const float>>&,
+                                const View<float>&, const View<int64_t>&);
+template int detail::gpu_device(const Options&, const std::vector<View<const double>>&,
+                                const View<double>&, const View<int64_t>&);
+template int detail::gpu_device(const Options&, const std::vector<View<const half>>&,
+                                const View<half>&, const View<int64_t>&);
+template int detail::gpu_device(const Options&, const std::vector<View<const bfloat16>>&,
+                                const View<bfloat16>&, const View<int64_t>&);
 
 std::shared_ptr<const GenredImpl> detail::make_genred_impl(const std::string& formula,
                                                            const std::vector<std::string>& aliases,

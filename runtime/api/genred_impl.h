@@ -57,6 +57,11 @@ void check_output(const char* what, const V& view, int64_t rows, int64_t cols,
                   const Options& options);
 // Whether calls with these options run on the GPU (Auto: whenever one is usable).
 bool uses_gpu(const Options& o);
+// The GPU of a call: Options::device, else the device of the arrays already on one, else 0;
+// keops::Error when the arrays are on different GPUs or the device does not exist.
+template <class T>
+int gpu_device(const Options& o, const std::vector<View<const T>>& args, const View<T>& values,
+               const View<int64_t>& indices);
 
 // Runs g on checked host arguments into host outputs of the shapes g.main yields, on the
 // CPU (gpu_device < 0) or on that GPU (genred_stages.cpp).

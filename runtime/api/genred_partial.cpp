@@ -1,6 +1,8 @@
 // Genred::accumulate and finish: a reduction over its reduced rows a part at a time.
 #include <cstdint>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "compiler/codegen/cpu_kernel.h"
 #include "keops/error.h"
@@ -9,6 +11,7 @@
 #include "runtime/api/kernel_dispatch.h"
 #include "runtime/cpu/driver.h"
 #include "runtime/cpu/kernels.h"
+#include "runtime/cuda/gpu_reduce.h"
 
 namespace keops {
 
@@ -23,17 +26,95 @@ codegen::KernelSpec resumable_spec(const GenredImpl& g, ir::DType dtype) {
   return spec;
 }
 
-// Why g, whose resumable kernel would be `spec`, cannot be reduced a part at a time ("" when
-// it can).
-std::string not_accumulable(const GenredImpl& g, const codegen::KernelSpec& spec) {
+// Why g cannot be reduced a part at a time ("" when it can).
+std::string not_accumulable(const GenredImpl& g) {
   if (!g.single_kernel())
     return "it runs several kernels (a gradient of several steps, or a "
            "parameter's, summed over both axes)";
-  if (detail::uses_gpu(g.options)) return "it runs on the GPU (partial reductions run on the CPU)";
   if (g.options.ranges) return "it has block-sparse ranges";
-  if (!codegen::cpu_resumable(spec))
+  if (detail::uses_gpu(g.options))
+    return g.options.devices.empty() ? "" : "it runs on several GPUs (Options::devices)";
+  if (!codegen::cpu_resumable(resumable_spec(g, ir::DType::F32)))
     return "its output is computed a group of columns at a time";
   return "";
+}
+
+// One accumulate or finish call (finish: values, and indices, are given).
+template <class T>
+struct PartCall {
+  const GenredImpl& g;
+  const std::vector<View<const T>>& args;
+  int64_t first_reduced_row;
+  int64_t out_rows, reduced;
+  View<T>* values;
+  View<int64_t>* indices;
+  std::string who;
+};
+
+// keops::Error where started states are not `cells` a row of the call's output rows.
+template <class T>
+void check_cells(const PartCall<T>& c, const ReductionStates& states, int64_t cells) {
+  if (states.started && int64_t(states.cells.size()) != c.out_rows * cells)
+    throw Error(c.who + ": the states hold " + std::to_string(states.cells.size()) +
+                " cells, not this reduction's " + std::to_string(c.out_rows * cells));
+}
+
+// On the CPU: the resumable kernel over the part, its states in states.cells.
+template <class T>
+void accumulate_on_cpu(const PartCall<T>& c, ReductionStates& states) {
+  const codegen::KernelSpec spec = resumable_spec(c.g, detail::dtype_of<T>());
+  const int64_t cells = codegen::cpu_state_cells(spec);
+  check_cells(c, states, cells);
+  if (!states.started) states.cells.assign(size_t(c.out_rows * cells), 0);
+  // The reduced axis's arrays as the kernel reads them: at their row first_reduced_row.
+  runtime::ReductionArrays<T> arrays{c.out_rows, c.reduced, c.args, {}, {}, nullptr};
+  for (size_t k = 0; k < c.args.size(); ++k)
+    if (c.g.args[k].cat == c.g.main.inner_cat())
+      arrays.args[k].data =
+          reinterpret_cast<const T*>(reinterpret_cast<uintptr_t>(c.args[k].data) -
+                                     uintptr_t(c.first_reduced_row * c.args[k].cols) * sizeof(T));
+  if (c.values) {
+    arrays.values = *c.values;
+    arrays.indices = *c.indices;
+  }
+  runtime::run_cpu_resumable<T>(
+      runtime::cpu_kernel_for(spec), arrays,
+      {c.first_reduced_row, states.cells.data(), states.started, c.values != nullptr},
+      c.g.options.threads);
+}
+
+// On the GPU: the part's partial states (its indices counted from first_reduced_row), merged
+// after the saved ones by the reduction's merge kernel, into them or into the outputs.
+template <class T>
+void accumulate_on_gpu(const PartCall<T>& c, ReductionStates& states) {
+  const int device = detail::gpu_device(c.g.options, c.args, c.values ? *c.values : View<T>{},
+                                        c.indices ? *c.indices : View<int64_t>{});
+  const codegen::KernelSpec spec =
+      detail::kernel_spec(c.g.main, detail::dtype_of<T>(), c.g.options, device);
+  const size_t row_bytes = runtime::cuda::partial_state_bytes(spec);
+  check_cells(c, states, int64_t(row_bytes / 8));
+  std::vector<std::vector<char>> slots;
+  if (states.started) {
+    const auto* saved = reinterpret_cast<const char*>(states.cells.data());
+    slots.emplace_back(saved, saved + states.cells.size() * 8);
+  }
+  slots.emplace_back(size_t(c.out_rows) * row_bytes);
+  runtime::ReductionArrays<T> arrays{
+      c.out_rows, c.reduced, c.args, {nullptr, c.out_rows, 0}, {nullptr, c.out_rows, 0}, nullptr};
+  runtime::cuda::GpuRunOptions options;
+  options.memory_limit = c.g.options.gpu_memory_limit;
+  options.states_out = slots.back().data();
+  options.index_offset = c.first_reduced_row;
+  runtime::cuda::run_gpu_reduction<T>(spec, device, arrays, options);
+  if (c.values) {
+    runtime::cuda::merge_gpu_states<T>(spec, device, c.out_rows, slots, *c.values, *c.indices);
+    return;
+  }
+  const std::vector<char> merged =
+      slots.size() == 1 ? std::move(slots.back())
+                        : runtime::cuda::merge_gpu_states(spec, device, c.out_rows, slots);
+  states.cells.resize(merged.size() / 8);
+  std::memcpy(states.cells.data(), merged.data(), merged.size());
 }
 
 template <class T>
@@ -41,8 +122,7 @@ void accumulate_impl(const GenredImpl& g, const std::vector<View<const T>>& args
                      int64_t first_reduced_row, ReductionStates& states, View<T>* values,
                      View<int64_t>* indices) {
   const std::string who = values ? "Genred::finish" : "Genred::accumulate";
-  const codegen::KernelSpec spec = resumable_spec(g, detail::dtype_of<T>());
-  const std::string why = not_accumulable(g, spec);
+  const std::string why = not_accumulable(g);
   if (!why.empty())
     throw Error(who + ": this reduction cannot be reduced a part at a time: " + why);
   const detail::RowCounts rows = detail::check_arguments(g, args);
@@ -60,27 +140,11 @@ void accumulate_impl(const GenredImpl& g, const std::vector<View<const T>>& args
     detail::check_output("values", *values, out_rows, g.main.value_cols(), g.options);
     detail::check_output("indices", *indices, out_rows, g.main.index_cols(), g.options);
   }
-  const int64_t cells = codegen::cpu_state_cells(spec);
-  if (!states.started)
-    states.cells.assign(size_t(out_rows * cells), 0);
-  else if (int64_t(states.cells.size()) != out_rows * cells)
-    throw Error(who + ": the states hold " + std::to_string(states.cells.size()) +
-                " cells, not this reduction's " + std::to_string(out_rows * cells));
-  // The reduced axis's arrays as the kernel reads them: at their row first_reduced_row.
-  runtime::ReductionArrays<T> arrays{out_rows, reduced, args, {}, {}, nullptr};
-  for (size_t k = 0; k < args.size(); ++k)
-    if (g.args[k].cat == g.main.inner_cat())
-      arrays.args[k].data =
-          reinterpret_cast<const T*>(reinterpret_cast<uintptr_t>(args[k].data) -
-                                     uintptr_t(first_reduced_row * args[k].cols) * sizeof(T));
-  if (values) {
-    arrays.values = *values;
-    arrays.indices = *indices;
-  }
-  runtime::run_cpu_resumable<T>(
-      runtime::cpu_kernel_for(spec), arrays,
-      {first_reduced_row, states.cells.data(), states.started, values != nullptr},
-      g.options.threads);
+  const PartCall<T> call{g, args, first_reduced_row, out_rows, reduced, values, indices, who};
+  if (detail::uses_gpu(g.options))
+    accumulate_on_gpu(call, states);
+  else
+    accumulate_on_cpu(call, states);
   states.started = !values;
   states.rows = out_rows;
   states.next_reduced_row = values ? 0 : first_reduced_row + reduced;
@@ -89,9 +153,7 @@ void accumulate_impl(const GenredImpl& g, const std::vector<View<const T>>& args
 
 }  // namespace
 
-bool Genred::accumulates() const {
-  return not_accumulable(*impl_, resumable_spec(*impl_, ir::DType::F32)).empty();
-}
+bool Genred::accumulates() const { return not_accumulable(*impl_).empty(); }
 
 void Genred::accumulate(const std::vector<View<const float>>& args, int64_t first_reduced_row,
                         ReductionStates& states) const {

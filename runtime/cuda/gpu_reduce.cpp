@@ -577,11 +577,15 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device,
   GpuRunExecutor<T>(spec, device, arrays, options, s).run();
 }
 
+namespace {
+
+// The merge kernel of spec's partial runs over `slots` (host blocks of out_rows states, folded
+// in order) on `device`: into the outputs `values` and `indices` (finalize), or, where
+// merged_state is given, into it, the merged states (as one slot).
 template <class T>
-void merge_gpu_states(const codegen::KernelSpec& spec, int device, int64_t out_rows,
-                      const std::vector<std::vector<char>>& slots, View<T> values,
-                      View<int64_t> indices) {
-  if (out_rows == 0) return;
+void launch_state_merge(const codegen::KernelSpec& spec, int device, int64_t out_rows,
+                        const std::vector<std::vector<char>>& slots, View<T> values,
+                        View<int64_t> indices, std::vector<char>* merged_state) {
   ContextGuard guard(device);
   codegen::KernelSpec run_spec = spec;  // the partial runs' spec, whose merge kernel this is
   run_spec.gpu().scheme = codegen::GpuScheme::Partial;
@@ -593,8 +597,9 @@ void merge_gpu_states(const codegen::KernelSpec& spec, int device, int64_t out_r
   const KernelFunction merge =
       merge_module_of(*run_plan, run_key, device)
           ->function(lower::merge_kernel_name(jit::gpu_kernel_symbol(run_spec)));
-  const bool values_in_place = in_device_memory(values.data, values.device, device);
-  const bool indices_in_place = in_device_memory(indices.data, indices.device, device);
+  const bool finalize = merged_state == nullptr;
+  const bool values_in_place = !finalize || in_device_memory(values.data, values.device, device);
+  const bool indices_in_place = !finalize || in_device_memory(indices.data, indices.device, device);
   DeviceBuffer states(device, slots.size() * slot_bytes);
   DeviceBuffer value_copy(device, values_in_place ? 0 : size_t(out_rows * values.cols) * sizeof(T));
   DeviceBuffer index_copy(device,
@@ -609,13 +614,46 @@ void merge_gpu_states(const codegen::KernelSpec& spec, int device, int64_t out_r
   params.out_rows = out_rows;
   params.states = states.address();
   params.n_slots = int64_t(slots.size());
-  params.values = values_in_place ? address_of(values.data) : value_copy.address();
-  params.indices = indices_in_place ? address_of(indices.data) : index_copy.address();
-  params.finalize = 1;
+  params.values = !finalize ? 0 : values_in_place ? address_of(values.data) : value_copy.address();
+  params.indices = !finalize          ? 0
+                   : indices_in_place ? address_of(indices.data)
+                                      : index_copy.address();
+  params.finalize = finalize ? 1 : 0;
   launch_merge(merge, params, partial_config);
   synchronize(device);
+  if (!finalize) {
+    merged_state->resize(slot_bytes);
+    states.download(merged_state->data(), slot_bytes);  // slot 0
+    return;
+  }
   if (!values_in_place) value_copy.download(values.data, value_copy.bytes());
   if (!indices_in_place) index_copy.download(indices.data, index_copy.bytes());
+}
+
+}  // namespace
+
+template <class T>
+void merge_gpu_states(const codegen::KernelSpec& spec, int device, int64_t out_rows,
+                      const std::vector<std::vector<char>>& slots, View<T> values,
+                      View<int64_t> indices) {
+  if (out_rows == 0) return;
+  launch_state_merge(spec, device, out_rows, slots, values, indices, nullptr);
+}
+
+std::vector<char> merge_gpu_states(const codegen::KernelSpec& spec, int device, int64_t out_rows,
+                                   const std::vector<std::vector<char>>& slots) {
+  std::vector<char> merged;
+  if (out_rows == 0) return merged;
+  // The merge kernel's values are of spec's dtype; with no outputs, any such T.
+  if (spec.dtype == ir::DType::F32)
+    launch_state_merge<float>(spec, device, out_rows, slots, {}, {}, &merged);
+  else
+    launch_state_merge<double>(spec, device, out_rows, slots, {}, {}, &merged);
+  return merged;
+}
+
+size_t partial_state_bytes(const codegen::KernelSpec& spec) {
+  return size_t(cached_plan(spec)->gpu.state_bytes());
 }
 
 template void merge_gpu_states<float>(const codegen::KernelSpec&, int, int64_t,

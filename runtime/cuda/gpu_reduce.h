@@ -51,6 +51,14 @@ void merge_gpu_states(const codegen::KernelSpec& spec, int device, int64_t out_r
                       const std::vector<std::vector<char>>& slots, View<T> values,
                       View<int64_t> indices);
 
+// The same merge into the merged states (one slot of them), not the outputs: partial
+// reductions (Genred::accumulate) on the GPU.
+std::vector<char> merge_gpu_states(const codegen::KernelSpec& spec, int device, int64_t out_rows,
+                                   const std::vector<std::vector<char>>& slots);
+
+// The bytes of one output row's partial states (GpuRunOptions::states_out) for spec.
+size_t partial_state_bytes(const codegen::KernelSpec& spec);
+
 // The sm_XX number of a device (90 for an H100).
 int device_sm(int device);
 

@@ -8,6 +8,7 @@
 
 #include "keops/error.h"
 #include "keops/genred.h"
+#include "tests/support/backends.h"
 
 namespace {
 
@@ -69,7 +70,7 @@ struct Case {
 };
 
 template <class T>
-void check_every_reduction(double tolerance) {
+void check_every_reduction(double tolerance, keops::Backend backend = keops::Backend::CPU) {
   const Case cases[] = {{"Sum", "Exp(-SqDist(x, y)) * (a - b)", 0, "", false},
                         {"Min_ArgMin", "SqDist(x, y) + a - b", 0, "", true},
                         {"Max", "SqDist(x, y) + a - b", 0, "", true},
@@ -90,7 +91,7 @@ void check_every_reduction(double tolerance) {
       Options o;
       o.k = c.k;
       o.formula2 = c.formula2;
-      o.backend = keops::Backend::CPU;
+      o.backend = backend;
       const Genred g(c.formula, kAliases, c.reduction, axis, o);
       REQUIRE(g.accumulates());
       const std::vector<T> x = uniform<T>(3 * kN, seed++), y = uniform<T>(3 * kM, seed++),
@@ -118,6 +119,23 @@ TEST_CASE("accumulate and finish over parts of the reduced rows: run's outputs<f
 }
 TEST_CASE("accumulate and finish over parts of the reduced rows: run's outputs<double>") {
   check_every_reduction<double>(1e-14);
+}
+
+TEST_CASE("accumulate and finish on the GPU: its partial states merged, run's outputs") {
+  if (!keops::test::gpu_usable()) return;
+  check_every_reduction<float>(1e-6, keops::Backend::GPU);
+  check_every_reduction<double>(1e-14, keops::Backend::GPU);
+  Options several;
+  several.backend = keops::Backend::GPU;
+  several.devices = {0};
+  several.k = 4;
+  const Genred g("SqDist(x, y)", {"x = Vi(3)", "y = Vj(3)"}, "ArgKMin", 1, several);
+  CHECK_FALSE(g.accumulates());
+  ReductionStates states;
+  const std::vector<float> x(30, 0.5f);
+  CHECK_THROWS_WITH_AS(g.accumulate({{x.data(), 10, 3}, {x.data(), 10, 3}}, 0, states),
+                       doctest::Contains("it runs on several GPUs (Options::devices)"),
+                       keops::Error);
 }
 
 TEST_CASE("accumulate: ties go to the lowest index, whichever part holds it") {
