@@ -390,7 +390,7 @@ void store_state(llvm::IRBuilderBase& b, const Vals& state, const StateSlots& sl
 
 namespace {
 
-// Cell k of `cells`: its address (or each lane's), and a value of `type` stored or loaded there.
+// The address of cell k of `cells` (or each lane's).
 llvm::Value* cell_address(llvm::IRBuilderBase& b, const StateCellsAt& cells, llvm::Value* k) {
   return b.CreateGEP(b.getInt64Ty(), cells.first, k);
 }
