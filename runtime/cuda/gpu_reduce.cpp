@@ -579,13 +579,23 @@ void run_gpu_reduction(const codegen::KernelSpec& spec, int device,
 
 namespace {
 
+// Where a merge of partial states goes: the outputs (finalized), or, where merged_state is
+// given, into it, the merged states (as one slot).
+template <class T>
+struct MergedInto {
+  View<T> values;
+  View<int64_t> indices;
+  std::vector<char>* merged_state = nullptr;
+};
+
 // The merge kernel of spec's partial runs over `slots` (host blocks of out_rows states, folded
-// in order) on `device`: into the outputs `values` and `indices` (finalize), or, where
-// merged_state is given, into it, the merged states (as one slot).
+// in order) on `device`, into `into`.
 template <class T>
 void launch_state_merge(const codegen::KernelSpec& spec, int device, int64_t out_rows,
-                        const std::vector<std::vector<char>>& slots, View<T> values,
-                        View<int64_t> indices, std::vector<char>* merged_state) {
+                        const std::vector<std::vector<char>>& slots, const MergedInto<T>& into) {
+  const View<T>& values = into.values;
+  const View<int64_t>& indices = into.indices;
+  std::vector<char>* merged_state = into.merged_state;
   ContextGuard guard(device);
   codegen::KernelSpec run_spec = spec;  // the partial runs' spec, whose merge kernel this is
   run_spec.gpu().scheme = codegen::GpuScheme::Partial;
@@ -637,7 +647,7 @@ void merge_gpu_states(const codegen::KernelSpec& spec, int device, int64_t out_r
                       const std::vector<std::vector<char>>& slots, View<T> values,
                       View<int64_t> indices) {
   if (out_rows == 0) return;
-  launch_state_merge(spec, device, out_rows, slots, values, indices, nullptr);
+  launch_state_merge<T>(spec, device, out_rows, slots, {values, indices});
 }
 
 std::vector<char> merge_gpu_states(const codegen::KernelSpec& spec, int device, int64_t out_rows,
@@ -646,9 +656,9 @@ std::vector<char> merge_gpu_states(const codegen::KernelSpec& spec, int device, 
   if (out_rows == 0) return merged;
   // The merge kernel's values are of spec's dtype; with no outputs, any such T.
   if (spec.dtype == ir::DType::F32)
-    launch_state_merge<float>(spec, device, out_rows, slots, {}, {}, &merged);
+    launch_state_merge<float>(spec, device, out_rows, slots, {{}, {}, &merged});
   else
-    launch_state_merge<double>(spec, device, out_rows, slots, {}, {}, &merged);
+    launch_state_merge<double>(spec, device, out_rows, slots, {{}, {}, &merged});
   return merged;
 }
 
