@@ -124,38 +124,27 @@ class InMemorySelectEmitter final : public ReductionEmitter {
   int64_t state_cells(llvm::Type*) const override { return slots() * (indices_out_ ? 2 : 1); }
   void store_cells(llvm::IRBuilderBase& b, const Vals& state,
                    const StateCellsAt& cells) const override {
-    Vals args = state;
-    args.push_back(cells.first);
-    if (cells.mask) args.push_back(cells.mask);
-    call_helper(
-        b, helper_name("store_cells", cells), args, [&](llvm::IRBuilderBase& hb, const Vals& at) {
-          const StateCellsAt to{at[state.size()], cells.mask ? at.back() : nullptr, cells.align};
-          emit_loop(hb, slots(), [&](Value* s) {
-            const Entry e = load_at(hb, at, s);
-            store_cell(hb, to, s, e.value);
-            if (indices_out_) store_cell(hb, to, hb.CreateAdd(s, hb.getInt64(slots())), e.index);
-          });
-        });
+    copy_cells(b, "store_cells", state, cells,
+               [&](llvm::IRBuilderBase& hb, const Vals& at, const StateCellsAt& to, Value* s) {
+                 const Entry e = load_at(hb, at, s);
+                 store_cell(hb, to, s, e.value);
+                 if (indices_out_)
+                   store_cell(hb, to, hb.CreateAdd(s, hb.getInt64(slots())), e.index);
+               });
   }
   Vals load_cells(llvm::IRBuilderBase& b, llvm::Type* lanes,
                   const StateCellsAt& cells) const override {
     set_lanes(lanes);
-    Vals state = buffers(b);
-    Vals args = state;
-    args.push_back(cells.first);
-    if (cells.mask) args.push_back(cells.mask);
-    call_helper(
-        b, helper_name("load_cells", cells), args, [&](llvm::IRBuilderBase& hb, const Vals& at) {
-          const StateCellsAt from{at[state.size()], cells.mask ? at.back() : nullptr, cells.align};
-          llvm::Type* index_lanes = index_lanes_of(lanes_);
-          emit_loop(hb, slots(), [&](Value* s) {
-            hb.CreateStore(load_cell(hb, from, s, lanes_), hb.CreateGEP(lanes_, at[0], s));
-            if (indices_out_)
-              hb.CreateStore(
-                  load_cell(hb, from, hb.CreateAdd(s, hb.getInt64(slots())), index_lanes),
-                  hb.CreateGEP(index_lanes, at[1], s));
-          });
-        });
+    const Vals state = buffers(b);
+    copy_cells(b, "load_cells", state, cells,
+               [&](llvm::IRBuilderBase& hb, const Vals& at, const StateCellsAt& from, Value* s) {
+                 llvm::Type* index_lanes = index_lanes_of(lanes_);
+                 hb.CreateStore(load_cell(hb, from, s, lanes_), hb.CreateGEP(lanes_, at[0], s));
+                 if (indices_out_)
+                   hb.CreateStore(
+                       load_cell(hb, from, hb.CreateAdd(s, hb.getInt64(slots())), index_lanes),
+                       hb.CreateGEP(index_lanes, at[1], s));
+               });
     return state;
   }
   bool output_in_memory() const override { return true; }
@@ -181,6 +170,20 @@ class InMemorySelectEmitter final : public ReductionEmitter {
   };
 
   int slots() const { return k_ * dim_; }
+  // Calls a helper `what` on state and cells that runs slot(hb, state, cells, s) for every
+  // slot s (the state and cells as the helper's parameters).
+  void copy_cells(llvm::IRBuilderBase& b, const char* what, const Vals& state,
+                  const StateCellsAt& cells,
+                  const std::function<void(llvm::IRBuilderBase&, const Vals&, const StateCellsAt&,
+                                           Value*)>& slot) const {
+    Vals args = state;
+    args.push_back(cells.first);
+    if (cells.mask) args.push_back(cells.mask);
+    call_helper(b, helper_name(what, cells), args, [&](llvm::IRBuilderBase& hb, const Vals& at) {
+      const StateCellsAt in_helper{at[state.size()], cells.mask ? at.back() : nullptr, cells.align};
+      emit_loop(hb, slots(), [&](Value* s) { slot(hb, at, in_helper, s); });
+    });
+  }
   // A state's buffers, of the kernel's entry: the values', then the indices' where kept.
   Vals buffers(llvm::IRBuilderBase& b) const {
     Vals state{entry_buffer(b, llvm::ArrayType::get(lanes_, slots()))};
