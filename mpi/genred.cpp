@@ -300,8 +300,7 @@ int64_t reduced_row_bytes(const Call& call) {
 // more than kPipelineBytes, where every rank's reduction accumulates.
 template <class T>
 bool pipelined(const Call& call, const std::vector<Announcement>& all, mpi::Scheme asked) {
-  if (asked == mpi::Scheme::AllGather || call.scheme.whole || call.reduction.axis() == -1 ||
-      is_16_bit<T>)
+  if (asked == mpi::Scheme::AllGather || call.scheme.whole || call.reduction.axis() == -1)
     return false;
   for (const Announcement& a : all)
     if (a.counts.at(2) == 0) return false;
@@ -331,14 +330,12 @@ void run_sharded(const Genred& g, MPI_Comm comm, const std::vector<View<const T>
   const double checked = MPI_Wtime();
   stats.check_s = checked - start;
   stats.scheme = mpi::Scheme::AllGather;
-  if constexpr (!is_16_bit<T>) {  // (partial reductions take float32 and float64 arrays)
-    if (pipelined<T>(call, all, settings.scheme)) {
-      stats.scheme = mpi::Scheme::Pipeline;
-      count_bytes(call, call.shards.gathered, call.shards.gathered_total(),
-                  reduced_row_bytes<T>(call));
-      const detail::Pipe pipe{comm, call.shards.gathered, call.scheme.axes.gathered, stats};
-      detail::run_pipeline<T>(pipe, *local, args, values, indices);
-    }
+  if (pipelined<T>(call, all, settings.scheme)) {
+    stats.scheme = mpi::Scheme::Pipeline;
+    count_bytes(call, call.shards.gathered, call.shards.gathered_total(),
+                reduced_row_bytes<T>(call));
+    const detail::Pipe pipe{comm, call.shards.gathered, call.scheme.axes.gathered, stats};
+    detail::run_pipeline<T>(pipe, *local, args, values, indices);
   }
   if (stats.scheme == mpi::Scheme::AllGather) {
     std::vector<std::vector<T>> gathered;

@@ -157,5 +157,10 @@ template void run_pipeline<float>(const Pipe&, const Genred&, const std::vector<
 template void run_pipeline<double>(const Pipe&, const Genred&,
                                    const std::vector<View<const double>>&, View<double>,
                                    View<int64_t>);
+template void run_pipeline<half>(const Pipe&, const Genred&, const std::vector<View<const half>>&,
+                                 View<half>, View<int64_t>);
+template void run_pipeline<bfloat16>(const Pipe&, const Genred&,
+                                     const std::vector<View<const bfloat16>>&, View<bfloat16>,
+                                     View<int64_t>);
 
 }  // namespace keops::mpi::detail

@@ -66,10 +66,10 @@ class Genred {
   // order of rows: the outputs are then run's over all of them, bit for bit for selections
   // (ties go to the lowest index), within rounding for sums (each part's terms are added
   // apart). For the reductions accumulates() allows (one kernel: not gradients of several
-  // steps nor a parameter's; no ranges; float32 and float64 arrays; on the CPU an output
-  // computed whole, at most 64 values of F for most reductions; on one GPU, not
-  // Options::devices, where each part's partial states are merged after the saved ones by the
-  // reduction's merge kernel, the states kept in host memory); else keops::Error.
+  // steps nor a parameter's; no ranges; on the CPU an output computed whole, at most 64
+  // values of F for most reductions; on one GPU, not Options::devices, where each part's
+  // partial states are merged after the saved ones by the reduction's merge kernel, the
+  // states kept in host memory); else keops::Error.
   bool accumulates() const;
   void accumulate(const std::vector<View<const float>>& args, int64_t first_reduced_row,
                   ReductionStates& states) const;
@@ -79,6 +79,15 @@ class Genred {
               ReductionStates& states, View<float> values, View<int64_t> indices = {}) const;
   void finish(const std::vector<View<const double>>& args, int64_t first_reduced_row,
               ReductionStates& states, View<double> values, View<int64_t> indices = {}) const;
+  // 16-bit arrays: states in float32 (as run's), the values rounded once by finish.
+  void accumulate(const std::vector<View<const half>>& args, int64_t first_reduced_row,
+                  ReductionStates& states) const;
+  void accumulate(const std::vector<View<const bfloat16>>& args, int64_t first_reduced_row,
+                  ReductionStates& states) const;
+  void finish(const std::vector<View<const half>>& args, int64_t first_reduced_row,
+              ReductionStates& states, View<half> values, View<int64_t> indices = {}) const;
+  void finish(const std::vector<View<const bfloat16>>& args, int64_t first_reduced_row,
+              ReductionStates& states, View<bfloat16> values, View<int64_t> indices = {}) const;
 
   // The gradient of <this(args), e> with respect to the argument named `var` (an alias,
   // or its Var(position,dim,cat) text): a Genred whose arguments are this one's followed

@@ -83,14 +83,34 @@ void accumulate_on_cpu(const PartCall<T>& c, ReductionStates& states) {
       c.g.options.threads);
 }
 
+// On the CPU, 16-bit arrays: the part widened to float32 copies for the float32 kernel, as
+// run widens them, finish's values rounded once.
+template <class T>
+void accumulate_widened_on_cpu(const PartCall<T>& c, ReductionStates& states) {
+  std::vector<std::vector<float>> copies(c.args.size());
+  std::vector<View<const float>> wide;
+  for (size_t k = 0; k < c.args.size(); ++k) {
+    const View<const T>& a = c.args[k];
+    copies[k].assign(a.data, a.data + a.rows * a.cols);
+    wide.push_back({copies[k].data(), a.rows, a.cols});
+  }
+  std::vector<float> wide_values(c.values ? size_t(c.values->rows * c.values->cols) : 0);
+  View<float> values{wide_values.data(), c.out_rows, c.values ? c.values->cols : 0};
+  accumulate_on_cpu(PartCall<float>{c.g, wide, c.first_reduced_row, c.out_rows, c.reduced,
+                                    c.values ? &values : nullptr, c.indices, c.who},
+                    states);
+  for (size_t v = 0; v < wide_values.size(); ++v) c.values->data[v] = T(wide_values[v]);
+}
+
 // On the GPU: the part's partial states (its indices counted from first_reduced_row), merged
 // after the saved ones by the reduction's merge kernel, into them or into the outputs.
 template <class T>
 void accumulate_on_gpu(const PartCall<T>& c, ReductionStates& states) {
   const int device = detail::gpu_device(c.g.options, c.args, c.values ? *c.values : View<T>{},
                                         c.indices ? *c.indices : View<int64_t>{});
-  const codegen::KernelSpec spec =
+  codegen::KernelSpec spec =
       detail::kernel_spec(c.g.main, detail::dtype_of<T>(), c.g.options, device);
+  spec.storage = detail::storage_of<T>();
   const size_t row_bytes = runtime::cuda::partial_state_bytes(spec);
   check_cells(c, states, int64_t(row_bytes / 8));
   std::vector<std::vector<char>> slots;
@@ -143,6 +163,8 @@ void accumulate_impl(const GenredImpl& g, const std::vector<View<const T>>& args
   const PartCall<T> call{g, args, first_reduced_row, out_rows, reduced, values, indices, who};
   if (detail::uses_gpu(g.options))
     accumulate_on_gpu(call, states);
+  else if constexpr (sizeof(T) == 2)
+    accumulate_widened_on_cpu(call, states);
   else
     accumulate_on_cpu(call, states);
   states.started = !values;
@@ -170,6 +192,22 @@ void Genred::finish(const std::vector<View<const float>>& args, int64_t first_re
 void Genred::finish(const std::vector<View<const double>>& args, int64_t first_reduced_row,
                     ReductionStates& states, View<double> values, View<int64_t> indices) const {
   accumulate_impl<double>(*impl_, args, first_reduced_row, states, &values, &indices);
+}
+void Genred::accumulate(const std::vector<View<const half>>& args, int64_t first_reduced_row,
+                        ReductionStates& states) const {
+  accumulate_impl<half>(*impl_, args, first_reduced_row, states, nullptr, nullptr);
+}
+void Genred::accumulate(const std::vector<View<const bfloat16>>& args, int64_t first_reduced_row,
+                        ReductionStates& states) const {
+  accumulate_impl<bfloat16>(*impl_, args, first_reduced_row, states, nullptr, nullptr);
+}
+void Genred::finish(const std::vector<View<const half>>& args, int64_t first_reduced_row,
+                    ReductionStates& states, View<half> values, View<int64_t> indices) const {
+  accumulate_impl<half>(*impl_, args, first_reduced_row, states, &values, &indices);
+}
+void Genred::finish(const std::vector<View<const bfloat16>>& args, int64_t first_reduced_row,
+                    ReductionStates& states, View<bfloat16> values, View<int64_t> indices) const {
+  accumulate_impl<bfloat16>(*impl_, args, first_reduced_row, states, &values, &indices);
 }
 
 }  // namespace keops

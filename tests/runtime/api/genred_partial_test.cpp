@@ -2,12 +2,15 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "keops/error.h"
 #include "keops/genred.h"
+#include "keops/half.h"
 #include "tests/support/backends.h"
 
 namespace {
@@ -26,7 +29,7 @@ std::vector<T> uniform(size_t count, unsigned seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<double> u(-1.0, 1.0);
   std::vector<T> v(count);
-  for (T& x : v) x = T(u(rng));
+  for (T& x : v) x = T(static_cast<std::conditional_t<sizeof(T) == 2, float, double>>(u(rng)));
   return v;
 }
 
@@ -105,8 +108,9 @@ void check_every_reduction(double tolerance, keops::Backend backend = keops::Bac
         error = std::max(error, std::abs(double(parts.values[v]) - double(whole.values[v])));
         scale = std::max(scale, std::abs(double(whole.values[v])));
       }
-      if (c.exact)
-        CHECK(parts.values == whole.values);
+      if (c.exact)  // bit for bit
+        CHECK(std::memcmp(parts.values.data(), whole.values.data(),
+                          whole.values.size() * sizeof(T)) == 0);
       else
         CHECK(error <= tolerance * std::max(scale, 1.0));
     }
@@ -119,6 +123,16 @@ TEST_CASE("accumulate and finish over parts of the reduced rows: run's outputs<f
 }
 TEST_CASE("accumulate and finish over parts of the reduced rows: run's outputs<double>") {
   check_every_reduction<double>(1e-14);
+}
+
+TEST_CASE("accumulate and finish over float16 and bfloat16 arrays: float32 states, one rounding") {
+  // Each part widened as run widens the arrays: selections bit for bit, sums within one unit
+  // of the last place of the largest value (their float32 sums may round apart).
+  check_every_reduction<keops::half>(2e-3);
+  check_every_reduction<keops::bfloat16>(1.6e-2);
+  if (!keops::test::gpu_usable()) return;
+  check_every_reduction<keops::half>(2e-3, keops::Backend::GPU);
+  check_every_reduction<keops::bfloat16>(1.6e-2, keops::Backend::GPU);
 }
 
 TEST_CASE("accumulate and finish on the GPU: its partial states merged, run's outputs") {
