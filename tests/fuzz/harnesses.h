@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -80,8 +81,33 @@ inline std::vector<View<const double>> tiny_views(const Genred& op, const Formul
   return views;
 }
 
-// A tiny run on the CPU of what the formula builds, for the reduction the first byte picks,
-// and of its gradient with respect to its first argument.
+// A selection reduced a part at a time (Genred::accumulate, then finish) gives run's
+// values and indices bit for bit: checked over the tiny run's two reduced rows in two parts.
+inline void check_parts(const Genred& op, const std::vector<View<const double>>& views,
+                        const Result<double>& whole) {
+  const std::string reduction = op.reduction();
+  if ((reduction != "Min_ArgMin" && reduction != "KMin_ArgKMin") || !op.accumulates()) return;
+  const std::vector<ArgumentInfo> infos = op.arguments();
+  auto part = [&](int64_t first) {  // reduced row `first` alone
+    std::vector<View<const double>> out = views;
+    for (size_t k = 0; k < infos.size(); ++k)
+      if (infos[k].category == 1)
+        out[k] = {views[k].data + first * views[k].cols, 1, views[k].cols};
+    return out;
+  };
+  std::vector<double> values(whole.values.size());
+  std::vector<int64_t> indices(whole.indices.size());
+  ReductionStates states;
+  op.accumulate(part(0), 0, states);
+  op.finish(part(1), 1, states, {values.data(), whole.rows, whole.cols},
+            {indices.data(), whole.rows, whole.index_cols});
+  if (std::memcmp(values.data(), whole.values.data(), values.size() * sizeof(double)) != 0 ||
+      indices != whole.indices)
+    __builtin_trap();  // parts that disagree with the whole reduction
+}
+
+// A tiny run on the CPU of what the formula builds, for the reduction the first byte picks
+// (a selection's also by parts), and of its gradient with respect to its first argument.
 inline void run_harness(const uint8_t* data, size_t size) {
   if (size == 0) return;
   static const char* const kReductions[] = {"Sum", "Min_ArgMin", "LogSumExp", "KMin_ArgKMin"};
@@ -94,7 +120,8 @@ inline void run_harness(const uint8_t* data, size_t size) {
   try {
     const Genred op(input.formula, input.aliases, reduction, 1, options);
     std::vector<std::vector<double>> storage;
-    (void)op(tiny_views(op, input, storage));
+    const std::vector<View<const double>> views = tiny_views(op, input, storage);
+    check_parts(op, views, op(views));
     if (op.arguments().empty()) return;
     const Genred grad = op.grad(op.arguments().front().name);
     std::vector<std::vector<double>> grad_storage;
