@@ -1,10 +1,13 @@
 // Genred::accumulate and finish: a reduction over its reduced rows a part at a time.
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "compiler/codegen/cpu_kernel.h"
+#include "compiler/ir/printer.h"
 #include "keops/error.h"
 #include "keops/genred.h"
 #include "runtime/api/genred_impl.h"
@@ -137,6 +140,21 @@ void accumulate_on_gpu(const PartCall<T>& c, ReductionStates& states) {
   std::memcpy(states.cells.data(), merged.data(), merged.size());
 }
 
+// What a part's states depend on, in short: the reduction, axis, K, array type, backend and
+// a hash of the formulas' text.
+template <class T>
+std::string part_signature(const GenredImpl& g) {
+  const detail::ReductionStage& s = g.main;
+  std::string text = ir::print(s.f.f64);
+  if (s.g.f64) text += " ; " + ir::print(s.g.f64);
+  std::ostringstream out;
+  out << ir::reduction_name(s.reduction.kind) << " over " << (s.axis == 1 ? "j" : "i");
+  if (s.reduction.needs_k()) out << ", K = " << s.reduction.k;
+  out << ", " << dtype_name<T>() << ", " << (detail::uses_gpu(g.options) ? "GPU" : "CPU")
+      << ", formula #" << std::hex << std::hash<std::string>{}(text);
+  return out.str();
+}
+
 template <class T>
 void accumulate_impl(const GenredImpl& g, const std::vector<View<const T>>& args,
                      int64_t first_reduced_row, ReductionStates& states, View<T>* values,
@@ -153,6 +171,10 @@ void accumulate_impl(const GenredImpl& g, const std::vector<View<const T>>& args
     throw Error(who + ": parts must come in increasing order of rows: this one starts at row " +
                 std::to_string(first_reduced_row) + ", before the end of the parts so far (" +
                 std::to_string(states.next_reduced_row) + ")");
+  const std::string signature = part_signature<T>(g);
+  if (states.started && states.started_by != signature)
+    throw Error(who + ": these states were started by another reduction (" + states.started_by +
+                "), not by this one (" + signature + ")");
   if (states.started && states.rows != out_rows)
     throw Error(who + ": the states hold " + std::to_string(states.rows) +
                 " output rows, but this call's arguments have " + std::to_string(out_rows));
@@ -168,6 +190,7 @@ void accumulate_impl(const GenredImpl& g, const std::vector<View<const T>>& args
   else
     accumulate_on_cpu(call, states);
   states.started = !values;
+  states.started_by = values ? "" : signature;
   states.rows = out_rows;
   states.next_reduced_row = values ? 0 : first_reduced_row + reduced;
   if (values) states.cells.clear();

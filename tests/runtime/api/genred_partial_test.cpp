@@ -192,6 +192,19 @@ TEST_CASE("accumulate's errors") {
                        keops::Error);
   CHECK_THROWS_WITH_AS(sum.accumulate(args, -1, states),
                        doctest::Contains("first_reduced_row must be >= 0, not -1"), keops::Error);
+  // States started by another reduction, or over another array type (float64 values would be
+  // read from float32 cells): refused, not folded.
+  const std::vector<double> xd(30, 0.5), yd(30, 0.25), bd(10, 1.0);
+  CHECK_THROWS_WITH_AS(
+      sum.accumulate({{xd.data(), 10, 3}, {yd.data(), 10, 3}, {bd.data(), 10, 1}}, 20, states),
+      doctest::Contains("Genred::accumulate: these states were started by another reduction (Sum "
+                        "over j, float32, CPU, formula #"),
+      keops::Error);
+  const Genred other("Exp(-SqDist(x, y)) * b * 2", {"x = Vi(3)", "y = Vj(3)", "b = Vj(1)"}, "Sum",
+                     1, o);
+  CHECK_THROWS_WITH_AS(other.accumulate(args, 20, states),
+                       doctest::Contains("), not by this one (Sum over j, float32, CPU, formula #"),
+                       keops::Error);
   // Reductions that are not one kernel on the CPU.
   const Genred lse("-SqDist(x, y)", {"x = Vi(3)", "y = Vj(3)"}, "LogSumExp", 1, o);
   CHECK_FALSE(lse.grad("y").accumulates());
