@@ -347,6 +347,19 @@ TEST_CASE(
     if (in_memory) CHECK(ptx.size() < 40000);
     if (!ptxas.empty()) CHECK(assemble_ptx(ptxas, ptx, 90, /*no_spills=*/true) == "");
   }
+  // 16-bit arrays (float32 slots), through the 2-D scheme: the partial and merge kernels.
+  for (auto storage : {keops::codegen::Storage::F16, keops::codegen::Storage::BF16}) {
+    GpuSpec g("SqDist(x, y)", "KMin_ArgKMin", DType::F32, 40);
+    g.spec.storage = storage;
+    g.spec.gpu().scheme = keops::codegen::GpuScheme::Partial;
+    const std::string ptx = keops::jit::gpu_kernel_ptx(g.spec);
+    const std::string merge_ptx = keops::jit::gpu_merge_kernel_ptx(g.spec);
+    CHECK(ptx.find(".local .align 8 .b8") != std::string::npos);
+    CHECK(merge_ptx.find(".local .align 8 .b8") != std::string::npos);
+    if (!ptxas.empty())
+      for (const std::string& module : {ptx, merge_ptx})
+        CHECK(assemble_ptx(ptxas, module, 90, /*no_spills=*/true) == "");
+  }
   // Max and Min of long vectors stay unrolled (a register a column).
   GpuSpec max("v - SqDist(x, y)", "Max_ArgMax", DType::F32, 0, "", 3, 40);
   CHECK(keops::jit::gpu_kernel_ptx(max.spec).find(".local") == std::string::npos);
