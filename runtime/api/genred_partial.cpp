@@ -140,8 +140,9 @@ void accumulate_on_gpu(const PartCall<T>& c, ReductionStates& states) {
   std::memcpy(states.cells.data(), merged.data(), merged.size());
 }
 
-// What a part's states depend on, in short: the reduction, axis, K, array type, backend and
-// a hash of the formulas' text.
+// What a part's states depend on, in short: the reduction, axis, K, array type, backend, a
+// sum's scheme and accumulator (Kahan keeps two cells, a float64 accumulator doubles in
+// float32's cells) and a hash of the formulas' text.
 template <class T>
 std::string part_signature(const GenredImpl& g) {
   const detail::ReductionStage& s = g.main;
@@ -150,8 +151,13 @@ std::string part_signature(const GenredImpl& g) {
   std::ostringstream out;
   out << ir::reduction_name(s.reduction.kind) << " over " << (s.axis == 1 ? "j" : "i");
   if (s.reduction.needs_k()) out << ", K = " << s.reduction.k;
-  out << ", " << dtype_name<T>() << ", " << (detail::uses_gpu(g.options) ? "GPU" : "CPU")
-      << ", formula #" << std::hex << std::hash<std::string>{}(text);
+  out << ", " << dtype_name<T>() << ", " << (detail::uses_gpu(g.options) ? "GPU" : "CPU");
+  if (s.reduction.kind == ir::ReductionKind::Sum) {
+    static const char* const kSchemes[] = {"Auto", "Direct", "Block", "Kahan"};
+    out << ", " << kSchemes[int(g.options.sum_scheme)] << " sums"
+        << (g.options.float64_accumulator ? " in float64" : "");
+  }
+  out << ", formula #" << std::hex << std::hash<std::string>{}(text);
   return out.str();
 }
 

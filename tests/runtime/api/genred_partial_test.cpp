@@ -198,12 +198,20 @@ TEST_CASE("accumulate's errors") {
   CHECK_THROWS_WITH_AS(
       sum.accumulate({{xd.data(), 10, 3}, {yd.data(), 10, 3}, {bd.data(), 10, 1}}, 20, states),
       doctest::Contains("Genred::accumulate: these states were started by another reduction (Sum "
-                        "over j, float32, CPU, formula #"),
+                        "over j, float32, CPU, Auto sums, formula #"),
       keops::Error);
   const Genred other("Exp(-SqDist(x, y)) * b * 2", {"x = Vi(3)", "y = Vj(3)", "b = Vj(1)"}, "Sum",
                      1, o);
   CHECK_THROWS_WITH_AS(other.accumulate(args, 20, states),
-                       doctest::Contains("), not by this one (Sum over j, float32, CPU, formula #"),
+                       doctest::Contains("), not by this one (Sum over j, float32, CPU, Auto "
+                                         "sums, formula #"),
+                       keops::Error);
+  // A float64 accumulator keeps a double in the cell where float32 sums keep a float.
+  Options wide = o;
+  wide.float64_accumulator = true;
+  CHECK_THROWS_WITH_AS(sum.with_options(wide).accumulate(args, 20, states),
+                       doctest::Contains("not by this one (Sum over j, float32, CPU, Auto sums in "
+                                         "float64, formula #"),
                        keops::Error);
   // Reductions that are not one kernel on the CPU.
   const Genred lse("-SqDist(x, y)", {"x = Vi(3)", "y = Vj(3)"}, "LogSumExp", 1, o);
