@@ -30,8 +30,8 @@ struct ReductionStates {
   int64_t rows = 0;              // output rows
   int64_t next_reduced_row = 0;  // where the reduced rows folded so far end
   std::vector<uint64_t> cells;   // rows x the kernel's cells per row (opaque)
-  // What started them (opaque): the formula, reduction, array type and backend that every
-  // later part must have.
+  // What started them (opaque): the formulas, reduction, array type, backend and a sum's
+  // scheme and accumulator, which every later part must have.
   std::string started_by;
 };
 
