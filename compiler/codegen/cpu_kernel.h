@@ -30,8 +30,9 @@ using CpuKernelFn = void (*)(int64_t, int64_t, const int64_t*, int64_t, const T*
 // A resumable kernel (CpuTarget::resumable) takes three more parameters, after indices:
 //   void* states, int64_t load, int64_t finalize
 // states holds cpu_state_cells(spec) cells of 8 bytes per output row, row-major (a state's
-// values, each in the low bytes of its cell). Where load != 0, a selection's state starts
-// from its cells, and any other reduction's state over the ranges is merged after them (the
+// values, each in the low bytes of its cell; a selection with its slots in memory, the slots'
+// values, then their indices: ReductionEmitter::store_cells). Where load != 0, a selection's state
+// starts from its cells, and any other reduction's state over the ranges is merged after them (the
 // reduction's merge, the cells' rows taken as the lower ones); then the state is written as
 // the outputs where finalize != 0, else back to its cells. Reducing the reduced rows
 // a part at a time, in increasing order, then gives what one call over them all gives

@@ -19,6 +19,7 @@
 #include "runtime/api/kernel_dispatch.h"
 #include "runtime/api/ranges_run.h"
 #include "runtime/api/sizes.h"
+#include "runtime/cpu/widened.h"
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/stream.h"
 
@@ -100,21 +101,20 @@ template <class T>
 void run_stages_widened(const GenredImpl& g, const std::vector<View<const T>>& args,
                         const detail::RowCounts& rows, View<T> values, View<int64_t> indices,
                         int device) {
-  std::vector<std::vector<float>> widened(args.size());
+  std::vector<std::vector<T>> host_copies(args.size());
+  std::vector<View<const T>> host;
+  for (size_t k = 0; k < args.size(); ++k)
+    host.push_back({detail::on_host(args[k], host_copies[k]), args[k].rows, args[k].cols});
+  std::vector<std::vector<float>> widened;
   std::vector<const float*> pointers;
-  for (size_t k = 0; k < args.size(); ++k) {
-    std::vector<T> copy;
-    const T* from = detail::on_host(args[k], copy);
-    widened[k].assign(from, from + args[k].rows * args[k].cols);
-    pointers.push_back(widened[k].data());
-  }
+  for (const View<const float>& v : runtime::widened_views(host, widened, g.options.threads))
+    pointers.push_back(v.data);
   std::vector<float> wide_values(size_t(values.rows * values.cols));
   detail::HostOutput<T> host_values{values, {}};
   detail::HostOutput<int64_t> host_indices{indices, {}};
   detail::run_stages<float>(g, pointers, rows, wide_values.data(), host_indices.data(), device);
-  if (!wide_values.empty())
-    std::transform(wide_values.begin(), wide_values.end(), host_values.data(),
-                   [](float v) { return T(v); });
+  runtime::round_values(wide_values.data(), host_values.data(), int64_t(wide_values.size()),
+                        g.options.threads);
   host_values.finish();
   host_indices.finish();
   if (device >= 0) runtime::cuda::synchronize(device);

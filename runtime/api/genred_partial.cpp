@@ -14,6 +14,7 @@
 #include "runtime/api/kernel_dispatch.h"
 #include "runtime/cpu/driver.h"
 #include "runtime/cpu/kernels.h"
+#include "runtime/cpu/widened.h"
 #include "runtime/cuda/gpu_reduce.h"
 
 namespace keops {
@@ -90,19 +91,16 @@ void accumulate_on_cpu(const PartCall<T>& c, ReductionStates& states) {
 // run widens them, finish's values rounded once.
 template <class T>
 void accumulate_widened_on_cpu(const PartCall<T>& c, ReductionStates& states) {
-  std::vector<std::vector<float>> copies(c.args.size());
-  std::vector<View<const float>> wide;
-  for (size_t k = 0; k < c.args.size(); ++k) {
-    const View<const T>& a = c.args[k];
-    copies[k].assign(a.data, a.data + a.rows * a.cols);
-    wide.push_back({copies[k].data(), a.rows, a.cols});
-  }
+  const int threads = c.g.options.threads;
+  std::vector<std::vector<float>> copies;
+  const std::vector<View<const float>> wide = runtime::widened_views(c.args, copies, threads);
   std::vector<float> wide_values(c.values ? size_t(c.values->rows * c.values->cols) : 0);
   View<float> values{wide_values.data(), c.out_rows, c.values ? c.values->cols : 0};
   accumulate_on_cpu(PartCall<float>{c.g, wide, c.first_reduced_row, c.out_rows, c.reduced,
                                     c.values ? &values : nullptr, c.indices, c.who},
                     states);
-  for (size_t v = 0; v < wide_values.size(); ++v) c.values->data[v] = T(wide_values[v]);
+  if (c.values)
+    runtime::round_values(wide_values.data(), c.values->data, int64_t(wide_values.size()), threads);
 }
 
 // On the GPU: the part's partial states (its indices counted from first_reduced_row), merged

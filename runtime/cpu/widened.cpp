@@ -22,6 +22,25 @@ void convert(const From* from, To* to, int64_t n, int threads) {
 }  // namespace
 
 template <class T>
+std::vector<View<const float>> widened_views(const std::vector<View<const T>>& args,
+                                             std::vector<std::vector<float>>& copies, int threads) {
+  copies.assign(args.size(), {});
+  std::vector<View<const float>> views;
+  for (size_t k = 0; k < args.size(); ++k) {
+    const View<const T>& a = args[k];
+    copies[k].resize(size_t(a.rows * a.cols));
+    convert(a.data, copies[k].data(), a.rows * a.cols, threads);
+    views.push_back({copies[k].data(), a.rows, a.cols});
+  }
+  return views;
+}
+
+template <class T>
+void round_values(const float* from, T* to, int64_t n, int threads) {
+  convert(from, to, n, threads);
+}
+
+template <class T>
 void run_cpu_widened(const codegen::KernelSpec& spec, const ReductionArrays<T>& arrays,
                      int threads) {
   codegen::KernelSpec native = spec;
@@ -31,21 +50,23 @@ void run_cpu_widened(const codegen::KernelSpec& spec, const ReductionArrays<T>& 
   wide.n_reduced = arrays.n_reduced;
   wide.indices = arrays.indices;
   wide.sparse = arrays.sparse;
-  std::vector<std::vector<float>> args(arrays.args.size());
-  for (size_t k = 0; k < args.size(); ++k) {
-    const View<const T>& a = arrays.args[k];
-    args[k].resize(size_t(a.rows * a.cols));
-    convert(a.data, args[k].data(), a.rows * a.cols, threads);
-    wide.args.push_back({args[k].data(), a.rows, a.cols});
-  }
+  std::vector<std::vector<float>> args;
+  wide.args = widened_views(arrays.args, args, threads);
   std::vector<float> values(size_t(arrays.values.rows * arrays.values.cols));
   wide.values = {values.data(), arrays.values.rows, arrays.values.cols};
   run_cpu_kernel<float>(cpu_kernel_for(native), wide, threads);
-  convert(values.data(), arrays.values.data, int64_t(values.size()), threads);
+  round_values(values.data(), arrays.values.data, int64_t(values.size()), threads);
 }
 
 template void run_cpu_widened<half>(const codegen::KernelSpec&, const ReductionArrays<half>&, int);
 template void run_cpu_widened<bfloat16>(const codegen::KernelSpec&,
                                         const ReductionArrays<bfloat16>&, int);
+
+template std::vector<View<const float>> widened_views<half>(const std::vector<View<const half>>&,
+                                                            std::vector<std::vector<float>>&, int);
+template std::vector<View<const float>> widened_views<bfloat16>(
+    const std::vector<View<const bfloat16>>&, std::vector<std::vector<float>>&, int);
+template void round_values<half>(const float*, half*, int64_t, int);
+template void round_values<bfloat16>(const float*, bfloat16*, int64_t, int);
 
 }  // namespace keops::runtime

@@ -1,6 +1,8 @@
 // 16-bit arrays on the CPU: widened to float32 once, reduced by the float32 kernel, rounded back.
 #pragma once
 
+#include <vector>
+
 #include "compiler/codegen/kernel_spec.h"
 #include "runtime/reduction_arrays.h"
 
@@ -13,5 +15,15 @@ namespace keops::runtime {
 template <class T>
 void run_cpu_widened(const codegen::KernelSpec& spec, const ReductionArrays<T>& arrays,
                      int threads);
+
+// Float32 copies of host arrays of 16-bit floats (held by `copies`), as views of the same
+// shapes; `threads` threads convert them (0: OpenMP's default).
+template <class T>
+std::vector<View<const float>> widened_views(const std::vector<View<const T>>& args,
+                                             std::vector<std::vector<float>>& copies, int threads);
+
+// to[q] = from[q] rounded to T (to nearest, ties to even), q < n.
+template <class T>
+void round_values(const float* from, T* to, int64_t n, int threads);
 
 }  // namespace keops::runtime

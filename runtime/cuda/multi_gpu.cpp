@@ -14,7 +14,6 @@
 #include "runtime/cuda/gpu_reduce.h"
 #include "runtime/cuda/launch_args.h"
 #include "runtime/cuda/memory.h"
-#include "runtime/cuda/plan_cache.h"
 
 namespace keops::runtime::cuda {
 
@@ -143,7 +142,7 @@ void split_reduced_axis(const DeviceSet& set, const ReductionArrays<T>& arrays,
                         const GpuRunOptions& options) {
   const codegen::KernelSpec& spec = set.spec;
   const std::vector<int64_t> starts = split_rows(arrays.n_reduced, set.weights, kAlignRows);
-  const size_t state_bytes = size_t(arrays.out_rows * cached_plan(spec)->gpu.state_bytes());
+  const size_t state_bytes = size_t(arrays.out_rows) * partial_state_bytes(spec);
   std::vector<std::vector<char>> slots(set.devices.size());
   const std::vector<size_t> busy = with_work(starts);
   on_threads(busy, [&](size_t k) {
